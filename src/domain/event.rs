@@ -1,0 +1,299 @@
+//! The event log's vocabulary. Everything that happens in a run is one of these, appended with
+//! a sequence number and a time. The encoding is JSON with a `type` tag and a schema version on
+//! every record, so old logs stay readable as the set grows.
+
+use super::budget::{Budget, BudgetScope, Usage};
+use super::ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
+use super::policy::Autonomy;
+use super::status::{AgentStatus, RunStatus, TaskStatus};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The version of the event schema written by this build.
+pub const SCHEMA_VERSION: u16 = 1;
+
+/// One entry of a run's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Schema version of `event`.
+    pub v: u16,
+    pub run: RunId,
+    /// Contiguous from 1 within a run.
+    pub seq: u64,
+    /// Unix time in milliseconds.
+    pub ts_ms: u64,
+    pub event: Event,
+}
+
+/// Who did something a person may ask about afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// A person at a keyboard (or the `--yes` flag they passed, when `auto`).
+    Human {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        #[serde(default)]
+        auto: bool,
+    },
+    /// The engine itself (recovery, budgets, policy).
+    Engine,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Human { user, host, auto } => {
+                f.write_str(user)?;
+                if let Some(h) = host {
+                    write!(f, "@{h}")?;
+                }
+                if *auto {
+                    f.write_str(" (--yes)")?;
+                }
+                Ok(())
+            }
+            Actor::Engine => f.write_str("engine"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeltaKind {
+    Reasoning,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum ApprovalDecision {
+    Approve,
+    /// Approve, and allow every later call of this kind (tool) in this run.
+    ApproveAlways,
+    Deny { reason: String },
+}
+
+/// Everything that can happen in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunCreated {
+        goal: String,
+        workspace: String,
+        provider: String,
+        model: String,
+        simulated: bool,
+        budget: Budget,
+        concurrency: u32,
+        max_attempts: u32,
+        autonomy: Autonomy,
+        seed: u64,
+        by: Actor,
+    },
+    RunStatusChanged {
+        status: RunStatus,
+        reason: String,
+    },
+    TaskCreated {
+        task: TaskId,
+        title: String,
+        description: String,
+        role: String,
+        depends_on: Vec<TaskId>,
+        by: AgentId,
+    },
+    TaskStatusChanged {
+        task: TaskId,
+        status: TaskStatus,
+        reason: String,
+    },
+    /// A task starts an attempt on an agent (the task becomes Running).
+    TaskAssigned {
+        task: TaskId,
+        agent: AgentId,
+        attempt: u32,
+    },
+    /// A task is done, with the agent's evidence (the task becomes Done).
+    TaskCompleted {
+        task: TaskId,
+        summary: String,
+        evidence: String,
+    },
+    AgentSpawned {
+        agent: AgentId,
+        role: String,
+        model: String,
+    },
+    AgentStatusChanged {
+        agent: AgentId,
+        status: AgentStatus,
+        reason: String,
+    },
+    LlmRequestStarted {
+        agent: AgentId,
+        task: Option<TaskId>,
+        model: String,
+        prompt_hash: String,
+        step: u32,
+    },
+    AgentDelta {
+        agent: AgentId,
+        kind: DeltaKind,
+        text: String,
+    },
+    LlmRequestFinished {
+        agent: AgentId,
+        task: Option<TaskId>,
+        usage: Usage,
+        /// `None` when the model's price is unknown (never shown as zero).
+        cost_usd: Option<f64>,
+        duration_ms: u64,
+        stop_reason: String,
+    },
+    ToolCallRequested {
+        agent: AgentId,
+        task: Option<TaskId>,
+        call: CallId,
+        tool: String,
+        args: serde_json::Value,
+    },
+    ApprovalRequested {
+        approval: ApprovalId,
+        call: CallId,
+        agent: AgentId,
+        task: Option<TaskId>,
+        tool: String,
+        risk: String,
+        summary: String,
+    },
+    ApprovalResolved {
+        approval: ApprovalId,
+        decision: ApprovalDecision,
+        by: Actor,
+    },
+    ToolCallFinished {
+        agent: AgentId,
+        call: CallId,
+        ok: bool,
+        output: String,
+        duration_ms: u64,
+    },
+    FileChanged {
+        agent: AgentId,
+        task: Option<TaskId>,
+        path: String,
+        added: u32,
+        removed: u32,
+    },
+    HumanMessage {
+        target: AgentId,
+        text: String,
+        by: Actor,
+    },
+    BudgetExceeded {
+        scope: BudgetScope,
+        limit: f64,
+        used: f64,
+    },
+    BudgetChanged {
+        budget: Budget,
+        by: Actor,
+    },
+    /// The process stopped while work was in flight; that work was put back.
+    Recovered {
+        reason: String,
+        tasks: Vec<TaskId>,
+        calls: Vec<CallId>,
+    },
+    Log {
+        level: LogLevel,
+        source: String,
+        text: String,
+    },
+}
+
+impl Event {
+    /// The `type` tag, for filters and terse output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RunCreated { .. } => "run_created",
+            Event::RunStatusChanged { .. } => "run_status_changed",
+            Event::TaskCreated { .. } => "task_created",
+            Event::TaskStatusChanged { .. } => "task_status_changed",
+            Event::TaskAssigned { .. } => "task_assigned",
+            Event::TaskCompleted { .. } => "task_completed",
+            Event::AgentSpawned { .. } => "agent_spawned",
+            Event::AgentStatusChanged { .. } => "agent_status_changed",
+            Event::LlmRequestStarted { .. } => "llm_request_started",
+            Event::AgentDelta { .. } => "agent_delta",
+            Event::LlmRequestFinished { .. } => "llm_request_finished",
+            Event::ToolCallRequested { .. } => "tool_call_requested",
+            Event::ApprovalRequested { .. } => "approval_requested",
+            Event::ApprovalResolved { .. } => "approval_resolved",
+            Event::ToolCallFinished { .. } => "tool_call_finished",
+            Event::FileChanged { .. } => "file_changed",
+            Event::HumanMessage { .. } => "human_message",
+            Event::BudgetExceeded { .. } => "budget_exceeded",
+            Event::BudgetChanged { .. } => "budget_changed",
+            Event::Recovered { .. } => "recovered",
+            Event::Log { .. } => "log",
+        }
+    }
+
+    pub fn log(level: LogLevel, source: impl Into<String>, text: impl Into<String>) -> Self {
+        Event::Log { level, source: source.into(), text: text.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_through_json_with_a_type_tag() {
+        let rec = EventRecord {
+            v: SCHEMA_VERSION,
+            run: RunId::from("r1"),
+            seq: 7,
+            ts_ms: 1,
+            event: Event::TaskStatusChanged {
+                task: TaskId::numbered(3),
+                status: TaskStatus::Ready,
+                reason: "all dependencies done".into(),
+            },
+        };
+        let json = serde_json::to_string(&rec).unwrap();
+        assert!(json.contains(r#""type":"task_status_changed""#), "{json}");
+        let back: EventRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn actors_say_who_they_are() {
+        let a = Actor::Human { user: "ada".into(), host: Some("box".into()), auto: true };
+        assert_eq!(a.to_string(), "ada@box (--yes)");
+        assert_eq!(Actor::Engine.to_string(), "engine");
+    }
+}

@@ -1,0 +1,19 @@
+//! Pure data and pure functions: ids, events, the run state and its fold, the task graph,
+//! status machines, budgets and policy decisions. Nothing here does I/O or knows about sled,
+//! HTTP or terminals.
+
+pub mod budget;
+pub mod event;
+pub mod graph;
+pub mod ids;
+pub mod policy;
+pub mod state;
+pub mod status;
+
+pub use budget::{Budget, BudgetScope, Usage};
+pub use event::{Actor, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, SCHEMA_VERSION};
+pub use graph::{GraphError, TaskGraph};
+pub use ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
+pub use policy::{Autonomy, Decision};
+pub use state::{AgentState, ApprovalState, RunState, TaskState};
+pub use status::{AgentStatus, RunStatus, TaskStatus};

@@ -1,0 +1,504 @@
+//! `RunState` and its pure fold. The state of a run is `events.fold(RunState::default(), apply)`;
+//! the engine, recovery, replay and export all use this one function.
+
+use super::budget::{Budget, Spend, Usage};
+use super::event::{Actor, ApprovalDecision, Event, EventRecord};
+use super::graph::TaskGraph;
+use super::ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
+use super::policy::Autonomy;
+use super::status::{AgentStatus, RunStatus, TaskStatus};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub id: RunId,
+    pub goal: String,
+    pub workspace: String,
+    pub provider: String,
+    pub model: String,
+    pub simulated: bool,
+    pub concurrency: u32,
+    pub max_attempts: u32,
+    pub autonomy: Autonomy,
+    pub seed: u64,
+    pub created_by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    pub id: TaskId,
+    pub title: String,
+    pub description: String,
+    pub role: String,
+    pub depends_on: Vec<TaskId>,
+    pub status: TaskStatus,
+    pub status_reason: String,
+    pub attempts: u32,
+    pub agent: Option<AgentId>,
+    pub summary: Option<String>,
+    pub evidence: Option<String>,
+    pub artifacts: Vec<String>,
+    /// The reason of every failed attempt, oldest first.
+    pub failures: Vec<String>,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub turns: u64,
+    pub created_by: AgentId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentState {
+    pub id: AgentId,
+    pub role: String,
+    pub model: String,
+    pub status: AgentStatus,
+    pub status_reason: String,
+    pub task: Option<TaskId>,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    /// Requests whose cost could not be priced.
+    pub unpriced_requests: u64,
+    pub requests: u64,
+    /// Input tokens of the latest request: how full the context is.
+    pub context_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalState {
+    pub id: ApprovalId,
+    pub call: CallId,
+    pub agent: AgentId,
+    pub task: Option<TaskId>,
+    pub tool: String,
+    pub risk: String,
+    pub summary: String,
+    pub requested_seq: u64,
+    pub resolution: Option<(ApprovalDecision, Actor)>,
+    /// The call it was for was abandoned (the process stopped while it waited).
+    pub expired: bool,
+}
+
+impl ApprovalState {
+    pub fn is_pending(&self) -> bool {
+        self.resolution.is_none() && !self.expired
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCall {
+    pub call: CallId,
+    pub agent: AgentId,
+    pub task: Option<TaskId>,
+    pub tool: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HumanNote {
+    pub target: AgentId,
+    pub text: String,
+    pub by: Actor,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunState {
+    pub info: Option<RunInfo>,
+    pub status: RunStatus,
+    pub status_reason: String,
+    pub last_seq: u64,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    /// Time spent in Running, in milliseconds (downtime between a crash and recovery excluded).
+    pub active_ms: u64,
+    pub tasks: Vec<TaskState>,
+    pub graph: TaskGraph,
+    pub agents: Vec<AgentState>,
+    pub approvals: Vec<ApprovalState>,
+    /// Tool calls requested and not yet finished.
+    pub calls: Vec<PendingCall>,
+    pub messages: Vec<HumanNote>,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub unpriced_requests: u64,
+    /// LLM requests made in the run.
+    pub turns: u64,
+    pub budget: Budget,
+    /// Tool names a person said to always allow in this run.
+    pub always_allow: Vec<String>,
+    pub calls_made: u64,
+    pub approvals_made: u64,
+    pub warnings: u64,
+    pub errors: u64,
+}
+
+impl PartialEq for RunState {
+    fn eq(&self, other: &Self) -> bool {
+        // The graph is derived from the tasks; comparing the tasks compares it.
+        serde_json::to_value(self).ok() == serde_json::to_value(other).ok()
+    }
+}
+
+impl RunState {
+    /// Folds a sequence of records into a state.
+    pub fn fold<'a>(records: impl IntoIterator<Item = &'a EventRecord>) -> Self {
+        records.into_iter().fold(RunState::default(), |mut s, r| {
+            s.apply(r);
+            s
+        })
+    }
+
+    pub fn id(&self) -> Option<&RunId> {
+        self.info.as_ref().map(|i| &i.id)
+    }
+
+    pub fn task(&self, id: &TaskId) -> Option<&TaskState> {
+        self.task_pos(id).map(|i| &self.tasks[i])
+    }
+
+    /// Task ids are `T{n}` in creation order, so lookup is by position; anything else falls
+    /// back to a scan.
+    fn task_pos(&self, id: &TaskId) -> Option<usize> {
+        let by_number = id.as_str().strip_prefix('T').and_then(|n| n.parse::<usize>().ok());
+        match by_number {
+            Some(n) if n >= 1 && self.tasks.get(n - 1).is_some_and(|t| &t.id == id) => Some(n - 1),
+            _ => self.tasks.iter().position(|t| &t.id == id),
+        }
+    }
+
+    fn task_mut(&mut self, id: &TaskId) -> Option<&mut TaskState> {
+        self.task_pos(id).map(|i| &mut self.tasks[i])
+    }
+
+    pub fn agent(&self, id: &AgentId) -> Option<&AgentState> {
+        self.agents.iter().find(|a| &a.id == id)
+    }
+
+    fn agent_mut(&mut self, id: &AgentId) -> Option<&mut AgentState> {
+        self.agents.iter_mut().find(|a| &a.id == id)
+    }
+
+    pub fn approval(&self, id: &ApprovalId) -> Option<&ApprovalState> {
+        self.approvals.iter().find(|a| &a.id == id)
+    }
+
+    /// Unanswered approval requests, oldest first.
+    pub fn pending_approvals(&self) -> impl Iterator<Item = &ApprovalState> {
+        self.approvals.iter().filter(|a| a.is_pending())
+    }
+
+    pub fn tasks_done(&self) -> usize {
+        self.tasks.iter().filter(|t| t.status == TaskStatus::Done).count()
+    }
+
+    pub fn all_tasks_done(&self) -> bool {
+        !self.tasks.is_empty() && self.tasks.iter().all(|t| t.status == TaskStatus::Done || t.status == TaskStatus::Cancelled)
+    }
+
+    pub fn spend(&self) -> Spend {
+        Spend { tokens: self.usage.total(), usd: self.cost_usd, turns: self.turns, wall_secs: self.active_ms / 1000 }
+    }
+
+    /// Applies one record. Total: an event that does not fit the state (an unknown task, an
+    /// illegal transition) changes nothing, so a damaged log still folds.
+    pub fn apply(&mut self, rec: &EventRecord) {
+        if self.status == RunStatus::Running && !matches!(rec.event, Event::Recovered { .. }) {
+            self.active_ms += rec.ts_ms.saturating_sub(self.updated_ms);
+        }
+        self.last_seq = rec.seq;
+        self.updated_ms = rec.ts_ms;
+        match &rec.event {
+            Event::RunCreated { goal, workspace, provider, model, simulated, budget, concurrency, max_attempts, autonomy, seed, by } => {
+                self.info = Some(RunInfo {
+                    id: rec.run.clone(),
+                    goal: goal.clone(),
+                    workspace: workspace.clone(),
+                    provider: provider.clone(),
+                    model: model.clone(),
+                    simulated: *simulated,
+                    concurrency: *concurrency,
+                    max_attempts: *max_attempts,
+                    autonomy: *autonomy,
+                    seed: *seed,
+                    created_by: by.clone(),
+                });
+                self.budget = *budget;
+                self.created_ms = rec.ts_ms;
+                self.status = RunStatus::Planning;
+                self.status_reason = "run created".into();
+            }
+            Event::RunStatusChanged { status, reason } => {
+                if self.status.can_become(*status) {
+                    self.status = *status;
+                    self.status_reason = reason.clone();
+                }
+            }
+            Event::TaskCreated { task, title, description, role, depends_on, by } => {
+                if self.graph.add_task(task.clone(), depends_on).is_ok() {
+                    self.tasks.push(TaskState {
+                        id: task.clone(),
+                        title: title.clone(),
+                        description: description.clone(),
+                        role: role.clone(),
+                        depends_on: depends_on.clone(),
+                        status: TaskStatus::Pending,
+                        status_reason: "created".into(),
+                        attempts: 0,
+                        agent: None,
+                        summary: None,
+                        evidence: None,
+                        artifacts: Vec::new(),
+                        failures: Vec::new(),
+                        usage: Usage::default(),
+                        cost_usd: 0.0,
+                        turns: 0,
+                        created_by: by.clone(),
+                    });
+                    self.refresh(task);
+                }
+            }
+            Event::TaskStatusChanged { task, status, reason } => self.change_task(task, *status, reason),
+            Event::TaskAssigned { task, agent, attempt } => {
+                let ok = self.task(task).is_some_and(|t| t.status.can_become(TaskStatus::Running));
+                if ok {
+                    if let Some(t) = self.task_mut(task) {
+                        t.status = TaskStatus::Running;
+                        t.status_reason = format!("attempt {attempt} on {agent}");
+                        t.attempts = *attempt;
+                        t.agent = Some(agent.clone());
+                    }
+                    if let Some(a) = self.agent_mut(agent) {
+                        a.task = Some(task.clone());
+                    }
+                }
+            }
+            Event::TaskCompleted { task, summary, evidence } => {
+                let ok = self.task(task).is_some_and(|t| t.status.can_become(TaskStatus::Done));
+                if ok {
+                    if let Some(t) = self.task_mut(task) {
+                        t.status = TaskStatus::Done;
+                        t.status_reason = "completed with evidence".into();
+                        t.summary = Some(summary.clone());
+                        t.evidence = Some(evidence.clone());
+                    }
+                    self.refresh_dependents(task);
+                }
+            }
+            Event::AgentSpawned { agent, role, model } => {
+                if self.agent(agent).is_none() {
+                    self.agents.push(AgentState {
+                        id: agent.clone(),
+                        role: role.clone(),
+                        model: model.clone(),
+                        status: AgentStatus::Idle,
+                        status_reason: "spawned".into(),
+                        task: None,
+                        usage: Usage::default(),
+                        cost_usd: 0.0,
+                        unpriced_requests: 0,
+                        requests: 0,
+                        context_tokens: 0,
+                    });
+                }
+            }
+            Event::AgentStatusChanged { agent, status, reason } => self.set_agent(agent, *status, reason),
+            Event::LlmRequestStarted { agent, task, model, .. } => {
+                self.turns += 1;
+                if let Some(a) = self.agent_mut(agent) {
+                    a.status = AgentStatus::Thinking;
+                    a.status_reason = format!("asking {model}");
+                    a.requests += 1;
+                    a.model = model.clone();
+                }
+                if let Some(t) = task.as_ref().and_then(|t| self.task_mut(t)) {
+                    t.turns += 1;
+                }
+            }
+            Event::AgentDelta { .. } => {}
+            Event::LlmRequestFinished { agent, task, usage, cost_usd, .. } => {
+                self.usage.add(usage);
+                let cost = cost_usd.unwrap_or(0.0);
+                self.cost_usd += cost;
+                self.unpriced_requests += u64::from(cost_usd.is_none());
+                if let Some(a) = self.agent_mut(agent) {
+                    a.usage.add(usage);
+                    a.cost_usd += cost;
+                    a.unpriced_requests += u64::from(cost_usd.is_none());
+                    a.context_tokens = usage.input_tokens;
+                }
+                if let Some(t) = task.as_ref().and_then(|t| self.task_mut(t)) {
+                    t.usage.add(usage);
+                    t.cost_usd += cost;
+                }
+            }
+            Event::ToolCallRequested { agent, task, call, tool, .. } => {
+                self.calls_made += 1;
+                self.calls.push(PendingCall { call: call.clone(), agent: agent.clone(), task: task.clone(), tool: tool.clone() });
+                self.set_agent(agent, AgentStatus::CallingTool, &format!("calling {tool}"));
+            }
+            Event::ApprovalRequested { approval, call, agent, task, tool, risk, summary } => {
+                self.approvals_made += 1;
+                self.approvals.push(ApprovalState {
+                    id: approval.clone(),
+                    call: call.clone(),
+                    agent: agent.clone(),
+                    task: task.clone(),
+                    tool: tool.clone(),
+                    risk: risk.clone(),
+                    summary: summary.clone(),
+                    requested_seq: rec.seq,
+                    resolution: None,
+                    expired: false,
+                });
+                self.set_agent(agent, AgentStatus::WaitingForApproval, &format!("waiting for approval {approval}"));
+                if let Some(t) = task {
+                    self.change_task(t, TaskStatus::AwaitingApproval, &format!("{tool} needs approval {approval}"));
+                }
+            }
+            Event::ApprovalResolved { approval, decision, by } => self.resolve(approval, decision, by),
+            Event::ToolCallFinished { agent, call, .. } => {
+                self.calls.retain(|c| &c.call != call);
+                self.set_agent(agent, AgentStatus::Thinking, "reading tool result");
+            }
+            Event::FileChanged { task, path, .. } => {
+                if let Some(t) = task.as_ref().and_then(|t| self.task_mut(t)) {
+                    if !t.artifacts.contains(path) {
+                        t.artifacts.push(path.clone());
+                    }
+                }
+            }
+            Event::HumanMessage { target, text, by } => {
+                self.messages.push(HumanNote { target: target.clone(), text: text.clone(), by: by.clone(), seq: rec.seq });
+            }
+            Event::BudgetExceeded { .. } => {}
+            Event::BudgetChanged { budget, .. } => self.budget = *budget,
+            Event::Recovered { reason, tasks, calls } => self.recover(reason, tasks, calls),
+            Event::Log { level, .. } => match level {
+                super::event::LogLevel::Warn => self.warnings += 1,
+                super::event::LogLevel::Error => self.errors += 1,
+                _ => {}
+            },
+        }
+    }
+
+    fn set_agent(&mut self, agent: &AgentId, status: AgentStatus, reason: &str) {
+        if let Some(a) = self.agent_mut(agent) {
+            a.status = status;
+            a.status_reason = reason.to_owned();
+            if status == AgentStatus::Idle {
+                a.task = None;
+            }
+        }
+    }
+
+    fn resolve(&mut self, approval: &ApprovalId, decision: &ApprovalDecision, by: &Actor) {
+        let Some(a) = self.approvals.iter_mut().find(|a| &a.id == approval && a.is_pending()) else { return };
+        a.resolution = Some((decision.clone(), by.clone()));
+        let (agent, task, tool) = (a.agent.clone(), a.task.clone(), a.tool.clone());
+        if *decision == ApprovalDecision::ApproveAlways && !self.always_allow.contains(&tool) {
+            self.always_allow.push(tool.clone());
+        }
+        self.set_agent(&agent, AgentStatus::CallingTool, &format!("{tool}: approval {approval} answered by {by}"));
+        if let Some(t) = task {
+            self.change_task(&t, TaskStatus::Running, &format!("approval {approval} answered by {by}"));
+        }
+    }
+
+    fn recover(&mut self, reason: &str, tasks: &[TaskId], calls: &[CallId]) {
+        self.calls.retain(|c| !calls.contains(&c.call));
+        for a in self.approvals.iter_mut().filter(|a| a.is_pending() && calls.contains(&a.call)) {
+            a.expired = true;
+        }
+        for t in tasks {
+            if let Some(task) = self.task_mut(t) {
+                if task.status.is_active() {
+                    task.status = TaskStatus::Pending;
+                    task.agent = None;
+                }
+            }
+            self.refresh(t);
+            if let Some(task) = self.task_mut(t) {
+                task.status_reason = format!("interrupted: {reason}");
+            }
+        }
+        let agents: Vec<AgentId> = self.agents.iter().filter(|a| a.status != AgentStatus::Idle).map(|a| a.id.clone()).collect();
+        for a in agents {
+            self.set_agent(&a, AgentStatus::Idle, &format!("interrupted: {reason}"));
+        }
+    }
+
+    fn change_task(&mut self, id: &TaskId, status: TaskStatus, reason: &str) {
+        let Some(t) = self.task_mut(id) else { return };
+        if !t.status.can_become(status) {
+            return;
+        }
+        match status {
+            // Readiness is derived from the dependencies, never asserted.
+            TaskStatus::Pending | TaskStatus::Ready => {
+                t.status = TaskStatus::Pending;
+                t.agent = None;
+                self.refresh(id);
+                if let Some(t) = self.task_mut(id) {
+                    t.status_reason = reason.to_owned();
+                }
+            }
+            _ => {
+                t.status = status;
+                t.status_reason = reason.to_owned();
+                if status == TaskStatus::Failed {
+                    t.failures.push(reason.to_owned());
+                }
+                if status.is_terminal() || status == TaskStatus::Blocked {
+                    t.agent = None;
+                }
+            }
+        }
+        self.refresh_dependents(id);
+    }
+
+    /// Sets a waiting task to Ready when every dependency is Done, Blocked when one can no
+    /// longer finish, Pending otherwise. Active and finished tasks are left alone.
+    fn refresh(&mut self, id: &TaskId) {
+        let Some(t) = self.task(id) else { return };
+        if !matches!(t.status, TaskStatus::Pending | TaskStatus::Ready | TaskStatus::Blocked) {
+            return;
+        }
+        let mut blocker = None;
+        let mut all_done = true;
+        for d in &t.depends_on {
+            match self.task(d).map(|d| d.status) {
+                Some(TaskStatus::Done) => {}
+                Some(s @ (TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Blocked)) => {
+                    blocker.get_or_insert((d.clone(), s));
+                    all_done = false;
+                }
+                _ => all_done = false,
+            }
+        }
+        let (status, reason) = match blocker {
+            Some((d, s)) => (TaskStatus::Blocked, format!("dependency {d} is {s}")),
+            None if all_done && t.depends_on.is_empty() => (TaskStatus::Ready, "no dependencies".to_owned()),
+            None if all_done => (TaskStatus::Ready, "all dependencies done".to_owned()),
+            None => (TaskStatus::Pending, "waiting for dependencies".to_owned()),
+        };
+        if t.status != status {
+            if let Some(t) = self.task_mut(id) {
+                t.status = status;
+                t.status_reason = reason;
+            }
+        }
+    }
+
+    fn refresh_dependents(&mut self, id: &TaskId) {
+        let mut stack = self.graph.dependents(id);
+        while let Some(d) = stack.pop() {
+            let before = self.task(&d).map(|t| t.status);
+            self.refresh(&d);
+            if self.task(&d).map(|t| t.status) != before {
+                stack.extend(self.graph.dependents(&d));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,6 @@
+//! macrohard-tui: the control room of an autonomous software company.
+//!
+//! Layers (each may use only those below it that it names; see DESIGN.md §2):
+//! `cli` → `tui` → `server` → `session` → `engine` → `llm`, `tools`, `store` → `protocol` → `domain`.
+
+pub mod domain;
