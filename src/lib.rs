@@ -4,3 +4,5 @@
 //! `cli` → `tui` → `server` → `session` → `engine` → `llm`, `tools`, `store` → `protocol` → `domain`.
 
 pub mod domain;
+pub mod store;
+pub mod tools;

@@ -1,0 +1,58 @@
+use crate::domain::{RunId, RunState, RunStatus};
+use serde::{Deserialize, Serialize};
+
+/// What `runs` lists without folding a run: kept up to date by the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub id: RunId,
+    pub goal: String,
+    pub provider: String,
+    pub model: String,
+    pub simulated: bool,
+    pub workspace: String,
+    pub status: RunStatus,
+    pub status_reason: String,
+    pub tasks_done: usize,
+    pub tasks_total: usize,
+    pub tokens: u64,
+    pub cost_usd: f64,
+    /// Requests whose price is unknown; when non-zero the cost is a lower bound.
+    pub unpriced_requests: u64,
+    pub pending_approvals: usize,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    pub last_seq: u64,
+}
+
+impl RunMeta {
+    pub fn from_state(s: &RunState) -> Option<Self> {
+        let info = s.info.as_ref()?;
+        Some(Self {
+            id: info.id.clone(),
+            goal: info.goal.clone(),
+            provider: info.provider.clone(),
+            model: info.model.clone(),
+            simulated: info.simulated,
+            workspace: info.workspace.clone(),
+            status: s.status,
+            status_reason: s.status_reason.clone(),
+            tasks_done: s.tasks_done(),
+            tasks_total: s.tasks.len(),
+            tokens: s.usage.total(),
+            cost_usd: s.cost_usd,
+            unpriced_requests: s.unpriced_requests,
+            pending_approvals: s.pending_approvals().count(),
+            created_ms: s.created_ms,
+            updated_ms: s.updated_ms,
+            last_seq: s.last_seq,
+        })
+    }
+
+    /// The fields a listing shows; when these are unchanged the metadata need not be rewritten.
+    pub fn same_listing(&self, other: &RunMeta) -> bool {
+        (self.status, &self.status_reason, self.tasks_done, self.tasks_total, self.pending_approvals)
+            == (other.status, &other.status_reason, other.tasks_done, other.tasks_total, other.pending_approvals)
+            && (self.cost_usd - other.cost_usd).abs() < 0.005
+            && self.tokens / 1000 == other.tokens / 1000
+    }
+}

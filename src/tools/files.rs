@@ -1,0 +1,172 @@
+//! The file tools: read, write, edit, list and search, all through [`Workspace::resolve`].
+
+use super::{FileChange, ToolError, ToolOutput, Workspace};
+use std::path::Path;
+
+/// Files larger than this are not read whole.
+pub const READ_CAP: usize = 256 * 1024;
+const LIST_CAP: usize = 500;
+const SEARCH_CAP: usize = 200;
+const SKIPPED_DIRS: [&str; 4] = [".git", "target", "node_modules", "__pycache__"];
+
+fn io_err(what: &str, rel: &str, e: std::io::Error) -> ToolError {
+    ToolError::failed(format!("cannot {what} {rel}: {e}"))
+}
+
+pub fn read_file(ws: &Workspace, rel: &str) -> Result<ToolOutput, ToolError> {
+    let path = ws.resolve(rel)?;
+    let bytes = std::fs::read(&path).map_err(|e| io_err("read", rel, e))?;
+    let truncated = bytes.len() > READ_CAP;
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(READ_CAP)]).into_owned();
+    let text = if truncated { format!("{text}\n[… truncated: {} bytes in all]", bytes.len()) } else { text };
+    Ok(ToolOutput::ok(text))
+}
+
+/// Counts added and removed lines between two texts.
+pub fn diffstat(old: &str, new: &str) -> (u32, u32) {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let (mut added, mut removed) = (0u32, 0u32);
+    for change in diff.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    (added, removed)
+}
+
+fn write_checked(ws: &Workspace, rel: &str, path: &Path, old: &str, content: &str) -> Result<ToolOutput, ToolError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_err("create the folder for", rel, e))?;
+    }
+    std::fs::write(path, content).map_err(|e| io_err("write", rel, e))?;
+    let (added, removed) = diffstat(old, content);
+    let rel = ws.relative(path);
+    Ok(ToolOutput {
+        ok: true,
+        text: format!("wrote {rel} ({} bytes, +{added} -{removed})", content.len()),
+        changes: vec![FileChange { path: rel, added, removed }],
+    })
+}
+
+pub fn write_file(ws: &Workspace, rel: &str, content: &str) -> Result<ToolOutput, ToolError> {
+    let path = ws.resolve(rel)?;
+    if path.is_dir() {
+        return Err(ToolError::failed(format!("{rel} is a folder; give a file path")));
+    }
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    write_checked(ws, rel, &path, &old, content)
+}
+
+pub fn edit_file(ws: &Workspace, rel: &str, old: &str, new: &str) -> Result<ToolOutput, ToolError> {
+    let path = ws.resolve(rel)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| io_err("read", rel, e))?;
+    if old.is_empty() {
+        return Err(ToolError::failed("`old` is empty: give the exact text to replace"));
+    }
+    match text.matches(old).count() {
+        0 => Err(ToolError::failed(format!("`old` was not found in {rel}; read the file and copy the text exactly"))),
+        1 => write_checked(ws, rel, &path, &text, &text.replacen(old, new, 1)),
+        n => Err(ToolError::failed(format!("`old` occurs {n} times in {rel}; include more context so it occurs once"))),
+    }
+}
+
+fn walk(ws: &Workspace, dir: &Path, out: &mut Vec<String>, cap: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        if out.len() >= cap {
+            return;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            if SKIPPED_DIRS.contains(&name.as_str()) {
+                continue;
+            }
+            out.push(format!("{}/", ws.relative(&e.path())));
+            walk(ws, &e.path(), out, cap);
+        } else {
+            out.push(ws.relative(&e.path()));
+        }
+    }
+}
+
+pub fn list_files(ws: &Workspace, rel: &str) -> Result<ToolOutput, ToolError> {
+    let path = ws.resolve(rel)?;
+    if !path.is_dir() {
+        return Err(ToolError::failed(format!("{rel} is not a folder")));
+    }
+    let mut out = Vec::new();
+    walk(ws, &path, &mut out, LIST_CAP + 1);
+    let more = out.len() > LIST_CAP;
+    out.truncate(LIST_CAP);
+    let mut text = if out.is_empty() { "(empty)".to_owned() } else { out.join("\n") };
+    if more {
+        text.push_str(&format!("\n[… more than {LIST_CAP} entries; list a sub-folder]"));
+    }
+    Ok(ToolOutput::ok(text))
+}
+
+pub fn search_files(ws: &Workspace, pattern: &str, rel: &str) -> Result<ToolOutput, ToolError> {
+    let re = regex_lite::Regex::new(pattern)
+        .map_err(|e| ToolError::BadArguments { tool: "search_files".into(), detail: format!("pattern: {e}") })?;
+    let root = ws.resolve(rel)?;
+    let mut files = Vec::new();
+    if root.is_dir() {
+        walk(ws, &root, &mut files, 10_000);
+    } else {
+        files.push(ws.relative(&root));
+    }
+    let mut hits = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with('/')) {
+        let Ok(path) = ws.resolve(f) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        for (n, line) in text.lines().enumerate() {
+            if re.is_match(line) {
+                hits.push(format!("{f}:{}: {}", n + 1, line.trim_end()));
+                if hits.len() >= SEARCH_CAP {
+                    hits.push(format!("[… stopped at {SEARCH_CAP} matches]"));
+                    return Ok(ToolOutput::ok(hits.join("\n")));
+                }
+            }
+        }
+    }
+    Ok(ToolOutput::ok(if hits.is_empty() { "no matches".to_owned() } else { hits.join("\n") }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_edit_read_list_and_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path()).unwrap();
+        let w = write_file(&ws, "pkg/a.py", "x = 1\ny = 2\n").unwrap();
+        assert_eq!(w.changes, vec![FileChange { path: "pkg/a.py".into(), added: 2, removed: 0 }]);
+        let e = edit_file(&ws, "pkg/a.py", "y = 2", "y = 3").unwrap();
+        assert_eq!((e.changes[0].added, e.changes[0].removed), (1, 1));
+        assert_eq!(read_file(&ws, "pkg/a.py").unwrap().text, "x = 1\ny = 3\n");
+        assert!(edit_file(&ws, "pkg/a.py", "nope", "z").is_err());
+        assert_eq!(list_files(&ws, ".").unwrap().text, "pkg/\npkg/a.py");
+        assert_eq!(search_files(&ws, r"y = \d", ".").unwrap().text, "pkg/a.py:2: y = 3");
+        assert!(search_files(&ws, "(", ".").is_err());
+    }
+
+    #[test]
+    fn nothing_outside_the_workspace_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(&dir.path().join("ws")).unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "s").unwrap();
+        std::os::unix::fs::symlink(dir.path(), ws.root().join("up")).unwrap();
+        assert!(write_file(&ws, "../secret.txt", "pwned").is_err());
+        assert!(write_file(&ws, "up/secret.txt", "pwned").is_err());
+        assert!(edit_file(&ws, "up/secret.txt", "s", "pwned").is_err());
+        assert!(read_file(&ws, "up/secret.txt").is_err());
+        assert!(list_files(&ws, "up").is_err());
+        assert_eq!(std::fs::read_to_string(dir.path().join("secret.txt")).unwrap(), "s");
+    }
+}

@@ -1,0 +1,232 @@
+//! The agent-facing tool contract: names, descriptions, JSON schemas, and parsing of a model's
+//! arguments into [`ToolCall`]. The names are stable (DESIGN §4).
+
+use super::ToolError;
+use crate::domain::TaskId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub parameters: Value,
+}
+
+/// A parsed tool call.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "tool", content = "args", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToolCall {
+    CreateTask {
+        title: String,
+        description: String,
+        role: String,
+        #[serde(default)]
+        depends_on: Vec<TaskId>,
+    },
+    FinishRun {
+        summary: String,
+    },
+    CompleteTask {
+        summary: String,
+        #[serde(default)]
+        evidence: String,
+    },
+    FailTask {
+        reason: String,
+    },
+    AskHuman {
+        question: String,
+    },
+    ReadFile {
+        path: String,
+    },
+    WriteFile {
+        path: String,
+        content: String,
+    },
+    EditFile {
+        path: String,
+        old: String,
+        new: String,
+    },
+    ListFiles {
+        #[serde(default)]
+        path: Option<String>,
+    },
+    SearchFiles {
+        pattern: String,
+        #[serde(default)]
+        path: Option<String>,
+    },
+    RunCommand {
+        command: String,
+        #[serde(default)]
+        timeout_s: Option<u64>,
+    },
+}
+
+impl ToolCall {
+    /// Parses a model's call. Unknown tools, missing or mistyped arguments become an error the
+    /// model can read and correct.
+    pub fn parse(name: &str, args: &Value) -> Result<Self, ToolError> {
+        let Some(spec) = specs().iter().find(|s| s.name == name) else {
+            let names: Vec<&str> = specs().iter().map(|s| s.name).collect();
+            return Err(ToolError::BadArguments {
+                tool: name.to_owned(),
+                detail: format!("there is no such tool; the tools are {}", names.join(", ")),
+            });
+        };
+        let args = match args {
+            Value::Null => json!({}),
+            Value::Object(_) => args.clone(),
+            other => {
+                return Err(ToolError::BadArguments {
+                    tool: name.to_owned(),
+                    detail: format!("arguments must be a JSON object, got {other}"),
+                });
+            }
+        };
+        serde_json::from_value(json!({ "tool": spec.name, "args": args }))
+            .map_err(|e| ToolError::BadArguments { tool: name.to_owned(), detail: e.to_string() })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ToolCall::CreateTask { .. } => "create_task",
+            ToolCall::FinishRun { .. } => "finish_run",
+            ToolCall::CompleteTask { .. } => "complete_task",
+            ToolCall::FailTask { .. } => "fail_task",
+            ToolCall::AskHuman { .. } => "ask_human",
+            ToolCall::ReadFile { .. } => "read_file",
+            ToolCall::WriteFile { .. } => "write_file",
+            ToolCall::EditFile { .. } => "edit_file",
+            ToolCall::ListFiles { .. } => "list_files",
+            ToolCall::SearchFiles { .. } => "search_files",
+            ToolCall::RunCommand { .. } => "run_command",
+        }
+    }
+
+    /// True for tools the engine carries out (task and run bookkeeping).
+    pub fn is_engine_tool(&self) -> bool {
+        matches!(
+            self,
+            ToolCall::CreateTask { .. }
+                | ToolCall::FinishRun { .. }
+                | ToolCall::CompleteTask { .. }
+                | ToolCall::FailTask { .. }
+                | ToolCall::AskHuman { .. }
+        )
+    }
+}
+
+fn object(props: Value, required: &[&str]) -> Value {
+    json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false })
+}
+
+static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
+    let s = |d: &str| json!({ "type": "string", "description": d });
+    vec![
+        ToolSpec {
+            name: "create_task",
+            description: "Add a task to the plan. Supervisor only. depends_on lists ids of tasks that must be done first.",
+            parameters: object(
+                json!({
+                    "title": s("Short imperative title"),
+                    "description": s("What done looks like"),
+                    "role": s("architect, engineer, qa, reviewer, ops or growth"),
+                    "depends_on": { "type": "array", "items": { "type": "string" }, "description": "Task ids, e.g. [\"T1\"]" }
+                }),
+                &["title", "description", "role"],
+            ),
+        },
+        ToolSpec {
+            name: "finish_run",
+            description: "End the run when the goal is met. Supervisor only.",
+            parameters: object(json!({ "summary": s("What was delivered") }), &["summary"]),
+        },
+        ToolSpec {
+            name: "complete_task",
+            description: "Mark your task done, with a summary and the evidence that proves it (for QA: the test output).",
+            parameters: object(json!({ "summary": s("What you did"), "evidence": s("Proof: command output, files") }), &["summary", "evidence"]),
+        },
+        ToolSpec {
+            name: "fail_task",
+            description: "Give up on your task with the reason; it may be retried.",
+            parameters: object(json!({ "reason": s("Why it cannot be done now") }), &["reason"]),
+        },
+        ToolSpec {
+            name: "ask_human",
+            description: "Ask the person steering the run a question; the answer arrives as a message.",
+            parameters: object(json!({ "question": s("The question") }), &["question"]),
+        },
+        ToolSpec {
+            name: "read_file",
+            description: "Read a file of the workspace.",
+            parameters: object(json!({ "path": s("Path relative to the workspace root") }), &["path"]),
+        },
+        ToolSpec {
+            name: "write_file",
+            description: "Create or replace a file of the workspace.",
+            parameters: object(json!({ "path": s("Path relative to the workspace root"), "content": s("The whole new content") }), &["path", "content"]),
+        },
+        ToolSpec {
+            name: "edit_file",
+            description: "Replace one exact occurrence of `old` with `new` in a file.",
+            parameters: object(json!({ "path": s("Path relative to the workspace root"), "old": s("Exact text to replace; must occur once"), "new": s("Replacement") }), &["path", "old", "new"]),
+        },
+        ToolSpec {
+            name: "list_files",
+            description: "List the files under a folder of the workspace (recursive).",
+            parameters: object(json!({ "path": s("Folder relative to the workspace root; default .") }), &[]),
+        },
+        ToolSpec {
+            name: "search_files",
+            description: "Search file contents with a regular expression.",
+            parameters: object(json!({ "pattern": s("Regular expression"), "path": s("Folder or file; default .") }), &["pattern"]),
+        },
+        ToolSpec {
+            name: "run_command",
+            description: "Run a shell command in the workspace root. Returns the exit code and output.",
+            parameters: object(
+                json!({ "command": s("Shell command"), "timeout_s": { "type": "integer", "minimum": 1, "description": "Seconds before it is killed; default 120" } }),
+                &["command"],
+            ),
+        },
+    ]
+});
+
+/// Every tool, in a stable order.
+pub fn specs() -> &'static [ToolSpec] {
+    &SPECS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spec_parses_and_names_round_trip() {
+        for spec in specs() {
+            assert_eq!(spec.parameters["type"], "object", "{}", spec.name);
+        }
+        let call = ToolCall::parse("write_file", &json!({"path": "a.txt", "content": "x"})).unwrap();
+        assert_eq!(call.name(), "write_file");
+        let call = ToolCall::parse("list_files", &Value::Null).unwrap();
+        assert_eq!(call, ToolCall::ListFiles { path: None });
+    }
+
+    #[test]
+    fn model_mistakes_become_readable_errors() {
+        let e = ToolCall::parse("write_file", &json!({"path": "a.txt"})).unwrap_err().to_string();
+        assert!(e.contains("content"), "{e}");
+        let e = ToolCall::parse("run_command", &json!({"command": 5})).unwrap_err().to_string();
+        assert!(e.contains("run_command"), "{e}");
+        let e = ToolCall::parse("rm_rf", &json!({})).unwrap_err().to_string();
+        assert!(e.contains("no such tool"), "{e}");
+        let e = ToolCall::parse("read_file", &json!({"path": "a", "bogus": 1})).unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+        assert!(ToolCall::parse("read_file", &json!("a")).is_err());
+    }
+}
