@@ -6,3 +6,6 @@
 pub mod domain;
 pub mod store;
 pub mod tools;
+pub mod llm;
+pub mod engine;
+pub mod protocol;

@@ -1,0 +1,386 @@
+//! The run actor: one task that owns the journal and the state, takes messages from people
+//! and agents, appends their events in batches (one durable flush per batch), applies them,
+//! broadcasts them, and only then answers.
+
+use super::agent::AgentLoop;
+use super::msg::{AgentMsg, Go, Msg, Verdict};
+use super::{EngineConfig, EngineError, RunTarget};
+use crate::domain::{AgentId, ApprovalId, CallId, Event, EventRecord, LogLevel, RunId, RunState, RunStatus, TaskId};
+use crate::llm::Provider;
+use crate::store::{Journal, Store, recovery};
+use crate::tools::{Tools, Workspace};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+pub(super) const SUPERVISOR: &str = "supervisor";
+/// How many events a slow subscriber may fall behind before it must resubscribe.
+const BROADCAST_CAPACITY: usize = 8192;
+/// How long agents get to stop when the run ends or the engine shuts down.
+const GRACE: Duration = Duration::from_secs(2);
+
+pub(super) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A running agent loop, as the engine sees it.
+pub(super) struct Live {
+    pub task: Option<TaskId>,
+    pub role: String,
+    pub cancel: CancellationToken,
+    pub step_cancel: CancellationToken,
+    /// The agent waits at a step boundary for this answer.
+    pub parked: Option<oneshot::Sender<Go>>,
+    pub idle: bool,
+    pub shown_paused: bool,
+    pub inbox: Vec<String>,
+}
+
+/// An answer to send once the events before it are durable.
+pub(super) enum Reply {
+    Cmd(oneshot::Sender<Result<(), String>>, Result<(), String>),
+    Go(oneshot::Sender<Go>, Go),
+    Verdict(oneshot::Sender<Verdict>, Verdict),
+}
+
+impl Reply {
+    fn send(self) {
+        // A receiver that has gone away (a stopped agent, a closed client) needs no answer.
+        let _ = match self {
+            Reply::Cmd(tx, v) => tx.send(v).map_err(|_| ()),
+            Reply::Go(tx, v) => tx.send(v).map_err(|_| ()),
+            Reply::Verdict(tx, v) => tx.send(v).map_err(|_| ()),
+        };
+    }
+}
+
+/// A tool call waiting for a person.
+pub(super) struct ParkedCall {
+    pub reply: oneshot::Sender<Verdict>,
+    pub call: CallId,
+    pub agent: AgentId,
+    pub tool: String,
+}
+
+pub(crate) struct RunActor {
+    pub(super) run: RunId,
+    pub(super) journal: Journal,
+    pub(super) state: RunState,
+    pub(super) config: EngineConfig,
+    pub(super) provider: Arc<dyn Provider>,
+    pub(super) tools: Tools,
+    pub(super) tx: mpsc::Sender<Msg>,
+    rx: mpsc::Receiver<Msg>,
+    events: broadcast::Sender<EventRecord>,
+    pub(super) pending: Vec<Event>,
+    pub(super) replies: Vec<Reply>,
+    pub(super) live: BTreeMap<AgentId, Live>,
+    pub(super) paused_agents: HashSet<AgentId>,
+    pub(super) parked: HashMap<ApprovalId, ParkedCall>,
+    /// News for the supervisor, delivered at its next boundary.
+    pub(super) news: Vec<String>,
+    pub(super) next_call: u64,
+    pub(super) next_approval: u64,
+    pub(super) next_task: usize,
+    pub(super) agents_per_role: HashMap<String, u32>,
+    pub(super) manual_retries: HashMap<TaskId, u32>,
+    pub(super) nudges: u32,
+    pub(super) told_settled: bool,
+    shutdown: Option<(oneshot::Sender<()>, Instant)>,
+    ended_at: Option<Instant>,
+}
+
+impl RunActor {
+    pub(super) async fn boot(
+        store: Store,
+        provider: Arc<dyn Provider>,
+        config: EngineConfig,
+        target: RunTarget,
+        tx: mpsc::Sender<Msg>,
+        rx: mpsc::Receiver<Msg>,
+    ) -> Result<Self, EngineError> {
+        if config.roster.get(SUPERVISOR).is_none() {
+            return Err(EngineError::MissingRole(SUPERVISOR.into()));
+        }
+        let (run, state, workspace, boot_events) = match target {
+            RunTarget::New(new) => {
+                let run = RunId::generate(now_ms(), fastrand::u128(..));
+                let ws = new.workspace.clone().unwrap_or_else(|| config.workspaces_dir.join(run.as_str()));
+                let events = first_events(&config, provider.as_ref(), &new, &ws);
+                (run, RunState::default(), ws, events)
+            }
+            RunTarget::Resume { run, by } => {
+                let state = store.load_state(&run)?;
+                let info = state.info.clone().ok_or_else(|| EngineError::Empty(run.clone()))?;
+                if state.status.is_terminal() {
+                    return Err(EngineError::Finished { run, status: state.status, reason: state.status_reason.clone() });
+                }
+                let mut events: Vec<Event> = recovery::interrupted(&state).into_iter().collect();
+                events.push(Event::log(LogLevel::Info, "engine", format!("run resumed by {by}")));
+                if state.status == RunStatus::Paused {
+                    events.push(Event::RunStatusChanged { status: RunStatus::Running, reason: format!("resumed by {by}") });
+                }
+                (run, state, info.workspace.into(), events)
+            }
+        };
+        let ws = Workspace::open(&workspace).map_err(|source| EngineError::Workspace { path: workspace.clone(), source })?;
+        let mut journal = store.journal(&run)?;
+        journal.set_snapshot_every(config.snapshot_every);
+        let mut agents_per_role = HashMap::new();
+        for a in &state.agents {
+            *agents_per_role.entry(a.role.clone()).or_insert(0) += 1;
+        }
+        let tools = Tools::new(ws, config.limits);
+        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        Ok(Self {
+            next_call: state.calls_made,
+            next_approval: state.approvals_made,
+            next_task: state.tasks.len(),
+            run,
+            journal,
+            state,
+            config,
+            provider,
+            tools,
+            tx,
+            rx,
+            events,
+            pending: boot_events,
+            replies: Vec::new(),
+            live: BTreeMap::new(),
+            paused_agents: HashSet::new(),
+            parked: HashMap::new(),
+            news: Vec::new(),
+            agents_per_role,
+            manual_retries: HashMap::new(),
+            nudges: 0,
+            told_settled: false,
+            shutdown: None,
+            ended_at: None,
+        })
+    }
+
+    pub(super) fn run_id(&self) -> &RunId {
+        &self.run
+    }
+
+    pub(super) async fn run(mut self) -> Result<RunState, EngineError> {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            self.commit().await?;
+            self.schedule();
+            if !self.pending.is_empty() || !self.replies.is_empty() {
+                continue;
+            }
+            if self.finished() {
+                break;
+            }
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(m) => self.handle(m),
+                    None => break,
+                },
+                _ = tick.tick() => self.check_budget(),
+            }
+            // Group commit: everything already waiting goes into the same batch.
+            for _ in 0..1024 {
+                match self.rx.try_recv() {
+                    Ok(m) => self.handle(m),
+                    Err(_) => break,
+                }
+            }
+        }
+        self.stop_all();
+        self.commit().await?;
+        self.journal.close(&self.state).await?;
+        if let Some((reply, _)) = self.shutdown.take() {
+            let _ = reply.send(());
+        }
+        Ok(self.state)
+    }
+
+    fn finished(&mut self) -> bool {
+        if let Some((_, since)) = &self.shutdown {
+            return self.live.is_empty() || since.elapsed() > GRACE;
+        }
+        if self.state.status.is_terminal() {
+            let since = *self.ended_at.get_or_insert_with(Instant::now);
+            return self.live.is_empty() || since.elapsed() > GRACE;
+        }
+        false
+    }
+
+    pub(super) fn shutting_down(&self) -> bool {
+        self.shutdown.is_some()
+    }
+
+    /// Appends what is pending as one durable batch, applies and broadcasts it, then answers.
+    async fn commit(&mut self) -> Result<(), EngineError> {
+        if !self.pending.is_empty() {
+            let now = now_ms();
+            let batch: Vec<(u64, Event)> = self.pending.drain(..).map(|e| (now, e)).collect();
+            let records = self.journal.append(batch).await?;
+            for r in records {
+                self.state.apply(&r);
+                // No subscriber is fine; a lagging one is told so by the channel and resubscribes.
+                let _ = self.events.send(r);
+            }
+            self.journal.checkpoint(&self.state)?;
+            self.check_budget();
+        }
+        for r in self.replies.drain(..) {
+            r.send();
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Command { by, command, reply } => {
+                let result = self.on_command(&by, command);
+                self.replies.push(Reply::Cmd(reply, result));
+            }
+            Msg::Subscribe { reply } => {
+                let _ = reply.send((self.state.clone(), self.events.subscribe()));
+            }
+            Msg::Shutdown { reply } => {
+                self.shutdown = Some((reply, Instant::now()));
+                self.stop_all();
+            }
+            Msg::Agent(AgentMsg::Emit(events)) => self.pending.extend(events),
+            Msg::Agent(AgentMsg::Boundary { agent, idle, reply }) => self.on_boundary(agent, idle, reply),
+            Msg::Agent(AgentMsg::Tool { agent, task, name, args, parsed, reply }) => self.on_tool(agent, task, name, args, parsed, reply),
+            Msg::Agent(AgentMsg::ToolDone { agent, task, call, result, duration_ms }) => self.on_tool_done(agent, task, call, result, duration_ms),
+            Msg::Agent(AgentMsg::Exited { agent, outcome }) => self.on_exit(agent, outcome),
+        }
+    }
+
+    fn on_boundary(&mut self, agent: AgentId, idle: bool, reply: oneshot::Sender<Go>) {
+        let stop = self.shutdown.is_some() || self.state.status.is_terminal();
+        match self.live.get_mut(&agent) {
+            Some(live) if !stop && !live.cancel.is_cancelled() => {
+                live.parked = Some(reply);
+                live.idle = idle;
+            }
+            _ => self.replies.push(Reply::Go(reply, Go::Stop)),
+        }
+    }
+
+    /// Pauses the run when a run budget is reached (wall time counts up to now).
+    pub(super) fn check_budget(&mut self) {
+        if !matches!(self.state.status, RunStatus::Running | RunStatus::Planning) {
+            return;
+        }
+        let mut spend = self.state.spend();
+        if self.state.status == RunStatus::Running {
+            spend.wall_secs = (self.state.active_ms + now_ms().saturating_sub(self.state.updated_ms)) / 1000;
+        }
+        let already = self.pending.iter().any(|e| matches!(e, Event::BudgetExceeded { .. }));
+        if let (Some(e), false) = (self.state.budget.exceeded(&spend), already) {
+            let used = if e.scope == crate::domain::BudgetScope::Usd { format!("{:.2}", e.used) } else { format!("{}", e.used) };
+            self.pending.push(Event::BudgetExceeded { scope: e.scope, limit: e.limit, used: e.used });
+            self.pending.push(Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                reason: format!("budget reached: {used} {} of {} allowed; raise the budget to go on", e.scope, e.limit),
+            });
+            self.pause_steps();
+        }
+    }
+
+    /// Cancels every in-flight step (for "pause now" and budgets); agents stop at the boundary.
+    pub(super) fn pause_steps(&mut self) {
+        for live in self.live.values_mut() {
+            live.step_cancel.cancel();
+        }
+    }
+
+    /// Stops every agent loop.
+    pub(super) fn stop_all(&mut self) {
+        for live in self.live.values_mut() {
+            live.cancel.cancel();
+            if let Some(reply) = live.parked.take() {
+                self.replies.push(Reply::Go(reply, Go::Stop));
+            }
+        }
+        self.parked.clear();
+    }
+
+    pub(super) fn spawn_agent(&mut self, agent: AgentId, role_name: &str, task: Option<TaskId>, messages: Vec<crate::llm::Message>) {
+        let Some(role) = self.config.roster.get(role_name).cloned() else { return };
+        let info = self.state.info.clone();
+        let goal = info.as_ref().map_or(String::new(), |i| i.goal.clone());
+        let system = role.render(&goal, &self.tools.workspace().root().display().to_string());
+        let prompt_hash = super::roles::prompt_hash(&system);
+        let tools = crate::tools::specs()
+            .iter()
+            .filter(|s| role.tools.iter().any(|t| t == s.name))
+            .map(|s| crate::llm::ToolDef { name: s.name.into(), description: s.description.into(), parameters: s.parameters.clone() })
+            .collect();
+        let cancel = CancellationToken::new();
+        let model = role.model.clone().unwrap_or_else(|| self.provider.info().model);
+        let agent_loop = AgentLoop {
+            agent: agent.clone(),
+            task: task.clone(),
+            model,
+            system,
+            prompt_hash,
+            tools,
+            max_turns: role.max_turns,
+            messages,
+            provider: self.provider.clone(),
+            workspace: self.tools.clone(),
+            engine: self.tx.clone(),
+            cancel: cancel.clone(),
+            step_retries: self.config.step_retries,
+            retry_backoff: self.config.retry_backoff,
+            long_lived: task.is_none(),
+        };
+        self.live.insert(
+            agent,
+            Live {
+                task,
+                role: role.name.clone(),
+                cancel,
+                step_cancel: CancellationToken::new(),
+                parked: None,
+                idle: false,
+                shown_paused: false,
+                inbox: Vec::new(),
+            },
+        );
+        tokio::spawn(agent_loop.run());
+    }
+}
+
+fn first_events(config: &EngineConfig, provider: &dyn Provider, new: &super::NewRun, ws: &std::path::Path) -> Vec<Event> {
+    let info = provider.info();
+    let mut events = vec![Event::RunCreated {
+        goal: new.goal.clone(),
+        workspace: ws.display().to_string(),
+        provider: info.name.clone(),
+        model: info.model.clone(),
+        simulated: info.simulated,
+        budget: config.budget,
+        concurrency: config.concurrency,
+        max_attempts: config.max_attempts,
+        autonomy: config.autonomy,
+        seed: new.seed,
+        by: new.by.clone(),
+    }];
+    if info.simulated {
+        events.push(Event::log(
+            LogLevel::Warn,
+            "engine",
+            "SIMULATED: no model is configured, so the built-in simulated company runs this. Its files and commands are real; its reasoning is scripted.",
+        ));
+    }
+    let supervisor_model = config.roster.get(SUPERVISOR).and_then(|r| r.model.clone()).unwrap_or(info.model);
+    events.push(Event::AgentSpawned { agent: AgentId::from(SUPERVISOR), role: SUPERVISOR.into(), model: supervisor_model });
+    if let Some(by) = &config.auto_approve {
+        events.push(Event::log(LogLevel::Warn, "engine", format!("--yes: every approval is granted automatically on behalf of {by}")));
+    }
+    events
+}

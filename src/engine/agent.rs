@@ -1,0 +1,248 @@
+//! The agent loop: one LLM turn plus its tool calls per step, asking the engine at every step
+//! boundary whether to go on. It never writes events itself; it sends them to the engine.
+
+use super::deltas::Coalescer;
+use super::msg::{AgentMsg, Go, Msg, Outcome, Verdict};
+use crate::domain::{AgentId, DeltaKind, Event, LogLevel, TaskId, Usage};
+use crate::llm::{LlmError, LlmRequest, Message, Provider, StreamEvent, ToolDef, ToolUse};
+use crate::tools::{ToolCall, Tools};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Everything one agent loop needs.
+pub(crate) struct AgentLoop {
+    pub agent: AgentId,
+    pub task: Option<TaskId>,
+    pub model: String,
+    pub system: String,
+    pub prompt_hash: String,
+    pub tools: Vec<ToolDef>,
+    pub max_turns: u32,
+    pub messages: Vec<Message>,
+    pub provider: Arc<dyn Provider>,
+    pub workspace: Tools,
+    pub engine: mpsc::Sender<Msg>,
+    pub cancel: CancellationToken,
+    pub step_retries: u32,
+    pub retry_backoff: Duration,
+    /// The supervisor waits for news between wakes instead of ending.
+    pub long_lived: bool,
+}
+
+/// How one streamed turn ended.
+enum Streamed {
+    Answer { text: String, calls: Vec<ToolUse> },
+    Cancelled,
+    Error(LlmError),
+}
+
+impl AgentLoop {
+    async fn send(&self, msg: AgentMsg) -> Result<(), ()> {
+        self.engine.send(Msg::Agent(msg)).await.map_err(|_| ())
+    }
+
+    async fn emit(&self, events: Vec<Event>) -> Result<(), ()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.send(AgentMsg::Emit(events)).await
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> AgentMsg) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx)).await.ok()?;
+        tokio::select! {
+            r = rx => r.ok(),
+            () = self.cancel.cancelled() => None,
+        }
+    }
+
+    pub async fn run(mut self) {
+        let outcome = self.steps().await;
+        let agent = self.agent.clone();
+        let _ = self.send(AgentMsg::Exited { agent, outcome }).await;
+    }
+
+    async fn steps(&mut self) -> Outcome {
+        let mut step: u32 = 0;
+        let mut idle = false;
+        loop {
+            let agent = self.agent.clone();
+            let Some(go) = self.ask(|reply| AgentMsg::Boundary { agent, idle, reply }).await else { return Outcome::Stopped };
+            let (news, context, step_cancel) = match go {
+                Go::Stop => return Outcome::Stopped,
+                Go::Continue { messages, context, step_cancel } => (messages, context, step_cancel),
+            };
+            self.messages.extend(news.into_iter().map(Message::user));
+            idle = false;
+            if step >= self.max_turns && !self.long_lived {
+                return Outcome::Failed(format!("turn limit reached ({} turns) without complete_task", self.max_turns));
+            }
+            let request = LlmRequest {
+                model: self.model.clone(),
+                system: self.system.clone(),
+                messages: self.messages.clone(),
+                tools: self.tools.clone(),
+                max_output_tokens: 8192,
+                context,
+            };
+            let (text, calls) = match self.turn(request, step, &step_cancel).await {
+                Ok(Some(answer)) => answer,
+                Ok(None) => continue, // cancelled by "pause now": ask again at the boundary
+                Err(reason) => return Outcome::Failed(reason),
+            };
+            step += 1;
+            self.messages.push(Message::assistant(text, calls.clone()));
+            if calls.is_empty() {
+                if self.long_lived {
+                    idle = true;
+                } else {
+                    self.messages.push(Message::user(
+                        "You ended your turn without calling complete_task or fail_task. Continue the task, and finish with one of them.",
+                    ));
+                }
+                continue;
+            }
+            match self.call_tools(calls, &step_cancel).await {
+                Ok(true) if !self.long_lived => return Outcome::Finished,
+                Ok(_) => {}
+                Err(()) => return Outcome::Stopped,
+            }
+        }
+    }
+
+    /// One LLM turn, retried on retryable errors. `Ok(None)` when cancelled.
+    async fn turn(&mut self, request: LlmRequest, step: u32, step_cancel: &CancellationToken) -> Result<Option<(String, Vec<ToolUse>)>, String> {
+        let mut attempt = 0;
+        loop {
+            match self.stream_once(request.clone(), step, step_cancel).await {
+                Streamed::Answer { text, calls } => return Ok(Some((text, calls))),
+                Streamed::Cancelled => return Ok(None),
+                Streamed::Error(e) if e.is_retryable() && attempt < self.step_retries => {
+                    attempt += 1;
+                    let wait = self.retry_backoff * 2u32.pow(attempt - 1);
+                    let _ = self
+                        .emit(vec![Event::log(LogLevel::Warn, self.agent.as_str(), format!("model error: {e}; retrying in {}ms ({attempt}/{})", wait.as_millis(), self.step_retries))])
+                        .await;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = step_cancel.cancelled() => return Ok(None),
+                        () = self.cancel.cancelled() => return Ok(None),
+                    }
+                }
+                Streamed::Error(e) => return Err(format!("model error: {e}")),
+            }
+        }
+    }
+
+    async fn stream_once(&mut self, request: LlmRequest, step: u32, step_cancel: &CancellationToken) -> Streamed {
+        let started = Instant::now();
+        let model = request.model.clone();
+        let estimated_input = request.estimated_input_tokens();
+        let start = Event::LlmRequestStarted { agent: self.agent.clone(), task: self.task.clone(), model: model.clone(), prompt_hash: self.prompt_hash.clone(), step };
+        if self.emit(vec![start]).await.is_err() {
+            return Streamed::Cancelled;
+        }
+        let mut rx = self.provider.stream(request);
+        let mut coalescer = Coalescer::new(self.agent.clone());
+        let (mut text, mut calls, mut usage, mut stop) = (String::new(), Vec::new(), None::<Usage>, None::<String>);
+        let result = loop {
+            let item = tokio::select! {
+                item = rx.recv() => item,
+                () = step_cancel.cancelled() => break Err("cancelled: paused now by a person".to_owned()),
+                () = self.cancel.cancelled() => break Err("cancelled: the task was stopped".to_owned()),
+            };
+            let due = match item {
+                None => break Err("the provider closed the stream without finishing".to_owned()),
+                Some(Err(e)) => break Ok(Some(e)),
+                Some(Ok(StreamEvent::Reasoning(t))) => coalescer.push(DeltaKind::Reasoning, &t),
+                Some(Ok(StreamEvent::Text(t))) => {
+                    text.push_str(&t);
+                    coalescer.push(DeltaKind::Text, &t)
+                }
+                Some(Ok(StreamEvent::ToolCall(c))) => {
+                    calls.push(c);
+                    Vec::new()
+                }
+                Some(Ok(StreamEvent::Usage(u))) => {
+                    usage = Some(u);
+                    Vec::new()
+                }
+                Some(Ok(StreamEvent::Done { stop_reason })) => {
+                    stop = Some(stop_reason);
+                    break Ok(None);
+                }
+            };
+            if self.emit(due).await.is_err() {
+                return Streamed::Cancelled;
+            }
+        };
+        drop(rx);
+        let mut events: Vec<Event> = coalescer.flush().into_iter().collect();
+        let usage = usage.unwrap_or(Usage { input_tokens: estimated_input, output_tokens: 0, cached_tokens: 0 });
+        let stop_reason = match (&result, &stop) {
+            (Ok(None), Some(s)) => s.clone(),
+            (Ok(Some(e)), _) => format!("error: {e}"),
+            (Err(why), _) => why.clone(),
+            (Ok(None), None) => "unknown".to_owned(),
+        };
+        events.push(Event::LlmRequestFinished {
+            agent: self.agent.clone(),
+            task: self.task.clone(),
+            usage,
+            cost_usd: self.provider.cost(&model, &usage),
+            duration_ms: started.elapsed().as_millis() as u64,
+            stop_reason,
+        });
+        if self.emit(events).await.is_err() {
+            return Streamed::Cancelled;
+        }
+        match result {
+            Ok(None) => Streamed::Answer { text, calls },
+            Ok(Some(e)) => Streamed::Error(e),
+            Err(_) => Streamed::Cancelled,
+        }
+    }
+
+    /// Runs the turn's tool calls in order. `Ok(true)` when one of them ended the task.
+    async fn call_tools(&mut self, calls: Vec<ToolUse>, step_cancel: &CancellationToken) -> Result<bool, ()> {
+        let mut ended = false;
+        for call in calls {
+            let parsed = ToolCall::parse(&call.name, &call.arguments);
+            let (agent, task) = (self.agent.clone(), self.task.clone());
+            let (name, args) = (call.name.clone(), call.arguments.clone());
+            let verdict = self.ask(|reply| AgentMsg::Tool { agent, task, name, args, parsed: parsed.clone(), reply }).await.ok_or(())?;
+            let result_text = match verdict {
+                Verdict::Answer { text, ends_task } => {
+                    ended |= ends_task;
+                    text
+                }
+                Verdict::Run(id) => {
+                    let Ok(tool_call) = parsed else { continue };
+                    let started = Instant::now();
+                    let cancel = step_cancel.child_token();
+                    let task_cancel = self.cancel.clone();
+                    let result = tokio::select! {
+                        r = self.workspace.execute(&tool_call, &cancel) => r,
+                        () = task_cancel.cancelled() => { cancel.cancel(); return Err(()) }
+                    };
+                    let text = match &result {
+                        Ok(out) => out.text.clone(),
+                        Err(e) => format!("error: {e}"),
+                    };
+                    let duration_ms = started.elapsed().as_millis() as u64;
+                    let (agent, task) = (self.agent.clone(), self.task.clone());
+                    self.send(AgentMsg::ToolDone { agent, task, call: id, result, duration_ms }).await?;
+                    text
+                }
+            };
+            self.messages.push(Message::tool(call.id, result_text));
+            if ended {
+                break;
+            }
+        }
+        Ok(ended)
+    }
+}

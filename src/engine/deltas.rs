@@ -1,0 +1,69 @@
+//! Coalesces token deltas into `AgentDelta` events of a useful size: one event per ~100 ms or
+//! per few hundred bytes, never one per token.
+
+use crate::domain::{AgentId, DeltaKind, Event};
+use std::time::{Duration, Instant};
+
+const MAX_BYTES: usize = 480;
+const MAX_AGE: Duration = Duration::from_millis(100);
+
+pub struct Coalescer {
+    agent: AgentId,
+    kind: DeltaKind,
+    buf: String,
+    since: Instant,
+}
+
+impl Coalescer {
+    pub fn new(agent: AgentId) -> Self {
+        Self { agent, kind: DeltaKind::Reasoning, buf: String::new(), since: Instant::now() }
+    }
+
+    /// Adds text; returns the events that are due.
+    pub fn push(&mut self, kind: DeltaKind, text: &str) -> Vec<Event> {
+        let mut out = Vec::new();
+        if kind != self.kind {
+            out.extend(self.flush());
+            self.kind = kind;
+        }
+        if self.buf.is_empty() {
+            self.since = Instant::now();
+        }
+        self.buf.push_str(text);
+        if self.buf.len() >= MAX_BYTES || self.since.elapsed() >= MAX_AGE {
+            out.extend(self.flush());
+        }
+        out
+    }
+
+    pub fn flush(&mut self) -> Option<Event> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        Some(Event::AgentDelta { agent: self.agent.clone(), kind: self.kind, text: std::mem::take(&mut self.buf) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_deltas_are_batched_and_kinds_are_kept_apart() {
+        let mut c = Coalescer::new(AgentId::from("a"));
+        let mut events = Vec::new();
+        for _ in 0..50 {
+            events.extend(c.push(DeltaKind::Reasoning, "word "));
+        }
+        events.extend(c.push(DeltaKind::Text, "answer"));
+        events.extend(c.flush());
+        let texts: Vec<(DeltaKind, usize)> = events
+            .iter()
+            .map(|e| match e {
+                Event::AgentDelta { kind, text, .. } => (*kind, text.len()),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(texts, vec![(DeltaKind::Reasoning, 250), (DeltaKind::Text, 6)]);
+    }
+}

@@ -1,0 +1,146 @@
+//! The engine: the run actor that owns the store and the workspace. It is the only writer of
+//! a run's log. Agents are tokio tasks that talk to it over a bounded channel; people talk to
+//! it through [`EngineHandle`] (sessions). Every event is durable before anyone acts on it.
+
+mod actor;
+mod agent;
+mod commands;
+mod deltas;
+mod gate;
+mod msg;
+mod prompt;
+pub mod roles;
+mod scheduler;
+
+pub use roles::{RoleDef, Roster};
+
+use crate::domain::{Actor, Autonomy, Budget, EventRecord, RunId, RunState};
+use crate::llm::Provider;
+use crate::protocol::Command;
+use crate::store::{Store, StoreError};
+use crate::tools::CommandLimits;
+use msg::Msg;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Worker agents running at once.
+    pub concurrency: u32,
+    /// Attempts per task before it fails for good.
+    pub max_attempts: u32,
+    pub autonomy: Autonomy,
+    pub budget: Budget,
+    /// `--yes`: approve every request, attributed to this person.
+    pub auto_approve: Option<Actor>,
+    pub snapshot_every: u64,
+    pub limits: CommandLimits,
+    pub roster: Roster,
+    /// Retries of one LLM step on retryable errors, and the first backoff.
+    pub step_retries: u32,
+    pub retry_backoff: Duration,
+    /// Where new runs get their workspace (`<dir>/<run id>`) unless one is given.
+    pub workspaces_dir: PathBuf,
+}
+
+impl EngineConfig {
+    pub fn new(roster: Roster, workspaces_dir: PathBuf) -> Self {
+        Self {
+            concurrency: 3,
+            max_attempts: 2,
+            autonomy: Autonomy::AskRisky,
+            budget: Budget::default(),
+            auto_approve: None,
+            snapshot_every: 2_000,
+            limits: CommandLimits::default(),
+            roster,
+            step_retries: 3,
+            retry_backoff: Duration::from_millis(500),
+            workspaces_dir,
+        }
+    }
+}
+
+/// A run to start.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub goal: String,
+    pub workspace: Option<PathBuf>,
+    pub seed: u64,
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone)]
+pub enum RunTarget {
+    New(NewRun),
+    Resume { run: RunId, by: Actor },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot prepare the workspace {}: {source}", path.display())]
+    Workspace { path: PathBuf, source: std::io::Error },
+    #[error("run {run} has already ended ({status}): {reason}")]
+    Finished { run: RunId, status: crate::domain::RunStatus, reason: String },
+    #[error("run {0} has no events")]
+    Empty(RunId),
+    #[error("role {0:?} is not defined")]
+    MissingRole(String),
+}
+
+/// A client's handle on a running engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: mpsc::Sender<Msg>,
+    run: RunId,
+}
+
+impl EngineHandle {
+    pub fn run(&self) -> &RunId {
+        &self.run
+    }
+
+    /// Sends a command as `by`; the answer says whether it was accepted.
+    pub async fn command(&self, by: Actor, command: Command) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Command { by, command, reply }).await.map_err(|_| "the engine has stopped".to_owned())?;
+        rx.await.map_err(|_| "the engine has stopped".to_owned())?
+    }
+
+    /// The current state and the live events after it. `None` when the engine has stopped.
+    pub async fn subscribe(&self) -> Option<(RunState, broadcast::Receiver<EventRecord>)> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Subscribe { reply }).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Stops the engine without ending the run: agents are stopped, the state is saved, and
+    /// the run can be resumed.
+    pub async fn shutdown(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// A started engine.
+pub struct Engine {
+    pub handle: EngineHandle,
+    /// Ends with the run's final state (when the run ends or the engine is shut down).
+    pub join: JoinHandle<Result<RunState, EngineError>>,
+}
+
+/// Opens (or creates) the run and starts its actor.
+pub async fn start(store: Store, provider: Arc<dyn Provider>, config: EngineConfig, target: RunTarget) -> Result<Engine, EngineError> {
+    let (tx, rx) = mpsc::channel(1024);
+    let actor = actor::RunActor::boot(store, provider, config, target, tx.clone(), rx).await?;
+    let run = actor.run_id().clone();
+    let join = tokio::spawn(actor.run());
+    Ok(Engine { handle: EngineHandle { tx, run }, join })
+}

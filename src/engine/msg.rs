@@ -1,0 +1,57 @@
+//! Messages into the engine actor, and its answers. Every answer is sent only after the events
+//! it depends on are durable.
+
+use crate::domain::{Actor, AgentId, CallId, Event, EventRecord, RunState, TaskId};
+use crate::llm::RequestContext;
+use crate::protocol::Command;
+use crate::tools::{ToolCall, ToolError, ToolOutput};
+use tokio::sync::{broadcast, oneshot};
+use tokio_util::sync::CancellationToken;
+
+pub(crate) enum Msg {
+    Command { by: Actor, command: Command, reply: oneshot::Sender<Result<(), String>> },
+    Subscribe { reply: oneshot::Sender<(RunState, broadcast::Receiver<EventRecord>)> },
+    Shutdown { reply: oneshot::Sender<()> },
+    Agent(AgentMsg),
+}
+
+/// From an agent loop.
+pub(crate) enum AgentMsg {
+    /// Events to record as they are (deltas, request accounting, logs).
+    Emit(Vec<Event>),
+    /// The agent is at a step boundary and asks whether to go on. `idle` means it has nothing
+    /// to do until something happens (the supervisor between wakes).
+    Boundary { agent: AgentId, idle: bool, reply: oneshot::Sender<Go> },
+    /// The agent wants to call a tool.
+    Tool { agent: AgentId, task: Option<TaskId>, name: String, args: serde_json::Value, parsed: Result<ToolCall, ToolError>, reply: oneshot::Sender<Verdict> },
+    /// A tool the engine allowed has finished.
+    ToolDone { agent: AgentId, task: Option<TaskId>, call: CallId, result: Result<ToolOutput, ToolError>, duration_ms: u64 },
+    /// The agent loop ended.
+    Exited { agent: AgentId, outcome: Outcome },
+}
+
+/// The engine's answer at a step boundary.
+pub(crate) enum Go {
+    Continue { messages: Vec<String>, context: RequestContext, step_cancel: CancellationToken },
+    Stop,
+}
+
+/// The engine's answer to a tool request.
+pub(crate) enum Verdict {
+    /// Carry it out, as this call.
+    Run(CallId),
+    /// The result is this text (engine tools, denials, bad arguments); `ends_task` when the
+    /// call finished the agent's work.
+    Answer { text: String, ends_task: bool },
+}
+
+/// Why an agent loop ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    /// It called complete_task, fail_task or finish_run.
+    Finished,
+    /// The engine told it to stop.
+    Stopped,
+    /// It could not go on.
+    Failed(String),
+}

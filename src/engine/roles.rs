@@ -1,0 +1,188 @@
+//! Roles: one Markdown file per role with TOML front matter between `+++` lines. The defaults
+//! are embedded in the binary; files of the same name in the config directory override them,
+//! and new names add roles.
+
+use crate::tools::specs;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const EMBEDDED: [(&str, &str); 7] = [
+    ("supervisor", include_str!("../../prompts/supervisor.md")),
+    ("architect", include_str!("../../prompts/architect.md")),
+    ("engineer", include_str!("../../prompts/engineer.md")),
+    ("qa", include_str!("../../prompts/qa.md")),
+    ("reviewer", include_str!("../../prompts/reviewer.md")),
+    ("ops", include_str!("../../prompts/ops.md")),
+    ("growth", include_str!("../../prompts/growth.md")),
+];
+
+/// The embedded prompt files, for `init`.
+pub fn embedded_files() -> impl Iterator<Item = (&'static str, &'static str)> {
+    EMBEDDED.iter().copied()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    name: String,
+    title: String,
+    description: String,
+    #[serde(default)]
+    model: Option<String>,
+    tools: Vec<String>,
+    #[serde(default = "default_max_turns")]
+    max_turns: u32,
+}
+
+fn default_max_turns() -> u32 {
+    20
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleDef {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub model: Option<String>,
+    pub tools: Vec<String>,
+    pub max_turns: u32,
+    /// The system prompt template; `{{goal}}`, `{{role}}` and `{{workspace}}` are filled in.
+    pub template: String,
+    /// Where it came from: `embedded` or a file path.
+    pub source: String,
+}
+
+impl RoleDef {
+    pub fn render(&self, goal: &str, workspace: &str) -> String {
+        self.template.replace("{{goal}}", goal).replace("{{role}}", &self.name).replace("{{workspace}}", workspace)
+    }
+}
+
+/// The hash of a rendered prompt, recorded with every request for the audit trail.
+pub fn prompt_hash(rendered: &str) -> String {
+    let digest = Sha256::digest(rendered.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoleError {
+    #[error("{}: {detail}", path.display())]
+    Invalid { path: PathBuf, detail: String },
+}
+
+fn parse(text: &str, source: &str, path: &Path) -> Result<RoleDef, RoleError> {
+    let bad = |detail: String| RoleError::Invalid { path: path.to_owned(), detail };
+    let rest = text
+        .strip_prefix("+++\n")
+        .or_else(|| text.strip_prefix("+++\r\n"))
+        .ok_or_else(|| bad("line 1: a role file starts with a `+++` line, then TOML front matter, then `+++`".into()))?;
+    let end = rest.find("\n+++").ok_or_else(|| bad("the front matter has no closing `+++` line".into()))?;
+    let (front, body) = (&rest[..end], &rest[end + 4..]);
+    let fm: FrontMatter = toml::from_str(front).map_err(|e| {
+        // The span is an offset into the front matter, which starts on the file's line 2.
+        let line = e.span().map(|s| front.get(..s.start).unwrap_or(front).matches('\n').count() + 2);
+        let msg = e.message().to_owned();
+        bad(match line {
+            Some(l) => format!("line {l}: {msg}"),
+            None => msg,
+        })
+    })?;
+    let known: Vec<&str> = specs().iter().map(|s| s.name).collect();
+    if let Some(t) = fm.tools.iter().find(|t| !known.contains(&t.as_str())) {
+        return Err(bad(format!("unknown tool {t:?} in `tools` (known: {})", known.join(", "))));
+    }
+    if fm.max_turns == 0 {
+        return Err(bad("`max_turns` must be at least 1".into()));
+    }
+    Ok(RoleDef {
+        name: fm.name,
+        title: fm.title,
+        description: fm.description,
+        model: fm.model,
+        tools: fm.tools,
+        max_turns: fm.max_turns,
+        template: body.trim_start_matches(['\r', '\n']).to_owned(),
+        source: source.to_owned(),
+    })
+}
+
+/// Every role of the company, by name.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    roles: BTreeMap<String, RoleDef>,
+}
+
+impl Roster {
+    /// The embedded roles.
+    pub fn embedded() -> Result<Self, RoleError> {
+        let mut roles = BTreeMap::new();
+        for (name, text) in EMBEDDED {
+            let role = parse(text, "embedded", Path::new(&format!("prompts/{name}.md")))?;
+            roles.insert(role.name.clone(), role);
+        }
+        Ok(Self { roles })
+    }
+
+    /// The embedded roles, overridden and extended by `*.md` files in `dir` (if it exists).
+    pub fn load(dir: Option<&Path>) -> Result<Self, RoleError> {
+        let mut roster = Self::embedded()?;
+        let Some(dir) = dir.filter(|d| d.is_dir()) else { return Ok(roster) };
+        let entries = std::fs::read_dir(dir).map_err(|e| RoleError::Invalid { path: dir.to_owned(), detail: e.to_string() })?;
+        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")).collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| RoleError::Invalid { path: path.clone(), detail: e.to_string() })?;
+            let role = parse(&text, &path.display().to_string(), &path)?;
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if role.name != stem {
+                return Err(RoleError::Invalid { path, detail: format!("`name = {:?}` must match the file name {stem:?}", role.name) });
+            }
+            roster.roles.insert(role.name.clone(), role);
+        }
+        if !roster.roles.contains_key("supervisor") {
+            return Err(RoleError::Invalid { path: dir.to_owned(), detail: "there is no supervisor role".into() });
+        }
+        Ok(roster)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&RoleDef> {
+        self.roles.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.roles.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_roles_parse_and_cover_the_company() {
+        let r = Roster::embedded().unwrap();
+        for name in ["supervisor", "architect", "engineer", "qa", "reviewer", "ops", "growth"] {
+            let role = r.get(name).unwrap();
+            assert!(role.render("G", "/w").contains('G'), "{name}");
+        }
+        assert!(r.get("supervisor").unwrap().tools.contains(&"create_task".to_owned()));
+        assert_eq!(prompt_hash("x").len(), 16);
+    }
+
+    #[test]
+    fn overrides_replace_roles_and_bad_files_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("engineer.md"),
+            "+++\nname = \"engineer\"\ntitle = \"E\"\ndescription = \"d\"\ntools = [\"read_file\"]\n+++\nBe brief about {{goal}}.\n",
+        )
+        .unwrap();
+        let r = Roster::load(Some(dir.path())).unwrap();
+        assert_eq!(r.get("engineer").unwrap().template, "Be brief about {{goal}}.\n");
+        std::fs::write(dir.path().join("qa.md"), "+++\nname = \"qa\"\ntitle = \"Q\"\ndescription = \"d\"\ntools = []\nbogus = 1\n+++\nx").unwrap();
+        let e = Roster::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(e.contains("qa.md") && e.contains("line 6") && e.contains("bogus"), "{e}");
+    }
+}

@@ -1,0 +1,241 @@
+//! Scheduling: start the supervisor, release agents waiting at step boundaries, dispatch Ready
+//! tasks to agents of the right role up to the concurrency limit, retry failed tasks, and
+//! notice when the run is finished or stalled.
+
+use super::actor::{Reply, RunActor, SUPERVISOR};
+use super::msg::{Go, Outcome};
+use super::prompt;
+use crate::domain::{AgentId, AgentStatus, Event, RunStatus, TaskId, TaskStatus};
+use crate::llm::Message;
+use tokio_util::sync::CancellationToken;
+
+/// Nudges the supervisor gets to plan or to finish before the engine decides for it.
+const MAX_NUDGES: u32 = 2;
+
+impl RunActor {
+    pub(super) fn schedule(&mut self) {
+        if self.shutting_down() {
+            return;
+        }
+        if self.state.status.is_terminal() {
+            self.stop_all();
+            return;
+        }
+        self.ensure_supervisor();
+        self.check_plan();
+        if self.state.status == RunStatus::Running {
+            self.dispatch();
+            self.check_settled();
+        }
+        self.release_agents();
+    }
+
+    fn ensure_supervisor(&mut self) {
+        let sup = AgentId::from(SUPERVISOR);
+        if self.live.contains_key(&sup) || self.state.status == RunStatus::Paused || self.state.agent(&sup).is_none() {
+            return;
+        }
+        let opening = prompt::supervisor_opening(&self.state);
+        self.spawn_agent(sup, SUPERVISOR, None, vec![Message::user(opening)]);
+    }
+
+    fn supervisor_idle(&self) -> bool {
+        self.live.get(&AgentId::from(SUPERVISOR)).is_some_and(|l| l.idle && l.parked.is_some())
+    }
+
+    /// Planning ends when the supervisor has made a plan and gone quiet.
+    fn check_plan(&mut self) {
+        if self.state.status != RunStatus::Planning || !self.supervisor_idle() || !self.news.is_empty() {
+            return;
+        }
+        if !self.state.tasks.is_empty() || self.next_task > 0 {
+            let n = self.state.tasks.len();
+            self.pending.push(Event::RunStatusChanged { status: RunStatus::Running, reason: format!("plan ready: {n} tasks") });
+        } else if self.nudges < MAX_NUDGES {
+            self.nudges += 1;
+            self.news.push("There is no plan yet. Create the tasks with create_task.".into());
+        } else {
+            self.pending.push(Event::RunStatusChanged { status: RunStatus::Failed, reason: "the supervisor made no plan".into() });
+        }
+    }
+
+    fn dispatch(&mut self) {
+        let workers = self.live.values().filter(|l| l.task.is_some()).count() as u32;
+        let mut free = self.config.concurrency.saturating_sub(workers);
+        let ready: Vec<TaskId> = self
+            .state
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Ready)
+            .filter(|t| !self.live.values().any(|l| l.task.as_ref() == Some(&t.id)))
+            .map(|t| t.id.clone())
+            .collect();
+        for task in ready {
+            if free == 0 {
+                break;
+            }
+            if self.start_task(&task) {
+                free -= 1;
+            }
+        }
+    }
+
+    fn start_task(&mut self, id: &TaskId) -> bool {
+        let Some(task) = self.state.task(id).cloned() else { return false };
+        if self.config.roster.get(&task.role).is_none() {
+            self.pending.push(Event::TaskStatusChanged { task: id.clone(), status: TaskStatus::Failed, reason: format!("there is no {} role", task.role) });
+            return false;
+        }
+        let agent = self.pick_agent(&task.role);
+        let attempt = task.attempts + 1;
+        self.pending.push(Event::TaskAssigned { task: id.clone(), agent: agent.clone(), attempt });
+        let mut brief_task = task.clone();
+        brief_task.attempts = attempt;
+        let mut messages = vec![Message::user(prompt::task_brief(&self.state, &brief_task))];
+        for note in self.state.messages.iter().filter(|m| m.target == agent) {
+            messages.push(Message::user(format!("Message from {}: {}", note.by, note.text)));
+        }
+        self.spawn_agent(agent, &task.role, Some(id.clone()), messages);
+        true
+    }
+
+    /// An idle agent of the role, or a new one.
+    fn pick_agent(&mut self, role: &str) -> AgentId {
+        let idle = self.state.agents.iter().find(|a| a.role == role && !self.live.contains_key(&a.id)).map(|a| a.id.clone());
+        if let Some(a) = idle {
+            return a;
+        }
+        let n = self.agents_per_role.entry(role.to_owned()).or_insert(0);
+        *n += 1;
+        let agent = AgentId::from(format!("{role}-{n}"));
+        let model = self.config.roster.get(role).and_then(|r| r.model.clone()).unwrap_or_else(|| self.provider.info().model);
+        self.pending.push(Event::AgentSpawned { agent: agent.clone(), role: role.to_owned(), model });
+        agent
+    }
+
+    /// When every task is settled, the supervisor is asked to finish; when nothing can move,
+    /// the run waits for a person and says why.
+    fn check_settled(&mut self) {
+        if self.state.tasks.is_empty() || self.live.values().any(|l| l.task.is_some()) || !self.supervisor_idle() || !self.news.is_empty() {
+            return;
+        }
+        if !self.pending.is_empty() || self.state.pending_approvals().next().is_some() {
+            return;
+        }
+        if self.state.all_tasks_done() {
+            if !self.told_settled {
+                self.told_settled = true;
+                self.news.push("Every task is settled. If the goal is met, call finish_run with a summary; otherwise create what is missing.".into());
+            } else if self.nudges < MAX_NUDGES {
+                self.nudges += 1;
+                self.news.push("All tasks are done. Call finish_run now, or create the tasks that are missing.".into());
+            } else {
+                self.pending.push(Event::RunStatusChanged {
+                    status: RunStatus::Completed,
+                    reason: "every task is done (the supervisor did not call finish_run)".into(),
+                });
+            }
+            return;
+        }
+        let ready = self.state.tasks.iter().any(|t| matches!(t.status, TaskStatus::Ready | TaskStatus::Running | TaskStatus::AwaitingApproval));
+        if !ready {
+            let stuck: Vec<String> = self
+                .state
+                .tasks
+                .iter()
+                .filter(|t| matches!(t.status, TaskStatus::Failed | TaskStatus::Blocked))
+                .map(|t| format!("{} is {}", t.id, t.status))
+                .collect();
+            self.pending.push(Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                reason: format!("waiting for a person: {}; retry (r) or cancel (x) them, then resume", stuck.join(", ")),
+            });
+        }
+    }
+
+    /// Answers agents waiting at a step boundary when they may go on.
+    fn release_agents(&mut self) {
+        let status = self.state.status;
+        let ids: Vec<AgentId> = self.live.iter().filter(|(_, l)| l.parked.is_some()).map(|(id, _)| id.clone()).collect();
+        for id in ids {
+            let is_sup = id.as_str() == SUPERVISOR;
+            let paused = self.paused_agents.contains(&id);
+            let run_ok = status == RunStatus::Running || (is_sup && status == RunStatus::Planning);
+            let Some(live) = self.live.get_mut(&id) else { continue };
+            let has_news = !live.inbox.is_empty() || (is_sup && !self.news.is_empty());
+            if !run_ok || paused {
+                if !live.shown_paused && self.state.agent(&id).is_some_and(|a| a.status != AgentStatus::Paused) {
+                    live.shown_paused = true;
+                    let reason = if paused { "paused by a person" } else { "the run is paused" };
+                    self.pending.push(Event::AgentStatusChanged { agent: id.clone(), status: AgentStatus::Paused, reason: reason.into() });
+                }
+                continue;
+            }
+            if live.idle && !has_news {
+                if !live.shown_paused && self.state.agent(&id).is_some_and(|a| a.status != AgentStatus::Idle) {
+                    live.shown_paused = true;
+                    self.pending.push(Event::AgentStatusChanged { agent: id.clone(), status: AgentStatus::Idle, reason: "waiting for news".into() });
+                }
+                continue;
+            }
+            let mut messages = std::mem::take(&mut live.inbox);
+            if is_sup && !self.news.is_empty() {
+                let news = std::mem::take(&mut self.news);
+                messages.insert(0, prompt::supervisor_update(&self.state, &news));
+            }
+            live.shown_paused = false;
+            live.step_cancel = CancellationToken::new();
+            let step_cancel = live.step_cancel.clone();
+            let (role, task) = (live.role.clone(), live.task.clone());
+            let Some(reply) = live.parked.take() else { continue };
+            let context = prompt::context(&self.state, &role, task.as_ref());
+            self.replies.push(Reply::Go(reply, Go::Continue { messages, context, step_cancel }));
+        }
+    }
+
+    /// Records a failed attempt and retries the task while attempts remain.
+    pub(super) fn fail_task(&mut self, id: &TaskId, reason: &str) {
+        let Some(task) = self.state.task(id) else { return };
+        if !task.status.is_active() {
+            return;
+        }
+        let attempts = task.attempts;
+        let allowed = self.config.max_attempts + self.manual_retries.get(id).copied().unwrap_or(0);
+        self.pending.push(Event::TaskStatusChanged { task: id.clone(), status: TaskStatus::Failed, reason: reason.to_owned() });
+        if attempts < allowed {
+            self.pending.push(Event::TaskStatusChanged {
+                task: id.clone(),
+                status: TaskStatus::Ready,
+                reason: format!("retrying after a failure: attempt {} of {allowed}", attempts + 1),
+            });
+            self.news.push(format!("{id} failed (attempt {attempts}): {reason}; it will be retried"));
+        } else {
+            self.news.push(format!("{id} failed for good after {attempts} attempts: {reason}"));
+        }
+    }
+
+    pub(super) fn on_exit(&mut self, agent: AgentId, outcome: Outcome) {
+        let Some(live) = self.live.remove(&agent) else { return };
+        if self.shutting_down() {
+            return;
+        }
+        match (&live.task, &outcome) {
+            (Some(task), _) => {
+                let active = self.state.task(task).is_some_and(|t| t.status.is_active());
+                if active && !live.cancel.is_cancelled() {
+                    let reason = match &outcome {
+                        Outcome::Failed(r) => r.clone(),
+                        _ => "the agent stopped without completing the task".into(),
+                    };
+                    self.fail_task(task, &reason);
+                }
+                self.pending.push(Event::AgentStatusChanged { agent, status: AgentStatus::Idle, reason: format!("finished with {task}") });
+            }
+            (None, Outcome::Failed(reason)) if !self.state.status.is_terminal() => {
+                self.pending.push(Event::AgentStatusChanged { agent, status: AgentStatus::Idle, reason: reason.clone() });
+                self.pending.push(Event::RunStatusChanged { status: RunStatus::Paused, reason: format!("the supervisor stopped: {reason}") });
+            }
+            (None, _) => {}
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! One answer of the simulated company, and what it reads from the conversation.
+
+use crate::llm::{LlmRequest, MessageRole, ToolUse};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Turn {
+    pub reasoning: String,
+    pub text: String,
+    pub calls: Vec<ToolUse>,
+}
+
+impl Turn {
+    pub fn think(reasoning: impl Into<String>) -> Self {
+        Self { reasoning: reasoning.into(), ..Self::default() }
+    }
+
+    pub fn say(mut self, text: impl Into<String>) -> Self {
+        self.text = text.into();
+        self
+    }
+
+    pub fn call(mut self, name: &str, arguments: Value) -> Self {
+        let n = self.calls.len() + 1;
+        self.calls.push(ToolUse { id: format!("sim_{name}_{n}"), name: name.to_owned(), arguments });
+        self
+    }
+}
+
+/// A tool result the model has seen, matched with the call it answers.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub tool: String,
+    pub text: String,
+}
+
+impl Seen {
+    /// Did the command behind this result exit 0?
+    pub fn passed(&self) -> bool {
+        self.text.starts_with("exit code 0")
+    }
+}
+
+/// What the conversation so far tells the simulated agent.
+pub struct Conversation<'a> {
+    pub request: &'a LlmRequest,
+}
+
+impl<'a> Conversation<'a> {
+    pub fn new(request: &'a LlmRequest) -> Self {
+        Self { request }
+    }
+
+    /// How many answers the agent has given in this conversation: its step number.
+    pub fn step(&self) -> usize {
+        self.request.messages.iter().filter(|m| m.role == MessageRole::Assistant).count()
+    }
+
+    /// The tool results that came after the agent's latest answer.
+    pub fn last_results(&self) -> Vec<Seen> {
+        let msgs = &self.request.messages;
+        let Some(last_answer) = msgs.iter().rposition(|m| m.role == MessageRole::Assistant) else {
+            return Vec::new();
+        };
+        let calls = &msgs[last_answer].tool_calls;
+        msgs[last_answer + 1..]
+            .iter()
+            .filter(|m| m.role == MessageRole::Tool)
+            .map(|m| Seen {
+                tool: calls
+                    .iter()
+                    .find(|c| Some(&c.id) == m.tool_call_id.as_ref())
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                text: m.content.clone(),
+            })
+            .collect()
+    }
+
+    /// The result of the latest `run_command`, if the latest answer ran one.
+    pub fn last_command(&self) -> Option<Seen> {
+        self.last_results().into_iter().find(|s| s.tool == "run_command")
+    }
+
+    /// Messages a person injected since the agent's latest answer.
+    pub fn new_human_messages(&self) -> Vec<String> {
+        let msgs = &self.request.messages;
+        let from = msgs.iter().rposition(|m| m.role == MessageRole::Assistant).map_or(1, |i| i + 1);
+        msgs.iter()
+            .skip(from)
+            .filter(|m| m.role == MessageRole::User)
+            .filter_map(|m| m.content.strip_prefix("Message from ").map(str::to_owned))
+            .collect()
+    }
+}

@@ -1,0 +1,61 @@
+//! What crosses a session: commands from a client, a snapshot and live events from the engine.
+//! The same types travel in-process and (later) over the socket.
+
+use crate::domain::{AgentId, ApprovalId, Budget, RunState, TaskId};
+use serde::{Deserialize, Serialize};
+
+/// The version of this protocol; a client and server must agree on it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A person's instruction to the engine. It takes effect at the next step boundary unless it
+/// says `now`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    PauseRun {
+        #[serde(default)]
+        now: bool,
+    },
+    ResumeRun,
+    PauseAgent {
+        agent: AgentId,
+    },
+    ResumeAgent {
+        agent: AgentId,
+    },
+    /// A message to an agent; `None` means the supervisor.
+    Inject {
+        target: Option<AgentId>,
+        text: String,
+    },
+    Approve {
+        approval: ApprovalId,
+        #[serde(default)]
+        always: bool,
+    },
+    Deny {
+        approval: ApprovalId,
+        reason: String,
+    },
+    RetryTask {
+        task: TaskId,
+    },
+    CancelTask {
+        task: TaskId,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    SetBudget {
+        budget: Budget,
+    },
+    StopRun {
+        #[serde(default)]
+        reason: Option<String>,
+    },
+}
+
+/// The state of a run at one sequence number; live events follow from `state.last_seq + 1`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub state: RunState,
+}
