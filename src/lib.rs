@@ -9,3 +9,5 @@ pub mod tools;
 pub mod llm;
 pub mod engine;
 pub mod protocol;
+pub mod cli;
+pub mod export;

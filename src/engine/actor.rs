@@ -3,7 +3,7 @@
 //! broadcasts them, and only then answers.
 
 use super::agent::AgentLoop;
-use super::msg::{AgentMsg, Go, Msg, Verdict};
+use super::msg::{AgentMsg, Go, Msg, Subscription, Verdict};
 use super::{EngineConfig, EngineError, RunTarget};
 use crate::domain::{AgentId, ApprovalId, CallId, Event, EventRecord, LogLevel, RunId, RunState, RunStatus, TaskId};
 use crate::llm::Provider;
@@ -34,6 +34,8 @@ pub(super) struct Live {
     /// The agent waits at a step boundary for this answer.
     pub parked: Option<oneshot::Sender<Go>>,
     pub idle: bool,
+    /// The agent has finished its task and its loop is ending.
+    pub finishing: bool,
     pub shown_paused: bool,
     pub inbox: Vec<String>,
 }
@@ -166,6 +168,10 @@ impl RunActor {
         &self.run
     }
 
+    pub(super) fn first_seq(&self) -> u64 {
+        self.journal.next_seq()
+    }
+
     pub(super) async fn run(mut self) -> Result<RunState, EngineError> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -243,8 +249,12 @@ impl RunActor {
                 let result = self.on_command(&by, command);
                 self.replies.push(Reply::Cmd(reply, result));
             }
-            Msg::Subscribe { reply } => {
-                let _ = reply.send((self.state.clone(), self.events.subscribe()));
+            Msg::Subscribe { from, reply } => {
+                let backlog = match from {
+                    Some(from) => self.journal.read(from, self.state.last_seq),
+                    None => Vec::new(),
+                };
+                let _ = reply.send(Subscription { backlog, state: self.state.clone(), events: self.events.subscribe() });
             }
             Msg::Shutdown { reply } => {
                 self.shutdown = Some((reply, Instant::now()));
@@ -347,6 +357,7 @@ impl RunActor {
                 step_cancel: CancellationToken::new(),
                 parked: None,
                 idle: false,
+                finishing: false,
                 shown_paused: false,
                 inbox: Vec::new(),
             },

@@ -170,6 +170,9 @@ impl RunActor {
         };
         match result {
             Ok((text, ends)) => {
+                if let Some(live) = self.live.get_mut(&agent).filter(|_| ends) {
+                    live.finishing = true;
+                }
                 self.finish_call(&agent, &call, true, &text);
                 self.answer(reply, text, ends);
             }

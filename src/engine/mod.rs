@@ -19,6 +19,7 @@ use crate::llm::Provider;
 use crate::protocol::Command;
 use crate::store::{Store, StoreError};
 use crate::tools::CommandLimits;
+pub use msg::Subscription;
 use msg::Msg;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -114,8 +115,13 @@ impl EngineHandle {
 
     /// The current state and the live events after it. `None` when the engine has stopped.
     pub async fn subscribe(&self) -> Option<(RunState, broadcast::Receiver<EventRecord>)> {
+        self.subscribe_from(None).await.map(|s| (s.state, s.events))
+    }
+
+    /// Like [`subscribe`](Self::subscribe), with the recorded events from `from` on as well.
+    pub async fn subscribe_from(&self, from: Option<u64>) -> Option<Subscription> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Subscribe { reply }).await.ok()?;
+        self.tx.send(Msg::Subscribe { from, reply }).await.ok()?;
         rx.await.ok()
     }
 
@@ -132,6 +138,8 @@ impl EngineHandle {
 /// A started engine.
 pub struct Engine {
     pub handle: EngineHandle,
+    /// The sequence number of the first event this engine wrote.
+    pub first_seq: u64,
     /// Ends with the run's final state (when the run ends or the engine is shut down).
     pub join: JoinHandle<Result<RunState, EngineError>>,
 }
@@ -141,6 +149,7 @@ pub async fn start(store: Store, provider: Arc<dyn Provider>, config: EngineConf
     let (tx, rx) = mpsc::channel(1024);
     let actor = actor::RunActor::boot(store, provider, config, target, tx.clone(), rx).await?;
     let run = actor.run_id().clone();
+    let first_seq = actor.first_seq();
     let join = tokio::spawn(actor.run());
-    Ok(Engine { handle: EngineHandle { tx, run }, join })
+    Ok(Engine { handle: EngineHandle { tx, run }, first_seq, join })
 }

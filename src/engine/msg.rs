@@ -10,9 +10,18 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) enum Msg {
     Command { by: Actor, command: Command, reply: oneshot::Sender<Result<(), String>> },
-    Subscribe { reply: oneshot::Sender<(RunState, broadcast::Receiver<EventRecord>)> },
+    /// The state, the live events after it, and the records from `from` up to the state.
+    Subscribe { from: Option<u64>, reply: oneshot::Sender<Subscription> },
     Shutdown { reply: oneshot::Sender<()> },
     Agent(AgentMsg),
+}
+
+/// What a subscriber gets: recorded events it asked for, the state after them, and the live
+/// events that follow.
+pub struct Subscription {
+    pub backlog: Vec<EventRecord>,
+    pub state: RunState,
+    pub events: broadcast::Receiver<EventRecord>,
 }
 
 /// From an agent loop.

@@ -147,6 +147,21 @@ impl Roster {
         Ok(roster)
     }
 
+    /// Applies per-role settings from the config file.
+    pub fn configure(&mut self, name: &str, model: Option<String>, max_turns: Option<u32>) -> Result<(), String> {
+        let Some(role) = self.roles.get_mut(name) else {
+            let names: Vec<&str> = self.roles.keys().map(String::as_str).collect();
+            return Err(format!("there is no role {name:?} (roles: {})", names.join(", ")));
+        };
+        if let Some(m) = model {
+            role.model = Some(m);
+        }
+        if let Some(t) = max_turns {
+            role.max_turns = t.max(1);
+        }
+        Ok(())
+    }
+
     pub fn get(&self, name: &str) -> Option<&RoleDef> {
         self.roles.get(name)
     }

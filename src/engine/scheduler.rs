@@ -19,6 +19,12 @@ impl RunActor {
         }
         if self.state.status.is_terminal() {
             self.stop_all();
+            let ended = format!("the run is {}", self.state.status);
+            for a in self.state.agents.iter().filter(|a| a.status != AgentStatus::Idle) {
+                if !self.pending.iter().any(|e| matches!(e, Event::AgentStatusChanged { agent, .. } if agent == &a.id)) {
+                    self.pending.push(Event::AgentStatusChanged { agent: a.id.clone(), status: AgentStatus::Idle, reason: ended.clone() });
+                }
+            }
             return;
         }
         self.ensure_supervisor();
@@ -73,6 +79,11 @@ impl RunActor {
         for task in ready {
             if free == 0 {
                 break;
+            }
+            // An agent of this role is about to be free: let it take the task.
+            let role = self.state.task(&task).map(|t| t.role.clone()).unwrap_or_default();
+            if self.live.values().any(|l| l.finishing && l.role == role) {
+                continue;
             }
             if self.start_task(&task) {
                 free -= 1;

@@ -63,6 +63,24 @@ impl Journal {
         self.next_seq
     }
 
+    /// The recorded events `from..=to` (for a subscriber catching up). Unreadable records are
+    /// skipped with a warning; the log itself is untouched.
+    pub fn read(&self, from: u64, to: u64) -> Vec<EventRecord> {
+        if from > to {
+            return Vec::new();
+        }
+        self.events
+            .range(from.to_be_bytes()..=to.to_be_bytes())
+            .filter_map(|kv| match kv.map_err(StoreError::from).and_then(|(k, v)| decode(&self.run, &k, &v)) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!("skipping an unreadable record: {e}");
+                    None
+                }
+            })
+            .collect()
+    }
+
     /// Appends a batch of `(unix ms, event)` atomically and makes it durable with one flush.
     /// Returns the records with their sequence numbers; only then may they be acted on.
     pub async fn append(&mut self, batch: Vec<(u64, Event)>) -> Result<Vec<EventRecord>, StoreError> {

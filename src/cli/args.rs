@@ -1,0 +1,117 @@
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// The control room of an autonomous software company.
+#[derive(Debug, Parser)]
+#[command(name = "macrohard-tui", version, about, long_about = None)]
+pub struct Cli {
+    /// Where runs, workspaces and the log live [default: $XDG_DATA_HOME/macrohard]
+    #[arg(long, global = true, env = "MACROHARD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The configuration file [default: $XDG_CONFIG_HOME/macrohard/config.toml]
+    #[arg(long, global = true, env = "MACROHARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Start a new run
+    Run(RunArgs),
+    /// Continue an unfinished run
+    Resume(ResumeArgs),
+    /// List runs with status, tasks done/total and cost
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Summary of one run
+    Show {
+        /// A run id, a unique prefix of one, or `last`
+        #[arg(default_value = "last")]
+        run: String,
+    },
+    /// Write a run's events (jsonl) or its report (markdown)
+    Export {
+        /// A run id, a unique prefix of one, or `last`
+        #[arg(default_value = "last")]
+        run: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Write the default config and prompts to the config directory
+    Init {
+        /// Overwrite files that exist
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Markdown,
+}
+
+/// How a run is followed and steered from the command line.
+#[derive(Debug, Clone, Args)]
+pub struct FollowArgs {
+    /// No TUI: one line per event on standard output
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: one JSON object per event
+    #[arg(long, requires = "headless")]
+    pub json: bool,
+    /// Approve every request (for unattended runs); approvals are attributed to you
+    #[arg(long)]
+    pub yes: bool,
+    /// Token budget for the run
+    #[arg(long, value_name = "N")]
+    pub budget_tokens: Option<u64>,
+    /// USD budget for the run
+    #[arg(long, value_name = "USD")]
+    pub budget_usd: Option<f64>,
+    /// LLM turn budget for the run
+    #[arg(long, value_name = "N")]
+    pub budget_turns: Option<u64>,
+    /// Wall-time budget for the run, in seconds of running
+    #[arg(long, value_name = "SECS")]
+    pub budget_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// What the company should build [default: the demo goal]
+    pub goal: Option<String>,
+    #[command(flatten)]
+    pub follow: FollowArgs,
+    /// sim (built in); remote providers arrive in a later version
+    #[arg(long, env = "MACROHARD_PROVIDER")]
+    pub provider: Option<String>,
+    #[arg(long, env = "MACROHARD_MODEL")]
+    pub model: Option<String>,
+    #[arg(long, env = "MACROHARD_BASE_URL")]
+    pub base_url: Option<String>,
+    /// The folder the agents work in [default: DATA_DIR/workspaces/RUN]
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Seed of the simulated company
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker agents at once
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResumeArgs {
+    /// A run id, a unique prefix of one, or `last`
+    #[arg(default_value = "last")]
+    pub run: String,
+    #[command(flatten)]
+    pub follow: FollowArgs,
+}

@@ -1,0 +1,88 @@
+//! The command line: argument parsing, wiring of store, provider and engine, and exit codes.
+//! Exit codes: 0 completed (or the command succeeded), 1 run failed, 2 usage or configuration
+//! error, 3 run stopped and waiting for a person.
+
+mod args;
+pub mod config;
+mod headless;
+mod identity;
+mod lines;
+mod listing;
+mod logging;
+mod provider;
+mod setup;
+
+pub use args::Cli;
+
+use args::Cmd;
+use clap::Parser;
+use std::process::ExitCode;
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+}
+
+impl From<config::ConfigError> for Failure {
+    fn from(e: config::ConfigError) -> Self {
+        Failure::usage(e.0)
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as E;
+        match e {
+            E::Locked { .. } | E::UnknownRun(_) | E::AmbiguousRun { .. } | E::NoRuns => Failure::usage(e.to_string()),
+            other => Failure::runtime(other.to_string()),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("macrohard-tui: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(dispatch(cli));
+    // A pending read of stdin (an approval prompt) must not keep the process alive.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("macrohard-tui: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    let paths = config::Paths::resolve(cli.config.clone(), cli.data_dir.clone())?;
+    match cli.command {
+        None => setup::default_entry(&paths).await,
+        Some(Cmd::Run(args)) => setup::run(&paths, args).await,
+        Some(Cmd::Resume(args)) => setup::resume(&paths, args).await,
+        Some(Cmd::Runs { json }) => listing::runs(&paths, json),
+        Some(Cmd::Show { run }) => listing::show(&paths, &run),
+        Some(Cmd::Export { run, format, output }) => listing::export(&paths, &run, format, output.as_deref()),
+        Some(Cmd::Init { force }) => setup::init(&paths, force),
+    }
+}

@@ -1,0 +1,170 @@
+//! Wiring for the commands that run an engine: `run`, `resume`, no command at all, and `init`.
+
+use super::args::{FollowArgs, ResumeArgs, RunArgs};
+use super::config::{Config, Paths};
+use super::headless::{self, FollowOptions};
+use super::{Failure, identity, logging, provider};
+use crate::domain::{Actor, RunStatus};
+use crate::engine::{self, EngineConfig, EngineError, NewRun, Roster, RunTarget};
+use crate::store::Store;
+use crate::tools::CommandLimits;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+struct Loaded {
+    config: Config,
+    roster: Roster,
+}
+
+fn load(paths: &Paths) -> Result<Loaded, Failure> {
+    let config = Config::load(&paths.config_file, paths.config_given)?;
+    let mut roster = Roster::load(Some(&paths.prompts_dir())).map_err(|e| Failure::usage(e.to_string()))?;
+    for (name, r) in &config.roles {
+        roster
+            .configure(name, r.model.clone(), r.max_turns)
+            .map_err(|e| Failure::usage(format!("{}: [roles.{name}]: {e}", paths.config_file.display())))?;
+    }
+    Ok(Loaded { config, roster })
+}
+
+fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs) -> EngineConfig {
+    let c = &loaded.config;
+    let mut ec = EngineConfig::new(loaded.roster.clone(), paths.workspaces_dir());
+    ec.concurrency = c.run.concurrency;
+    ec.max_attempts = c.run.max_attempts;
+    ec.autonomy = c.run.autonomy;
+    ec.snapshot_every = c.run.snapshot_every;
+    ec.limits = CommandLimits {
+        default_timeout: Duration::from_secs(c.tools.command_timeout_s.max(1)),
+        output_cap: c.tools.output_cap_bytes.max(1024),
+        ..CommandLimits::default()
+    };
+    let mut budget = c.budget.budget();
+    budget.tokens = follow.budget_tokens.or(budget.tokens);
+    budget.usd = follow.budget_usd.or(budget.usd);
+    budget.turns = follow.budget_turns.or(budget.turns);
+    budget.wall_secs = follow.budget_secs.or(budget.wall_secs);
+    ec.budget = budget;
+    ec.auto_approve = follow.yes.then(|| identity::me(true));
+    ec
+}
+
+fn open_store(paths: &Paths) -> Result<Store, Failure> {
+    Ok(Store::open(&paths.store_dir())?)
+}
+
+fn follow_options(follow: &FollowArgs) -> FollowOptions {
+    FollowOptions {
+        json: follow.json,
+        auto_approve: follow.yes,
+        interactive: !follow.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+        by: identity::me(false),
+    }
+}
+
+fn engine_failure(e: EngineError) -> Failure {
+    match e {
+        EngineError::Store(s) => s.into(),
+        EngineError::Finished { run, status, reason } => Failure {
+            code: if status == RunStatus::Completed { 0 } else { 1 },
+            message: format!("run {run} has already ended ({status}): {reason}. `macrohard-tui show {run}` summarises it."),
+        },
+        EngineError::MissingRole(_) => Failure::usage(e.to_string()),
+        other => Failure::runtime(other.to_string()),
+    }
+}
+
+pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
+    let loaded = load(paths)?;
+    let c = &loaded.config;
+    let provider_name = args.provider.clone().unwrap_or_else(|| c.run.provider.clone());
+    let model = args.model.clone().or_else(|| c.run.model.clone());
+    let provider = provider::build(&provider_name, model, &c.sim)?;
+    if args.base_url.is_some() || c.run.base_url.is_some() {
+        eprintln!("macrohard-tui: note: base_url applies to remote providers; the {provider_name} provider ignores it");
+    }
+    let goal = args.goal.clone().unwrap_or_else(|| c.run.goal.clone());
+    if goal.trim().is_empty() {
+        return Err(Failure::usage("the goal is empty: say what the company should build"));
+    }
+    let mut ec = engine_config(paths, &loaded, &args.follow);
+    if let Some(n) = args.concurrency {
+        ec.concurrency = n.max(1);
+    }
+    let store = open_store(paths)?;
+    logging::init(&paths.log_file());
+    let new = NewRun { goal, workspace: args.workspace.clone(), seed: args.seed.unwrap_or(c.sim.seed), by: identity::me(false) };
+    let engine = engine::start(store, provider, ec, RunTarget::New(new)).await.map_err(engine_failure)?;
+    Ok(headless::follow(engine, follow_options(&args.follow)).await)
+}
+
+pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
+    let loaded = load(paths)?;
+    let store = open_store(paths)?;
+    let run = store.resolve_run(&args.run)?;
+    let meta = store.run_meta(&run)?.ok_or_else(|| Failure::usage(format!("run {run} has no metadata")))?;
+    let provider = provider::build(&meta.provider, Some(meta.model.clone()), &loaded.config.sim)?;
+    let ec = engine_config(paths, &loaded, &args.follow);
+    logging::init(&paths.log_file());
+    let by = identity::me(false);
+    let engine = engine::start(store, provider, ec, RunTarget::Resume { run, by }).await.map_err(engine_failure)?;
+    apply_budget_flags(&engine.handle, &args.follow).await;
+    Ok(headless::follow(engine, follow_options(&args.follow)).await)
+}
+
+/// Budget flags on `resume` raise the run's recorded budget, attributed to the person.
+async fn apply_budget_flags(handle: &engine::EngineHandle, follow: &FollowArgs) {
+    if follow.budget_tokens.is_none() && follow.budget_usd.is_none() && follow.budget_turns.is_none() && follow.budget_secs.is_none() {
+        return;
+    }
+    let Some((state, _)) = handle.subscribe().await else { return };
+    let mut b = state.budget;
+    b.tokens = follow.budget_tokens.or(b.tokens);
+    b.usd = follow.budget_usd.or(b.usd);
+    b.turns = follow.budget_turns.or(b.turns);
+    b.wall_secs = follow.budget_secs.or(b.wall_secs);
+    let by: Actor = identity::me(false);
+    let _ = handle.command(by.clone(), crate::protocol::Command::SetBudget { budget: b }).await;
+    if state.status == RunStatus::Paused {
+        let _ = handle.command(by, crate::protocol::Command::ResumeRun).await;
+    }
+}
+
+/// No command: continue the last unfinished run, or start the demo.
+pub async fn default_entry(paths: &Paths) -> Result<u8, Failure> {
+    let unfinished = {
+        let store = open_store(paths)?;
+        let runs = store.runs()?;
+        runs.iter().rev().find(|m| !m.status.is_terminal()).map(|m| m.id.to_string())
+    };
+    let follow = FollowArgs { headless: true, json: false, yes: false, budget_tokens: None, budget_usd: None, budget_turns: None, budget_secs: None };
+    match unfinished {
+        Some(run) => {
+            eprintln!("Resuming the unfinished run {run}.");
+            resume(paths, ResumeArgs { run, follow }).await
+        }
+        None => {
+            let args = RunArgs { goal: None, follow, provider: None, model: None, base_url: None, workspace: None, seed: None, concurrency: None };
+            run(paths, args).await
+        }
+    }
+}
+
+pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {
+    let mut files: Vec<(std::path::PathBuf, &str)> = vec![(paths.config_file.clone(), super::config::DEFAULT_CONFIG)];
+    for (name, text) in crate::engine::roles::embedded_files() {
+        files.push((paths.prompts_dir().join(format!("{name}.md")), text));
+    }
+    for (path, text) in files {
+        if path.exists() && !force {
+            println!("kept     {} (exists; --force overwrites)", path.display());
+            continue;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        std::fs::write(&path, text).map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
+        println!("wrote    {}", path.display());
+    }
+    Ok(0)
+}
