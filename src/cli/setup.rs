@@ -4,7 +4,7 @@ use super::args::{FollowArgs, ResumeArgs, RunArgs};
 use super::config::{Config, Paths};
 use super::headless::{self, FollowOptions};
 use super::{Failure, identity, logging, provider};
-use crate::domain::{Actor, RunStatus};
+use crate::domain::RunStatus;
 use crate::engine::{self, EngineConfig, EngineError, NewRun, Roster, RunTarget};
 use crate::store::Store;
 use crate::tools::CommandLimits;
@@ -107,27 +107,20 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
     let ec = engine_config(paths, &loaded, &args.follow);
     logging::init(&paths.log_file());
     let by = identity::me(false);
-    let engine = engine::start(store, provider, ec, RunTarget::Resume { run, by }).await.map_err(engine_failure)?;
-    apply_budget_flags(&engine.handle, &args.follow).await;
+    let f = &args.follow;
+    let raised = f.budget_tokens.is_some() || f.budget_usd.is_some() || f.budget_turns.is_some() || f.budget_secs.is_some();
+    let budget = if raised {
+        let mut b = store.load_state(&run)?.budget;
+        b.tokens = f.budget_tokens.or(b.tokens);
+        b.usd = f.budget_usd.or(b.usd);
+        b.turns = f.budget_turns.or(b.turns);
+        b.wall_secs = f.budget_secs.or(b.wall_secs);
+        Some(b)
+    } else {
+        None
+    };
+    let engine = engine::start(store, provider, ec, RunTarget::Resume { run, by, budget }).await.map_err(engine_failure)?;
     Ok(headless::follow(engine, follow_options(&args.follow)).await)
-}
-
-/// Budget flags on `resume` raise the run's recorded budget, attributed to the person.
-async fn apply_budget_flags(handle: &engine::EngineHandle, follow: &FollowArgs) {
-    if follow.budget_tokens.is_none() && follow.budget_usd.is_none() && follow.budget_turns.is_none() && follow.budget_secs.is_none() {
-        return;
-    }
-    let Some((state, _)) = handle.subscribe().await else { return };
-    let mut b = state.budget;
-    b.tokens = follow.budget_tokens.or(b.tokens);
-    b.usd = follow.budget_usd.or(b.usd);
-    b.turns = follow.budget_turns.or(b.turns);
-    b.wall_secs = follow.budget_secs.or(b.wall_secs);
-    let by: Actor = identity::me(false);
-    let _ = handle.command(by.clone(), crate::protocol::Command::SetBudget { budget: b }).await;
-    if state.status == RunStatus::Paused {
-        let _ = handle.command(by, crate::protocol::Command::ResumeRun).await;
-    }
 }
 
 /// No command: continue the last unfinished run, or start the demo.

@@ -413,6 +413,9 @@ impl RunState {
                 if task.status.is_active() {
                     task.status = TaskStatus::Pending;
                     task.agent = None;
+                    // An interrupted attempt does not count against the limit: the next one
+                    // takes its number again.
+                    task.attempts = task.attempts.saturating_sub(1);
                 }
             }
             self.refresh(t);

@@ -113,7 +113,7 @@ impl RunActor {
                 let events = first_events(&config, provider.as_ref(), &new, &ws);
                 (run, RunState::default(), ws, events)
             }
-            RunTarget::Resume { run, by } => {
+            RunTarget::Resume { run, by, budget } => {
                 let state = store.load_state(&run)?;
                 let info = state.info.clone().ok_or_else(|| EngineError::Empty(run.clone()))?;
                 if state.status.is_terminal() {
@@ -121,6 +121,9 @@ impl RunActor {
                 }
                 let mut events: Vec<Event> = recovery::interrupted(&state).into_iter().collect();
                 events.push(Event::log(LogLevel::Info, "engine", format!("run resumed by {by}")));
+                if let Some(budget) = budget.filter(|b| *b != state.budget) {
+                    events.push(Event::BudgetChanged { budget, by: by.clone() });
+                }
                 if state.status == RunStatus::Paused {
                     events.push(Event::RunStatusChanged { status: RunStatus::Running, reason: format!("resumed by {by}") });
                 }

@@ -77,7 +77,8 @@ pub struct NewRun {
 #[derive(Debug, Clone)]
 pub enum RunTarget {
     New(NewRun),
-    Resume { run: RunId, by: Actor },
+    /// `budget`, when given, replaces the run's budget (attributed to `by`) before it goes on.
+    Resume { run: RunId, by: Actor, budget: Option<Budget> },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -82,13 +82,13 @@ async fn pause(speed: SimSpeed, d: Duration) {
 /// at a time, then the tool calls, the usage and the stop reason.
 async fn play(turn: Turn, input_tokens: u64, speed: SimSpeed, tx: &mpsc::Sender<StreamItem>) -> Result<(), ()> {
     let send = |e: StreamEvent| async move { tx.send(Ok(e)).await.map_err(|_| ()) };
-    pause(speed, Duration::from_millis(450)).await;
+    pause(speed, Duration::from_millis(800)).await;
     let mut output_bytes = 0usize;
     for (text, reasoning) in [(&turn.reasoning, true), (&turn.text, false)] {
         output_bytes += text.len();
         for chunk in chunks(text) {
             let words = chunk.split_whitespace().count().max(1) as u64;
-            pause(speed, Duration::from_millis(28 * words)).await;
+            pause(speed, Duration::from_millis(60 * words)).await;
             let chunk = chunk.to_owned();
             send(if reasoning { StreamEvent::Reasoning(chunk) } else { StreamEvent::Text(chunk) }).await?;
         }

@@ -1,0 +1,37 @@
+//! Helpers for tests that run the real binary.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_macrohard-tui"));
+    c.env_remove("MACROHARD_DATA_DIR")
+        .env_remove("MACROHARD_CONFIG")
+        .env_remove("MACROHARD_PROVIDER")
+        .env_remove("MACROHARD_MODEL")
+        .env("MACROHARD_SIM_SPEED", "0")
+        .env("XDG_CONFIG_HOME", "/nonexistent-macrohard-test-config");
+    c
+}
+
+/// Runs the binary on a data directory with `args`.
+pub fn run(data: &Path, args: &[&str]) -> Output {
+    bin().arg("--data-dir").arg(data).args(args).output().expect("the binary runs")
+}
+
+pub fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Exported jsonl lines as JSON values.
+pub fn export_jsonl(data: &Path, run: &str) -> Vec<serde_json::Value> {
+    let out = run_export(data, run);
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("valid json line")).collect()
+}
+
+fn run_export(data: &Path, run: &str) -> Output {
+    let out = self::run(data, &["export", run, "--format", "jsonl"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    out
+}
