@@ -3,11 +3,11 @@
 //! Layers (each may use only those below it that it names; see DESIGN.md §2):
 //! `cli` → `tui` → `server` → `session` → `engine` → `llm`, `tools`, `store` → `protocol` → `domain`.
 
+pub mod cli;
 pub mod domain;
+pub mod engine;
+pub mod export;
+pub mod llm;
+pub mod protocol;
 pub mod store;
 pub mod tools;
-pub mod llm;
-pub mod engine;
-pub mod protocol;
-pub mod cli;
-pub mod export;

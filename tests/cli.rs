@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The command line as a user drives it: exit codes, listings, exports, config errors.
 
 mod common;
@@ -8,11 +9,22 @@ use std::collections::HashSet;
 #[test]
 fn a_headless_run_with_yes_completes_and_is_listed_exported_and_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["run", "--headless", "--yes", "Build a command-line todo app"]);
+    let out = run(
+        dir.path(),
+        &[
+            "run",
+            "--headless",
+            "--yes",
+            "Build a command-line todo app",
+        ],
+    );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("SIMULATED"), "{stderr}");
-    assert!(stdout.contains("NEEDS APPROVAL"), "approvals are requested even with --yes");
+    assert!(
+        stdout.contains("NEEDS APPROVAL"),
+        "approvals are requested even with --yes"
+    );
 
     let out = run(dir.path(), &["runs", "--json"]);
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -23,19 +35,44 @@ fn a_headless_run_with_yes_completes_and_is_listed_exported_and_reported() {
 
     let events = export_jsonl(dir.path(), "last");
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "contiguous from 1");
-    assert!(events.iter().all(|e| e["time"].as_str().is_some_and(|t| t.ends_with('Z'))));
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "contiguous from 1"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["time"].as_str().is_some_and(|t| t.ends_with('Z')))
+    );
 
     let ws = r["workspace"].as_str().unwrap();
-    let py = std::process::Command::new("python3").args(["-m", "todo", "--help"]).current_dir(ws).output().unwrap();
+    let py = std::process::Command::new("python3")
+        .args(["-m", "todo", "--help"])
+        .current_dir(ws)
+        .output()
+        .unwrap();
     assert!(py.status.success(), "the project the company built runs");
 
     let out = run(dir.path(), &["export", "last", "--format", "markdown"]);
     let md = String::from_utf8_lossy(&out.stdout);
-    for section in ["# Run ", "**Goal:**", "## Plan", "## How the plan changed", "## Approvals and decisions", "## Changes", "## Evidence", "## Costs by agent", "SIMULATED"] {
+    for section in [
+        "# Run ",
+        "**Goal:**",
+        "## Plan",
+        "## How the plan changed",
+        "## Approvals and decisions",
+        "## Changes",
+        "## Evidence",
+        "## Costs by agent",
+        "SIMULATED",
+    ] {
         assert!(md.contains(section), "report lacks {section}");
     }
-    assert!(md.contains("(--yes)"), "approvals are attributed to the person who passed --yes");
+    assert!(
+        md.contains("(--yes)"),
+        "approvals are attributed to the person who passed --yes"
+    );
 
     let out = run(dir.path(), &["resume", "last", "--headless", "--yes"]);
     assert_eq!(out.status.code(), Some(0));
@@ -48,8 +85,14 @@ fn without_yes_a_headless_run_stops_at_the_first_approval_with_exit_3() {
     let out = run(dir.path(), &["run", "--headless"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("waiting for a person: approval A1"), "{stderr}");
-    assert!(stderr.contains("run `python3"), "it says what it waits for: {stderr}");
+    assert!(
+        stderr.contains("waiting for a person: approval A1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run `python3"),
+        "it says what it waits for: {stderr}"
+    );
     let out = run(dir.path(), &["runs", "--json"]);
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs[0]["status"], "running", "the run stays resumable");
@@ -65,23 +108,52 @@ fn without_yes_a_headless_run_stops_at_the_first_approval_with_exit_3() {
     let after = export_jsonl(dir.path(), "last");
     let reassigned: Vec<&serde_json::Value> = after[before.len()..]
         .iter()
-        .filter(|e| e["event"]["type"] == "task_assigned" && done_before.contains(e["event"]["task"].as_str().unwrap()))
+        .filter(|e| {
+            e["event"]["type"] == "task_assigned"
+                && done_before.contains(e["event"]["task"].as_str().unwrap())
+        })
         .collect();
-    assert!(reassigned.is_empty(), "finished tasks ran again: {reassigned:?}");
-    assert!(after[before.len()..].iter().any(|e| e["event"]["type"] == "recovered"));
+    assert!(
+        reassigned.is_empty(),
+        "finished tasks ran again: {reassigned:?}"
+    );
+    assert!(
+        after[before.len()..]
+            .iter()
+            .any(|e| e["event"]["type"] == "recovered")
+    );
 }
 
 #[test]
 fn a_budget_pauses_the_run_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["run", "--headless", "--yes", "--budget-usd", "0.01"]);
+    let out = run(
+        dir.path(),
+        &["run", "--headless", "--yes", "--budget-usd", "0.01"],
+    );
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("budget reached"), "{stderr}");
-    let out = run(dir.path(), &["resume", "last", "--headless", "--yes", "--budget-usd", "100"]);
+    let out = run(
+        dir.path(),
+        &[
+            "resume",
+            "last",
+            "--headless",
+            "--yes",
+            "--budget-usd",
+            "100",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    let md = String::from_utf8_lossy(&run(dir.path(), &["export", "last", "--format", "markdown"]).stdout).into_owned();
-    assert!(md.contains("set the budget"), "the budget change is attributed in the report");
+    let md = String::from_utf8_lossy(
+        &run(dir.path(), &["export", "last", "--format", "markdown"]).stdout,
+    )
+    .into_owned();
+    assert!(
+        md.contains("set the budget"),
+        "the budget change is attributed in the report"
+    );
 }
 
 #[test]
@@ -89,21 +161,66 @@ fn config_errors_exit_2_naming_the_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, "[run]\nconcurrency = 2\nprovdier = \"sim\"\n").unwrap();
-    let out = run(dir.path(), &["--config", cfg.to_str().unwrap(), "run", "--headless", "--yes"]);
+    let out = run(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--headless",
+            "--yes",
+        ],
+    );
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("config.toml") && stderr.contains("line 3") && stderr.contains("run.provdier"), "{stderr}");
+    assert!(
+        stderr.contains("config.toml")
+            && stderr.contains("line 3")
+            && stderr.contains("run.provdier"),
+        "{stderr}"
+    );
 
     std::fs::write(&cfg, "[run]\nconcurrency = \"many\"\n").unwrap();
-    let out = run(dir.path(), &["--config", cfg.to_str().unwrap(), "run", "--headless", "--yes"]);
+    let out = run(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--headless",
+            "--yes",
+        ],
+    );
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("line 2") && stderr.contains("run.concurrency") && stderr.contains("invalid type"), "{stderr}");
+    assert!(
+        stderr.contains("line 2")
+            && stderr.contains("run.concurrency")
+            && stderr.contains("invalid type"),
+        "{stderr}"
+    );
 
-    let out = run(dir.path(), &["--config", dir.path().join("missing.toml").to_str().unwrap(), "runs"]);
-    assert_eq!(out.status.code(), Some(2), "a named config that does not exist is an error");
+    let out = run(
+        dir.path(),
+        &[
+            "--config",
+            dir.path().join("missing.toml").to_str().unwrap(),
+            "runs",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a named config that does not exist is an error"
+    );
 
-    let out = common::bin().arg("--data-dir").arg(dir.path()).env("MACROHARD_SIM_SPEED", "fast").args(["run", "--headless"]).output().unwrap();
+    let out = common::bin()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("MACROHARD_SIM_SPEED", "fast")
+        .args(["run", "--headless"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("MACROHARD_SIM_SPEED"));
 
@@ -124,7 +241,12 @@ fn init_writes_the_config_and_prompts_and_keeps_existing_files() {
     assert!(text(&out).0.contains("kept"));
     // The written config is valid and used.
     let out = run(dir.path(), &["--config", cfg.to_str().unwrap(), "runs"]);
-    assert_eq!(out.status.code(), Some(2), "no runs yet is a usage error: {:?}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no runs yet is a usage error: {:?}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -64,7 +64,12 @@ pub struct BudgetSection {
 
 impl BudgetSection {
     pub fn budget(&self) -> Budget {
-        Budget { tokens: self.tokens, usd: self.usd, turns: self.turns, wall_secs: self.wall_secs }
+        Budget {
+            tokens: self.tokens,
+            usd: self.usd,
+            turns: self.turns,
+            wall_secs: self.wall_secs,
+        }
     }
 }
 
@@ -77,7 +82,10 @@ pub struct SimSection {
 
 impl Default for SimSection {
     fn default() -> Self {
-        Self { speed: 1.0, seed: 42 }
+        Self {
+            speed: 1.0,
+            seed: 42,
+        }
     }
 }
 
@@ -90,7 +98,10 @@ pub struct ToolsSection {
 
 impl Default for ToolsSection {
     fn default() -> Self {
-        Self { command_timeout_s: 120, output_cap_bytes: 64 * 1024 }
+        Self {
+            command_timeout_s: 120,
+            output_cap_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -111,11 +122,21 @@ impl Config {
     pub fn load(path: &Path, required: bool) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(Self::default()),
-            Err(e) => return Err(ConfigError(format!("{}: cannot read it: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Self::default());
+            }
+            Err(e) => {
+                return Err(ConfigError(format!(
+                    "{}: cannot read it: {e}",
+                    path.display()
+                )));
+            }
         };
-        let config = Self::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        config.validate().map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let config =
+            Self::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        config
+            .validate()
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         Ok(config)
     }
 
@@ -147,7 +168,10 @@ fn describe(text: &str, e: &toml::de::Error) -> String {
     let key = key_at(text, line_no);
     let fix = if msg.contains("unknown field") {
         "Remove it or fix its spelling; `macrohard-tui init` writes a commented config with every key."
-    } else if msg.contains("invalid type") || msg.contains("invalid value") || msg.contains("unknown variant") {
+    } else if msg.contains("invalid type")
+        || msg.contains("invalid value")
+        || msg.contains("unknown variant")
+    {
         "Give it a value of the type shown; `macrohard-tui init` writes a commented config with every key."
     } else {
         "Fix the TOML syntax at that line."
@@ -174,7 +198,11 @@ fn key_at(text: &str, line_no: usize) -> Option<String> {
             if key.is_empty() || key.starts_with('#') {
                 return None;
             }
-            return Some(if table.is_empty() { key.to_owned() } else { format!("{table}.{key}") });
+            return Some(if table.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{table}.{key}")
+            });
         }
     }
     None
@@ -195,16 +223,33 @@ impl Paths {
         let dirs = directories::ProjectDirs::from("", "", "macrohard");
         let default_config_dir = dirs.as_ref().map(|d| d.config_dir().to_owned());
         let config_given = config.is_some();
-        let config_file = match config.or_else(|| default_config_dir.as_ref().map(|d| d.join("config.toml"))) {
-            Some(p) => p,
-            None => return Err(ConfigError("cannot find a home directory for the config; pass --config FILE".into())),
-        };
-        let config_dir = config_file.parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
+        let config_file =
+            match config.or_else(|| default_config_dir.as_ref().map(|d| d.join("config.toml"))) {
+                Some(p) => p,
+                None => {
+                    return Err(ConfigError(
+                        "cannot find a home directory for the config; pass --config FILE".into(),
+                    ));
+                }
+            };
+        let config_dir = config_file
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("."));
         let data_dir = match data.or_else(|| dirs.as_ref().map(|d| d.data_dir().to_owned())) {
             Some(p) => p,
-            None => return Err(ConfigError("cannot find a home directory for the data; pass --data-dir DIR".into())),
+            None => {
+                return Err(ConfigError(
+                    "cannot find a home directory for the data; pass --data-dir DIR".into(),
+                ));
+            }
         };
-        Ok(Self { config_file, config_given, config_dir, data_dir })
+        Ok(Self {
+            config_file,
+            config_given,
+            config_dir,
+            data_dir,
+        })
     }
 
     pub fn store_dir(&self) -> PathBuf {
@@ -241,7 +286,10 @@ mod tests {
         let e = Config::parse("[run]\nconcurrency = 2\nprovdier = \"sim\"\n").unwrap_err();
         assert!(e.starts_with("line 3: key `run.provdier`"), "{e}");
         let e = Config::parse("[budget]\n\nusd = \"ten\"\n").unwrap_err();
-        assert!(e.starts_with("line 3: key `budget.usd`") && e.contains("invalid type"), "{e}");
+        assert!(
+            e.starts_with("line 3: key `budget.usd`") && e.contains("invalid type"),
+            "{e}"
+        );
         let e = Config::parse("[run]\nautonomy = \"yolo\"\n").unwrap_err();
         assert!(e.contains("line 2") && e.contains("run.autonomy"), "{e}");
         let e = Config::parse("[nope]\n").unwrap_err();

@@ -21,16 +21,29 @@ pub struct FollowOptions {
 
 fn print_record(rec: &EventRecord, json: bool) {
     let mut out = std::io::stdout().lock();
-    let text = if json { serde_json::to_string(rec).unwrap_or_default() } else { lines::line(rec) };
+    let text = if json {
+        serde_json::to_string(rec).unwrap_or_default()
+    } else {
+        lines::line(rec)
+    };
     // A closed stdout (a pipe into `head`) must not stop the run.
     let _ = writeln!(out, "{text}");
     let _ = out.flush();
 }
 
 fn banner(state: &RunState) {
-    let Some(info) = state.info.as_ref() else { return };
-    let sim = if info.simulated { "  SIMULATED company (no model configured)" } else { "" };
-    eprintln!("macrohard-tui  run {}  {}/{}{sim}", info.id, info.provider, info.model);
+    let Some(info) = state.info.as_ref() else {
+        return;
+    };
+    let sim = if info.simulated {
+        "  SIMULATED company (no model configured)"
+    } else {
+        ""
+    };
+    eprintln!(
+        "macrohard-tui  run {}  {}/{}{sim}",
+        info.id, info.provider, info.model
+    );
     eprintln!("goal: {}", info.goal);
     eprintln!("workspace: {}", info.workspace);
 }
@@ -46,13 +59,26 @@ async fn prompt(id: ApprovalId, summary: String) -> Option<Command> {
                 return None;
             }
             match line.trim() {
-                "y" | "yes" => return Some(Command::Approve { approval: id, always: false }),
-                "a" | "always" => return Some(Command::Approve { approval: id, always: true }),
+                "y" | "yes" => {
+                    return Some(Command::Approve {
+                        approval: id,
+                        always: false,
+                    });
+                }
+                "a" | "always" => {
+                    return Some(Command::Approve {
+                        approval: id,
+                        always: true,
+                    });
+                }
                 "n" | "no" => {
                     eprint!(">>> reason: ");
                     let mut reason = String::new();
                     stdin.read_line(&mut reason).ok()?;
-                    return Some(Command::Deny { approval: id, reason: reason.trim().to_owned() });
+                    return Some(Command::Deny {
+                        approval: id,
+                        reason: reason.trim().to_owned(),
+                    });
                 }
                 _ => continue,
             }
@@ -90,31 +116,57 @@ pub async fn follow(engine: Engine, opts: FollowOptions) -> u8 {
     if let Some(code) = code {
         return code;
     }
-    let id = final_state.id().map(ToString::to_string).unwrap_or_default();
-    eprintln!("run {id} {}: {}", final_state.status, final_state.status_reason);
+    let id = final_state
+        .id()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    eprintln!(
+        "run {id} {}: {}",
+        final_state.status, final_state.status_reason
+    );
     exit_code(final_state.status)
 }
 
 /// What one event means for a follower: `Some(code)` when it must stop here.
-fn react(rec: &EventRecord, opts: &FollowOptions, queue: &mut VecDeque<(ApprovalId, String)>) -> Option<u8> {
+fn react(
+    rec: &EventRecord,
+    opts: &FollowOptions,
+    queue: &mut VecDeque<(ApprovalId, String)>,
+) -> Option<u8> {
     match &rec.event {
-        Event::ApprovalRequested { approval, summary, agent, task, .. } if !opts.auto_approve => {
+        Event::ApprovalRequested {
+            approval,
+            summary,
+            agent,
+            task,
+            ..
+        } if !opts.auto_approve => {
             if opts.interactive {
                 queue.push_back((approval.clone(), summary.clone()));
                 return None;
             }
-            let on = task.as_ref().map(|t| format!(" on {t}")).unwrap_or_default();
+            let on = task
+                .as_ref()
+                .map(|t| format!(" on {t}"))
+                .unwrap_or_default();
             eprintln!("waiting for a person: approval {approval} ({agent}{on}): {summary}");
-            eprintln!("answer it in the control room, or continue unattended with `macrohard-tui resume last --headless --yes`");
+            eprintln!(
+                "answer it in the control room, or continue unattended with `macrohard-tui resume last --headless --yes`"
+            );
             Some(3)
         }
         Event::ApprovalResolved { approval, .. } => {
             queue.retain(|(id, _)| id != approval);
             None
         }
-        Event::RunStatusChanged { status: RunStatus::Paused, reason } => {
+        Event::RunStatusChanged {
+            status: RunStatus::Paused,
+            reason,
+        } => {
             eprintln!("the run is paused: {reason}");
-            eprintln!("continue with `macrohard-tui resume last --headless` (add --budget-usd/--budget-tokens to raise a budget)");
+            eprintln!(
+                "continue with `macrohard-tui resume last --headless` (add --budget-usd/--budget-tokens to raise a budget)"
+            );
             Some(3)
         }
         _ => None,
@@ -135,7 +187,11 @@ async fn watch(handle: &EngineHandle, first_seq: u64, opts: &FollowOptions) -> O
             return Some(code);
         }
     }
-    let (mut term, mut hup, mut int) = (signal(SignalKind::terminate()).ok()?, signal(SignalKind::hangup()).ok()?, signal(SignalKind::interrupt()).ok()?);
+    let (mut term, mut hup, mut int) = (
+        signal(SignalKind::terminate()).ok()?,
+        signal(SignalKind::hangup()).ok()?,
+        signal(SignalKind::interrupt()).ok()?,
+    );
     let mut asking: Option<tokio::task::JoinHandle<Option<Command>>> = None;
     loop {
         if asking.is_none() && opts.interactive {
@@ -173,6 +229,8 @@ async fn watch(handle: &EngineHandle, first_seq: u64, opts: &FollowOptions) -> O
 }
 
 fn detached(why: &str) -> u8 {
-    eprintln!("\n{why}: stopping this process; the run is saved and resumes with `macrohard-tui resume last`");
+    eprintln!(
+        "\n{why}: stopping this process; the run is saved and resumes with `macrohard-tui resume last`"
+    );
     3
 }

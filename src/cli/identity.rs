@@ -26,7 +26,15 @@ fn user() -> String {
     let mut buf = vec![0u8; 4096];
     let mut result: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: every pointer is valid for the call; the name is read only when it succeeded.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result) };
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
     if rc == 0 && !result.is_null() && !pwd.pw_name.is_null() {
         // SAFETY: pw_name points into `buf`, NUL-terminated by getpwuid_r.
         let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
@@ -37,5 +45,9 @@ fn user() -> String {
 
 /// The person running this process; `auto` marks approvals given by `--yes`.
 pub fn me(auto: bool) -> Actor {
-    Actor::Human { user: user(), host: hostname(), auto }
+    Actor::Human {
+        user: user(),
+        host: hostname(),
+        auto,
+    }
 }

@@ -10,7 +10,10 @@ use std::path::Path;
 
 fn open(paths: &Paths) -> Result<Store, Failure> {
     if !paths.store_dir().exists() {
-        return Err(Failure::usage(format!("no runs in {} yet: start one with `macrohard-tui run`", paths.data_dir.display())));
+        return Err(Failure::usage(format!(
+            "no runs in {} yet: start one with `macrohard-tui run`",
+            paths.data_dir.display()
+        )));
     }
     Ok(Store::open(&paths.store_dir())?)
 }
@@ -18,7 +21,10 @@ fn open(paths: &Paths) -> Result<Store, Failure> {
 fn out_err(e: std::io::Error) -> Failure {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         // The reader went away (`| head`): nothing more to say.
-        return Failure { code: 0, message: String::new() };
+        return Failure {
+            code: 0,
+            message: String::new(),
+        };
     }
     Failure::runtime(format!("cannot write the output: {e}"))
 }
@@ -28,15 +34,25 @@ pub fn runs(paths: &Paths, json: bool) -> Result<u8, Failure> {
     let runs = store.runs()?;
     let mut out = std::io::stdout().lock();
     if json {
-        let text = serde_json::to_string_pretty(&runs).map_err(|e| Failure::runtime(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&runs).map_err(|e| Failure::runtime(e.to_string()))?;
         writeln!(out, "{text}").map_err(out_err)?;
         return Ok(0);
     }
     if runs.is_empty() {
-        writeln!(out, "No runs yet. Start one with `macrohard-tui run \"GOAL\"`.").map_err(out_err)?;
+        writeln!(
+            out,
+            "No runs yet. Start one with `macrohard-tui run \"GOAL\"`."
+        )
+        .map_err(out_err)?;
         return Ok(0);
     }
-    writeln!(out, "{:<26}  {:<10} {:>7}  {:>10}  {:>8}  {:<14} GOAL", "RUN", "STATUS", "TASKS", "COST", "ACTIVE", "PROVIDER").map_err(out_err)?;
+    writeln!(
+        out,
+        "{:<26}  {:<10} {:>7}  {:>10}  {:>8}  {:<14} GOAL",
+        "RUN", "STATUS", "TASKS", "COST", "ACTIVE", "PROVIDER"
+    )
+    .map_err(out_err)?;
     for m in &runs {
         writeln!(out, "{}", row(m)).map_err(out_err)?;
     }
@@ -44,7 +60,11 @@ pub fn runs(paths: &Paths, json: bool) -> Result<u8, Failure> {
 }
 
 fn row(m: &RunMeta) -> String {
-    let provider = if m.simulated { format!("{} (SIM)", m.provider) } else { m.provider.clone() };
+    let provider = if m.simulated {
+        format!("{} (SIM)", m.provider)
+    } else {
+        m.provider.clone()
+    };
     let goal: String = m.goal.chars().take(60).collect();
     format!(
         "{:<26}  {:<10} {:>7}  {:>10}  {:>8}  {:<14} {goal}",
@@ -61,7 +81,9 @@ pub fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
     let store = open(paths)?;
     let run = store.resolve_run(spec)?;
     let s = store.load_state(&run)?;
-    let Some(info) = s.info.as_ref() else { return Err(Failure::runtime(format!("run {run} has no events"))) };
+    let Some(info) = s.info.as_ref() else {
+        return Err(Failure::runtime(format!("run {run} has no events")));
+    };
     let mut out = String::new();
     use std::fmt::Write as _;
     let sim = if info.simulated { "  [SIMULATED]" } else { "" };
@@ -70,17 +92,48 @@ pub fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
     let _ = writeln!(out, "status    {} — {}", s.status, s.status_reason);
     let _ = writeln!(out, "provider  {} / {}", info.provider, info.model);
     let _ = writeln!(out, "workspace {}", info.workspace);
-    let _ = writeln!(out, "events    {}   active {}   tokens {} in / {} out   cost {}", s.last_seq, duration(s.active_ms), s.usage.input_tokens, s.usage.output_tokens, usd(s.cost_usd, s.unpriced_requests));
+    let _ = writeln!(
+        out,
+        "events    {}   active {}   tokens {} in / {} out   cost {}",
+        s.last_seq,
+        duration(s.active_ms),
+        s.usage.input_tokens,
+        s.usage.output_tokens,
+        usd(s.cost_usd, s.unpriced_requests)
+    );
     let _ = writeln!(out, "\nTASKS ({}/{} done)", s.tasks_done(), s.tasks.len());
     for t in &s.tasks {
         let deps: Vec<&str> = t.depends_on.iter().map(|d| d.as_str()).collect();
-        let after = if deps.is_empty() { String::new() } else { format!("  after {}", deps.join(",")) };
-        let _ = writeln!(out, "  {:<4} {:<18} {:<9} {}{after}", t.id.as_str(), t.status.to_string(), t.role, t.title);
+        let after = if deps.is_empty() {
+            String::new()
+        } else {
+            format!("  after {}", deps.join(","))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<4} {:<18} {:<9} {}{after}",
+            t.id.as_str(),
+            t.status.to_string(),
+            t.role,
+            t.title
+        );
     }
     let _ = writeln!(out, "\nAGENTS");
     for a in &s.agents {
-        let task = a.task.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "-".into());
-        let _ = writeln!(out, "  {:<14} {:<20} {:<5} {:>6} req  {}", a.id.as_str(), a.status.to_string(), task, a.requests, usd(a.cost_usd, a.unpriced_requests));
+        let task = a
+            .task
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  {:<14} {:<20} {:<5} {:>6} req  {}",
+            a.id.as_str(),
+            a.status.to_string(),
+            task,
+            a.requests,
+            usd(a.cost_usd, a.unpriced_requests)
+        );
     }
     let pending: Vec<_> = s.pending_approvals().collect();
     if !pending.is_empty() {
@@ -89,30 +142,40 @@ pub fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
             let _ = writeln!(out, "  {} {} ({}): {}", a.id, a.agent, a.tool, a.summary);
         }
     }
-    std::io::stdout().lock().write_all(out.as_bytes()).map_err(out_err)?;
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .map_err(out_err)?;
     Ok(0)
 }
 
-pub fn export(paths: &Paths, spec: &str, format: ExportFormat, output: Option<&Path>) -> Result<u8, Failure> {
+pub fn export(
+    paths: &Paths,
+    spec: &str,
+    format: ExportFormat,
+    output: Option<&Path>,
+) -> Result<u8, Failure> {
     let store = open(paths)?;
     let run = store.resolve_run(spec)?;
     let mut sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", p.display())))?,
-        )),
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| Failure::runtime(format!("cannot create {}: {e}", p.display())),
+        )?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     match format {
         ExportFormat::Jsonl => {
             for rec in store.events(&run, 1)? {
-                let line = export::jsonl_line(&rec?).map_err(|e| Failure::runtime(e.to_string()))?;
+                let line =
+                    export::jsonl_line(&rec?).map_err(|e| Failure::runtime(e.to_string()))?;
                 writeln!(sink, "{line}").map_err(out_err)?;
             }
         }
         ExportFormat::Markdown => {
             let records: Vec<_> = store.events(&run, 1)?.collect::<Result<_, _>>()?;
             let state = crate::domain::RunState::fold(&records);
-            sink.write_all(export::report(&state, &records).as_bytes()).map_err(out_err)?;
+            sink.write_all(export::report(&state, &records).as_bytes())
+                .map_err(out_err)?;
         }
     }
     sink.flush().map_err(out_err)?;

@@ -9,7 +9,18 @@ pub fn init(file: &Path) {
     if let Some(dir) = file.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let Ok(f) = std::fs::OpenOptions::new().create(true).append(true).open(file) else { return };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MACROHARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_writer(Mutex::new(f)).with_ansi(false).with_env_filter(filter).try_init();
+    let Ok(f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MACROHARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(f))
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
 }

@@ -27,11 +27,17 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: 2, message: message.into() }
+        Self {
+            code: 2,
+            message: message.into(),
+        }
     }
 
     pub fn runtime(message: impl Into<String>) -> Self {
-        Self { code: 1, message: message.into() }
+        Self {
+            code: 1,
+            message: message.into(),
+        }
     }
 }
 
@@ -45,7 +51,9 @@ impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError as E;
         match e {
-            E::Locked { .. } | E::UnknownRun(_) | E::AmbiguousRun { .. } | E::NoRuns => Failure::usage(e.to_string()),
+            E::Locked { .. } | E::UnknownRun(_) | E::AmbiguousRun { .. } | E::NoRuns => {
+                Failure::usage(e.to_string())
+            }
             other => Failure::runtime(other.to_string()),
         }
     }
@@ -53,7 +61,10 @@ impl From<crate::store::StoreError> for Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("macrohard-tui: cannot start the async runtime: {e}");
@@ -82,7 +93,11 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Some(Cmd::Resume(args)) => setup::resume(&paths, args).await,
         Some(Cmd::Runs { json }) => listing::runs(&paths, json),
         Some(Cmd::Show { run }) => listing::show(&paths, &run),
-        Some(Cmd::Export { run, format, output }) => listing::export(&paths, &run, format, output.as_deref()),
+        Some(Cmd::Export {
+            run,
+            format,
+            output,
+        }) => listing::export(&paths, &run, format, output.as_deref()),
         Some(Cmd::Init { force }) => setup::init(&paths, force),
     }
 }

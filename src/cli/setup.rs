@@ -18,11 +18,17 @@ struct Loaded {
 
 fn load(paths: &Paths) -> Result<Loaded, Failure> {
     let config = Config::load(&paths.config_file, paths.config_given)?;
-    let mut roster = Roster::load(Some(&paths.prompts_dir())).map_err(|e| Failure::usage(e.to_string()))?;
+    let mut roster =
+        Roster::load(Some(&paths.prompts_dir())).map_err(|e| Failure::usage(e.to_string()))?;
     for (name, r) in &config.roles {
         roster
             .configure(name, r.model.clone(), r.max_turns)
-            .map_err(|e| Failure::usage(format!("{}: [roles.{name}]: {e}", paths.config_file.display())))?;
+            .map_err(|e| {
+                Failure::usage(format!(
+                    "{}: [roles.{name}]: {e}",
+                    paths.config_file.display()
+                ))
+            })?;
     }
     Ok(Loaded { config, roster })
 }
@@ -57,7 +63,9 @@ fn follow_options(follow: &FollowArgs) -> FollowOptions {
     FollowOptions {
         json: follow.json,
         auto_approve: follow.yes,
-        interactive: !follow.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+        interactive: !follow.yes
+            && std::io::stdin().is_terminal()
+            && std::io::stdout().is_terminal(),
         by: identity::me(false),
     }
 }
@@ -65,9 +73,15 @@ fn follow_options(follow: &FollowArgs) -> FollowOptions {
 fn engine_failure(e: EngineError) -> Failure {
     match e {
         EngineError::Store(s) => s.into(),
-        EngineError::Finished { run, status, reason } => Failure {
+        EngineError::Finished {
+            run,
+            status,
+            reason,
+        } => Failure {
             code: if status == RunStatus::Completed { 0 } else { 1 },
-            message: format!("run {run} has already ended ({status}): {reason}. `macrohard-tui show {run}` summarises it."),
+            message: format!(
+                "run {run} has already ended ({status}): {reason}. `macrohard-tui show {run}` summarises it."
+            ),
         },
         EngineError::MissingRole(_) => Failure::usage(e.to_string()),
         other => Failure::runtime(other.to_string()),
@@ -77,15 +91,22 @@ fn engine_failure(e: EngineError) -> Failure {
 pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
     let loaded = load(paths)?;
     let c = &loaded.config;
-    let provider_name = args.provider.clone().unwrap_or_else(|| c.run.provider.clone());
+    let provider_name = args
+        .provider
+        .clone()
+        .unwrap_or_else(|| c.run.provider.clone());
     let model = args.model.clone().or_else(|| c.run.model.clone());
     let provider = provider::build(&provider_name, model, &c.sim)?;
     if args.base_url.is_some() || c.run.base_url.is_some() {
-        eprintln!("macrohard-tui: note: base_url applies to remote providers; the {provider_name} provider ignores it");
+        eprintln!(
+            "macrohard-tui: note: base_url applies to remote providers; the {provider_name} provider ignores it"
+        );
     }
     let goal = args.goal.clone().unwrap_or_else(|| c.run.goal.clone());
     if goal.trim().is_empty() {
-        return Err(Failure::usage("the goal is empty: say what the company should build"));
+        return Err(Failure::usage(
+            "the goal is empty: say what the company should build",
+        ));
     }
     let mut ec = engine_config(paths, &loaded, &args.follow);
     if let Some(n) = args.concurrency {
@@ -93,8 +114,15 @@ pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
     }
     let store = open_store(paths)?;
     logging::init(&paths.log_file());
-    let new = NewRun { goal, workspace: args.workspace.clone(), seed: args.seed.unwrap_or(c.sim.seed), by: identity::me(false) };
-    let engine = engine::start(store, provider, ec, RunTarget::New(new)).await.map_err(engine_failure)?;
+    let new = NewRun {
+        goal,
+        workspace: args.workspace.clone(),
+        seed: args.seed.unwrap_or(c.sim.seed),
+        by: identity::me(false),
+    };
+    let engine = engine::start(store, provider, ec, RunTarget::New(new))
+        .await
+        .map_err(engine_failure)?;
     Ok(headless::follow(engine, follow_options(&args.follow)).await)
 }
 
@@ -102,13 +130,18 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
     let loaded = load(paths)?;
     let store = open_store(paths)?;
     let run = store.resolve_run(&args.run)?;
-    let meta = store.run_meta(&run)?.ok_or_else(|| Failure::usage(format!("run {run} has no metadata")))?;
+    let meta = store
+        .run_meta(&run)?
+        .ok_or_else(|| Failure::usage(format!("run {run} has no metadata")))?;
     let provider = provider::build(&meta.provider, Some(meta.model.clone()), &loaded.config.sim)?;
     let ec = engine_config(paths, &loaded, &args.follow);
     logging::init(&paths.log_file());
     let by = identity::me(false);
     let f = &args.follow;
-    let raised = f.budget_tokens.is_some() || f.budget_usd.is_some() || f.budget_turns.is_some() || f.budget_secs.is_some();
+    let raised = f.budget_tokens.is_some()
+        || f.budget_usd.is_some()
+        || f.budget_turns.is_some()
+        || f.budget_secs.is_some();
     let budget = if raised {
         let mut b = store.load_state(&run)?.budget;
         b.tokens = f.budget_tokens.or(b.tokens);
@@ -119,7 +152,9 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
     } else {
         None
     };
-    let engine = engine::start(store, provider, ec, RunTarget::Resume { run, by, budget }).await.map_err(engine_failure)?;
+    let engine = engine::start(store, provider, ec, RunTarget::Resume { run, by, budget })
+        .await
+        .map_err(engine_failure)?;
     Ok(headless::follow(engine, follow_options(&args.follow)).await)
 }
 
@@ -128,23 +163,44 @@ pub async fn default_entry(paths: &Paths) -> Result<u8, Failure> {
     let unfinished = {
         let store = open_store(paths)?;
         let runs = store.runs()?;
-        runs.iter().rev().find(|m| !m.status.is_terminal()).map(|m| m.id.to_string())
+        runs.iter()
+            .rev()
+            .find(|m| !m.status.is_terminal())
+            .map(|m| m.id.to_string())
     };
-    let follow = FollowArgs { headless: true, json: false, yes: false, budget_tokens: None, budget_usd: None, budget_turns: None, budget_secs: None };
+    let follow = FollowArgs {
+        headless: true,
+        json: false,
+        yes: false,
+        budget_tokens: None,
+        budget_usd: None,
+        budget_turns: None,
+        budget_secs: None,
+    };
     match unfinished {
         Some(run) => {
             eprintln!("Resuming the unfinished run {run}.");
             resume(paths, ResumeArgs { run, follow }).await
         }
         None => {
-            let args = RunArgs { goal: None, follow, provider: None, model: None, base_url: None, workspace: None, seed: None, concurrency: None };
+            let args = RunArgs {
+                goal: None,
+                follow,
+                provider: None,
+                model: None,
+                base_url: None,
+                workspace: None,
+                seed: None,
+                concurrency: None,
+            };
             run(paths, args).await
         }
     }
 }
 
 pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {
-    let mut files: Vec<(std::path::PathBuf, &str)> = vec![(paths.config_file.clone(), super::config::DEFAULT_CONFIG)];
+    let mut files: Vec<(std::path::PathBuf, &str)> =
+        vec![(paths.config_file.clone(), super::config::DEFAULT_CONFIG)];
     for (name, text) in crate::engine::roles::embedded_files() {
         files.push((paths.prompts_dir().join(format!("{name}.md")), text));
     }
@@ -154,9 +210,11 @@ pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {
             continue;
         }
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
         }
-        std::fs::write(&path, text).map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, text)
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
         println!("wrote    {}", path.display());
     }
     Ok(0)

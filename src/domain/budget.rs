@@ -74,13 +74,27 @@ impl Budget {
     /// The first limit that `spend` has reached, if any.
     pub fn exceeded(&self, spend: &Spend) -> Option<Exceeded> {
         let checks = [
-            (BudgetScope::Tokens, self.tokens.map(|l| l as f64), spend.tokens as f64),
+            (
+                BudgetScope::Tokens,
+                self.tokens.map(|l| l as f64),
+                spend.tokens as f64,
+            ),
             (BudgetScope::Usd, self.usd, spend.usd),
-            (BudgetScope::Turns, self.turns.map(|l| l as f64), spend.turns as f64),
-            (BudgetScope::WallTime, self.wall_secs.map(|l| l as f64), spend.wall_secs as f64),
+            (
+                BudgetScope::Turns,
+                self.turns.map(|l| l as f64),
+                spend.turns as f64,
+            ),
+            (
+                BudgetScope::WallTime,
+                self.wall_secs.map(|l| l as f64),
+                spend.wall_secs as f64,
+            ),
         ];
         checks.into_iter().find_map(|(scope, limit, used)| {
-            limit.filter(|l| used >= *l).map(|limit| Exceeded { scope, limit, used })
+            limit
+                .filter(|l| used >= *l)
+                .map(|limit| Exceeded { scope, limit, used })
         })
     }
 
@@ -103,16 +117,33 @@ mod tests {
 
     #[test]
     fn unlimited_budget_is_never_exceeded() {
-        let spend = Spend { tokens: u64::MAX, usd: 1e9, turns: 1 << 40, wall_secs: 1 << 40 };
+        let spend = Spend {
+            tokens: u64::MAX,
+            usd: 1e9,
+            turns: 1 << 40,
+            wall_secs: 1 << 40,
+        };
         assert_eq!(Budget::default().exceeded(&spend), None);
     }
 
     #[test]
     fn reports_the_first_limit_reached() {
-        let budget = Budget { tokens: Some(100), usd: Some(1.0), ..Budget::default() };
-        let under = Spend { tokens: 99, usd: 0.5, ..Spend::default() };
+        let budget = Budget {
+            tokens: Some(100),
+            usd: Some(1.0),
+            ..Budget::default()
+        };
+        let under = Spend {
+            tokens: 99,
+            usd: 0.5,
+            ..Spend::default()
+        };
         assert_eq!(budget.exceeded(&under), None);
-        let over = Spend { tokens: 10, usd: 1.25, ..Spend::default() };
+        let over = Spend {
+            tokens: 10,
+            usd: 1.25,
+            ..Spend::default()
+        };
         let e = budget.exceeded(&over).map(|e| (e.scope, e.used));
         assert_eq!(e, Some((BudgetScope::Usd, 1.25)));
     }

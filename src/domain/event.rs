@@ -92,7 +92,9 @@ pub enum ApprovalDecision {
     Approve,
     /// Approve, and allow every later call of this kind (tool) in this run.
     ApproveAlways,
-    Deny { reason: String },
+    Deny {
+        reason: String,
+    },
 }
 
 /// Everything that can happen in a run.
@@ -263,7 +265,11 @@ impl Event {
     }
 
     pub fn log(level: LogLevel, source: impl Into<String>, text: impl Into<String>) -> Self {
-        Event::Log { level, source: source.into(), text: text.into() }
+        Event::Log {
+            level,
+            source: source.into(),
+            text: text.into(),
+        }
     }
 }
 
@@ -292,7 +298,11 @@ mod tests {
 
     #[test]
     fn actors_say_who_they_are() {
-        let a = Actor::Human { user: "ada".into(), host: Some("box".into()), auto: true };
+        let a = Actor::Human {
+            user: "ada".into(),
+            host: Some("box".into()),
+            auto: true,
+        };
         assert_eq!(a.to_string(), "ada@box (--yes)");
         assert_eq!(Actor::Engine.to_string(), "engine");
     }

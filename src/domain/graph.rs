@@ -12,17 +12,24 @@ use std::collections::HashMap;
 pub enum GraphError {
     #[error("task {0} already exists")]
     Duplicate(TaskId),
-    #[error("unknown dependency {dep} for task {task}: create {dep} first or remove it from depends_on")]
+    #[error(
+        "unknown dependency {dep} for task {task}: create {dep} first or remove it from depends_on"
+    )]
     UnknownDependency { task: TaskId, dep: TaskId },
     #[error("unknown task {0}")]
     UnknownTask(TaskId),
-    #[error("{task} cannot depend on {dep}: that would make a cycle ({dep} already depends on {task})")]
+    #[error(
+        "{task} cannot depend on {dep}: that would make a cycle ({dep} already depends on {task})"
+    )]
     Cycle { task: TaskId, dep: TaskId },
 }
 
 /// Edges point from a dependency to the task that needs it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(into = "Vec<(TaskId, Vec<TaskId>)>", try_from = "Vec<(TaskId, Vec<TaskId>)>")]
+#[serde(
+    into = "Vec<(TaskId, Vec<TaskId>)>",
+    try_from = "Vec<(TaskId, Vec<TaskId>)>"
+)]
 pub struct TaskGraph {
     graph: DiGraph<TaskId, ()>,
     index: HashMap<TaskId, NodeIndex>,
@@ -47,7 +54,10 @@ impl TaskGraph {
             return Err(GraphError::Duplicate(id.clone()));
         }
         match deps.iter().find(|d| !self.index.contains_key(*d)) {
-            Some(dep) => Err(GraphError::UnknownDependency { task: id.clone(), dep: dep.clone() }),
+            Some(dep) => Err(GraphError::UnknownDependency {
+                task: id.clone(),
+                dep: dep.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -67,13 +77,22 @@ impl TaskGraph {
 
     /// Makes `task` depend on `dep` as well (re-planning), refusing cycles.
     pub fn add_dependency(&mut self, task: &TaskId, dep: &TaskId) -> Result<(), GraphError> {
-        let t = *self.index.get(task).ok_or_else(|| GraphError::UnknownTask(task.clone()))?;
+        let t = *self
+            .index
+            .get(task)
+            .ok_or_else(|| GraphError::UnknownTask(task.clone()))?;
         let d = *self
             .index
             .get(dep)
-            .ok_or_else(|| GraphError::UnknownDependency { task: task.clone(), dep: dep.clone() })?;
+            .ok_or_else(|| GraphError::UnknownDependency {
+                task: task.clone(),
+                dep: dep.clone(),
+            })?;
         if t == d || has_path_connecting(&self.graph, t, d, None) {
-            return Err(GraphError::Cycle { task: task.clone(), dep: dep.clone() });
+            return Err(GraphError::Cycle {
+                task: task.clone(),
+                dep: dep.clone(),
+            });
         }
         self.graph.update_edge(d, t, ());
         Ok(())
@@ -90,7 +109,9 @@ impl TaskGraph {
     }
 
     fn neighbours(&self, id: &TaskId, dir: Direction) -> Vec<TaskId> {
-        let Some(&n) = self.index.get(id) else { return Vec::new() };
+        let Some(&n) = self.index.get(id) else {
+            return Vec::new();
+        };
         let mut nodes: Vec<NodeIndex> = self.graph.neighbors_directed(n, dir).collect();
         nodes.sort();
         nodes.into_iter().map(|i| self.graph[i].clone()).collect()
@@ -104,7 +125,9 @@ impl TaskGraph {
     /// Depth of each task (longest chain of dependencies below it), for drawing.
     pub fn depth(&self, id: &TaskId) -> usize {
         let mut memo = HashMap::new();
-        self.index.get(id).map_or(0, |&n| self.depth_of(n, &mut memo))
+        self.index
+            .get(id)
+            .map_or(0, |&n| self.depth_of(n, &mut memo))
     }
 
     fn depth_of(&self, n: NodeIndex, memo: &mut HashMap<NodeIndex, usize>) -> usize {
@@ -124,7 +147,10 @@ impl TaskGraph {
 
 impl From<TaskGraph> for Vec<(TaskId, Vec<TaskId>)> {
     fn from(g: TaskGraph) -> Self {
-        g.graph.node_indices().map(|n| (g.graph[n].clone(), g.dependencies(&g.graph[n]))).collect()
+        g.graph
+            .node_indices()
+            .map(|n| (g.graph[n].clone(), g.dependencies(&g.graph[n])))
+            .collect()
     }
 }
 
@@ -163,7 +189,10 @@ mod tests {
         g.add_task(t(1), &[]).unwrap();
         assert_eq!(
             g.add_task(t(2), &[t(9)]),
-            Err(GraphError::UnknownDependency { task: t(2), dep: t(9) })
+            Err(GraphError::UnknownDependency {
+                task: t(2),
+                dep: t(9)
+            })
         );
         assert_eq!(g.add_task(t(1), &[]), Err(GraphError::Duplicate(t(1))));
         assert_eq!(g.len(), 1);
@@ -176,7 +205,13 @@ mod tests {
         g.add_task(t(2), &[t(1)]).unwrap();
         g.add_task(t(3), &[t(2)]).unwrap();
         let err = g.add_dependency(&t(1), &t(3)).unwrap_err();
-        assert_eq!(err, GraphError::Cycle { task: t(1), dep: t(3) });
+        assert_eq!(
+            err,
+            GraphError::Cycle {
+                task: t(1),
+                dep: t(3)
+            }
+        );
         assert!(err.to_string().contains("cycle"));
         assert!(g.add_dependency(&t(2), &t(2)).is_err());
         assert_eq!(g.dependents(&t(1)), vec![t(2)]);

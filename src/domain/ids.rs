@@ -61,7 +61,11 @@ string_id!(
 impl RunId {
     /// A fresh run id for a run created at `unix_ms`.
     pub fn generate(unix_ms: u64, random: u128) -> Self {
-        Self(ulid::Ulid::from_parts(unix_ms, random).to_string().to_lowercase())
+        Self(
+            ulid::Ulid::from_parts(unix_ms, random)
+                .to_string()
+                .to_lowercase(),
+        )
     }
 }
 

@@ -63,21 +63,52 @@ mod tests {
 
     #[test]
     fn ask_risky_asks_for_commands_only() {
-        assert_eq!(decide(Autonomy::AskRisky, Effect::WorkspaceWrite, "write_file", &[]), Decision::Allow);
-        assert_eq!(decide(Autonomy::AskRisky, Effect::Command, "run_command", &[]), Decision::Ask);
-        assert_eq!(decide(Autonomy::AskRisky, Effect::None, "read_file", &[]), Decision::Allow);
+        assert_eq!(
+            decide(
+                Autonomy::AskRisky,
+                Effect::WorkspaceWrite,
+                "write_file",
+                &[]
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(Autonomy::AskRisky, Effect::Command, "run_command", &[]),
+            Decision::Ask
+        );
+        assert_eq!(
+            decide(Autonomy::AskRisky, Effect::None, "read_file", &[]),
+            Decision::Allow
+        );
     }
 
     #[test]
     fn suggest_asks_for_every_side_effect_and_full_never_asks() {
-        assert_eq!(decide(Autonomy::Suggest, Effect::WorkspaceWrite, "write_file", &[]), Decision::Ask);
-        assert_eq!(decide(Autonomy::Full, Effect::Command, "run_command", &[]), Decision::Allow);
+        assert_eq!(
+            decide(Autonomy::Suggest, Effect::WorkspaceWrite, "write_file", &[]),
+            Decision::Ask
+        );
+        assert_eq!(
+            decide(Autonomy::Full, Effect::Command, "run_command", &[]),
+            Decision::Allow
+        );
     }
 
     #[test]
     fn always_rules_allow_that_tool() {
         let always = vec!["run_command".to_owned()];
-        assert_eq!(decide(Autonomy::Suggest, Effect::Command, "run_command", &always), Decision::Allow);
-        assert_eq!(decide(Autonomy::Suggest, Effect::WorkspaceWrite, "write_file", &always), Decision::Ask);
+        assert_eq!(
+            decide(Autonomy::Suggest, Effect::Command, "run_command", &always),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(
+                Autonomy::Suggest,
+                Effect::WorkspaceWrite,
+                "write_file",
+                &always
+            ),
+            Decision::Ask
+        );
     }
 }

@@ -158,7 +158,10 @@ impl RunState {
     /// Task ids are `T{n}` in creation order, so lookup is by position; anything else falls
     /// back to a scan.
     fn task_pos(&self, id: &TaskId) -> Option<usize> {
-        let by_number = id.as_str().strip_prefix('T').and_then(|n| n.parse::<usize>().ok());
+        let by_number = id
+            .as_str()
+            .strip_prefix('T')
+            .and_then(|n| n.parse::<usize>().ok());
         match by_number {
             Some(n) if n >= 1 && self.tasks.get(n - 1).is_some_and(|t| &t.id == id) => Some(n - 1),
             _ => self.tasks.iter().position(|t| &t.id == id),
@@ -187,15 +190,27 @@ impl RunState {
     }
 
     pub fn tasks_done(&self) -> usize {
-        self.tasks.iter().filter(|t| t.status == TaskStatus::Done).count()
+        self.tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Done)
+            .count()
     }
 
     pub fn all_tasks_done(&self) -> bool {
-        !self.tasks.is_empty() && self.tasks.iter().all(|t| t.status == TaskStatus::Done || t.status == TaskStatus::Cancelled)
+        !self.tasks.is_empty()
+            && self
+                .tasks
+                .iter()
+                .all(|t| t.status == TaskStatus::Done || t.status == TaskStatus::Cancelled)
     }
 
     pub fn spend(&self) -> Spend {
-        Spend { tokens: self.usage.total(), usd: self.cost_usd, turns: self.turns, wall_secs: self.active_ms / 1000 }
+        Spend {
+            tokens: self.usage.total(),
+            usd: self.cost_usd,
+            turns: self.turns,
+            wall_secs: self.active_ms / 1000,
+        }
     }
 
     /// Applies one record. Total: an event that does not fit the state (an unknown task, an
@@ -207,7 +222,19 @@ impl RunState {
         self.last_seq = rec.seq;
         self.updated_ms = rec.ts_ms;
         match &rec.event {
-            Event::RunCreated { goal, workspace, provider, model, simulated, budget, concurrency, max_attempts, autonomy, seed, by } => {
+            Event::RunCreated {
+                goal,
+                workspace,
+                provider,
+                model,
+                simulated,
+                budget,
+                concurrency,
+                max_attempts,
+                autonomy,
+                seed,
+                by,
+            } => {
                 self.info = Some(RunInfo {
                     id: rec.run.clone(),
                     goal: goal.clone(),
@@ -232,7 +259,14 @@ impl RunState {
                     self.status_reason = reason.clone();
                 }
             }
-            Event::TaskCreated { task, title, description, role, depends_on, by } => {
+            Event::TaskCreated {
+                task,
+                title,
+                description,
+                role,
+                depends_on,
+                by,
+            } => {
                 if self.graph.add_task(task.clone(), depends_on).is_ok() {
                     self.tasks.push(TaskState {
                         id: task.clone(),
@@ -256,9 +290,19 @@ impl RunState {
                     self.refresh(task);
                 }
             }
-            Event::TaskStatusChanged { task, status, reason } => self.change_task(task, *status, reason),
-            Event::TaskAssigned { task, agent, attempt } => {
-                let ok = self.task(task).is_some_and(|t| t.status.can_become(TaskStatus::Running));
+            Event::TaskStatusChanged {
+                task,
+                status,
+                reason,
+            } => self.change_task(task, *status, reason),
+            Event::TaskAssigned {
+                task,
+                agent,
+                attempt,
+            } => {
+                let ok = self
+                    .task(task)
+                    .is_some_and(|t| t.status.can_become(TaskStatus::Running));
                 if ok {
                     if let Some(t) = self.task_mut(task) {
                         t.status = TaskStatus::Running;
@@ -271,8 +315,14 @@ impl RunState {
                     }
                 }
             }
-            Event::TaskCompleted { task, summary, evidence } => {
-                let ok = self.task(task).is_some_and(|t| t.status.can_become(TaskStatus::Done));
+            Event::TaskCompleted {
+                task,
+                summary,
+                evidence,
+            } => {
+                let ok = self
+                    .task(task)
+                    .is_some_and(|t| t.status.can_become(TaskStatus::Done));
                 if ok {
                     if let Some(t) = self.task_mut(task) {
                         t.status = TaskStatus::Done;
@@ -300,8 +350,14 @@ impl RunState {
                     });
                 }
             }
-            Event::AgentStatusChanged { agent, status, reason } => self.set_agent(agent, *status, reason),
-            Event::LlmRequestStarted { agent, task, model, .. } => {
+            Event::AgentStatusChanged {
+                agent,
+                status,
+                reason,
+            } => self.set_agent(agent, *status, reason),
+            Event::LlmRequestStarted {
+                agent, task, model, ..
+            } => {
                 self.turns += 1;
                 if let Some(a) = self.agent_mut(agent) {
                     a.status = AgentStatus::Thinking;
@@ -314,7 +370,13 @@ impl RunState {
                 }
             }
             Event::AgentDelta { .. } => {}
-            Event::LlmRequestFinished { agent, task, usage, cost_usd, .. } => {
+            Event::LlmRequestFinished {
+                agent,
+                task,
+                usage,
+                cost_usd,
+                ..
+            } => {
                 self.usage.add(usage);
                 let cost = cost_usd.unwrap_or(0.0);
                 self.cost_usd += cost;
@@ -330,12 +392,31 @@ impl RunState {
                     t.cost_usd += cost;
                 }
             }
-            Event::ToolCallRequested { agent, task, call, tool, .. } => {
+            Event::ToolCallRequested {
+                agent,
+                task,
+                call,
+                tool,
+                ..
+            } => {
                 self.calls_made += 1;
-                self.calls.push(PendingCall { call: call.clone(), agent: agent.clone(), task: task.clone(), tool: tool.clone() });
+                self.calls.push(PendingCall {
+                    call: call.clone(),
+                    agent: agent.clone(),
+                    task: task.clone(),
+                    tool: tool.clone(),
+                });
                 self.set_agent(agent, AgentStatus::CallingTool, &format!("calling {tool}"));
             }
-            Event::ApprovalRequested { approval, call, agent, task, tool, risk, summary } => {
+            Event::ApprovalRequested {
+                approval,
+                call,
+                agent,
+                task,
+                tool,
+                risk,
+                summary,
+            } => {
                 self.approvals_made += 1;
                 self.approvals.push(ApprovalState {
                     id: approval.clone(),
@@ -349,12 +430,24 @@ impl RunState {
                     resolution: None,
                     expired: false,
                 });
-                self.set_agent(agent, AgentStatus::WaitingForApproval, &format!("waiting for approval {approval}"));
+                self.set_agent(
+                    agent,
+                    AgentStatus::WaitingForApproval,
+                    &format!("waiting for approval {approval}"),
+                );
                 if let Some(t) = task {
-                    self.change_task(t, TaskStatus::AwaitingApproval, &format!("{tool} needs approval {approval}"));
+                    self.change_task(
+                        t,
+                        TaskStatus::AwaitingApproval,
+                        &format!("{tool} needs approval {approval}"),
+                    );
                 }
             }
-            Event::ApprovalResolved { approval, decision, by } => self.resolve(approval, decision, by),
+            Event::ApprovalResolved {
+                approval,
+                decision,
+                by,
+            } => self.resolve(approval, decision, by),
             Event::ToolCallFinished { agent, call, .. } => {
                 self.calls.retain(|c| &c.call != call);
                 self.set_agent(agent, AgentStatus::Thinking, "reading tool result");
@@ -367,11 +460,20 @@ impl RunState {
                 }
             }
             Event::HumanMessage { target, text, by } => {
-                self.messages.push(HumanNote { target: target.clone(), text: text.clone(), by: by.clone(), seq: rec.seq });
+                self.messages.push(HumanNote {
+                    target: target.clone(),
+                    text: text.clone(),
+                    by: by.clone(),
+                    seq: rec.seq,
+                });
             }
             Event::BudgetExceeded { .. } => {}
             Event::BudgetChanged { budget, .. } => self.budget = *budget,
-            Event::Recovered { reason, tasks, calls } => self.recover(reason, tasks, calls),
+            Event::Recovered {
+                reason,
+                tasks,
+                calls,
+            } => self.recover(reason, tasks, calls),
             Event::Log { level, .. } => match level {
                 super::event::LogLevel::Warn => self.warnings += 1,
                 super::event::LogLevel::Error => self.errors += 1,
@@ -391,21 +493,39 @@ impl RunState {
     }
 
     fn resolve(&mut self, approval: &ApprovalId, decision: &ApprovalDecision, by: &Actor) {
-        let Some(a) = self.approvals.iter_mut().find(|a| &a.id == approval && a.is_pending()) else { return };
+        let Some(a) = self
+            .approvals
+            .iter_mut()
+            .find(|a| &a.id == approval && a.is_pending())
+        else {
+            return;
+        };
         a.resolution = Some((decision.clone(), by.clone()));
         let (agent, task, tool) = (a.agent.clone(), a.task.clone(), a.tool.clone());
         if *decision == ApprovalDecision::ApproveAlways && !self.always_allow.contains(&tool) {
             self.always_allow.push(tool.clone());
         }
-        self.set_agent(&agent, AgentStatus::CallingTool, &format!("{tool}: approval {approval} answered by {by}"));
+        self.set_agent(
+            &agent,
+            AgentStatus::CallingTool,
+            &format!("{tool}: approval {approval} answered by {by}"),
+        );
         if let Some(t) = task {
-            self.change_task(&t, TaskStatus::Running, &format!("approval {approval} answered by {by}"));
+            self.change_task(
+                &t,
+                TaskStatus::Running,
+                &format!("approval {approval} answered by {by}"),
+            );
         }
     }
 
     fn recover(&mut self, reason: &str, tasks: &[TaskId], calls: &[CallId]) {
         self.calls.retain(|c| !calls.contains(&c.call));
-        for a in self.approvals.iter_mut().filter(|a| a.is_pending() && calls.contains(&a.call)) {
+        for a in self
+            .approvals
+            .iter_mut()
+            .filter(|a| a.is_pending() && calls.contains(&a.call))
+        {
             a.expired = true;
         }
         for t in tasks {
@@ -423,7 +543,12 @@ impl RunState {
                 task.status_reason = format!("interrupted: {reason}");
             }
         }
-        let agents: Vec<AgentId> = self.agents.iter().filter(|a| a.status != AgentStatus::Idle).map(|a| a.id.clone()).collect();
+        let agents: Vec<AgentId> = self
+            .agents
+            .iter()
+            .filter(|a| a.status != AgentStatus::Idle)
+            .map(|a| a.id.clone())
+            .collect();
         for a in agents {
             self.set_agent(&a, AgentStatus::Idle, &format!("interrupted: {reason}"));
         }
@@ -462,7 +587,10 @@ impl RunState {
     /// longer finish, Pending otherwise. Active and finished tasks are left alone.
     fn refresh(&mut self, id: &TaskId) {
         let Some(t) = self.task(id) else { return };
-        if !matches!(t.status, TaskStatus::Pending | TaskStatus::Ready | TaskStatus::Blocked) {
+        if !matches!(
+            t.status,
+            TaskStatus::Pending | TaskStatus::Ready | TaskStatus::Blocked
+        ) {
             return;
         }
         let mut blocker = None;
@@ -479,7 +607,9 @@ impl RunState {
         }
         let (status, reason) = match blocker {
             Some((d, s)) => (TaskStatus::Blocked, format!("dependency {d} is {s}")),
-            None if all_done && t.depends_on.is_empty() => (TaskStatus::Ready, "no dependencies".to_owned()),
+            None if all_done && t.depends_on.is_empty() => {
+                (TaskStatus::Ready, "no dependencies".to_owned())
+            }
             None if all_done => (TaskStatus::Ready, "all dependencies done".to_owned()),
             None => (TaskStatus::Pending, "waiting for dependencies".to_owned()),
         };

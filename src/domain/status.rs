@@ -121,7 +121,11 @@ mod tests {
 
     #[test]
     fn terminal_runs_never_change() {
-        for s in [RunStatus::Completed, RunStatus::Failed, RunStatus::Cancelled] {
+        for s in [
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Cancelled,
+        ] {
             assert!(!s.can_become(RunStatus::Running));
             assert!(!s.can_become(RunStatus::Paused));
         }

@@ -5,7 +5,9 @@
 use super::agent::AgentLoop;
 use super::msg::{AgentMsg, Go, Msg, Subscription, Verdict};
 use super::{EngineConfig, EngineError, RunTarget};
-use crate::domain::{AgentId, ApprovalId, CallId, Event, EventRecord, LogLevel, RunId, RunState, RunStatus, TaskId};
+use crate::domain::{
+    AgentId, ApprovalId, CallId, Event, EventRecord, LogLevel, RunId, RunState, RunStatus, TaskId,
+};
 use crate::llm::Provider;
 use crate::store::{Journal, Store, recovery};
 use crate::tools::{Tools, Workspace};
@@ -22,7 +24,9 @@ const BROADCAST_CAPACITY: usize = 8192;
 const GRACE: Duration = Duration::from_secs(2);
 
 pub(super) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A running agent loop, as the engine sees it.
@@ -109,28 +113,51 @@ impl RunActor {
         let (run, state, workspace, boot_events) = match target {
             RunTarget::New(new) => {
                 let run = RunId::generate(now_ms(), fastrand::u128(..));
-                let ws = new.workspace.clone().unwrap_or_else(|| config.workspaces_dir.join(run.as_str()));
+                let ws = new
+                    .workspace
+                    .clone()
+                    .unwrap_or_else(|| config.workspaces_dir.join(run.as_str()));
                 let events = first_events(&config, provider.as_ref(), &new, &ws);
                 (run, RunState::default(), ws, events)
             }
             RunTarget::Resume { run, by, budget } => {
                 let state = store.load_state(&run)?;
-                let info = state.info.clone().ok_or_else(|| EngineError::Empty(run.clone()))?;
+                let info = state
+                    .info
+                    .clone()
+                    .ok_or_else(|| EngineError::Empty(run.clone()))?;
                 if state.status.is_terminal() {
-                    return Err(EngineError::Finished { run, status: state.status, reason: state.status_reason.clone() });
+                    return Err(EngineError::Finished {
+                        run,
+                        status: state.status,
+                        reason: state.status_reason.clone(),
+                    });
                 }
                 let mut events: Vec<Event> = recovery::interrupted(&state).into_iter().collect();
-                events.push(Event::log(LogLevel::Info, "engine", format!("run resumed by {by}")));
+                events.push(Event::log(
+                    LogLevel::Info,
+                    "engine",
+                    format!("run resumed by {by}"),
+                ));
                 if let Some(budget) = budget.filter(|b| *b != state.budget) {
-                    events.push(Event::BudgetChanged { budget, by: by.clone() });
+                    events.push(Event::BudgetChanged {
+                        budget,
+                        by: by.clone(),
+                    });
                 }
                 if state.status == RunStatus::Paused {
-                    events.push(Event::RunStatusChanged { status: RunStatus::Running, reason: format!("resumed by {by}") });
+                    events.push(Event::RunStatusChanged {
+                        status: RunStatus::Running,
+                        reason: format!("resumed by {by}"),
+                    });
                 }
                 (run, state, info.workspace.into(), events)
             }
         };
-        let ws = Workspace::open(&workspace).map_err(|source| EngineError::Workspace { path: workspace.clone(), source })?;
+        let ws = Workspace::open(&workspace).map_err(|source| EngineError::Workspace {
+            path: workspace.clone(),
+            source,
+        })?;
         let mut journal = store.journal(&run)?;
         journal.set_snapshot_every(config.snapshot_every);
         let mut agents_per_role = HashMap::new();
@@ -257,16 +284,35 @@ impl RunActor {
                     Some(from) => self.journal.read(from, self.state.last_seq),
                     None => Vec::new(),
                 };
-                let _ = reply.send(Subscription { backlog, state: self.state.clone(), events: self.events.subscribe() });
+                let _ = reply.send(Subscription {
+                    backlog,
+                    state: self.state.clone(),
+                    events: self.events.subscribe(),
+                });
             }
             Msg::Shutdown { reply } => {
                 self.shutdown = Some((reply, Instant::now()));
                 self.stop_all();
             }
             Msg::Agent(AgentMsg::Emit(events)) => self.pending.extend(events),
-            Msg::Agent(AgentMsg::Boundary { agent, idle, reply }) => self.on_boundary(agent, idle, reply),
-            Msg::Agent(AgentMsg::Tool { agent, task, name, args, parsed, reply }) => self.on_tool(agent, task, name, args, parsed, reply),
-            Msg::Agent(AgentMsg::ToolDone { agent, task, call, result, duration_ms }) => self.on_tool_done(agent, task, call, result, duration_ms),
+            Msg::Agent(AgentMsg::Boundary { agent, idle, reply }) => {
+                self.on_boundary(agent, idle, reply)
+            }
+            Msg::Agent(AgentMsg::Tool {
+                agent,
+                task,
+                name,
+                args,
+                parsed,
+                reply,
+            }) => self.on_tool(agent, task, name, args, parsed, reply),
+            Msg::Agent(AgentMsg::ToolDone {
+                agent,
+                task,
+                call,
+                result,
+                duration_ms,
+            }) => self.on_tool_done(agent, task, call, result, duration_ms),
             Msg::Agent(AgentMsg::Exited { agent, outcome }) => self.on_exit(agent, outcome),
         }
     }
@@ -289,15 +335,30 @@ impl RunActor {
         }
         let mut spend = self.state.spend();
         if self.state.status == RunStatus::Running {
-            spend.wall_secs = (self.state.active_ms + now_ms().saturating_sub(self.state.updated_ms)) / 1000;
+            spend.wall_secs =
+                (self.state.active_ms + now_ms().saturating_sub(self.state.updated_ms)) / 1000;
         }
-        let already = self.pending.iter().any(|e| matches!(e, Event::BudgetExceeded { .. }));
+        let already = self
+            .pending
+            .iter()
+            .any(|e| matches!(e, Event::BudgetExceeded { .. }));
         if let (Some(e), false) = (self.state.budget.exceeded(&spend), already) {
-            let used = if e.scope == crate::domain::BudgetScope::Usd { format!("{:.2}", e.used) } else { format!("{}", e.used) };
-            self.pending.push(Event::BudgetExceeded { scope: e.scope, limit: e.limit, used: e.used });
+            let used = if e.scope == crate::domain::BudgetScope::Usd {
+                format!("{:.2}", e.used)
+            } else {
+                format!("{}", e.used)
+            };
+            self.pending.push(Event::BudgetExceeded {
+                scope: e.scope,
+                limit: e.limit,
+                used: e.used,
+            });
             self.pending.push(Event::RunStatusChanged {
                 status: RunStatus::Paused,
-                reason: format!("budget reached: {used} {} of {} allowed; raise the budget to go on", e.scope, e.limit),
+                reason: format!(
+                    "budget reached: {used} {} of {} allowed; raise the budget to go on",
+                    e.scope, e.limit
+                ),
             });
             self.pause_steps();
         }
@@ -321,8 +382,16 @@ impl RunActor {
         self.parked.clear();
     }
 
-    pub(super) fn spawn_agent(&mut self, agent: AgentId, role_name: &str, task: Option<TaskId>, messages: Vec<crate::llm::Message>) {
-        let Some(role) = self.config.roster.get(role_name).cloned() else { return };
+    pub(super) fn spawn_agent(
+        &mut self,
+        agent: AgentId,
+        role_name: &str,
+        task: Option<TaskId>,
+        messages: Vec<crate::llm::Message>,
+    ) {
+        let Some(role) = self.config.roster.get(role_name).cloned() else {
+            return;
+        };
         let info = self.state.info.clone();
         let goal = info.as_ref().map_or(String::new(), |i| i.goal.clone());
         let system = role.render(&goal, &self.tools.workspace().root().display().to_string());
@@ -330,10 +399,17 @@ impl RunActor {
         let tools = crate::tools::specs()
             .iter()
             .filter(|s| role.tools.iter().any(|t| t == s.name))
-            .map(|s| crate::llm::ToolDef { name: s.name.into(), description: s.description.into(), parameters: s.parameters.clone() })
+            .map(|s| crate::llm::ToolDef {
+                name: s.name.into(),
+                description: s.description.into(),
+                parameters: s.parameters.clone(),
+            })
             .collect();
         let cancel = CancellationToken::new();
-        let model = role.model.clone().unwrap_or_else(|| self.provider.info().model);
+        let model = role
+            .model
+            .clone()
+            .unwrap_or_else(|| self.provider.info().model);
         let agent_loop = AgentLoop {
             agent: agent.clone(),
             task: task.clone(),
@@ -369,7 +445,12 @@ impl RunActor {
     }
 }
 
-fn first_events(config: &EngineConfig, provider: &dyn Provider, new: &super::NewRun, ws: &std::path::Path) -> Vec<Event> {
+fn first_events(
+    config: &EngineConfig,
+    provider: &dyn Provider,
+    new: &super::NewRun,
+    ws: &std::path::Path,
+) -> Vec<Event> {
     let info = provider.info();
     let mut events = vec![Event::RunCreated {
         goal: new.goal.clone(),
@@ -391,10 +472,22 @@ fn first_events(config: &EngineConfig, provider: &dyn Provider, new: &super::New
             "SIMULATED: no model is configured, so the built-in simulated company runs this. Its files and commands are real; its reasoning is scripted.",
         ));
     }
-    let supervisor_model = config.roster.get(SUPERVISOR).and_then(|r| r.model.clone()).unwrap_or(info.model);
-    events.push(Event::AgentSpawned { agent: AgentId::from(SUPERVISOR), role: SUPERVISOR.into(), model: supervisor_model });
+    let supervisor_model = config
+        .roster
+        .get(SUPERVISOR)
+        .and_then(|r| r.model.clone())
+        .unwrap_or(info.model);
+    events.push(Event::AgentSpawned {
+        agent: AgentId::from(SUPERVISOR),
+        role: SUPERVISOR.into(),
+        model: supervisor_model,
+    });
     if let Some(by) = &config.auto_approve {
-        events.push(Event::log(LogLevel::Warn, "engine", format!("--yes: every approval is granted automatically on behalf of {by}")));
+        events.push(Event::log(
+            LogLevel::Warn,
+            "engine",
+            format!("--yes: every approval is granted automatically on behalf of {by}"),
+        ));
     }
     events
 }

@@ -70,15 +70,27 @@ impl AgentLoop {
         let mut idle = false;
         loop {
             let agent = self.agent.clone();
-            let Some(go) = self.ask(|reply| AgentMsg::Boundary { agent, idle, reply }).await else { return Outcome::Stopped };
+            let Some(go) = self
+                .ask(|reply| AgentMsg::Boundary { agent, idle, reply })
+                .await
+            else {
+                return Outcome::Stopped;
+            };
             let (news, context, step_cancel) = match go {
                 Go::Stop => return Outcome::Stopped,
-                Go::Continue { messages, context, step_cancel } => (messages, context, step_cancel),
+                Go::Continue {
+                    messages,
+                    context,
+                    step_cancel,
+                } => (messages, context, step_cancel),
             };
             self.messages.extend(news.into_iter().map(Message::user));
             idle = false;
             if step >= self.max_turns && !self.long_lived {
-                return Outcome::Failed(format!("turn limit reached ({} turns) without complete_task", self.max_turns));
+                return Outcome::Failed(format!(
+                    "turn limit reached ({} turns) without complete_task",
+                    self.max_turns
+                ));
             }
             let request = LlmRequest {
                 model: self.model.clone(),
@@ -86,7 +98,7 @@ impl AgentLoop {
                 messages: self.messages.clone(),
                 tools: self.tools.clone(),
                 max_output_tokens: 8192,
-                context,
+                context: *context,
             };
             let (text, calls) = match self.turn(request, step, &step_cancel).await {
                 Ok(Some(answer)) => answer,
@@ -114,7 +126,12 @@ impl AgentLoop {
     }
 
     /// One LLM turn, retried on retryable errors. `Ok(None)` when cancelled.
-    async fn turn(&mut self, request: LlmRequest, step: u32, step_cancel: &CancellationToken) -> Result<Option<(String, Vec<ToolUse>)>, String> {
+    async fn turn(
+        &mut self,
+        request: LlmRequest,
+        step: u32,
+        step_cancel: &CancellationToken,
+    ) -> Result<Option<(String, Vec<ToolUse>)>, String> {
         let mut attempt = 0;
         loop {
             match self.stream_once(request.clone(), step, step_cancel).await {
@@ -124,7 +141,15 @@ impl AgentLoop {
                     attempt += 1;
                     let wait = self.retry_backoff * 2u32.pow(attempt - 1);
                     let _ = self
-                        .emit(vec![Event::log(LogLevel::Warn, self.agent.as_str(), format!("model error: {e}; retrying in {}ms ({attempt}/{})", wait.as_millis(), self.step_retries))])
+                        .emit(vec![Event::log(
+                            LogLevel::Warn,
+                            self.agent.as_str(),
+                            format!(
+                                "model error: {e}; retrying in {}ms ({attempt}/{})",
+                                wait.as_millis(),
+                                self.step_retries
+                            ),
+                        )])
                         .await;
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
@@ -137,17 +162,29 @@ impl AgentLoop {
         }
     }
 
-    async fn stream_once(&mut self, request: LlmRequest, step: u32, step_cancel: &CancellationToken) -> Streamed {
+    async fn stream_once(
+        &mut self,
+        request: LlmRequest,
+        step: u32,
+        step_cancel: &CancellationToken,
+    ) -> Streamed {
         let started = Instant::now();
         let model = request.model.clone();
         let estimated_input = request.estimated_input_tokens();
-        let start = Event::LlmRequestStarted { agent: self.agent.clone(), task: self.task.clone(), model: model.clone(), prompt_hash: self.prompt_hash.clone(), step };
+        let start = Event::LlmRequestStarted {
+            agent: self.agent.clone(),
+            task: self.task.clone(),
+            model: model.clone(),
+            prompt_hash: self.prompt_hash.clone(),
+            step,
+        };
         if self.emit(vec![start]).await.is_err() {
             return Streamed::Cancelled;
         }
         let mut rx = self.provider.stream(request);
         let mut coalescer = Coalescer::new(self.agent.clone());
-        let (mut text, mut calls, mut usage, mut stop) = (String::new(), Vec::new(), None::<Usage>, None::<String>);
+        let (mut text, mut calls, mut usage, mut stop) =
+            (String::new(), Vec::new(), None::<Usage>, None::<String>);
         let result = loop {
             let item = tokio::select! {
                 item = rx.recv() => item,
@@ -181,7 +218,11 @@ impl AgentLoop {
         };
         drop(rx);
         let mut events: Vec<Event> = coalescer.flush().into_iter().collect();
-        let usage = usage.unwrap_or(Usage { input_tokens: estimated_input, output_tokens: 0, cached_tokens: 0 });
+        let usage = usage.unwrap_or(Usage {
+            input_tokens: estimated_input,
+            output_tokens: 0,
+            cached_tokens: 0,
+        });
         let stop_reason = match (&result, &stop) {
             (Ok(None), Some(s)) => s.clone(),
             (Ok(Some(e)), _) => format!("error: {e}"),
@@ -207,13 +248,27 @@ impl AgentLoop {
     }
 
     /// Runs the turn's tool calls in order. `Ok(true)` when one of them ended the task.
-    async fn call_tools(&mut self, calls: Vec<ToolUse>, step_cancel: &CancellationToken) -> Result<bool, ()> {
+    async fn call_tools(
+        &mut self,
+        calls: Vec<ToolUse>,
+        step_cancel: &CancellationToken,
+    ) -> Result<bool, ()> {
         let mut ended = false;
         for call in calls {
             let parsed = ToolCall::parse(&call.name, &call.arguments);
             let (agent, task) = (self.agent.clone(), self.task.clone());
             let (name, args) = (call.name.clone(), call.arguments.clone());
-            let verdict = self.ask(|reply| AgentMsg::Tool { agent, task, name, args, parsed: parsed.clone(), reply }).await.ok_or(())?;
+            let verdict = self
+                .ask(|reply| AgentMsg::Tool {
+                    agent,
+                    task,
+                    name,
+                    args,
+                    parsed: parsed.clone(),
+                    reply,
+                })
+                .await
+                .ok_or(())?;
             let result_text = match verdict {
                 Verdict::Answer { text, ends_task } => {
                     ended |= ends_task;
@@ -234,7 +289,14 @@ impl AgentLoop {
                     };
                     let duration_ms = started.elapsed().as_millis() as u64;
                     let (agent, task) = (self.agent.clone(), self.task.clone());
-                    self.send(AgentMsg::ToolDone { agent, task, call: id, result, duration_ms }).await?;
+                    self.send(AgentMsg::ToolDone {
+                        agent,
+                        task,
+                        call: id,
+                        result,
+                        duration_ms,
+                    })
+                    .await?;
                     text
                 }
             };

@@ -8,7 +8,10 @@ use crate::protocol::Command;
 impl RunActor {
     pub(super) fn on_command(&mut self, by: &Actor, command: Command) -> Result<(), String> {
         if self.state.status.is_terminal() {
-            return Err(format!("the run has ended ({}); it can only be viewed", self.state.status));
+            return Err(format!(
+                "the run has ended ({}); it can only be viewed",
+                self.state.status
+            ));
         }
         match command {
             Command::PauseRun { now } => {
@@ -16,7 +19,10 @@ impl RunActor {
                     return Err("the run is already paused".into());
                 }
                 let when = if now { "now" } else { "at the next step" };
-                self.pending.push(Event::RunStatusChanged { status: RunStatus::Paused, reason: format!("paused {when} by {by}") });
+                self.pending.push(Event::RunStatusChanged {
+                    status: RunStatus::Paused,
+                    reason: format!("paused {when} by {by}"),
+                });
                 if now {
                     self.pause_steps();
                 }
@@ -27,10 +33,20 @@ impl RunActor {
                     return Err("the run is not paused".into());
                 }
                 if let Some(e) = self.state.budget.exceeded(&self.state.spend()) {
-                    return Err(format!("the {} budget is still reached ({} of {}); raise it first (:budget)", e.scope, e.used, e.limit));
+                    return Err(format!(
+                        "the {} budget is still reached ({} of {}); raise it first (:budget)",
+                        e.scope, e.used, e.limit
+                    ));
                 }
-                let status = if self.state.tasks.is_empty() { RunStatus::Planning } else { RunStatus::Running };
-                self.pending.push(Event::RunStatusChanged { status, reason: format!("resumed by {by}") });
+                let status = if self.state.tasks.is_empty() {
+                    RunStatus::Planning
+                } else {
+                    RunStatus::Running
+                };
+                self.pending.push(Event::RunStatusChanged {
+                    status,
+                    reason: format!("resumed by {by}"),
+                });
                 Ok(())
             }
             Command::PauseAgent { agent } => {
@@ -38,7 +54,11 @@ impl RunActor {
                 if !self.paused_agents.insert(agent.clone()) {
                     return Err(format!("{agent} is already paused"));
                 }
-                self.pending.push(Event::AgentStatusChanged { agent, status: AgentStatus::Paused, reason: format!("paused by {by} (at the next step)") });
+                self.pending.push(Event::AgentStatusChanged {
+                    agent,
+                    status: AgentStatus::Paused,
+                    reason: format!("paused by {by} (at the next step)"),
+                });
                 Ok(())
             }
             Command::ResumeAgent { agent } => {
@@ -46,8 +66,16 @@ impl RunActor {
                 if !self.paused_agents.remove(&agent) {
                     return Err(format!("{agent} is not paused"));
                 }
-                let status = if self.live.contains_key(&agent) { AgentStatus::Thinking } else { AgentStatus::Idle };
-                self.pending.push(Event::AgentStatusChanged { agent, status, reason: format!("resumed by {by}") });
+                let status = if self.live.contains_key(&agent) {
+                    AgentStatus::Thinking
+                } else {
+                    AgentStatus::Idle
+                };
+                self.pending.push(Event::AgentStatusChanged {
+                    agent,
+                    status,
+                    reason: format!("resumed by {by}"),
+                });
                 Ok(())
             }
             Command::Inject { target, text } => {
@@ -56,7 +84,11 @@ impl RunActor {
                 if text.trim().is_empty() {
                     return Err("the message is empty".into());
                 }
-                self.pending.push(Event::HumanMessage { target: target.clone(), text: text.clone(), by: by.clone() });
+                self.pending.push(Event::HumanMessage {
+                    target: target.clone(),
+                    text: text.clone(),
+                    by: by.clone(),
+                });
                 let line = format!("Message from {by}: {text}");
                 match self.live.get_mut(&target) {
                     Some(live) => live.inbox.push(line),
@@ -66,43 +98,81 @@ impl RunActor {
                 Ok(())
             }
             Command::Approve { approval, always } => {
-                let decision = if always { ApprovalDecision::ApproveAlways } else { ApprovalDecision::Approve };
+                let decision = if always {
+                    ApprovalDecision::ApproveAlways
+                } else {
+                    ApprovalDecision::Approve
+                };
                 self.resolve(by, &approval, decision)
             }
             Command::Deny { approval, reason } => {
-                let reason = if reason.trim().is_empty() { "no reason given".to_owned() } else { reason };
+                let reason = if reason.trim().is_empty() {
+                    "no reason given".to_owned()
+                } else {
+                    reason
+                };
                 self.resolve(by, &approval, ApprovalDecision::Deny { reason })
             }
             Command::RetryTask { task } => {
-                let t = self.state.task(&task).ok_or_else(|| format!("there is no task {task}"))?;
-                if !matches!(t.status, TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Blocked) {
-                    return Err(format!("{task} is {}; only failed, cancelled or blocked tasks can be retried", t.status));
+                let t = self
+                    .state
+                    .task(&task)
+                    .ok_or_else(|| format!("there is no task {task}"))?;
+                if !matches!(
+                    t.status,
+                    TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Blocked
+                ) {
+                    return Err(format!(
+                        "{task} is {}; only failed, cancelled or blocked tasks can be retried",
+                        t.status
+                    ));
                 }
                 *self.manual_retries.entry(task.clone()).or_insert(0) += 1;
-                self.pending.push(Event::TaskStatusChanged { task: task.clone(), status: TaskStatus::Ready, reason: format!("retry requested by {by}") });
+                self.pending.push(Event::TaskStatusChanged {
+                    task: task.clone(),
+                    status: TaskStatus::Ready,
+                    reason: format!("retry requested by {by}"),
+                });
                 self.news.push(format!("{by} asked to retry {task}"));
                 Ok(())
             }
             Command::CancelTask { task, reason } => {
-                let t = self.state.task(&task).ok_or_else(|| format!("there is no task {task}"))?;
+                let t = self
+                    .state
+                    .task(&task)
+                    .ok_or_else(|| format!("there is no task {task}"))?;
                 if t.status.is_terminal() {
                     return Err(format!("{task} is already {}", t.status));
                 }
                 let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
-                self.pending.push(Event::TaskStatusChanged { task: task.clone(), status: TaskStatus::Cancelled, reason: format!("cancelled by {by}{why}") });
-                for live in self.live.values().filter(|l| l.task.as_ref() == Some(&task)) {
+                self.pending.push(Event::TaskStatusChanged {
+                    task: task.clone(),
+                    status: TaskStatus::Cancelled,
+                    reason: format!("cancelled by {by}{why}"),
+                });
+                for live in self
+                    .live
+                    .values()
+                    .filter(|l| l.task.as_ref() == Some(&task))
+                {
                     live.cancel.cancel();
                 }
                 self.news.push(format!("{by} cancelled {task}{why}"));
                 Ok(())
             }
             Command::SetBudget { budget } => {
-                self.pending.push(Event::BudgetChanged { budget, by: by.clone() });
+                self.pending.push(Event::BudgetChanged {
+                    budget,
+                    by: by.clone(),
+                });
                 Ok(())
             }
             Command::StopRun { reason } => {
                 let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
-                self.pending.push(Event::RunStatusChanged { status: RunStatus::Cancelled, reason: format!("stopped by {by}{why}") });
+                self.pending.push(Event::RunStatusChanged {
+                    status: RunStatus::Cancelled,
+                    reason: format!("stopped by {by}{why}"),
+                });
                 self.stop_all();
                 Ok(())
             }
@@ -114,7 +184,10 @@ impl RunActor {
             Ok(())
         } else {
             let names: Vec<&str> = self.state.agents.iter().map(|a| a.id.as_str()).collect();
-            Err(format!("there is no agent {agent}; the agents are {}", names.join(", ")))
+            Err(format!(
+                "there is no agent {agent}; the agents are {}",
+                names.join(", ")
+            ))
         }
     }
 }

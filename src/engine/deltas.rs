@@ -16,7 +16,12 @@ pub struct Coalescer {
 
 impl Coalescer {
     pub fn new(agent: AgentId) -> Self {
-        Self { agent, kind: DeltaKind::Reasoning, buf: String::new(), since: Instant::now() }
+        Self {
+            agent,
+            kind: DeltaKind::Reasoning,
+            buf: String::new(),
+            since: Instant::now(),
+        }
     }
 
     /// Adds text; returns the events that are due.
@@ -40,7 +45,11 @@ impl Coalescer {
         if self.buf.is_empty() {
             return None;
         }
-        Some(Event::AgentDelta { agent: self.agent.clone(), kind: self.kind, text: std::mem::take(&mut self.buf) })
+        Some(Event::AgentDelta {
+            agent: self.agent.clone(),
+            kind: self.kind,
+            text: std::mem::take(&mut self.buf),
+        })
     }
 }
 
@@ -64,6 +73,9 @@ mod tests {
                 _ => unreachable!(),
             })
             .collect();
-        assert_eq!(texts, vec![(DeltaKind::Reasoning, 250), (DeltaKind::Text, 6)]);
+        assert_eq!(
+            texts,
+            vec![(DeltaKind::Reasoning, 250), (DeltaKind::Text, 6)]
+        );
     }
 }

@@ -5,7 +5,10 @@
 use super::actor::{ParkedCall, Reply, RunActor, SUPERVISOR};
 use super::msg::Verdict;
 use crate::domain::policy::{self, Decision};
-use crate::domain::{Actor, AgentId, ApprovalDecision, ApprovalId, CallId, Event, LogLevel, RunStatus, TaskId, TaskStatus};
+use crate::domain::{
+    Actor, AgentId, ApprovalDecision, ApprovalId, CallId, Event, LogLevel, RunStatus, TaskId,
+    TaskStatus,
+};
 use crate::tools::{ToolCall, ToolError, ToolOutput};
 use tokio::sync::oneshot;
 
@@ -20,16 +23,27 @@ fn cap(text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}\n[… {} more bytes in the tool result]", &text[..end], text.len() - end)
+    format!(
+        "{}\n[… {} more bytes in the tool result]",
+        &text[..end],
+        text.len() - end
+    )
 }
 
 impl RunActor {
     fn answer(&mut self, reply: oneshot::Sender<Verdict>, text: String, ends_task: bool) {
-        self.replies.push(Reply::Verdict(reply, Verdict::Answer { text, ends_task }));
+        self.replies
+            .push(Reply::Verdict(reply, Verdict::Answer { text, ends_task }));
     }
 
     fn finish_call(&mut self, agent: &AgentId, call: &CallId, ok: bool, output: &str) {
-        self.pending.push(Event::ToolCallFinished { agent: agent.clone(), call: call.clone(), ok, output: cap(output), duration_ms: 0 });
+        self.pending.push(Event::ToolCallFinished {
+            agent: agent.clone(),
+            call: call.clone(),
+            ok,
+            output: cap(output),
+            duration_ms: 0,
+        });
     }
 
     pub(super) fn on_tool(
@@ -46,7 +60,13 @@ impl RunActor {
         }
         self.next_call += 1;
         let call = CallId::from(format!("c{}", self.next_call));
-        self.pending.push(Event::ToolCallRequested { agent: agent.clone(), task: task.clone(), call: call.clone(), tool: name.clone(), args });
+        self.pending.push(Event::ToolCallRequested {
+            agent: agent.clone(),
+            task: task.clone(),
+            call: call.clone(),
+            tool: name.clone(),
+            args,
+        });
         let tc = match parsed {
             Ok(tc) => tc,
             Err(e) => {
@@ -55,8 +75,16 @@ impl RunActor {
                 return self.answer(reply, text, false);
             }
         };
-        let role = self.live.get(&agent).map(|l| l.role.clone()).unwrap_or_default();
-        let allowed = self.config.roster.get(&role).is_some_and(|r| r.tools.iter().any(|t| t == &name));
+        let role = self
+            .live
+            .get(&agent)
+            .map(|l| l.role.clone())
+            .unwrap_or_default();
+        let allowed = self
+            .config
+            .roster
+            .get(&role)
+            .is_some_and(|r| r.tools.iter().any(|t| t == &name));
         if !allowed {
             let text = format!("error: the {role} role may not use {name}");
             self.finish_call(&agent, &call, false, &text);
@@ -65,7 +93,12 @@ impl RunActor {
         if tc.is_engine_tool() {
             return self.engine_tool(agent, task, call, tc, reply);
         }
-        match policy::decide(self.state_autonomy(), tc.effect(), &name, &self.state.always_allow) {
+        match policy::decide(
+            self.state_autonomy(),
+            tc.effect(),
+            &name,
+            &self.state.always_allow,
+        ) {
             Decision::Allow => self.replies.push(Reply::Verdict(reply, Verdict::Run(call))),
             Decision::Deny => {
                 let text = format!("denied by policy: {}", tc.summary());
@@ -77,16 +110,28 @@ impl RunActor {
     }
 
     fn state_autonomy(&self) -> crate::domain::Autonomy {
-        self.state.info.as_ref().map_or(self.config.autonomy, |i| i.autonomy)
+        self.state
+            .info
+            .as_ref()
+            .map_or(self.config.autonomy, |i| i.autonomy)
     }
 
     /// Records an approval request; with `--yes` it is granted at once, otherwise the call
     /// waits for a person.
-    fn ask(&mut self, agent: AgentId, task: Option<TaskId>, call: CallId, tc: &ToolCall, reply: oneshot::Sender<Verdict>) {
+    fn ask(
+        &mut self,
+        agent: AgentId,
+        task: Option<TaskId>,
+        call: CallId,
+        tc: &ToolCall,
+        reply: oneshot::Sender<Verdict>,
+    ) {
         self.next_approval += 1;
         let approval = ApprovalId::from(format!("A{}", self.next_approval));
         let (risk, summary) = match tc {
-            ToolCall::AskHuman { question } => ("a question for a person".to_owned(), question.clone()),
+            ToolCall::AskHuman { question } => {
+                ("a question for a person".to_owned(), question.clone())
+            }
             _ => (tc.risk(), tc.summary()),
         };
         self.pending.push(Event::ApprovalRequested {
@@ -98,29 +143,53 @@ impl RunActor {
             risk,
             summary,
         });
-        self.parked.insert(approval.clone(), ParkedCall { reply, call, agent, tool: tc.name().into() });
+        self.parked.insert(
+            approval.clone(),
+            ParkedCall {
+                reply,
+                call,
+                agent,
+                tool: tc.name().into(),
+            },
+        );
         if let Some(by) = self.config.auto_approve.clone() {
             let _ = self.resolve(&by, &approval, ApprovalDecision::Approve);
         }
     }
 
     /// A person's answer to an approval request.
-    pub(super) fn resolve(&mut self, by: &Actor, approval: &ApprovalId, decision: ApprovalDecision) -> Result<(), String> {
+    pub(super) fn resolve(
+        &mut self,
+        by: &Actor,
+        approval: &ApprovalId,
+        decision: ApprovalDecision,
+    ) -> Result<(), String> {
         let Some(p) = self.parked.remove(approval) else {
             return Err(match self.state.approval(approval) {
                 Some(a) if !a.is_pending() => format!("{approval} was already answered"),
-                Some(_) => format!("{approval} belongs to work that was interrupted; it will be asked again"),
+                Some(_) => format!(
+                    "{approval} belongs to work that was interrupted; it will be asked again"
+                ),
                 None => format!("there is no approval {approval}"),
             });
         };
-        self.pending.push(Event::ApprovalResolved { approval: approval.clone(), decision: decision.clone(), by: by.clone() });
+        self.pending.push(Event::ApprovalResolved {
+            approval: approval.clone(),
+            decision: decision.clone(),
+            by: by.clone(),
+        });
         let verdict = match (&decision, p.tool.as_str()) {
-            (ApprovalDecision::Deny { reason }, "ask_human") => self.answered(&p, format!("{by} answered: no. {reason}")),
+            (ApprovalDecision::Deny { reason }, "ask_human") => {
+                self.answered(&p, format!("{by} answered: no. {reason}"))
+            }
             (_, "ask_human") => self.answered(&p, format!("{by} answered: yes, go ahead.")),
             (ApprovalDecision::Deny { reason }, _) => {
                 let text = format!("denied by {by}: {reason}");
                 self.finish_call(&p.agent, &p.call, false, &text);
-                Verdict::Answer { text, ends_task: false }
+                Verdict::Answer {
+                    text,
+                    ends_task: false,
+                }
             }
             _ => Verdict::Run(p.call.clone()),
         };
@@ -131,32 +200,74 @@ impl RunActor {
     /// A question answered by a person: the call is finished with the answer.
     fn answered(&mut self, p: &ParkedCall, text: String) -> Verdict {
         self.finish_call(&p.agent, &p.call, true, &text);
-        Verdict::Answer { text, ends_task: false }
+        Verdict::Answer {
+            text,
+            ends_task: false,
+        }
     }
 
-    pub(super) fn on_tool_done(&mut self, agent: AgentId, task: Option<TaskId>, call: CallId, result: Result<ToolOutput, ToolError>, duration_ms: u64) {
+    pub(super) fn on_tool_done(
+        &mut self,
+        agent: AgentId,
+        task: Option<TaskId>,
+        call: CallId,
+        result: Result<ToolOutput, ToolError>,
+        duration_ms: u64,
+    ) {
         let (ok, output) = match &result {
             Ok(out) => (out.ok, out.text.clone()),
             Err(e) => (false, format!("error: {e}")),
         };
         if let Err(e @ ToolError::Confinement { .. }) = &result {
-            self.pending.push(Event::log(LogLevel::Warn, agent.as_str(), format!("refused {call}: {e}")));
+            self.pending.push(Event::log(
+                LogLevel::Warn,
+                agent.as_str(),
+                format!("refused {call}: {e}"),
+            ));
         }
-        self.pending.push(Event::ToolCallFinished { agent: agent.clone(), call, ok, output: cap(&output), duration_ms });
+        self.pending.push(Event::ToolCallFinished {
+            agent: agent.clone(),
+            call,
+            ok,
+            output: cap(&output),
+            duration_ms,
+        });
         if let Ok(out) = result {
             for c in out.changes {
-                self.pending.push(Event::FileChanged { agent: agent.clone(), task: task.clone(), path: c.path, added: c.added, removed: c.removed });
+                self.pending.push(Event::FileChanged {
+                    agent: agent.clone(),
+                    task: task.clone(),
+                    path: c.path,
+                    added: c.added,
+                    removed: c.removed,
+                });
             }
         }
     }
 
-    fn engine_tool(&mut self, agent: AgentId, task: Option<TaskId>, call: CallId, tc: ToolCall, reply: oneshot::Sender<Verdict>) {
+    fn engine_tool(
+        &mut self,
+        agent: AgentId,
+        task: Option<TaskId>,
+        call: CallId,
+        tc: ToolCall,
+        reply: oneshot::Sender<Verdict>,
+    ) {
         if let ToolCall::AskHuman { .. } = tc {
             return self.ask(agent, task, call, &tc, reply);
         }
         let result = match tc {
-            ToolCall::CreateTask { title, description, role, depends_on } => self.create_task(&agent, title, description, role, depends_on).map(|t| (t, false)),
-            ToolCall::CompleteTask { summary, evidence } => self.complete_task(&agent, task.as_ref(), summary, evidence).map(|t| (t, true)),
+            ToolCall::CreateTask {
+                title,
+                description,
+                role,
+                depends_on,
+            } => self
+                .create_task(&agent, title, description, role, depends_on)
+                .map(|t| (t, false)),
+            ToolCall::CompleteTask { summary, evidence } => self
+                .complete_task(&agent, task.as_ref(), summary, evidence)
+                .map(|t| (t, true)),
             ToolCall::FailTask { reason } => match task.as_ref().filter(|t| self.owns(&agent, t)) {
                 Some(t) => {
                     let t = t.clone();
@@ -185,36 +296,79 @@ impl RunActor {
     }
 
     fn owns(&self, agent: &AgentId, task: &TaskId) -> bool {
-        self.state.task(task).is_some_and(|t| t.status.is_active() && t.agent.as_ref() == Some(agent))
+        self.state
+            .task(task)
+            .is_some_and(|t| t.status.is_active() && t.agent.as_ref() == Some(agent))
     }
 
-    fn create_task(&mut self, agent: &AgentId, title: String, description: String, role: String, depends_on: Vec<TaskId>) -> Result<String, String> {
+    fn create_task(
+        &mut self,
+        agent: &AgentId,
+        title: String,
+        description: String,
+        role: String,
+        depends_on: Vec<TaskId>,
+    ) -> Result<String, String> {
         if agent.as_str() != SUPERVISOR {
-            return Err("only the supervisor creates tasks; use ask_human or fail_task to raise a need".into());
+            return Err(
+                "only the supervisor creates tasks; use ask_human or fail_task to raise a need"
+                    .into(),
+            );
         }
         if title.trim().is_empty() {
             return Err("a task needs a title".into());
         }
         if role == SUPERVISOR || self.config.roster.get(&role).is_none() {
-            let roles: Vec<&str> = self.config.roster.names().filter(|r| *r != SUPERVISOR).collect();
-            return Err(format!("unknown role {role:?}; the roles are {}", roles.join(", ")));
+            let roles: Vec<&str> = self
+                .config
+                .roster
+                .names()
+                .filter(|r| *r != SUPERVISOR)
+                .collect();
+            return Err(format!(
+                "unknown role {role:?}; the roles are {}",
+                roles.join(", ")
+            ));
         }
         let id = TaskId::numbered(self.next_task + 1);
-        self.state.graph.check_new(&id, &depends_on).map_err(|e| e.to_string())?;
+        self.state
+            .graph
+            .check_new(&id, &depends_on)
+            .map_err(|e| e.to_string())?;
         self.next_task += 1;
         self.told_settled = false;
         self.nudges = 0;
-        self.pending.push(Event::TaskCreated { task: id.clone(), title, description, role, depends_on, by: agent.clone() });
+        self.pending.push(Event::TaskCreated {
+            task: id.clone(),
+            title,
+            description,
+            role,
+            depends_on,
+            by: agent.clone(),
+        });
         Ok(format!("created {id}"))
     }
 
-    fn complete_task(&mut self, agent: &AgentId, task: Option<&TaskId>, summary: String, evidence: String) -> Result<String, String> {
-        let task = task.filter(|t| self.owns(agent, t)).ok_or("you have no task in progress to complete")?.clone();
+    fn complete_task(
+        &mut self,
+        agent: &AgentId,
+        task: Option<&TaskId>,
+        summary: String,
+        evidence: String,
+    ) -> Result<String, String> {
+        let task = task
+            .filter(|t| self.owns(agent, t))
+            .ok_or("you have no task in progress to complete")?
+            .clone();
         if summary.trim().is_empty() || evidence.trim().is_empty() {
             return Err("complete_task needs a summary and evidence (command output, file names) that proves the work".into());
         }
         let line = summary.lines().next().unwrap_or_default().to_owned();
-        self.pending.push(Event::TaskCompleted { task: task.clone(), summary, evidence });
+        self.pending.push(Event::TaskCompleted {
+            task: task.clone(),
+            summary,
+            evidence,
+        });
         self.news.push(format!("{task} done by {agent}: {line}"));
         Ok(format!("{task} is done"))
     }
@@ -231,10 +385,15 @@ impl RunActor {
             .map(|t| format!("{} ({})", t.id, t.status))
             .collect();
         if !open.is_empty() {
-            return Err(format!("tasks are still open: {}; wait for them, or cancel them first", open.join(", ")));
+            return Err(format!(
+                "tasks are still open: {}; wait for them, or cancel them first",
+                open.join(", ")
+            ));
         }
-        self.pending.push(Event::RunStatusChanged { status: RunStatus::Completed, reason: summary });
+        self.pending.push(Event::RunStatusChanged {
+            status: RunStatus::Completed,
+            reason: summary,
+        });
         Ok("the run is finished".into())
     }
 }
-

@@ -19,8 +19,8 @@ use crate::llm::Provider;
 use crate::protocol::Command;
 use crate::store::{Store, StoreError};
 use crate::tools::CommandLimits;
-pub use msg::Subscription;
 use msg::Msg;
+pub use msg::Subscription;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,7 +78,11 @@ pub struct NewRun {
 pub enum RunTarget {
     New(NewRun),
     /// `budget`, when given, replaces the run's budget (attributed to `by`) before it goes on.
-    Resume { run: RunId, by: Actor, budget: Option<Budget> },
+    Resume {
+        run: RunId,
+        by: Actor,
+        budget: Option<Budget>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,9 +90,16 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot prepare the workspace {}: {source}", path.display())]
-    Workspace { path: PathBuf, source: std::io::Error },
+    Workspace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("run {run} has already ended ({status}): {reason}")]
-    Finished { run: RunId, status: crate::domain::RunStatus, reason: String },
+    Finished {
+        run: RunId,
+        status: crate::domain::RunStatus,
+        reason: String,
+    },
     #[error("run {0} has no events")]
     Empty(RunId),
     #[error("role {0:?} is not defined")]
@@ -110,7 +121,10 @@ impl EngineHandle {
     /// Sends a command as `by`; the answer says whether it was accepted.
     pub async fn command(&self, by: Actor, command: Command) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Command { by, command, reply }).await.map_err(|_| "the engine has stopped".to_owned())?;
+        self.tx
+            .send(Msg::Command { by, command, reply })
+            .await
+            .map_err(|_| "the engine has stopped".to_owned())?;
         rx.await.map_err(|_| "the engine has stopped".to_owned())?
     }
 
@@ -146,11 +160,20 @@ pub struct Engine {
 }
 
 /// Opens (or creates) the run and starts its actor.
-pub async fn start(store: Store, provider: Arc<dyn Provider>, config: EngineConfig, target: RunTarget) -> Result<Engine, EngineError> {
+pub async fn start(
+    store: Store,
+    provider: Arc<dyn Provider>,
+    config: EngineConfig,
+    target: RunTarget,
+) -> Result<Engine, EngineError> {
     let (tx, rx) = mpsc::channel(1024);
     let actor = actor::RunActor::boot(store, provider, config, target, tx.clone(), rx).await?;
     let run = actor.run_id().clone();
     let first_seq = actor.first_seq();
     let join = tokio::spawn(actor.run());
-    Ok(Engine { handle: EngineHandle { tx, run }, first_seq, join })
+    Ok(Engine {
+        handle: EngineHandle { tx, run },
+        first_seq,
+        join,
+    })
 }

@@ -9,10 +9,19 @@ use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub(crate) enum Msg {
-    Command { by: Actor, command: Command, reply: oneshot::Sender<Result<(), String>> },
+    Command {
+        by: Actor,
+        command: Command,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// The state, the live events after it, and the records from `from` up to the state.
-    Subscribe { from: Option<u64>, reply: oneshot::Sender<Subscription> },
-    Shutdown { reply: oneshot::Sender<()> },
+    Subscribe {
+        from: Option<u64>,
+        reply: oneshot::Sender<Subscription>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
     Agent(AgentMsg),
 }
 
@@ -30,18 +39,39 @@ pub(crate) enum AgentMsg {
     Emit(Vec<Event>),
     /// The agent is at a step boundary and asks whether to go on. `idle` means it has nothing
     /// to do until something happens (the supervisor between wakes).
-    Boundary { agent: AgentId, idle: bool, reply: oneshot::Sender<Go> },
+    Boundary {
+        agent: AgentId,
+        idle: bool,
+        reply: oneshot::Sender<Go>,
+    },
     /// The agent wants to call a tool.
-    Tool { agent: AgentId, task: Option<TaskId>, name: String, args: serde_json::Value, parsed: Result<ToolCall, ToolError>, reply: oneshot::Sender<Verdict> },
+    Tool {
+        agent: AgentId,
+        task: Option<TaskId>,
+        name: String,
+        args: serde_json::Value,
+        parsed: Result<ToolCall, ToolError>,
+        reply: oneshot::Sender<Verdict>,
+    },
     /// A tool the engine allowed has finished.
-    ToolDone { agent: AgentId, task: Option<TaskId>, call: CallId, result: Result<ToolOutput, ToolError>, duration_ms: u64 },
+    ToolDone {
+        agent: AgentId,
+        task: Option<TaskId>,
+        call: CallId,
+        result: Result<ToolOutput, ToolError>,
+        duration_ms: u64,
+    },
     /// The agent loop ended.
     Exited { agent: AgentId, outcome: Outcome },
 }
 
 /// The engine's answer at a step boundary.
 pub(crate) enum Go {
-    Continue { messages: Vec<String>, context: RequestContext, step_cancel: CancellationToken },
+    Continue {
+        messages: Vec<String>,
+        context: Box<RequestContext>,
+        step_cancel: CancellationToken,
+    },
     Stop,
 }
 

@@ -19,7 +19,11 @@ fn brief(t: &TaskState) -> TaskBrief {
 pub fn context(state: &RunState, role: &str, task: Option<&TaskId>) -> RequestContext {
     RequestContext {
         role: role.to_owned(),
-        goal: state.info.as_ref().map(|i| i.goal.clone()).unwrap_or_default(),
+        goal: state
+            .info
+            .as_ref()
+            .map(|i| i.goal.clone())
+            .unwrap_or_default(),
         task: task.and_then(|t| state.task(t)).map(brief),
         plan: state.tasks.iter().map(brief).collect(),
         seed: state.info.as_ref().map_or(0, |i| i.seed),
@@ -48,17 +52,36 @@ pub fn task_brief(state: &RunState, task: &TaskState) -> String {
     let mut out = String::new();
     let goal = state.info.as_ref().map_or("", |i| i.goal.as_str());
     let _ = writeln!(out, "Run goal: {goal}\n");
-    let _ = writeln!(out, "Your task {}: {}\n{}\n", task.id, task.title, task.description);
-    let done: Vec<&TaskState> = task.depends_on.iter().filter_map(|d| state.task(d)).filter(|d| d.status == TaskStatus::Done).collect();
+    let _ = writeln!(
+        out,
+        "Your task {}: {}\n{}\n",
+        task.id, task.title, task.description
+    );
+    let done: Vec<&TaskState> = task
+        .depends_on
+        .iter()
+        .filter_map(|d| state.task(d))
+        .filter(|d| d.status == TaskStatus::Done)
+        .collect();
     if !done.is_empty() {
         out.push_str("Finished work you build on:\n");
         for d in done {
-            let _ = writeln!(out, "- {} {}: {}", d.id, d.title, d.summary.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "- {} {}: {}",
+                d.id,
+                d.title,
+                d.summary.as_deref().unwrap_or("")
+            );
         }
         out.push('\n');
     }
     if !task.failures.is_empty() {
-        let _ = writeln!(out, "This is attempt {}. Earlier attempts failed:", task.attempts);
+        let _ = writeln!(
+            out,
+            "This is attempt {}. Earlier attempts failed:",
+            task.attempts
+        );
         for f in &task.failures {
             let _ = writeln!(out, "- {f}");
         }

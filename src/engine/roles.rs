@@ -56,7 +56,10 @@ pub struct RoleDef {
 
 impl RoleDef {
     pub fn render(&self, goal: &str, workspace: &str) -> String {
-        self.template.replace("{{goal}}", goal).replace("{{role}}", &self.name).replace("{{workspace}}", workspace)
+        self.template
+            .replace("{{goal}}", goal)
+            .replace("{{role}}", &self.name)
+            .replace("{{workspace}}", workspace)
     }
 }
 
@@ -73,16 +76,28 @@ pub enum RoleError {
 }
 
 fn parse(text: &str, source: &str, path: &Path) -> Result<RoleDef, RoleError> {
-    let bad = |detail: String| RoleError::Invalid { path: path.to_owned(), detail };
+    let bad = |detail: String| RoleError::Invalid {
+        path: path.to_owned(),
+        detail,
+    };
     let rest = text
         .strip_prefix("+++\n")
         .or_else(|| text.strip_prefix("+++\r\n"))
-        .ok_or_else(|| bad("line 1: a role file starts with a `+++` line, then TOML front matter, then `+++`".into()))?;
-    let end = rest.find("\n+++").ok_or_else(|| bad("the front matter has no closing `+++` line".into()))?;
+        .ok_or_else(|| {
+            bad(
+                "line 1: a role file starts with a `+++` line, then TOML front matter, then `+++`"
+                    .into(),
+            )
+        })?;
+    let end = rest
+        .find("\n+++")
+        .ok_or_else(|| bad("the front matter has no closing `+++` line".into()))?;
     let (front, body) = (&rest[..end], &rest[end + 4..]);
     let fm: FrontMatter = toml::from_str(front).map_err(|e| {
         // The span is an offset into the front matter, which starts on the file's line 2.
-        let line = e.span().map(|s| front.get(..s.start).unwrap_or(front).matches('\n').count() + 2);
+        let line = e
+            .span()
+            .map(|s| front.get(..s.start).unwrap_or(front).matches('\n').count() + 2);
         let msg = e.message().to_owned();
         bad(match line {
             Some(l) => format!("line {l}: {msg}"),
@@ -91,7 +106,10 @@ fn parse(text: &str, source: &str, path: &Path) -> Result<RoleDef, RoleError> {
     })?;
     let known: Vec<&str> = specs().iter().map(|s| s.name).collect();
     if let Some(t) = fm.tools.iter().find(|t| !known.contains(&t.as_str())) {
-        return Err(bad(format!("unknown tool {t:?} in `tools` (known: {})", known.join(", "))));
+        return Err(bad(format!(
+            "unknown tool {t:?} in `tools` (known: {})",
+            known.join(", ")
+        )));
     }
     if fm.max_turns == 0 {
         return Err(bad("`max_turns` must be at least 1".into()));
@@ -128,30 +146,59 @@ impl Roster {
     /// The embedded roles, overridden and extended by `*.md` files in `dir` (if it exists).
     pub fn load(dir: Option<&Path>) -> Result<Self, RoleError> {
         let mut roster = Self::embedded()?;
-        let Some(dir) = dir.filter(|d| d.is_dir()) else { return Ok(roster) };
-        let entries = std::fs::read_dir(dir).map_err(|e| RoleError::Invalid { path: dir.to_owned(), detail: e.to_string() })?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")).collect();
+        let Some(dir) = dir.filter(|d| d.is_dir()) else {
+            return Ok(roster);
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| RoleError::Invalid {
+            path: dir.to_owned(),
+            detail: e.to_string(),
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md"))
+            .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| RoleError::Invalid { path: path.clone(), detail: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| RoleError::Invalid {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
             let role = parse(&text, &path.display().to_string(), &path)?;
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if role.name != stem {
-                return Err(RoleError::Invalid { path, detail: format!("`name = {:?}` must match the file name {stem:?}", role.name) });
+                return Err(RoleError::Invalid {
+                    path,
+                    detail: format!("`name = {:?}` must match the file name {stem:?}", role.name),
+                });
             }
             roster.roles.insert(role.name.clone(), role);
         }
         if !roster.roles.contains_key("supervisor") {
-            return Err(RoleError::Invalid { path: dir.to_owned(), detail: "there is no supervisor role".into() });
+            return Err(RoleError::Invalid {
+                path: dir.to_owned(),
+                detail: "there is no supervisor role".into(),
+            });
         }
         Ok(roster)
     }
 
     /// Applies per-role settings from the config file.
-    pub fn configure(&mut self, name: &str, model: Option<String>, max_turns: Option<u32>) -> Result<(), String> {
+    pub fn configure(
+        &mut self,
+        name: &str,
+        model: Option<String>,
+        max_turns: Option<u32>,
+    ) -> Result<(), String> {
         let Some(role) = self.roles.get_mut(name) else {
             let names: Vec<&str> = self.roles.keys().map(String::as_str).collect();
-            return Err(format!("there is no role {name:?} (roles: {})", names.join(", ")));
+            return Err(format!(
+                "there is no role {name:?} (roles: {})",
+                names.join(", ")
+            ));
         };
         if let Some(m) = model {
             role.model = Some(m);
@@ -178,11 +225,24 @@ mod tests {
     #[test]
     fn embedded_roles_parse_and_cover_the_company() {
         let r = Roster::embedded().unwrap();
-        for name in ["supervisor", "architect", "engineer", "qa", "reviewer", "ops", "growth"] {
+        for name in [
+            "supervisor",
+            "architect",
+            "engineer",
+            "qa",
+            "reviewer",
+            "ops",
+            "growth",
+        ] {
             let role = r.get(name).unwrap();
             assert!(role.render("G", "/w").contains('G'), "{name}");
         }
-        assert!(r.get("supervisor").unwrap().tools.contains(&"create_task".to_owned()));
+        assert!(
+            r.get("supervisor")
+                .unwrap()
+                .tools
+                .contains(&"create_task".to_owned())
+        );
         assert_eq!(prompt_hash("x").len(), 16);
     }
 
@@ -195,9 +255,19 @@ mod tests {
         )
         .unwrap();
         let r = Roster::load(Some(dir.path())).unwrap();
-        assert_eq!(r.get("engineer").unwrap().template, "Be brief about {{goal}}.\n");
-        std::fs::write(dir.path().join("qa.md"), "+++\nname = \"qa\"\ntitle = \"Q\"\ndescription = \"d\"\ntools = []\nbogus = 1\n+++\nx").unwrap();
+        assert_eq!(
+            r.get("engineer").unwrap().template,
+            "Be brief about {{goal}}.\n"
+        );
+        std::fs::write(
+            dir.path().join("qa.md"),
+            "+++\nname = \"qa\"\ntitle = \"Q\"\ndescription = \"d\"\ntools = []\nbogus = 1\n+++\nx",
+        )
+        .unwrap();
         let e = Roster::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(e.contains("qa.md") && e.contains("line 6") && e.contains("bogus"), "{e}");
+        assert!(
+            e.contains("qa.md") && e.contains("line 6") && e.contains("bogus"),
+            "{e}"
+        );
     }
 }

@@ -20,9 +20,22 @@ impl RunActor {
         if self.state.status.is_terminal() {
             self.stop_all();
             let ended = format!("the run is {}", self.state.status);
-            for a in self.state.agents.iter().filter(|a| a.status != AgentStatus::Idle) {
-                if !self.pending.iter().any(|e| matches!(e, Event::AgentStatusChanged { agent, .. } if agent == &a.id)) {
-                    self.pending.push(Event::AgentStatusChanged { agent: a.id.clone(), status: AgentStatus::Idle, reason: ended.clone() });
+            for a in self
+                .state
+                .agents
+                .iter()
+                .filter(|a| a.status != AgentStatus::Idle)
+            {
+                if !self
+                    .pending
+                    .iter()
+                    .any(|e| matches!(e, Event::AgentStatusChanged { agent, .. } if agent == &a.id))
+                {
+                    self.pending.push(Event::AgentStatusChanged {
+                        agent: a.id.clone(),
+                        status: AgentStatus::Idle,
+                        reason: ended.clone(),
+                    });
                 }
             }
             return;
@@ -38,7 +51,10 @@ impl RunActor {
 
     fn ensure_supervisor(&mut self) {
         let sup = AgentId::from(SUPERVISOR);
-        if self.live.contains_key(&sup) || self.state.status == RunStatus::Paused || self.state.agent(&sup).is_none() {
+        if self.live.contains_key(&sup)
+            || self.state.status == RunStatus::Paused
+            || self.state.agent(&sup).is_none()
+        {
             return;
         }
         let opening = prompt::supervisor_opening(&self.state);
@@ -46,22 +62,34 @@ impl RunActor {
     }
 
     fn supervisor_idle(&self) -> bool {
-        self.live.get(&AgentId::from(SUPERVISOR)).is_some_and(|l| l.idle && l.parked.is_some())
+        self.live
+            .get(&AgentId::from(SUPERVISOR))
+            .is_some_and(|l| l.idle && l.parked.is_some())
     }
 
     /// Planning ends when the supervisor has made a plan and gone quiet.
     fn check_plan(&mut self) {
-        if self.state.status != RunStatus::Planning || !self.supervisor_idle() || !self.news.is_empty() {
+        if self.state.status != RunStatus::Planning
+            || !self.supervisor_idle()
+            || !self.news.is_empty()
+        {
             return;
         }
         if !self.state.tasks.is_empty() || self.next_task > 0 {
             let n = self.state.tasks.len();
-            self.pending.push(Event::RunStatusChanged { status: RunStatus::Running, reason: format!("plan ready: {n} tasks") });
+            self.pending.push(Event::RunStatusChanged {
+                status: RunStatus::Running,
+                reason: format!("plan ready: {n} tasks"),
+            });
         } else if self.nudges < MAX_NUDGES {
             self.nudges += 1;
-            self.news.push("There is no plan yet. Create the tasks with create_task.".into());
+            self.news
+                .push("There is no plan yet. Create the tasks with create_task.".into());
         } else {
-            self.pending.push(Event::RunStatusChanged { status: RunStatus::Failed, reason: "the supervisor made no plan".into() });
+            self.pending.push(Event::RunStatusChanged {
+                status: RunStatus::Failed,
+                reason: "the supervisor made no plan".into(),
+            });
         }
     }
 
@@ -81,7 +109,11 @@ impl RunActor {
                 break;
             }
             // An agent of this role is about to be free: let it take the task.
-            let role = self.state.task(&task).map(|t| t.role.clone()).unwrap_or_default();
+            let role = self
+                .state
+                .task(&task)
+                .map(|t| t.role.clone())
+                .unwrap_or_default();
             if self.live.values().any(|l| l.finishing && l.role == role) {
                 continue;
             }
@@ -92,19 +124,32 @@ impl RunActor {
     }
 
     fn start_task(&mut self, id: &TaskId) -> bool {
-        let Some(task) = self.state.task(id).cloned() else { return false };
+        let Some(task) = self.state.task(id).cloned() else {
+            return false;
+        };
         if self.config.roster.get(&task.role).is_none() {
-            self.pending.push(Event::TaskStatusChanged { task: id.clone(), status: TaskStatus::Failed, reason: format!("there is no {} role", task.role) });
+            self.pending.push(Event::TaskStatusChanged {
+                task: id.clone(),
+                status: TaskStatus::Failed,
+                reason: format!("there is no {} role", task.role),
+            });
             return false;
         }
         let agent = self.pick_agent(&task.role);
         let attempt = task.attempts + 1;
-        self.pending.push(Event::TaskAssigned { task: id.clone(), agent: agent.clone(), attempt });
+        self.pending.push(Event::TaskAssigned {
+            task: id.clone(),
+            agent: agent.clone(),
+            attempt,
+        });
         let mut brief_task = task.clone();
         brief_task.attempts = attempt;
         let mut messages = vec![Message::user(prompt::task_brief(&self.state, &brief_task))];
         for note in self.state.messages.iter().filter(|m| m.target == agent) {
-            messages.push(Message::user(format!("Message from {}: {}", note.by, note.text)));
+            messages.push(Message::user(format!(
+                "Message from {}: {}",
+                note.by, note.text
+            )));
         }
         self.spawn_agent(agent, &task.role, Some(id.clone()), messages);
         true
@@ -112,22 +157,40 @@ impl RunActor {
 
     /// An idle agent of the role, or a new one.
     fn pick_agent(&mut self, role: &str) -> AgentId {
-        let idle = self.state.agents.iter().find(|a| a.role == role && !self.live.contains_key(&a.id)).map(|a| a.id.clone());
+        let idle = self
+            .state
+            .agents
+            .iter()
+            .find(|a| a.role == role && !self.live.contains_key(&a.id))
+            .map(|a| a.id.clone());
         if let Some(a) = idle {
             return a;
         }
         let n = self.agents_per_role.entry(role.to_owned()).or_insert(0);
         *n += 1;
         let agent = AgentId::from(format!("{role}-{n}"));
-        let model = self.config.roster.get(role).and_then(|r| r.model.clone()).unwrap_or_else(|| self.provider.info().model);
-        self.pending.push(Event::AgentSpawned { agent: agent.clone(), role: role.to_owned(), model });
+        let model = self
+            .config
+            .roster
+            .get(role)
+            .and_then(|r| r.model.clone())
+            .unwrap_or_else(|| self.provider.info().model);
+        self.pending.push(Event::AgentSpawned {
+            agent: agent.clone(),
+            role: role.to_owned(),
+            model,
+        });
         agent
     }
 
     /// When every task is settled, the supervisor is asked to finish; when nothing can move,
     /// the run waits for a person and says why.
     fn check_settled(&mut self) {
-        if self.state.tasks.is_empty() || self.live.values().any(|l| l.task.is_some()) || !self.supervisor_idle() || !self.news.is_empty() {
+        if self.state.tasks.is_empty()
+            || self.live.values().any(|l| l.task.is_some())
+            || !self.supervisor_idle()
+            || !self.news.is_empty()
+        {
             return;
         }
         if !self.pending.is_empty() || self.state.pending_approvals().next().is_some() {
@@ -148,7 +211,12 @@ impl RunActor {
             }
             return;
         }
-        let ready = self.state.tasks.iter().any(|t| matches!(t.status, TaskStatus::Ready | TaskStatus::Running | TaskStatus::AwaitingApproval));
+        let ready = self.state.tasks.iter().any(|t| {
+            matches!(
+                t.status,
+                TaskStatus::Ready | TaskStatus::Running | TaskStatus::AwaitingApproval
+            )
+        });
         if !ready {
             let stuck: Vec<String> = self
                 .state
@@ -159,7 +227,10 @@ impl RunActor {
                 .collect();
             self.pending.push(Event::RunStatusChanged {
                 status: RunStatus::Paused,
-                reason: format!("waiting for a person: {}; retry (r) or cancel (x) them, then resume", stuck.join(", ")),
+                reason: format!(
+                    "waiting for a person: {}; retry (r) or cancel (x) them, then resume",
+                    stuck.join(", ")
+                ),
             });
         }
     }
@@ -167,25 +238,54 @@ impl RunActor {
     /// Answers agents waiting at a step boundary when they may go on.
     fn release_agents(&mut self) {
         let status = self.state.status;
-        let ids: Vec<AgentId> = self.live.iter().filter(|(_, l)| l.parked.is_some()).map(|(id, _)| id.clone()).collect();
+        let ids: Vec<AgentId> = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.parked.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in ids {
             let is_sup = id.as_str() == SUPERVISOR;
             let paused = self.paused_agents.contains(&id);
             let run_ok = status == RunStatus::Running || (is_sup && status == RunStatus::Planning);
-            let Some(live) = self.live.get_mut(&id) else { continue };
+            let Some(live) = self.live.get_mut(&id) else {
+                continue;
+            };
             let has_news = !live.inbox.is_empty() || (is_sup && !self.news.is_empty());
             if !run_ok || paused {
-                if !live.shown_paused && self.state.agent(&id).is_some_and(|a| a.status != AgentStatus::Paused) {
+                if !live.shown_paused
+                    && self
+                        .state
+                        .agent(&id)
+                        .is_some_and(|a| a.status != AgentStatus::Paused)
+                {
                     live.shown_paused = true;
-                    let reason = if paused { "paused by a person" } else { "the run is paused" };
-                    self.pending.push(Event::AgentStatusChanged { agent: id.clone(), status: AgentStatus::Paused, reason: reason.into() });
+                    let reason = if paused {
+                        "paused by a person"
+                    } else {
+                        "the run is paused"
+                    };
+                    self.pending.push(Event::AgentStatusChanged {
+                        agent: id.clone(),
+                        status: AgentStatus::Paused,
+                        reason: reason.into(),
+                    });
                 }
                 continue;
             }
             if live.idle && !has_news {
-                if !live.shown_paused && self.state.agent(&id).is_some_and(|a| a.status != AgentStatus::Idle) {
+                if !live.shown_paused
+                    && self
+                        .state
+                        .agent(&id)
+                        .is_some_and(|a| a.status != AgentStatus::Idle)
+                {
                     live.shown_paused = true;
-                    self.pending.push(Event::AgentStatusChanged { agent: id.clone(), status: AgentStatus::Idle, reason: "waiting for news".into() });
+                    self.pending.push(Event::AgentStatusChanged {
+                        agent: id.clone(),
+                        status: AgentStatus::Idle,
+                        reason: "waiting for news".into(),
+                    });
                 }
                 continue;
             }
@@ -198,35 +298,59 @@ impl RunActor {
             live.step_cancel = CancellationToken::new();
             let step_cancel = live.step_cancel.clone();
             let (role, task) = (live.role.clone(), live.task.clone());
-            let Some(reply) = live.parked.take() else { continue };
-            let context = prompt::context(&self.state, &role, task.as_ref());
-            self.replies.push(Reply::Go(reply, Go::Continue { messages, context, step_cancel }));
+            let Some(reply) = live.parked.take() else {
+                continue;
+            };
+            let context = Box::new(prompt::context(&self.state, &role, task.as_ref()));
+            self.replies.push(Reply::Go(
+                reply,
+                Go::Continue {
+                    messages,
+                    context,
+                    step_cancel,
+                },
+            ));
         }
     }
 
     /// Records a failed attempt and retries the task while attempts remain.
     pub(super) fn fail_task(&mut self, id: &TaskId, reason: &str) {
-        let Some(task) = self.state.task(id) else { return };
+        let Some(task) = self.state.task(id) else {
+            return;
+        };
         if !task.status.is_active() {
             return;
         }
         let attempts = task.attempts;
         let allowed = self.config.max_attempts + self.manual_retries.get(id).copied().unwrap_or(0);
-        self.pending.push(Event::TaskStatusChanged { task: id.clone(), status: TaskStatus::Failed, reason: reason.to_owned() });
+        self.pending.push(Event::TaskStatusChanged {
+            task: id.clone(),
+            status: TaskStatus::Failed,
+            reason: reason.to_owned(),
+        });
         if attempts < allowed {
             self.pending.push(Event::TaskStatusChanged {
                 task: id.clone(),
                 status: TaskStatus::Ready,
-                reason: format!("retrying after a failure: attempt {} of {allowed}", attempts + 1),
+                reason: format!(
+                    "retrying after a failure: attempt {} of {allowed}",
+                    attempts + 1
+                ),
             });
-            self.news.push(format!("{id} failed (attempt {attempts}): {reason}; it will be retried"));
+            self.news.push(format!(
+                "{id} failed (attempt {attempts}): {reason}; it will be retried"
+            ));
         } else {
-            self.news.push(format!("{id} failed for good after {attempts} attempts: {reason}"));
+            self.news.push(format!(
+                "{id} failed for good after {attempts} attempts: {reason}"
+            ));
         }
     }
 
     pub(super) fn on_exit(&mut self, agent: AgentId, outcome: Outcome) {
-        let Some(live) = self.live.remove(&agent) else { return };
+        let Some(live) = self.live.remove(&agent) else {
+            return;
+        };
         if self.shutting_down() {
             return;
         }
@@ -240,11 +364,22 @@ impl RunActor {
                     };
                     self.fail_task(task, &reason);
                 }
-                self.pending.push(Event::AgentStatusChanged { agent, status: AgentStatus::Idle, reason: format!("finished with {task}") });
+                self.pending.push(Event::AgentStatusChanged {
+                    agent,
+                    status: AgentStatus::Idle,
+                    reason: format!("finished with {task}"),
+                });
             }
             (None, Outcome::Failed(reason)) if !self.state.status.is_terminal() => {
-                self.pending.push(Event::AgentStatusChanged { agent, status: AgentStatus::Idle, reason: reason.clone() });
-                self.pending.push(Event::RunStatusChanged { status: RunStatus::Paused, reason: format!("the supervisor stopped: {reason}") });
+                self.pending.push(Event::AgentStatusChanged {
+                    agent,
+                    status: AgentStatus::Idle,
+                    reason: reason.clone(),
+                });
+                self.pending.push(Event::RunStatusChanged {
+                    status: RunStatus::Paused,
+                    reason: format!("the supervisor stopped: {reason}"),
+                });
             }
             (None, _) => {}
         }

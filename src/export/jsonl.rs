@@ -13,5 +13,12 @@ pub struct ExportLine<'a> {
 }
 
 pub fn jsonl_line(rec: &EventRecord) -> Result<String, serde_json::Error> {
-    serde_json::to_string(&ExportLine { seq: rec.seq, time: super::rfc3339(rec.ts_ms), ts_ms: rec.ts_ms, run: &rec.run, v: rec.v, event: &rec.event })
+    serde_json::to_string(&ExportLine {
+        seq: rec.seq,
+        time: super::rfc3339(rec.ts_ms),
+        ts_ms: rec.ts_ms,
+        run: &rec.run,
+        v: rec.v,
+        event: &rec.event,
+    })
 }

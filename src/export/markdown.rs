@@ -12,19 +12,48 @@ fn cell(text: &str) -> String {
 
 pub fn report(state: &RunState, records: &[EventRecord]) -> String {
     let mut out = String::new();
-    let Some(info) = state.info.as_ref() else { return "# Empty run\n".into() };
-    let sim = if info.simulated { " — **SIMULATED** company (no model was configured)" } else { "" };
+    let Some(info) = state.info.as_ref() else {
+        return "# Empty run\n".into();
+    };
+    let sim = if info.simulated {
+        " — **SIMULATED** company (no model was configured)"
+    } else {
+        ""
+    };
     let _ = writeln!(out, "# Run {}\n", info.id);
     let _ = writeln!(out, "**Goal:** {}\n", info.goal);
-    let _ = writeln!(out, "- Status: **{}** — {}", state.status, state.status_reason);
+    let _ = writeln!(
+        out,
+        "- Status: **{}** — {}",
+        state.status, state.status_reason
+    );
     let _ = writeln!(out, "- Provider: {} / {}{sim}", info.provider, info.model);
-    let _ = writeln!(out, "- Started {} by {}; last event {}", rfc3339(state.created_ms), info.created_by, rfc3339(state.updated_ms));
+    let _ = writeln!(
+        out,
+        "- Started {} by {}; last event {}",
+        rfc3339(state.created_ms),
+        info.created_by,
+        rfc3339(state.updated_ms)
+    );
     let _ = writeln!(out, "- Active time: {}", duration(state.active_ms));
-    let _ = writeln!(out, "- Tokens: {} in, {} out; cost {}", state.usage.input_tokens, state.usage.output_tokens, usd(state.cost_usd, state.unpriced_requests));
+    let _ = writeln!(
+        out,
+        "- Tokens: {} in, {} out; cost {}",
+        state.usage.input_tokens,
+        state.usage.output_tokens,
+        usd(state.cost_usd, state.unpriced_requests)
+    );
     let _ = writeln!(out, "- Workspace: `{}`", info.workspace);
-    let _ = writeln!(out, "- Policy: autonomy {}, {} attempts per task, {} agents at once\n", info.autonomy, info.max_attempts, info.concurrency);
+    let _ = writeln!(
+        out,
+        "- Policy: autonomy {}, {} attempts per task, {} agents at once\n",
+        info.autonomy, info.max_attempts, info.concurrency
+    );
 
-    let _ = writeln!(out, "## Plan\n\n| task | role | status | attempts | after | result |\n|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "## Plan\n\n| task | role | status | attempts | after | result |\n|---|---|---|---|---|---|"
+    );
     for t in &state.tasks {
         let deps: Vec<&str> = t.depends_on.iter().map(|d| d.as_str()).collect();
         let _ = writeln!(
@@ -43,12 +72,25 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
     out.push_str("\n## How the plan changed\n\n");
     for r in records {
         let line = match &r.event {
-            Event::TaskCreated { task, title, by, .. } => format!("{task} created by {by}: {title}"),
-            Event::TaskStatusChanged { task, status, reason } => format!("{task} → {status}: {}", cell(reason)),
+            Event::TaskCreated {
+                task, title, by, ..
+            } => format!("{task} created by {by}: {title}"),
+            Event::TaskStatusChanged {
+                task,
+                status,
+                reason,
+            } => format!("{task} → {status}: {}", cell(reason)),
             Event::TaskCompleted { task, .. } => format!("{task} → done"),
-            Event::RunStatusChanged { status, reason } => format!("run → {status}: {}", cell(reason)),
-            Event::Recovered { reason, tasks, .. } => format!("recovered after a stop ({reason}); {} task(s) put back", tasks.len()),
-            Event::BudgetExceeded { scope, limit, used } => format!("{scope} budget reached: {used} of {limit}"),
+            Event::RunStatusChanged { status, reason } => {
+                format!("run → {status}: {}", cell(reason))
+            }
+            Event::Recovered { reason, tasks, .. } => format!(
+                "recovered after a stop ({reason}); {} task(s) put back",
+                tasks.len()
+            ),
+            Event::BudgetExceeded { scope, limit, used } => {
+                format!("{scope} budget reached: {used} of {limit}")
+            }
             _ => continue,
         };
         let _ = writeln!(out, "- `#{}` {} {line}", r.seq, rfc3339(r.ts_ms));
@@ -62,13 +104,26 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
         for a in &state.approvals {
             let (decision, by) = match &a.resolution {
                 Some((ApprovalDecision::Approve, by)) => ("approved".to_owned(), by.to_string()),
-                Some((ApprovalDecision::ApproveAlways, by)) => ("approved always".to_owned(), by.to_string()),
-                Some((ApprovalDecision::Deny { reason }, by)) => (format!("denied: {reason}"), by.to_string()),
+                Some((ApprovalDecision::ApproveAlways, by)) => {
+                    ("approved always".to_owned(), by.to_string())
+                }
+                Some((ApprovalDecision::Deny { reason }, by)) => {
+                    (format!("denied: {reason}"), by.to_string())
+                }
                 None if a.expired => ("expired (interrupted)".to_owned(), "—".to_owned()),
                 None => ("**pending**".to_owned(), "—".to_owned()),
             };
             let task = a.task.as_ref().map(ToString::to_string).unwrap_or_default();
-            let _ = writeln!(out, "| {} | {} | {task} | {} | {} | {} | {} |", a.id, a.agent, cell(&a.summary), cell(&a.risk), cell(&decision), cell(&by));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {task} | {} | {} | {} | {} |",
+                a.id,
+                a.agent,
+                cell(&a.summary),
+                cell(&a.risk),
+                cell(&decision),
+                cell(&by)
+            );
         }
     }
 
@@ -78,8 +133,14 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
         let line = match &r.event {
             Event::HumanMessage { target, text, by } => format!("{by} to {target}: {}", cell(text)),
             Event::BudgetChanged { budget, by } => format!("{by} set the budget to {budget:?}"),
-            Event::RunStatusChanged { status, reason } if reason.contains(" by ") => format!("run {status}: {}", cell(reason)),
-            Event::TaskStatusChanged { task, status, reason } if reason.contains(" by ") => format!("{task} {status}: {}", cell(reason)),
+            Event::RunStatusChanged { status, reason } if reason.contains(" by ") => {
+                format!("run {status}: {}", cell(reason))
+            }
+            Event::TaskStatusChanged {
+                task,
+                status,
+                reason,
+            } if reason.contains(" by ") => format!("{task} {status}: {}", cell(reason)),
             _ => continue,
         };
         any = true;
@@ -92,8 +153,17 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
     out.push_str("\n## Changes\n\n| file | task | agent | lines |\n|---|---|---|---|\n");
     let mut files: BTreeMap<&str, (String, String, u32, u32)> = BTreeMap::new();
     for r in records {
-        if let Event::FileChanged { agent, task, path, added, removed } = &r.event {
-            let e = files.entry(path).or_insert_with(|| (String::new(), String::new(), 0, 0));
+        if let Event::FileChanged {
+            agent,
+            task,
+            path,
+            added,
+            removed,
+        } = &r.event
+        {
+            let e = files
+                .entry(path)
+                .or_insert_with(|| (String::new(), String::new(), 0, 0));
             e.0 = task.as_ref().map(ToString::to_string).unwrap_or_default();
             e.1 = agent.to_string();
             e.2 += added;
@@ -106,8 +176,18 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
 
     out.push_str("\n## Evidence\n");
     for t in state.tasks.iter().filter(|t| t.evidence.is_some()) {
-        let _ = writeln!(out, "\n### {} {}\n\n{}\n", t.id, t.title, t.summary.as_deref().unwrap_or(""));
-        let _ = writeln!(out, "```text\n{}\n```", t.evidence.as_deref().unwrap_or("").trim_end());
+        let _ = writeln!(
+            out,
+            "\n### {} {}\n\n{}\n",
+            t.id,
+            t.title,
+            t.summary.as_deref().unwrap_or("")
+        );
+        let _ = writeln!(
+            out,
+            "```text\n{}\n```",
+            t.evidence.as_deref().unwrap_or("").trim_end()
+        );
         if !t.failures.is_empty() {
             let _ = writeln!(out, "\nEarlier attempts failed:");
             for f in &t.failures {

@@ -9,7 +9,10 @@ pub use markdown::report;
 
 /// RFC 3339 time of a unix-millisecond timestamp.
 pub fn rfc3339(ts_ms: u64) -> String {
-    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ts_ms)).to_string()
+    humantime::format_rfc3339_millis(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ts_ms),
+    )
+    .to_string()
 }
 
 /// `1h 02m`, `3m 04s`, `12s`.
@@ -24,9 +27,11 @@ pub fn duration(ms: u64) -> String {
 
 /// `$0.0123`, or `unknown` / a lower bound when some requests could not be priced.
 pub fn usd(amount: f64, unpriced: u64) -> String {
-    match (unpriced, amount) {
-        (0, a) => format!("${a:.4}"),
-        (_, a) if a == 0.0 => "unknown".to_owned(),
-        (_, a) => format!("≥ ${a:.4} ({unpriced} unpriced)"),
+    if unpriced == 0 {
+        format!("${amount:.4}")
+    } else if amount == 0.0 {
+        "unknown".to_owned()
+    } else {
+        format!("≥ ${amount:.4} ({unpriced} unpriced)")
     }
 }

@@ -41,15 +41,30 @@ pub struct Message {
 
 impl Message {
     pub fn user(text: impl Into<String>) -> Self {
-        Self { role: MessageRole::User, content: text.into(), tool_calls: Vec::new(), tool_call_id: None }
+        Self {
+            role: MessageRole::User,
+            content: text.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
     }
 
     pub fn assistant(text: impl Into<String>, tool_calls: Vec<ToolUse>) -> Self {
-        Self { role: MessageRole::Assistant, content: text.into(), tool_calls, tool_call_id: None }
+        Self {
+            role: MessageRole::Assistant,
+            content: text.into(),
+            tool_calls,
+            tool_call_id: None,
+        }
     }
 
     pub fn tool(id: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { role: MessageRole::Tool, content: text.into(), tool_calls: Vec::new(), tool_call_id: Some(id.into()) }
+        Self {
+            role: MessageRole::Tool,
+            content: text.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(id.into()),
+        }
     }
 }
 
@@ -98,8 +113,22 @@ impl LlmRequest {
     /// A rough token count of the request (4 bytes a token), for providers that report none.
     pub fn estimated_input_tokens(&self) -> u64 {
         let bytes = self.system.len()
-            + self.messages.iter().map(|m| m.content.len() + m.tool_calls.iter().map(|t| t.arguments.to_string().len()).sum::<usize>()).sum::<usize>()
-            + self.tools.iter().map(|t| t.description.len() + t.parameters.to_string().len()).sum::<usize>();
+            + self
+                .messages
+                .iter()
+                .map(|m| {
+                    m.content.len()
+                        + m.tool_calls
+                            .iter()
+                            .map(|t| t.arguments.to_string().len())
+                            .sum::<usize>()
+                })
+                .sum::<usize>()
+            + self
+                .tools
+                .iter()
+                .map(|t| t.description.len() + t.parameters.to_string().len())
+                .sum::<usize>();
         (bytes as u64).div_ceil(4)
     }
 }

@@ -8,7 +8,10 @@ pub enum StoreError {
     )]
     Locked { dir: PathBuf },
     #[error("cannot use {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
     #[error("{what} is damaged: {detail}")]
@@ -20,16 +23,22 @@ pub enum StoreError {
     #[error("no run matches {0:?}: see `macrohard-tui runs`")]
     UnknownRun(String),
     #[error("{spec:?} matches several runs ({}); give more of the id", candidates.join(", "))]
-    AmbiguousRun { spec: String, candidates: Vec<String> },
+    AmbiguousRun {
+        spec: String,
+        candidates: Vec<String>,
+    },
 }
 
 impl StoreError {
     pub(super) fn from_open(dir: &Path, e: sled::Error) -> Self {
         match &e {
             sled::Error::Io(io)
-                if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
             {
-                StoreError::Locked { dir: dir.to_owned() }
+                StoreError::Locked {
+                    dir: dir.to_owned(),
+                }
             }
             _ => StoreError::Sled(e),
         }

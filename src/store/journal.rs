@@ -19,12 +19,16 @@ pub struct Journal {
 }
 
 pub(super) fn decode(run: &RunId, key: &[u8], value: &[u8]) -> Result<EventRecord, StoreError> {
-    let seq = <[u8; 8]>::try_from(key).map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt {
-        what: format!("event key in {run}"),
-        detail: format!("{} bytes, expected 8", key.len()),
+    let seq = <[u8; 8]>::try_from(key)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt {
+            what: format!("event key in {run}"),
+            detail: format!("{} bytes, expected 8", key.len()),
+        })?;
+    let rec: EventRecord = serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+        what: format!("event {seq} of run {run}"),
+        detail: e.to_string(),
     })?;
-    let rec: EventRecord = serde_json::from_slice(value)
-        .map_err(|e| StoreError::Corrupt { what: format!("event {seq} of run {run}"), detail: e.to_string() })?;
     if rec.seq != seq {
         return Err(StoreError::Corrupt {
             what: format!("event {seq} of run {run}"),
@@ -43,11 +47,22 @@ impl Journal {
             None => 1,
         };
         let last_snapshot = match snapshots.last()? {
-            Some((k, _)) => <[u8; 8]>::try_from(&*k).map(u64::from_be_bytes).unwrap_or(0),
+            Some((k, _)) => <[u8; 8]>::try_from(&*k)
+                .map(u64::from_be_bytes)
+                .unwrap_or(0),
             None => 0,
         };
         let meta = store.run_meta(&run)?;
-        Ok(Self { store, run, events, snapshots, next_seq, last_snapshot, snapshot_every: DEFAULT_SNAPSHOT_EVERY, meta })
+        Ok(Self {
+            store,
+            run,
+            events,
+            snapshots,
+            next_seq,
+            last_snapshot,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            meta,
+        })
     }
 
     pub fn run(&self) -> &RunId {
@@ -71,11 +86,16 @@ impl Journal {
         }
         self.events
             .range(from.to_be_bytes()..=to.to_be_bytes())
-            .filter_map(|kv| match kv.map_err(StoreError::from).and_then(|(k, v)| decode(&self.run, &k, &v)) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    tracing::warn!("skipping an unreadable record: {e}");
-                    None
+            .filter_map(|kv| {
+                match kv
+                    .map_err(StoreError::from)
+                    .and_then(|(k, v)| decode(&self.run, &k, &v))
+                {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::warn!("skipping an unreadable record: {e}");
+                        None
+                    }
                 }
             })
             .collect()
@@ -83,14 +103,23 @@ impl Journal {
 
     /// Appends a batch of `(unix ms, event)` atomically and makes it durable with one flush.
     /// Returns the records with their sequence numbers; only then may they be acted on.
-    pub async fn append(&mut self, batch: Vec<(u64, Event)>) -> Result<Vec<EventRecord>, StoreError> {
+    pub async fn append(
+        &mut self,
+        batch: Vec<(u64, Event)>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
         let mut sled_batch = sled::Batch::default();
         let mut records = Vec::with_capacity(batch.len());
         for (i, (ts_ms, event)) in batch.into_iter().enumerate() {
-            let rec = EventRecord { v: SCHEMA_VERSION, run: self.run.clone(), seq: self.next_seq + i as u64, ts_ms, event };
+            let rec = EventRecord {
+                v: SCHEMA_VERSION,
+                run: self.run.clone(),
+                seq: self.next_seq + i as u64,
+                ts_ms,
+                event,
+            };
             let bytes = serde_json::to_vec(&rec).map_err(|e| StoreError::Encode(e.to_string()))?;
             sled_batch.insert(&rec.seq.to_be_bytes(), bytes);
             records.push(rec);
@@ -172,7 +201,12 @@ mod tests {
             j.set_snapshot_every(10);
             let mut state = RunState::default();
             let mut batch = vec![(1, created())];
-            batch.extend((0..24).map(|i| (2 + i, Event::log(LogLevel::Info, "test", format!("line {i}")))));
+            batch.extend((0..24).map(|i| {
+                (
+                    2 + i,
+                    Event::log(LogLevel::Info, "test", format!("line {i}")),
+                )
+            }));
             for chunk in batch.chunks(7) {
                 for r in j.append(chunk.to_vec()).await.unwrap() {
                     state.apply(&r);
@@ -184,17 +218,36 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let mut j = store.journal(&run).unwrap();
         assert_eq!(j.next_seq(), 26);
-        let more = j.append(vec![(99, Event::log(LogLevel::Warn, "test", "after reopen"))]).await.unwrap();
+        let more = j
+            .append(vec![(
+                99,
+                Event::log(LogLevel::Warn, "test", "after reopen"),
+            )])
+            .await
+            .unwrap();
         assert_eq!(more[0].seq, 26);
-        let seqs: Vec<u64> = store.events(&run, 1).unwrap().map(|r| r.unwrap().seq).collect();
+        let seqs: Vec<u64> = store
+            .events(&run, 1)
+            .unwrap()
+            .map(|r| r.unwrap().seq)
+            .collect();
         assert_eq!(seqs, (1..=26).collect::<Vec<_>>());
-        let full = RunState::fold(&store.events(&run, 1).unwrap().map(|r| r.unwrap()).collect::<Vec<_>>());
+        let full = RunState::fold(
+            &store
+                .events(&run, 1)
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect::<Vec<_>>(),
+        );
         let loaded = store.load_state(&run).unwrap();
         assert_eq!(loaded, full);
         assert_eq!(loaded.warnings, 1);
         assert_eq!(store.resolve_run("last").unwrap(), run);
         assert_eq!(store.resolve_run("01T").unwrap(), run);
-        assert!(matches!(store.resolve_run("zz"), Err(StoreError::UnknownRun(_))));
+        assert!(matches!(
+            store.resolve_run("zz"),
+            Err(StoreError::UnknownRun(_))
+        ));
     }
 
     #[test]

@@ -50,9 +50,19 @@ impl RunMeta {
 
     /// The fields a listing shows; when these are unchanged the metadata need not be rewritten.
     pub fn same_listing(&self, other: &RunMeta) -> bool {
-        (self.status, &self.status_reason, self.tasks_done, self.tasks_total, self.pending_approvals)
-            == (other.status, &other.status_reason, other.tasks_done, other.tasks_total, other.pending_approvals)
-            && (self.cost_usd - other.cost_usd).abs() < 0.005
+        (
+            self.status,
+            &self.status_reason,
+            self.tasks_done,
+            self.tasks_total,
+            self.pending_approvals,
+        ) == (
+            other.status,
+            &other.status_reason,
+            other.tasks_done,
+            other.tasks_total,
+            other.pending_approvals,
+        ) && (self.cost_usd - other.cost_usd).abs() < 0.005
             && self.tokens / 1000 == other.tokens / 1000
     }
 }

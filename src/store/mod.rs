@@ -37,14 +37,20 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { path: dir.to_owned(), source: e })?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+            path: dir.to_owned(),
+            source: e,
+        })?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(32 * 1024 * 1024)
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| StoreError::from_open(dir, e))?;
-        Ok(Self { db, dir: dir.to_owned() })
+        Ok(Self {
+            db,
+            dir: dir.to_owned(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -74,7 +80,10 @@ impl Store {
             None => Ok(None),
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
-                .map_err(|e| StoreError::Corrupt { what: format!("run metadata {run}"), detail: e.to_string() }),
+                .map_err(|e| StoreError::Corrupt {
+                    what: format!("run metadata {run}"),
+                    detail: e.to_string(),
+                }),
         }
     }
 
@@ -91,7 +100,10 @@ impl Store {
             return runs.last().map(|m| m.id.clone()).ok_or(StoreError::NoRuns);
         }
         let spec_lc = spec.to_lowercase();
-        let matches: Vec<&RunMeta> = runs.iter().filter(|m| m.id.as_str().starts_with(&spec_lc)).collect();
+        let matches: Vec<&RunMeta> = runs
+            .iter()
+            .filter(|m| m.id.as_str().starts_with(&spec_lc))
+            .collect();
         match matches.as_slice() {
             [one] => Ok(one.id.clone()),
             [] => Err(StoreError::UnknownRun(spec.to_owned())),

@@ -5,9 +5,17 @@ use crate::domain::{Event, RunState};
 /// The event that puts interrupted work back, or `None` when nothing was in flight.
 /// Finished tasks are never touched, so resume never re-does them.
 pub fn interrupted(state: &RunState) -> Option<Event> {
-    let tasks: Vec<_> = state.tasks.iter().filter(|t| t.status.is_active()).map(|t| t.id.clone()).collect();
+    let tasks: Vec<_> = state
+        .tasks
+        .iter()
+        .filter(|t| t.status.is_active())
+        .map(|t| t.id.clone())
+        .collect();
     let calls: Vec<_> = state.calls.iter().map(|c| c.call.clone()).collect();
-    let busy_agents = state.agents.iter().any(|a| a.status != crate::domain::AgentStatus::Idle);
+    let busy_agents = state
+        .agents
+        .iter()
+        .any(|a| a.status != crate::domain::AgentStatus::Idle);
     if tasks.is_empty() && calls.is_empty() && !busy_agents {
         return None;
     }

@@ -16,7 +16,11 @@ pub struct CommandLimits {
 
 impl Default for CommandLimits {
     fn default() -> Self {
-        Self { default_timeout: Duration::from_secs(120), max_timeout: Duration::from_secs(1800), output_cap: 64 * 1024 }
+        Self {
+            default_timeout: Duration::from_secs(120),
+            max_timeout: Duration::from_secs(1800),
+            output_cap: 64 * 1024,
+        }
     }
 }
 
@@ -47,9 +51,15 @@ pub async fn run_command(
     cancel: &CancellationToken,
 ) -> Result<ToolOutput, ToolError> {
     if command.trim().is_empty() {
-        return Err(ToolError::BadArguments { tool: "run_command".into(), detail: "`command` is empty".into() });
+        return Err(ToolError::BadArguments {
+            tool: "run_command".into(),
+            detail: "`command` is empty".into(),
+        });
     }
-    let timeout = timeout_s.map(Duration::from_secs).unwrap_or(limits.default_timeout).min(limits.max_timeout);
+    let timeout = timeout_s
+        .map(Duration::from_secs)
+        .unwrap_or(limits.default_timeout)
+        .min(limits.max_timeout);
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
         .arg(command)
@@ -68,7 +78,9 @@ pub async fn run_command(
             cmd.env(key, v);
         }
     }
-    let mut child = cmd.spawn().map_err(|e| ToolError::failed(format!("cannot start sh: {e}")))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ToolError::failed(format!("cannot start sh: {e}")))?;
     let pgid = child.id();
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let read_all = async {
@@ -135,19 +147,37 @@ mod tests {
         let (_d, ws) = ws();
         // SAFETY: tests in this module do not read this variable concurrently.
         unsafe { std::env::set_var("MACROHARD_TEST_SECRET_KEY", "sk-test-123") };
-        let out = run_command(&ws, "pwd; echo key=$MACROHARD_TEST_SECRET_KEY", None, &CommandLimits::default(), &CancellationToken::new())
-            .await
-            .unwrap();
+        let out = run_command(
+            &ws,
+            "pwd; echo key=$MACROHARD_TEST_SECRET_KEY",
+            None,
+            &CommandLimits::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert!(out.ok, "{}", out.text);
         assert!(out.text.contains(&ws.root().display().to_string()));
-        assert!(out.text.contains("key=\n") || out.text.ends_with("key="), "{}", out.text);
+        assert!(
+            out.text.contains("key=\n") || out.text.ends_with("key="),
+            "{}",
+            out.text
+        );
         assert!(!out.text.contains("sk-test-123"));
     }
 
     #[tokio::test]
     async fn failing_commands_report_their_exit_code_and_output() {
         let (_d, ws) = ws();
-        let out = run_command(&ws, "echo oops >&2; exit 3", None, &CommandLimits::default(), &CancellationToken::new()).await.unwrap();
+        let out = run_command(
+            &ws,
+            "echo oops >&2; exit 3",
+            None,
+            &CommandLimits::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert!(!out.ok);
         assert!(out.text.starts_with("exit code 3"), "{}", out.text);
         assert!(out.text.contains("oops"));
@@ -156,13 +186,32 @@ mod tests {
     #[tokio::test]
     async fn timeouts_kill_the_command_and_output_is_capped() {
         let (_d, ws) = ws();
-        let limits = CommandLimits { output_cap: 100, ..CommandLimits::default() };
+        let limits = CommandLimits {
+            output_cap: 100,
+            ..CommandLimits::default()
+        };
         let t0 = std::time::Instant::now();
-        let out = run_command(&ws, "sleep 30 & sleep 30", Some(1), &limits, &CancellationToken::new()).await.unwrap();
+        let out = run_command(
+            &ws,
+            "sleep 30 & sleep 30",
+            Some(1),
+            &limits,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert!(!out.ok);
         assert!(out.text.contains("timed out"));
         assert!(t0.elapsed() < Duration::from_secs(5));
-        let out = run_command(&ws, "yes | head -c 5000", None, &limits, &CancellationToken::new()).await.unwrap();
+        let out = run_command(
+            &ws,
+            "yes | head -c 5000",
+            None,
+            &limits,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert!(out.text.contains("bytes cut"));
         assert!(out.text.len() < 300);
     }

@@ -2,7 +2,9 @@
 /// result, so it says what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ToolError {
-    #[error("path {path:?} is refused: {why}. Use a path relative to the workspace root, inside it")]
+    #[error(
+        "path {path:?} is refused: {why}. Use a path relative to the workspace root, inside it"
+    )]
     Confinement { path: String, why: String },
     #[error("bad arguments for {tool}: {detail}")]
     BadArguments { tool: String, detail: String },

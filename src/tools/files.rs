@@ -18,7 +18,11 @@ pub fn read_file(ws: &Workspace, rel: &str) -> Result<ToolOutput, ToolError> {
     let bytes = std::fs::read(&path).map_err(|e| io_err("read", rel, e))?;
     let truncated = bytes.len() > READ_CAP;
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(READ_CAP)]).into_owned();
-    let text = if truncated { format!("{text}\n[… truncated: {} bytes in all]", bytes.len()) } else { text };
+    let text = if truncated {
+        format!("{text}\n[… truncated: {} bytes in all]", bytes.len())
+    } else {
+        text
+    };
     Ok(ToolOutput::ok(text))
 }
 
@@ -36,7 +40,13 @@ pub fn diffstat(old: &str, new: &str) -> (u32, u32) {
     (added, removed)
 }
 
-fn write_checked(ws: &Workspace, rel: &str, path: &Path, old: &str, content: &str) -> Result<ToolOutput, ToolError> {
+fn write_checked(
+    ws: &Workspace,
+    rel: &str,
+    path: &Path,
+    old: &str,
+    content: &str,
+) -> Result<ToolOutput, ToolError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_err("create the folder for", rel, e))?;
     }
@@ -46,14 +56,20 @@ fn write_checked(ws: &Workspace, rel: &str, path: &Path, old: &str, content: &st
     Ok(ToolOutput {
         ok: true,
         text: format!("wrote {rel} ({} bytes, +{added} -{removed})", content.len()),
-        changes: vec![FileChange { path: rel, added, removed }],
+        changes: vec![FileChange {
+            path: rel,
+            added,
+            removed,
+        }],
     })
 }
 
 pub fn write_file(ws: &Workspace, rel: &str, content: &str) -> Result<ToolOutput, ToolError> {
     let path = ws.resolve(rel)?;
     if path.is_dir() {
-        return Err(ToolError::failed(format!("{rel} is a folder; give a file path")));
+        return Err(ToolError::failed(format!(
+            "{rel} is a folder; give a file path"
+        )));
     }
     let old = std::fs::read_to_string(&path).unwrap_or_default();
     write_checked(ws, rel, &path, &old, content)
@@ -63,17 +79,25 @@ pub fn edit_file(ws: &Workspace, rel: &str, old: &str, new: &str) -> Result<Tool
     let path = ws.resolve(rel)?;
     let text = std::fs::read_to_string(&path).map_err(|e| io_err("read", rel, e))?;
     if old.is_empty() {
-        return Err(ToolError::failed("`old` is empty: give the exact text to replace"));
+        return Err(ToolError::failed(
+            "`old` is empty: give the exact text to replace",
+        ));
     }
     match text.matches(old).count() {
-        0 => Err(ToolError::failed(format!("`old` was not found in {rel}; read the file and copy the text exactly"))),
+        0 => Err(ToolError::failed(format!(
+            "`old` was not found in {rel}; read the file and copy the text exactly"
+        ))),
         1 => write_checked(ws, rel, &path, &text, &text.replacen(old, new, 1)),
-        n => Err(ToolError::failed(format!("`old` occurs {n} times in {rel}; include more context so it occurs once"))),
+        n => Err(ToolError::failed(format!(
+            "`old` occurs {n} times in {rel}; include more context so it occurs once"
+        ))),
     }
 }
 
 fn walk(ws: &Workspace, dir: &Path, out: &mut Vec<String>, cap: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -103,16 +127,24 @@ pub fn list_files(ws: &Workspace, rel: &str) -> Result<ToolOutput, ToolError> {
     walk(ws, &path, &mut out, LIST_CAP + 1);
     let more = out.len() > LIST_CAP;
     out.truncate(LIST_CAP);
-    let mut text = if out.is_empty() { "(empty)".to_owned() } else { out.join("\n") };
+    let mut text = if out.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        out.join("\n")
+    };
     if more {
-        text.push_str(&format!("\n[… more than {LIST_CAP} entries; list a sub-folder]"));
+        text.push_str(&format!(
+            "\n[… more than {LIST_CAP} entries; list a sub-folder]"
+        ));
     }
     Ok(ToolOutput::ok(text))
 }
 
 pub fn search_files(ws: &Workspace, pattern: &str, rel: &str) -> Result<ToolOutput, ToolError> {
-    let re = regex_lite::Regex::new(pattern)
-        .map_err(|e| ToolError::BadArguments { tool: "search_files".into(), detail: format!("pattern: {e}") })?;
+    let re = regex_lite::Regex::new(pattern).map_err(|e| ToolError::BadArguments {
+        tool: "search_files".into(),
+        detail: format!("pattern: {e}"),
+    })?;
     let root = ws.resolve(rel)?;
     let mut files = Vec::new();
     if root.is_dir() {
@@ -123,7 +155,9 @@ pub fn search_files(ws: &Workspace, pattern: &str, rel: &str) -> Result<ToolOutp
     let mut hits = Vec::new();
     for f in files.iter().filter(|f| !f.ends_with('/')) {
         let Ok(path) = ws.resolve(f) else { continue };
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         for (n, line) in text.lines().enumerate() {
             if re.is_match(line) {
                 hits.push(format!("{f}:{}: {}", n + 1, line.trim_end()));
@@ -134,7 +168,11 @@ pub fn search_files(ws: &Workspace, pattern: &str, rel: &str) -> Result<ToolOutp
             }
         }
     }
-    Ok(ToolOutput::ok(if hits.is_empty() { "no matches".to_owned() } else { hits.join("\n") }))
+    Ok(ToolOutput::ok(if hits.is_empty() {
+        "no matches".to_owned()
+    } else {
+        hits.join("\n")
+    }))
 }
 
 #[cfg(test)]
@@ -146,13 +184,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::open(dir.path()).unwrap();
         let w = write_file(&ws, "pkg/a.py", "x = 1\ny = 2\n").unwrap();
-        assert_eq!(w.changes, vec![FileChange { path: "pkg/a.py".into(), added: 2, removed: 0 }]);
+        assert_eq!(
+            w.changes,
+            vec![FileChange {
+                path: "pkg/a.py".into(),
+                added: 2,
+                removed: 0
+            }]
+        );
         let e = edit_file(&ws, "pkg/a.py", "y = 2", "y = 3").unwrap();
         assert_eq!((e.changes[0].added, e.changes[0].removed), (1, 1));
         assert_eq!(read_file(&ws, "pkg/a.py").unwrap().text, "x = 1\ny = 3\n");
         assert!(edit_file(&ws, "pkg/a.py", "nope", "z").is_err());
         assert_eq!(list_files(&ws, ".").unwrap().text, "pkg/\npkg/a.py");
-        assert_eq!(search_files(&ws, r"y = \d", ".").unwrap().text, "pkg/a.py:2: y = 3");
+        assert_eq!(
+            search_files(&ws, r"y = \d", ".").unwrap().text,
+            "pkg/a.py:2: y = 3"
+        );
         assert!(search_files(&ws, "(", ".").is_err());
     }
 
@@ -167,6 +215,9 @@ mod tests {
         assert!(edit_file(&ws, "up/secret.txt", "s", "pwned").is_err());
         assert!(read_file(&ws, "up/secret.txt").is_err());
         assert!(list_files(&ws, "up").is_err());
-        assert_eq!(std::fs::read_to_string(dir.path().join("secret.txt")).unwrap(), "s");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("secret.txt")).unwrap(),
+            "s"
+        );
     }
 }

@@ -35,7 +35,11 @@ pub struct ToolOutput {
 
 impl ToolOutput {
     pub fn ok(text: impl Into<String>) -> Self {
-        Self { ok: true, text: text.into(), changes: Vec::new() }
+        Self {
+            ok: true,
+            text: text.into(),
+            changes: Vec::new(),
+        }
     }
 }
 
@@ -57,7 +61,11 @@ impl Tools {
 
     /// Runs a workspace tool. Engine tools (`create_task`, `complete_task`, …) are handled by
     /// the engine and are refused here.
-    pub async fn execute(&self, call: &ToolCall, cancel: &CancellationToken) -> Result<ToolOutput, ToolError> {
+    pub async fn execute(
+        &self,
+        call: &ToolCall,
+        cancel: &CancellationToken,
+    ) -> Result<ToolOutput, ToolError> {
         if let ToolCall::RunCommand { command, timeout_s } = call {
             return command::run_command(&self.ws, command, *timeout_s, &self.limits, cancel).await;
         }
@@ -68,8 +76,13 @@ impl Tools {
             ToolCall::WriteFile { path, content } => files::write_file(&ws, path, content),
             ToolCall::EditFile { path, old, new } => files::edit_file(&ws, path, old, new),
             ToolCall::ListFiles { path } => files::list_files(&ws, path.as_deref().unwrap_or(".")),
-            ToolCall::SearchFiles { pattern, path } => files::search_files(&ws, pattern, path.as_deref().unwrap_or(".")),
-            other => Err(ToolError::failed(format!("{} is handled by the engine", other.name()))),
+            ToolCall::SearchFiles { pattern, path } => {
+                files::search_files(&ws, pattern, path.as_deref().unwrap_or("."))
+            }
+            other => Err(ToolError::failed(format!(
+                "{} is handled by the engine",
+                other.name()
+            ))),
         })
         .await
         .map_err(|e| ToolError::failed(format!("the tool stopped unexpectedly: {e}")))?
@@ -103,7 +116,9 @@ impl ToolCall {
     pub fn summary(&self) -> String {
         match self {
             ToolCall::RunCommand { command, .. } => format!("run `{command}`"),
-            ToolCall::WriteFile { path, content } => format!("write {path} ({} bytes)", content.len()),
+            ToolCall::WriteFile { path, content } => {
+                format!("write {path} ({} bytes)", content.len())
+            }
             ToolCall::EditFile { path, .. } => format!("edit {path}"),
             ToolCall::ReadFile { path } => format!("read {path}"),
             ToolCall::ListFiles { path } => format!("list {}", path.as_deref().unwrap_or(".")),

@@ -16,7 +16,12 @@ pub struct ToolSpec {
 
 /// A parsed tool call.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "tool", content = "args", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "tool",
+    content = "args",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ToolCall {
     CreateTask {
         title: String,
@@ -88,8 +93,12 @@ impl ToolCall {
                 });
             }
         };
-        serde_json::from_value(json!({ "tool": spec.name, "args": args }))
-            .map_err(|e| ToolError::BadArguments { tool: name.to_owned(), detail: e.to_string() })
+        serde_json::from_value(json!({ "tool": spec.name, "args": args })).map_err(|e| {
+            ToolError::BadArguments {
+                tool: name.to_owned(),
+                detail: e.to_string(),
+            }
+        })
     }
 
     pub fn name(&self) -> &'static str {
@@ -149,12 +158,18 @@ static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
         ToolSpec {
             name: "complete_task",
             description: "Mark your task done, with a summary and the evidence that proves it (for QA: the test output).",
-            parameters: object(json!({ "summary": s("What you did"), "evidence": s("Proof: command output, files") }), &["summary", "evidence"]),
+            parameters: object(
+                json!({ "summary": s("What you did"), "evidence": s("Proof: command output, files") }),
+                &["summary", "evidence"],
+            ),
         },
         ToolSpec {
             name: "fail_task",
             description: "Give up on your task with the reason; it may be retried.",
-            parameters: object(json!({ "reason": s("Why it cannot be done now") }), &["reason"]),
+            parameters: object(
+                json!({ "reason": s("Why it cannot be done now") }),
+                &["reason"],
+            ),
         },
         ToolSpec {
             name: "ask_human",
@@ -164,27 +179,42 @@ static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
         ToolSpec {
             name: "read_file",
             description: "Read a file of the workspace.",
-            parameters: object(json!({ "path": s("Path relative to the workspace root") }), &["path"]),
+            parameters: object(
+                json!({ "path": s("Path relative to the workspace root") }),
+                &["path"],
+            ),
         },
         ToolSpec {
             name: "write_file",
             description: "Create or replace a file of the workspace.",
-            parameters: object(json!({ "path": s("Path relative to the workspace root"), "content": s("The whole new content") }), &["path", "content"]),
+            parameters: object(
+                json!({ "path": s("Path relative to the workspace root"), "content": s("The whole new content") }),
+                &["path", "content"],
+            ),
         },
         ToolSpec {
             name: "edit_file",
             description: "Replace one exact occurrence of `old` with `new` in a file.",
-            parameters: object(json!({ "path": s("Path relative to the workspace root"), "old": s("Exact text to replace; must occur once"), "new": s("Replacement") }), &["path", "old", "new"]),
+            parameters: object(
+                json!({ "path": s("Path relative to the workspace root"), "old": s("Exact text to replace; must occur once"), "new": s("Replacement") }),
+                &["path", "old", "new"],
+            ),
         },
         ToolSpec {
             name: "list_files",
             description: "List the files under a folder of the workspace (recursive).",
-            parameters: object(json!({ "path": s("Folder relative to the workspace root; default .") }), &[]),
+            parameters: object(
+                json!({ "path": s("Folder relative to the workspace root; default .") }),
+                &[],
+            ),
         },
         ToolSpec {
             name: "search_files",
             description: "Search file contents with a regular expression.",
-            parameters: object(json!({ "pattern": s("Regular expression"), "path": s("Folder or file; default .") }), &["pattern"]),
+            parameters: object(
+                json!({ "pattern": s("Regular expression"), "path": s("Folder or file; default .") }),
+                &["pattern"],
+            ),
         },
         ToolSpec {
             name: "run_command",
@@ -211,7 +241,8 @@ mod tests {
         for spec in specs() {
             assert_eq!(spec.parameters["type"], "object", "{}", spec.name);
         }
-        let call = ToolCall::parse("write_file", &json!({"path": "a.txt", "content": "x"})).unwrap();
+        let call =
+            ToolCall::parse("write_file", &json!({"path": "a.txt", "content": "x"})).unwrap();
         assert_eq!(call.name(), "write_file");
         let call = ToolCall::parse("list_files", &Value::Null).unwrap();
         assert_eq!(call, ToolCall::ListFiles { path: None });
@@ -219,13 +250,21 @@ mod tests {
 
     #[test]
     fn model_mistakes_become_readable_errors() {
-        let e = ToolCall::parse("write_file", &json!({"path": "a.txt"})).unwrap_err().to_string();
+        let e = ToolCall::parse("write_file", &json!({"path": "a.txt"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("content"), "{e}");
-        let e = ToolCall::parse("run_command", &json!({"command": 5})).unwrap_err().to_string();
+        let e = ToolCall::parse("run_command", &json!({"command": 5}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("run_command"), "{e}");
-        let e = ToolCall::parse("rm_rf", &json!({})).unwrap_err().to_string();
+        let e = ToolCall::parse("rm_rf", &json!({}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no such tool"), "{e}");
-        let e = ToolCall::parse("read_file", &json!({"path": "a", "bogus": 1})).unwrap_err().to_string();
+        let e = ToolCall::parse("read_file", &json!({"path": "a", "bogus": 1}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bogus"), "{e}");
         assert!(ToolCall::parse("read_file", &json!("a")).is_err());
     }

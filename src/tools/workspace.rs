@@ -13,7 +13,9 @@ impl Workspace {
     /// Creates the directory if needed and pins its canonical path.
     pub fn open(root: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(root)?;
-        Ok(Self { root: root.canonicalize()? })
+        Ok(Self {
+            root: root.canonicalize()?,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -24,7 +26,10 @@ impl Workspace {
     /// outside it. The path need not exist yet; whatever part of it exists is checked through
     /// its symlinks.
     pub fn resolve(&self, rel: &str) -> Result<PathBuf, ToolError> {
-        let refuse = |why: &str| ToolError::Confinement { path: rel.to_owned(), why: why.to_owned() };
+        let refuse = |why: &str| ToolError::Confinement {
+            path: rel.to_owned(),
+            why: why.to_owned(),
+        };
         if rel.contains('\0') {
             return Err(refuse("it contains a NUL byte"));
         }
@@ -35,7 +40,9 @@ impl Workspace {
                 Component::Normal(part) => clean.push(part),
                 Component::CurDir => {}
                 Component::ParentDir => return Err(refuse("`..` is not allowed")),
-                Component::RootDir | Component::Prefix(_) => return Err(refuse("absolute paths are not allowed")),
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(refuse("absolute paths are not allowed"));
+                }
             }
         }
         let full = self.root.join(&clean);
@@ -50,7 +57,9 @@ impl Workspace {
                 },
             }
         }
-        let real = existing.canonicalize().map_err(|e| refuse(&format!("it cannot be resolved ({e})")))?;
+        let real = existing
+            .canonicalize()
+            .map_err(|e| refuse(&format!("it cannot be resolved ({e})")))?;
         if !real.starts_with(&self.root) {
             return Err(refuse("it leads outside the workspace through a symlink"));
         }
@@ -59,7 +68,10 @@ impl Workspace {
 
     /// The workspace-relative form of a path inside it, with `/` separators.
     pub fn relative(&self, full: &Path) -> String {
-        full.strip_prefix(&self.root).unwrap_or(full).to_string_lossy().replace('\\', "/")
+        full.strip_prefix(&self.root)
+            .unwrap_or(full)
+            .to_string_lossy()
+            .replace('\\', "/")
     }
 }
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Helpers for tests that run the real binary.
 #![allow(dead_code)]
 
@@ -17,17 +18,28 @@ pub fn bin() -> Command {
 
 /// Runs the binary on a data directory with `args`.
 pub fn run(data: &Path, args: &[&str]) -> Output {
-    bin().arg("--data-dir").arg(data).args(args).output().expect("the binary runs")
+    bin()
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 pub fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Exported jsonl lines as JSON values.
 pub fn export_jsonl(data: &Path, run: &str) -> Vec<serde_json::Value> {
     let out = run_export(data, run);
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("valid json line")).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid json line"))
+        .collect()
 }
 
 fn run_export(data: &Path, run: &str) -> Output {

@@ -3,7 +3,13 @@ use crate::domain::event::SCHEMA_VERSION;
 use proptest::prelude::*;
 
 fn rec(seq: u64, event: Event) -> EventRecord {
-    EventRecord { v: SCHEMA_VERSION, run: RunId::from("run"), seq, ts_ms: seq * 10, event }
+    EventRecord {
+        v: SCHEMA_VERSION,
+        run: RunId::from("run"),
+        seq,
+        ts_ms: seq * 10,
+        event,
+    }
 }
 
 /// A random step of a run, in terms of task numbers that may or may not exist.
@@ -33,7 +39,11 @@ fn op() -> impl Strategy<Value = Op> {
 fn events(ops: &[Op]) -> Vec<EventRecord> {
     let mut out = vec![rec(
         1,
-        Event::AgentSpawned { agent: AgentId::from("engineer-1"), role: "engineer".into(), model: "m".into() },
+        Event::AgentSpawned {
+            agent: AgentId::from("engineer-1"),
+            role: "engineer".into(),
+            model: "m".into(),
+        },
     )];
     let mut created = 0;
     for op in ops {
@@ -50,12 +60,36 @@ fn events(ops: &[Op]) -> Vec<EventRecord> {
                     by: AgentId::from("supervisor"),
                 }
             }
-            Op::Assign(n) => Event::TaskAssigned { task: t(n), agent: AgentId::from("engineer-1"), attempt: 1 },
-            Op::Complete(n) => Event::TaskCompleted { task: t(n), summary: "s".into(), evidence: "e".into() },
-            Op::Fail(n) => Event::TaskStatusChanged { task: t(n), status: TaskStatus::Failed, reason: "boom".into() },
-            Op::Retry(n) => Event::TaskStatusChanged { task: t(n), status: TaskStatus::Ready, reason: "retry".into() },
-            Op::Cancel(n) => Event::TaskStatusChanged { task: t(n), status: TaskStatus::Cancelled, reason: "no".into() },
-            Op::Recover(n) => Event::Recovered { reason: "crash".into(), tasks: vec![t(n)], calls: vec![] },
+            Op::Assign(n) => Event::TaskAssigned {
+                task: t(n),
+                agent: AgentId::from("engineer-1"),
+                attempt: 1,
+            },
+            Op::Complete(n) => Event::TaskCompleted {
+                task: t(n),
+                summary: "s".into(),
+                evidence: "e".into(),
+            },
+            Op::Fail(n) => Event::TaskStatusChanged {
+                task: t(n),
+                status: TaskStatus::Failed,
+                reason: "boom".into(),
+            },
+            Op::Retry(n) => Event::TaskStatusChanged {
+                task: t(n),
+                status: TaskStatus::Ready,
+                reason: "retry".into(),
+            },
+            Op::Cancel(n) => Event::TaskStatusChanged {
+                task: t(n),
+                status: TaskStatus::Cancelled,
+                reason: "no".into(),
+            },
+            Op::Recover(n) => Event::Recovered {
+                reason: "crash".into(),
+                tasks: vec![t(n)],
+                calls: vec![],
+            },
         };
         out.push(rec(out.len() as u64 + 1, e));
     }
@@ -99,21 +133,78 @@ proptest! {
 
 #[test]
 fn completing_a_dependency_readies_its_dependents_and_failure_blocks_them() {
-    let ops = [Op::Create(vec![]), Op::Create(vec![1]), Op::Create(vec![2]), Op::Assign(1)];
+    let ops = [
+        Op::Create(vec![]),
+        Op::Create(vec![1]),
+        Op::Create(vec![2]),
+        Op::Assign(1),
+    ];
     let mut s = RunState::fold(&events(&ops));
-    assert_eq!(s.task(&TaskId::numbered(1)).unwrap().status, TaskStatus::Running);
-    assert_eq!(s.task(&TaskId::numbered(2)).unwrap().status, TaskStatus::Pending);
-    s.apply(&rec(10, Event::TaskStatusChanged { task: TaskId::numbered(1), status: TaskStatus::Failed, reason: "x".into() }));
-    assert_eq!(s.task(&TaskId::numbered(2)).unwrap().status, TaskStatus::Blocked);
-    assert_eq!(s.task(&TaskId::numbered(3)).unwrap().status, TaskStatus::Blocked);
-    s.apply(&rec(11, Event::TaskStatusChanged { task: TaskId::numbered(1), status: TaskStatus::Ready, reason: "retry".into() }));
-    assert_eq!(s.task(&TaskId::numbered(1)).unwrap().status, TaskStatus::Ready);
-    assert_eq!(s.task(&TaskId::numbered(2)).unwrap().status, TaskStatus::Pending);
-    s.apply(&rec(12, Event::TaskAssigned { task: TaskId::numbered(1), agent: AgentId::from("engineer-1"), attempt: 2 }));
-    s.apply(&rec(13, Event::TaskCompleted { task: TaskId::numbered(1), summary: "ok".into(), evidence: "tests pass".into() }));
+    assert_eq!(
+        s.task(&TaskId::numbered(1)).unwrap().status,
+        TaskStatus::Running
+    );
+    assert_eq!(
+        s.task(&TaskId::numbered(2)).unwrap().status,
+        TaskStatus::Pending
+    );
+    s.apply(&rec(
+        10,
+        Event::TaskStatusChanged {
+            task: TaskId::numbered(1),
+            status: TaskStatus::Failed,
+            reason: "x".into(),
+        },
+    ));
+    assert_eq!(
+        s.task(&TaskId::numbered(2)).unwrap().status,
+        TaskStatus::Blocked
+    );
+    assert_eq!(
+        s.task(&TaskId::numbered(3)).unwrap().status,
+        TaskStatus::Blocked
+    );
+    s.apply(&rec(
+        11,
+        Event::TaskStatusChanged {
+            task: TaskId::numbered(1),
+            status: TaskStatus::Ready,
+            reason: "retry".into(),
+        },
+    ));
+    assert_eq!(
+        s.task(&TaskId::numbered(1)).unwrap().status,
+        TaskStatus::Ready
+    );
+    assert_eq!(
+        s.task(&TaskId::numbered(2)).unwrap().status,
+        TaskStatus::Pending
+    );
+    s.apply(&rec(
+        12,
+        Event::TaskAssigned {
+            task: TaskId::numbered(1),
+            agent: AgentId::from("engineer-1"),
+            attempt: 2,
+        },
+    ));
+    s.apply(&rec(
+        13,
+        Event::TaskCompleted {
+            task: TaskId::numbered(1),
+            summary: "ok".into(),
+            evidence: "tests pass".into(),
+        },
+    ));
     let t2 = s.task(&TaskId::numbered(2)).unwrap();
-    assert_eq!((t2.status, t2.status_reason.as_str()), (TaskStatus::Ready, "all dependencies done"));
-    assert_eq!(s.task(&TaskId::numbered(1)).unwrap().failures, vec!["x".to_owned()]);
+    assert_eq!(
+        (t2.status, t2.status_reason.as_str()),
+        (TaskStatus::Ready, "all dependencies done")
+    );
+    assert_eq!(
+        s.task(&TaskId::numbered(1)).unwrap().failures,
+        vec!["x".to_owned()]
+    );
 }
 
 #[test]
@@ -121,12 +212,42 @@ fn recovery_puts_running_work_back_and_expires_its_approvals() {
     let mut evs = events(&[Op::Create(vec![]), Op::Assign(1)]);
     let agent = AgentId::from("engineer-1");
     let call = CallId::from("c1");
-    evs.push(rec(4, Event::ToolCallRequested { agent: agent.clone(), task: Some(TaskId::numbered(1)), call: call.clone(), tool: "run_command".into(), args: serde_json::json!({}) }));
-    evs.push(rec(5, Event::ApprovalRequested { approval: ApprovalId::from("A1"), call: call.clone(), agent, task: Some(TaskId::numbered(1)), tool: "run_command".into(), risk: "r".into(), summary: "s".into() }));
+    evs.push(rec(
+        4,
+        Event::ToolCallRequested {
+            agent: agent.clone(),
+            task: Some(TaskId::numbered(1)),
+            call: call.clone(),
+            tool: "run_command".into(),
+            args: serde_json::json!({}),
+        },
+    ));
+    evs.push(rec(
+        5,
+        Event::ApprovalRequested {
+            approval: ApprovalId::from("A1"),
+            call: call.clone(),
+            agent,
+            task: Some(TaskId::numbered(1)),
+            tool: "run_command".into(),
+            risk: "r".into(),
+            summary: "s".into(),
+        },
+    ));
     let mut s = RunState::fold(&evs);
     assert_eq!(s.pending_approvals().count(), 1);
-    assert_eq!(s.task(&TaskId::numbered(1)).unwrap().status, TaskStatus::AwaitingApproval);
-    s.apply(&rec(6, Event::Recovered { reason: "process stopped".into(), tasks: vec![TaskId::numbered(1)], calls: vec![call] }));
+    assert_eq!(
+        s.task(&TaskId::numbered(1)).unwrap().status,
+        TaskStatus::AwaitingApproval
+    );
+    s.apply(&rec(
+        6,
+        Event::Recovered {
+            reason: "process stopped".into(),
+            tasks: vec![TaskId::numbered(1)],
+            calls: vec![call],
+        },
+    ));
     assert_eq!(s.pending_approvals().count(), 0);
     assert!(s.calls.is_empty());
     let t = s.task(&TaskId::numbered(1)).unwrap();

@@ -42,7 +42,10 @@ pub struct SimProvider {
 
 impl SimProvider {
     pub fn new(speed: SimSpeed, model: Option<String>) -> Self {
-        Self { speed, model: model.unwrap_or_else(|| SIM_MODEL.to_owned()) }
+        Self {
+            speed,
+            model: model.unwrap_or_else(|| SIM_MODEL.to_owned()),
+        }
     }
 }
 
@@ -57,7 +60,11 @@ pub fn respond(request: &LlmRequest) -> Turn {
 
 impl Provider for SimProvider {
     fn info(&self) -> ProviderInfo {
-        ProviderInfo { name: "sim".into(), model: self.model.clone(), simulated: true }
+        ProviderInfo {
+            name: "sim".into(),
+            model: self.model.clone(),
+            simulated: true,
+        }
     }
 
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
@@ -80,7 +87,12 @@ async fn pause(speed: SimSpeed, d: Duration) {
 
 /// Streams a turn like a model would: a moment of latency, then reasoning and text a few words
 /// at a time, then the tool calls, the usage and the stop reason.
-async fn play(turn: Turn, input_tokens: u64, speed: SimSpeed, tx: &mpsc::Sender<StreamItem>) -> Result<(), ()> {
+async fn play(
+    turn: Turn,
+    input_tokens: u64,
+    speed: SimSpeed,
+    tx: &mpsc::Sender<StreamItem>,
+) -> Result<(), ()> {
     let send = |e: StreamEvent| async move { tx.send(Ok(e)).await.map_err(|_| ()) };
     pause(speed, Duration::from_millis(800)).await;
     let mut output_bytes = 0usize;
@@ -90,7 +102,12 @@ async fn play(turn: Turn, input_tokens: u64, speed: SimSpeed, tx: &mpsc::Sender<
             let words = chunk.split_whitespace().count().max(1) as u64;
             pause(speed, Duration::from_millis(60 * words)).await;
             let chunk = chunk.to_owned();
-            send(if reasoning { StreamEvent::Reasoning(chunk) } else { StreamEvent::Text(chunk) }).await?;
+            send(if reasoning {
+                StreamEvent::Reasoning(chunk)
+            } else {
+                StreamEvent::Text(chunk)
+            })
+            .await?;
         }
     }
     let has_calls = !turn.calls.is_empty();
@@ -98,10 +115,17 @@ async fn play(turn: Turn, input_tokens: u64, speed: SimSpeed, tx: &mpsc::Sender<
         output_bytes += call.arguments.to_string().len();
         send(StreamEvent::ToolCall(call)).await?;
     }
-    let usage = Usage { input_tokens, output_tokens: (output_bytes as u64).div_ceil(4).max(1), cached_tokens: 0 };
+    let usage = Usage {
+        input_tokens,
+        output_tokens: (output_bytes as u64).div_ceil(4).max(1),
+        cached_tokens: 0,
+    };
     send(StreamEvent::Usage(usage)).await?;
     let stop_reason = if has_calls { "tool_use" } else { "end_turn" };
-    send(StreamEvent::Done { stop_reason: stop_reason.into() }).await
+    send(StreamEvent::Done {
+        stop_reason: stop_reason.into(),
+    })
+    .await
 }
 
 /// Splits text into pieces of about three words, keeping whitespace so the pieces join back.

@@ -13,7 +13,10 @@ pub fn rng(seed: u64, key: impl Hash) -> fastrand::Rng {
 
 /// One of `options`, chosen by `rng`.
 pub fn pick<'a>(rng: &mut fastrand::Rng, options: &[&'a str]) -> &'a str {
-    options.get(rng.usize(..options.len().max(1))).copied().unwrap_or("")
+    options
+        .get(rng.usize(..options.len().max(1)))
+        .copied()
+        .unwrap_or("")
 }
 
 /// Reasoning that opens a step, for an agent who has just read its task.
@@ -45,6 +48,13 @@ pub fn before_tools(rng: &mut fastrand::Rng) -> &'static str {
 
 /// An acknowledgement of a person's message.
 pub fn heard(rng: &mut fastrand::Rng, message: &str) -> String {
-    let lead = pick(rng, &["A person weighed in", "New guidance from the operator", "Message received"]);
+    let lead = pick(
+        rng,
+        &[
+            "A person weighed in",
+            "New guidance from the operator",
+            "Message received",
+        ],
+    );
     format!("{lead}: {message}. I will take that into account for the rest of this task. ")
 }

@@ -14,14 +14,20 @@ pub struct App {
 impl App {
     pub fn for_goal(goal: &str) -> Self {
         let g = goal.to_lowercase();
-        let (module, noun, title) = if g.contains("todo") || g.contains("to-do") || g.contains("task") {
-            ("todo", "task", "Todo")
-        } else if g.contains("bookmark") || g.contains("link") {
-            ("bookmarks", "bookmark", "Bookmarks")
-        } else {
-            ("notes", "note", "Notes")
-        };
-        Self { module, noun, title, goal: goal.trim().to_owned() }
+        let (module, noun, title) =
+            if g.contains("todo") || g.contains("to-do") || g.contains("task") {
+                ("todo", "task", "Todo")
+            } else if g.contains("bookmark") || g.contains("link") {
+                ("bookmarks", "bookmark", "Bookmarks")
+            } else {
+                ("notes", "note", "Notes")
+            };
+        Self {
+            module,
+            noun,
+            title,
+            goal: goal.trim().to_owned(),
+        }
     }
 
     /// Fills the placeholders of a template.
@@ -63,7 +69,8 @@ Goal: @goal@
 - Errors are exceptions in the core and one-line messages in the CLI.
 "##;
 
-pub const INIT_PY: &str = "\"\"\"@title@: a small command-line @noun@ list.\"\"\"\n\n__version__ = \"0.1.0\"\n";
+pub const INIT_PY: &str =
+    "\"\"\"@title@: a small command-line @noun@ list.\"\"\"\n\n__version__ = \"0.1.0\"\n";
 
 /// The core as first written: `complete` indexes the list with the 1-based id.
 pub const CORE_PY_FIRST: &str = r##""""The @noun@ store: a list of @noun@s kept in a JSON file."""
@@ -357,11 +364,25 @@ mod tests {
 
     #[test]
     fn goals_pick_an_app_and_templates_fill_every_placeholder() {
-        assert_eq!(App::for_goal("Build a command-line todo app").module, "todo");
+        assert_eq!(
+            App::for_goal("Build a command-line todo app").module,
+            "todo"
+        );
         assert_eq!(App::for_goal("a bookmark manager").module, "bookmarks");
         let app = App::for_goal("Build something nice");
         assert_eq!(app.module, "notes");
-        for t in [DESIGN_MD, CORE_PY_FIRST, TEST_CORE_PY, CLI_PY, TEST_CLI_PY, README_MD, LAUNCH_MD, PYPROJECT, SMOKE_SH, REVIEW_MD] {
+        for t in [
+            DESIGN_MD,
+            CORE_PY_FIRST,
+            TEST_CORE_PY,
+            CLI_PY,
+            TEST_CLI_PY,
+            README_MD,
+            LAUNCH_MD,
+            PYPROJECT,
+            SMOKE_SH,
+            REVIEW_MD,
+        ] {
             assert!(!app.fill(t).contains('@'), "unfilled placeholder in {t}");
         }
         assert!(app.fill(CORE_PY_FIRST).contains(CORE_BUG));

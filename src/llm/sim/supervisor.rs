@@ -83,19 +83,34 @@ pub fn respond(req: &LlmRequest) -> Turn {
         return plan(&app, &mut rng, heard);
     }
     if just_planned {
-        let parallel = "The growth work only needs the design, so it runs beside the engineering chain.";
-        return Turn::think(format!("{heard}The plan is in place: {} tasks. {parallel} Dispatching.", ctx.plan.len()))
-            .say("Plan created; the scheduler will start the first tasks.");
+        let parallel =
+            "The growth work only needs the design, so it runs beside the engineering chain.";
+        return Turn::think(format!(
+            "{heard}The plan is in place: {} tasks. {parallel} Dispatching.",
+            ctx.plan.len()
+        ))
+        .say("Plan created; the scheduler will start the first tasks.");
     }
-    let done = ctx.plan.iter().filter(|t| t.status == TaskStatus::Done).count();
-    let settled = ctx.plan.iter().all(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Cancelled));
+    let done = ctx
+        .plan
+        .iter()
+        .filter(|t| t.status == TaskStatus::Done)
+        .count();
+    let settled = ctx
+        .plan
+        .iter()
+        .all(|t| matches!(t.status, TaskStatus::Done | TaskStatus::Cancelled));
     if settled {
         return finish(&app, ctx.plan.len(), done, heard);
     }
     let asked = conv.last_results().iter().any(|r| r.tool == "ask_human");
     if let Some(failed) = ctx.plan.iter().find(|t| t.status == TaskStatus::Failed) {
         if !asked {
-            let why = failed.failures.last().map(String::as_str).unwrap_or("no reason given");
+            let why = failed
+                .failures
+                .last()
+                .map(String::as_str)
+                .unwrap_or("no reason given");
             let why: String = why.lines().next().unwrap_or("").chars().take(160).collect();
             return Turn::think(format!(
                 "{heard}{} failed after {} attempts ({why}). I will not burn more budget guessing; a person should decide.",
@@ -113,16 +128,30 @@ pub fn respond(req: &LlmRequest) -> Turn {
         .filter(|t| t.status.is_active())
         .map(|t| format!("{} ({})", t.id, t.role))
         .collect();
-    let lead = pick(&mut rng, &["Checking the board.", "Progress review.", "Status check."]);
+    let lead = pick(
+        &mut rng,
+        &["Checking the board.", "Progress review.", "Status check."],
+    );
     Turn::think(format!(
         "{heard}{lead} {done} of {} tasks done. In progress: {}. Nothing to re-plan; the dependencies still hold.",
         ctx.plan.len(),
-        if running.is_empty() { "none yet".to_owned() } else { running.join(", ") }
+        if running.is_empty() {
+            "none yet".to_owned()
+        } else {
+            running.join(", ")
+        }
     ))
 }
 
 fn plan(app: &App, rng: &mut fastrand::Rng, heard: String) -> Turn {
-    let lead = pick(rng, &["Breaking the goal down.", "Planning the work.", "First, a plan."]);
+    let lead = pick(
+        rng,
+        &[
+            "Breaking the goal down.",
+            "Planning the work.",
+            "First, a plan.",
+        ],
+    );
     let mut turn = Turn::think(format!(
         "{heard}{lead} Goal: \"{}\". The smallest thing that fully meets it is a {} CLI in plain \
          Python (no dependencies, so it runs anywhere), with unit tests, docs, a review and a \
@@ -153,6 +182,8 @@ fn finish(app: &App, total: usize, done: usize, heard: String) -> Turn {
          (pricing), DESIGN.md, REVIEW.md. [SIMULATED company]",
         app.title, app.module, app.module
     );
-    Turn::think(format!("{heard}Every task is settled and the evidence is in. Closing the run."))
-        .call("finish_run", json!({ "summary": summary }))
+    Turn::think(format!(
+        "{heard}Every task is settled and the evidence is in. Closing the run."
+    ))
+    .call("finish_run", json!({ "summary": summary }))
 }

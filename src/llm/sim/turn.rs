@@ -12,7 +12,10 @@ pub struct Turn {
 
 impl Turn {
     pub fn think(reasoning: impl Into<String>) -> Self {
-        Self { reasoning: reasoning.into(), ..Self::default() }
+        Self {
+            reasoning: reasoning.into(),
+            ..Self::default()
+        }
     }
 
     pub fn say(mut self, text: impl Into<String>) -> Self {
@@ -22,7 +25,11 @@ impl Turn {
 
     pub fn call(mut self, name: &str, arguments: Value) -> Self {
         let n = self.calls.len() + 1;
-        self.calls.push(ToolUse { id: format!("sim_{name}_{n}"), name: name.to_owned(), arguments });
+        self.calls.push(ToolUse {
+            id: format!("sim_{name}_{n}"),
+            name: name.to_owned(),
+            arguments,
+        });
         self
     }
 }
@@ -53,7 +60,11 @@ impl<'a> Conversation<'a> {
 
     /// How many answers the agent has given in this conversation: its step number.
     pub fn step(&self) -> usize {
-        self.request.messages.iter().filter(|m| m.role == MessageRole::Assistant).count()
+        self.request
+            .messages
+            .iter()
+            .filter(|m| m.role == MessageRole::Assistant)
+            .count()
     }
 
     /// The tool results that came after the agent's latest answer.
@@ -79,13 +90,18 @@ impl<'a> Conversation<'a> {
 
     /// The result of the latest `run_command`, if the latest answer ran one.
     pub fn last_command(&self) -> Option<Seen> {
-        self.last_results().into_iter().find(|s| s.tool == "run_command")
+        self.last_results()
+            .into_iter()
+            .find(|s| s.tool == "run_command")
     }
 
     /// Messages a person injected since the agent's latest answer.
     pub fn new_human_messages(&self) -> Vec<String> {
         let msgs = &self.request.messages;
-        let from = msgs.iter().rposition(|m| m.role == MessageRole::Assistant).map_or(1, |i| i + 1);
+        let from = msgs
+            .iter()
+            .rposition(|m| m.role == MessageRole::Assistant)
+            .map_or(1, |i| i + 1);
         msgs.iter()
             .skip(from)
             .filter(|m| m.role == MessageRole::User)

@@ -24,13 +24,27 @@ pub fn respond(req: &LlmRequest) -> Turn {
     };
     let conv = Conversation::new(req);
     let app = App::for_goal(&req.context.goal);
-    let mut rng = phrases::rng(req.context.seed, (task.id.as_str(), task.attempt, conv.step()));
+    let mut rng = phrases::rng(
+        req.context.seed,
+        (task.id.as_str(), task.attempt, conv.step()),
+    );
     let mut heard = String::new();
     for m in conv.new_human_messages() {
         heard.push_str(&phrases::heard(&mut rng, &m));
     }
-    let key = PLAN.iter().find(|pl| app.fill(pl.title) == task.title).map(|pl| pl.key);
-    let mut ctx = Ctx { step: conv.step(), last: conv.last_results(), command: conv.last_command(), app, task, rng, heard };
+    let key = PLAN
+        .iter()
+        .find(|pl| app.fill(pl.title) == task.title)
+        .map(|pl| pl.key);
+    let mut ctx = Ctx {
+        step: conv.step(),
+        last: conv.last_results(),
+        command: conv.last_command(),
+        app,
+        task,
+        rng,
+        heard,
+    };
     let mut turn = match key {
         Some("design") => design(&mut ctx),
         Some("core") => core(&mut ctx),
@@ -46,11 +60,17 @@ pub fn respond(req: &LlmRequest) -> Turn {
 }
 
 fn write(turn: Turn, app: &App, path: &str, template: &str) -> Turn {
-    turn.call("write_file", json!({ "path": app.fill(path), "content": app.fill(template) }))
+    turn.call(
+        "write_file",
+        json!({ "path": app.fill(path), "content": app.fill(template) }),
+    )
 }
 
 fn run(turn: Turn, command: &str) -> Turn {
-    turn.call("run_command", json!({ "command": command, "timeout_s": 120 }))
+    turn.call(
+        "run_command",
+        json!({ "command": command, "timeout_s": 120 }),
+    )
 }
 
 /// Ends the attempt on the latest command's result: done with its output as evidence, or
@@ -59,9 +79,15 @@ fn conclude(ctx: &mut Ctx, done_summary: &str) -> Turn {
     match &ctx.command {
         Some(c) if c.passed() => Turn::think(format!(
             "The command passed. {} I will attach the output as evidence.",
-            pick(&mut ctx.rng, &["Good.", "That is what I expected.", "Clean run."])
+            pick(
+                &mut ctx.rng,
+                &["Good.", "That is what I expected.", "Clean run."]
+            )
         ))
-        .call("complete_task", json!({ "summary": done_summary, "evidence": tail(&c.text, 1600) })),
+        .call(
+            "complete_task",
+            json!({ "summary": done_summary, "evidence": tail(&c.text, 1600) }),
+        ),
         Some(c) => {
             let reason = format!("the check failed: {}", failure_lines(&c.text));
             Turn::think(format!(
@@ -76,14 +102,17 @@ fn conclude(ctx: &mut Ctx, done_summary: &str) -> Turn {
                 Some(r) => format!("the check could not run: {}", tail(&r.text, 300)),
                 None => "the check could not run".to_owned(),
             };
-            Turn::think("The check never ran, so I cannot claim this is done.").call("fail_task", json!({ "reason": reason }))
+            Turn::think("The check never ran, so I cannot claim this is done.")
+                .call("fail_task", json!({ "reason": reason }))
         }
     }
 }
 
 fn tail(text: &str, max: usize) -> String {
     let start = text.len().saturating_sub(max);
-    let start = (start..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+    let start = (start..=text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
     text[start..].to_owned()
 }
 
@@ -91,10 +120,20 @@ fn tail(text: &str, max: usize) -> String {
 fn failure_lines(output: &str) -> String {
     let picked: Vec<&str> = output
         .lines()
-        .filter(|l| l.starts_with("FAIL:") || l.starts_with("ERROR:") || l.contains("Error:") || l.starts_with("FAILED") || l.starts_with("exit code"))
+        .filter(|l| {
+            l.starts_with("FAIL:")
+                || l.starts_with("ERROR:")
+                || l.contains("Error:")
+                || l.starts_with("FAILED")
+                || l.starts_with("exit code")
+        })
         .take(6)
         .collect();
-    if picked.is_empty() { tail(output, 400) } else { picked.join("; ") }
+    if picked.is_empty() {
+        tail(output, 400)
+    } else {
+        picked.join("; ")
+    }
 }
 
 fn design(ctx: &mut Ctx) -> Turn {
@@ -158,9 +197,20 @@ fn core(ctx: &mut Ctx) -> Turn {
              removals, so it must look the item up by id. find() already does that and raises the \
              right error for unknown ids. A one-line fix.",
         )
-        .call("edit_file", json!({ "path": app.fill("@module@/core.py"), "old": p::CORE_BUG, "new": p::CORE_FIX })),
-        (_, 2) => run(Turn::think("Running the unit tests to see where this stands."), app.test_command()),
-        _ => conclude(ctx, &app.fill("@module@/core.py: Store with add/find/complete/remove/save; unit tests pass")),
+        .call(
+            "edit_file",
+            json!({ "path": app.fill("@module@/core.py"), "old": p::CORE_BUG, "new": p::CORE_FIX }),
+        ),
+        (_, 2) => run(
+            Turn::think("Running the unit tests to see where this stands."),
+            app.test_command(),
+        ),
+        _ => conclude(
+            ctx,
+            &app.fill(
+                "@module@/core.py: Store with add/find/complete/remove/save; unit tests pass",
+            ),
+        ),
     }
 }
 
@@ -281,10 +331,15 @@ fn release(ctx: &mut Ctx) -> Turn {
             write(t, &app, "scripts/smoke.sh", p::SMOKE_SH)
         }
         1 => run(
-            Turn::think("Smoke test first, then the full suite, in one go so the evidence is complete."),
+            Turn::think(
+                "Smoke test first, then the full suite, in one go so the evidence is complete.",
+            ),
             &format!("sh scripts/smoke.sh && {}", app.test_command()),
         ),
-        _ => conclude(ctx, "pyproject.toml, Makefile, scripts/smoke.sh; smoke test and suite pass"),
+        _ => conclude(
+            ctx,
+            "pyproject.toml, Makefile, scripts/smoke.sh; smoke test and suite pass",
+        ),
     }
 }
 

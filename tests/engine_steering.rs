@@ -1,0 +1,392 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! People steering a run through the engine's commands, and the workspace confinement of the
+//! file tools under a model that tries to escape.
+
+use macrohard::domain::{
+    Actor, AgentId, ApprovalDecision, Event, EventRecord, LogLevel, RunStatus, TaskId, TaskStatus,
+};
+use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
+use macrohard::llm::sim::{SimProvider, SimSpeed, Turn};
+use macrohard::llm::{LlmRequest, Provider, ProviderInfo, StreamEvent, StreamItem};
+use macrohard::protocol::Command;
+use macrohard::store::Store;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+
+fn tester() -> Actor {
+    Actor::Human {
+        user: "tester".into(),
+        host: Some("lab".into()),
+        auto: false,
+    }
+}
+
+async fn wait_for(
+    rx: &mut broadcast::Receiver<EventRecord>,
+    what: &str,
+    pred: impl Fn(&Event) -> bool,
+) -> EventRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let rec = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap();
+        if pred(&rec.event) {
+            return rec;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_cancel_deny_inject_pause_approve_always_and_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("ws"));
+    let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
+    let new = NewRun {
+        goal: "Build a command-line todo app".into(),
+        workspace: None,
+        seed: 1,
+        by: tester(),
+    };
+    let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
+        .await
+        .unwrap();
+    let h = engine.handle.clone();
+    let (_, mut rx) = h.subscribe().await.unwrap();
+    let t = |n: usize| TaskId::numbered(n);
+    let cmd = |c: Command| {
+        let h = h.clone();
+        async move { h.command(tester(), c).await }
+    };
+
+    wait_for(
+        &mut rx,
+        "the plan",
+        |e| matches!(e, Event::TaskCreated { task, .. } if task == &t(7)),
+    )
+    .await;
+    cmd(Command::CancelTask {
+        task: t(6),
+        reason: Some("not needed".into()),
+    })
+    .await
+    .unwrap();
+    assert!(
+        cmd(Command::CancelTask {
+            task: t(6),
+            reason: None
+        })
+        .await
+        .unwrap_err()
+        .contains("already")
+    );
+
+    let a1 = wait_for(&mut rx, "the first approval", |e| {
+        matches!(e, Event::ApprovalRequested { .. })
+    })
+    .await;
+    let Event::ApprovalRequested {
+        approval, agent, ..
+    } = a1.event
+    else {
+        unreachable!()
+    };
+    assert_eq!(agent, AgentId::from("engineer-1"));
+    cmd(Command::Inject {
+        target: Some(agent.clone()),
+        text: "keep it small".into(),
+    })
+    .await
+    .unwrap();
+    cmd(Command::Deny {
+        approval: approval.clone(),
+        reason: "not yet".into(),
+    })
+    .await
+    .unwrap();
+    assert!(
+        cmd(Command::Approve {
+            approval,
+            always: false
+        })
+        .await
+        .unwrap_err()
+        .contains("already answered")
+    );
+    wait_for(
+        &mut rx,
+        "the message to be read",
+        |e| matches!(e, Event::AgentDelta { text, .. } if text.contains("keep it small")),
+    )
+    .await;
+
+    let a2 = wait_for(&mut rx, "the retry's approval", |e| {
+        matches!(e, Event::ApprovalRequested { .. })
+    })
+    .await;
+    let Event::ApprovalRequested {
+        approval: second, ..
+    } = a2.event
+    else {
+        unreachable!()
+    };
+    cmd(Command::PauseRun { now: false }).await.unwrap();
+    cmd(Command::Approve {
+        approval: second,
+        always: true,
+    })
+    .await
+    .unwrap();
+    wait_for(&mut rx, "the engineer to stop at the boundary", |e| {
+        matches!(
+            e,
+            Event::AgentStatusChanged {
+                status: macrohard::domain::AgentStatus::Paused,
+                ..
+            }
+        )
+    })
+    .await;
+    let quiet = tokio::time::timeout(
+        Duration::from_millis(400),
+        wait_for(&mut rx, "no new step", |e| {
+            matches!(e, Event::LlmRequestStarted { .. })
+        }),
+    )
+    .await;
+    assert!(
+        quiet.is_err(),
+        "no agent starts a step while the run is paused"
+    );
+    cmd(Command::ResumeRun).await.unwrap();
+
+    let stalled = wait_for(&mut rx, "the run to wait for a person", |e| {
+        matches!(
+            e,
+            Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                ..
+            }
+        )
+    })
+    .await;
+    let Event::RunStatusChanged { reason, .. } = stalled.event else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("T6 is cancelled") || reason.contains("T7 is blocked"),
+        "{reason}"
+    );
+    cmd(Command::RetryTask { task: t(6) }).await.unwrap();
+    cmd(Command::ResumeRun).await.unwrap();
+
+    let state = tokio::time::timeout(Duration::from_secs(60), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert!(state.tasks.iter().all(|t| t.status == TaskStatus::Done));
+
+    let records: Vec<EventRecord> = store
+        .events(state.id().unwrap(), 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let decisions: Vec<(ApprovalDecision, Actor)> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::ApprovalResolved { decision, by, .. } => Some((decision.clone(), by.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        decisions[0],
+        (
+            ApprovalDecision::Deny {
+                reason: "not yet".into()
+            },
+            tester()
+        )
+    );
+    assert_eq!(decisions[1], (ApprovalDecision::ApproveAlways, tester()));
+    assert_eq!(
+        decisions.len(),
+        2,
+        "after 'always', run_command asks no more"
+    );
+    assert!(state.always_allow.contains(&"run_command".to_owned()));
+    assert!(records.iter().any(|r| matches!(&r.event, Event::ToolCallFinished { ok: false, output, .. } if output.contains("denied by tester@lab: not yet"))));
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(&r.event, Event::HumanMessage { by, .. } if *by == tester()))
+    );
+    assert!(records.iter().any(|r| matches!(&r.event, Event::TaskStatusChanged { reason, .. } if reason == "cancelled by tester@lab: not needed")));
+    assert!(records.iter().any(|r| matches!(&r.event, Event::TaskStatusChanged { reason, .. } if reason == "retry requested by tester@lab")));
+}
+
+/// A provider that plays fixed turns chosen by role and step.
+struct Scripted(fn(&LlmRequest) -> Turn);
+
+impl Provider for Scripted {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: "scripted".into(),
+            model: "scripted-1".into(),
+            simulated: true,
+        }
+    }
+
+    fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
+        let (tx, rx) = mpsc::channel(16);
+        let turn = (self.0)(&request);
+        tokio::spawn(async move {
+            let _ = tx.send(Ok(StreamEvent::Reasoning(turn.reasoning))).await;
+            let stop = if turn.calls.is_empty() {
+                "end_turn"
+            } else {
+                "tool_use"
+            };
+            for c in turn.calls {
+                let _ = tx.send(Ok(StreamEvent::ToolCall(c))).await;
+            }
+            let _ = tx
+                .send(Ok(StreamEvent::Done {
+                    stop_reason: stop.into(),
+                }))
+                .await;
+        });
+        rx
+    }
+}
+
+fn escaping_company(req: &LlmRequest) -> Turn {
+    let step = req
+        .messages
+        .iter()
+        .filter(|m| m.role == macrohard::llm::MessageRole::Assistant)
+        .count();
+    let all_done = !req.context.plan.is_empty()
+        && req
+            .context
+            .plan
+            .iter()
+            .all(|t| t.status == TaskStatus::Done);
+    match (req.context.role.as_str(), step) {
+        ("supervisor", 0) => Turn::think("plan").call(
+            "create_task",
+            json!({"title": "Poke around", "description": "d", "role": "engineer"}),
+        ),
+        ("supervisor", _) if all_done => {
+            Turn::think("done").call("finish_run", json!({"summary": "ok"}))
+        }
+        ("supervisor", _) => Turn::think("waiting"),
+        (_, 0) => Turn::think("escape")
+            .call("read_file", json!({"path": "../../etc/passwd"}))
+            .call(
+                "write_file",
+                json!({"path": "/tmp/macrohard-escape-test.txt", "content": "x"}),
+            )
+            .call(
+                "write_file",
+                json!({"path": "out/pwned.txt", "content": "x"}),
+            )
+            .call(
+                "edit_file",
+                json!({"path": "out/secret.txt", "old": "s", "new": "pwned"}),
+            )
+            .call("write_file", json!({"path": "fine.txt"}))
+            .call("list_files", json!({"path": "out"})),
+        _ => Turn::think("report").call(
+            "complete_task",
+            json!({"summary": "tried", "evidence": "refusals"}),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_tools_refuse_paths_outside_the_workspace_and_record_the_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "s").unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::os::unix::fs::symlink(&outside, ws.join("out")).unwrap();
+
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("wss"));
+    config.auto_approve = Some(tester());
+    let new = NewRun {
+        goal: "escape".into(),
+        workspace: Some(ws.clone()),
+        seed: 1,
+        by: tester(),
+    };
+    let engine = engine::start(
+        store.clone(),
+        Arc::new(Scripted(escaping_company)),
+        config,
+        RunTarget::New(new),
+    )
+    .await
+    .unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(30), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+        "s"
+    );
+    assert!(!outside.join("pwned.txt").exists());
+    assert!(!std::path::Path::new("/tmp/macrohard-escape-test.txt").exists());
+
+    let records: Vec<EventRecord> = store
+        .events(state.id().unwrap(), 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let finished: Vec<(bool, String)> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::ToolCallFinished {
+                agent, ok, output, ..
+            } if agent.as_str() == "engineer-1" => Some((*ok, output.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(finished[..5].iter().all(|(ok, _)| !ok), "{finished:?}");
+    assert!(finished[0].1.contains("`..` is not allowed"));
+    assert!(finished[1].1.contains("absolute paths are not allowed"));
+    assert!(
+        finished[2]
+            .1
+            .contains("outside the workspace through a symlink")
+    );
+    assert!(
+        finished[4].1.contains("bad arguments for write_file") && finished[4].1.contains("content"),
+        "malformed arguments go back to the model: {}",
+        finished[4].1
+    );
+    let refusals = records.iter().filter(|r| matches!(&r.event, Event::Log { level: LogLevel::Warn, text, .. } if text.starts_with("refused"))).count();
+    assert_eq!(refusals, 5, "every confinement refusal is logged");
+}
