@@ -12,7 +12,13 @@ fn records(n: u64) -> Vec<EventRecord> {
     let run = RunId::from("bench");
     let mut out = common::preamble(&run);
     let start = out.len() as u64;
-    out.extend((start..n).map(|i| EventRecord { v: SCHEMA_VERSION, run: run.clone(), seq: i + 1, ts_ms: 1_000 + i, event: common::mix(i) }));
+    out.extend((start..n).map(|i| EventRecord {
+        v: SCHEMA_VERSION,
+        run: run.clone(),
+        seq: i + 1,
+        ts_ms: 1_000 + i,
+        event: common::mix(i),
+    }));
     out
 }
 
@@ -31,7 +37,10 @@ fn fold(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(recs.len() as u64));
     group.bench_function("apply_1m_in_memory", |b| b.iter(|| RunState::fold(&recs)));
-    let encoded: Vec<Vec<u8>> = recs.iter().map(|r| serde_json::to_vec(r).unwrap()).collect();
+    let encoded: Vec<Vec<u8>> = recs
+        .iter()
+        .map(|r| serde_json::to_vec(r).unwrap())
+        .collect();
     drop(recs);
     group.bench_function("decode_and_apply_1m_json", |b| {
         b.iter(|| {

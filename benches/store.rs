@@ -11,7 +11,10 @@ use macrohard::store::Store;
 use std::time::Instant;
 
 fn appends(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("store_append_durable");
     for batch in [1usize, 100, 1000] {
         let dir = tempfile::tempdir().unwrap();
@@ -22,7 +25,9 @@ fn appends(c: &mut Criterion) {
         group.bench_function(format!("batch_{batch}"), |b| {
             b.iter_batched(
                 || {
-                    let events: Vec<(u64, Event)> = (0..batch as u64).map(|k| (i + k, common::mix(i + k))).collect();
+                    let events: Vec<(u64, Event)> = (0..batch as u64)
+                        .map(|k| (i + k, common::mix(i + k)))
+                        .collect();
                     i += batch as u64;
                     events
                 },
@@ -36,7 +41,10 @@ fn appends(c: &mut Criterion) {
 
 /// Opening a run of 1M events with a snapshot near its end: what attach/resume costs.
 fn open_long_run(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let run = RunId::from("long");
     let store = Store::open(dir.path()).unwrap();
@@ -45,7 +53,10 @@ fn open_long_run(c: &mut Criterion) {
         let mut journal = store.journal(&run).unwrap();
         journal.set_snapshot_every(2_000);
         let mut state = RunState::default();
-        let pre: Vec<(u64, Event)> = common::preamble(&run).into_iter().map(|r| (r.ts_ms, r.event)).collect();
+        let pre: Vec<(u64, Event)> = common::preamble(&run)
+            .into_iter()
+            .map(|r| (r.ts_ms, r.event))
+            .collect();
         let mut n = pre.len() as u64;
         for r in rt.block_on(journal.append(pre)).unwrap() {
             state.apply(&r);
@@ -59,10 +70,16 @@ fn open_long_run(c: &mut Criterion) {
             journal.checkpoint(&state).unwrap();
         }
     }
-    eprintln!("wrote 1M events in {:.1}s ({:.0} events/s incl. fold and snapshots)", t0.elapsed().as_secs_f64(), 1e6 / t0.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote 1M events in {:.1}s ({:.0} events/s incl. fold and snapshots)",
+        t0.elapsed().as_secs_f64(),
+        1e6 / t0.elapsed().as_secs_f64()
+    );
     let mut group = c.benchmark_group("open_run_1m_events");
     group.sample_size(20);
-    group.bench_function("load_state_from_snapshot", |b| b.iter(|| store.load_state(&run).unwrap()));
+    group.bench_function("load_state_from_snapshot", |b| {
+        b.iter(|| store.load_state(&run).unwrap())
+    });
     group.finish();
     eprintln!("peak RSS after opening: {:.0} MiB", common::peak_rss_mib());
 }

@@ -44,13 +44,38 @@ pub fn preamble(run: &RunId) -> Vec<EventRecord> {
         by: Actor::Engine,
     }];
     for a in 1..=3 {
-        events.push(Event::AgentSpawned { agent: format!("engineer-{a}").into(), role: "engineer".into(), model: "gpt-4o-mini".into() });
+        events.push(Event::AgentSpawned {
+            agent: format!("engineer-{a}").into(),
+            role: "engineer".into(),
+            model: "gpt-4o-mini".into(),
+        });
     }
     for t in 1..=40 {
-        let deps = if t > 1 { vec![TaskId::numbered(t - 1)] } else { vec![] };
-        events.push(Event::TaskCreated { task: TaskId::numbered(t), title: format!("task {t}"), description: String::new(), role: "engineer".into(), depends_on: deps, by: "supervisor".into() });
+        let deps = if t > 1 {
+            vec![TaskId::numbered(t - 1)]
+        } else {
+            vec![]
+        };
+        events.push(Event::TaskCreated {
+            task: TaskId::numbered(t),
+            title: format!("task {t}"),
+            description: String::new(),
+            role: "engineer".into(),
+            depends_on: deps,
+            by: "supervisor".into(),
+        });
     }
-    events.into_iter().enumerate().map(|(i, event)| EventRecord { v: SCHEMA_VERSION, run: run.clone(), seq: i as u64 + 1, ts_ms: 1_000 + i as u64, event }).collect()
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| EventRecord {
+            v: SCHEMA_VERSION,
+            run: run.clone(),
+            seq: i as u64 + 1,
+            ts_ms: 1_000 + i as u64,
+            event,
+        })
+        .collect()
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux).

@@ -81,6 +81,9 @@ pub struct FollowArgs {
     /// Wall-time budget for the run, in seconds of running
     #[arg(long, value_name = "SECS")]
     pub budget_secs: Option<u64>,
+    /// Control room: at most this many frames a second
+    #[arg(long, value_name = "N")]
+    pub fps: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -21,6 +21,43 @@ pub struct Config {
     pub tools: ToolsSection,
     #[serde(default)]
     pub roles: BTreeMap<String, RoleSection>,
+    #[serde(default)]
+    pub ui: UiSection,
+    /// Key bindings: action name → key or keys.
+    #[serde(default)]
+    pub keys: BTreeMap<String, OneOrMany>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSection {
+    pub theme: String,
+    pub fps: u32,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        Self {
+            theme: "dark".into(),
+            fps: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +189,9 @@ impl Config {
         if self.run.max_attempts == 0 {
             return Err("key `run.max_attempts` must be at least 1".into());
         }
+        if self.ui.fps == 0 || self.ui.fps > 240 {
+            return Err("key `ui.fps` must be between 1 and 240".into());
+        }
         if !(self.sim.speed >= 0.0 && self.sim.speed.is_finite()) {
             return Err("key `sim.speed` must be 0 (instant) or a positive number".into());
         }
@@ -266,6 +306,10 @@ impl Paths {
 
     pub fn prompts_dir(&self) -> PathBuf {
         self.config_dir.join("prompts")
+    }
+
+    pub fn themes_dir(&self) -> PathBuf {
+        self.config_dir.join("themes")
     }
 }
 

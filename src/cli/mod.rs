@@ -4,6 +4,7 @@
 
 mod args;
 pub mod config;
+mod control_room;
 mod headless;
 mod identity;
 mod lines;

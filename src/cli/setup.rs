@@ -3,9 +3,10 @@
 use super::args::{FollowArgs, ResumeArgs, RunArgs};
 use super::config::{Config, Paths};
 use super::headless::{self, FollowOptions};
-use super::{Failure, identity, logging, provider};
+use super::{Failure, control_room, identity, logging, provider};
 use crate::domain::RunStatus;
 use crate::engine::{self, EngineConfig, EngineError, NewRun, Roster, RunTarget};
+use crate::session::{InProcess, Replay};
 use crate::store::Store;
 use crate::tools::CommandLimits;
 use std::io::IsTerminal;
@@ -123,7 +124,35 @@ pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
     let engine = engine::start(store, provider, ec, RunTarget::New(new))
         .await
         .map_err(engine_failure)?;
-    Ok(headless::follow(engine, follow_options(&args.follow)).await)
+    follow(paths, &loaded, &args.follow, engine).await
+}
+
+/// The control room when there is a terminal and `--headless` was not asked for; otherwise
+/// one line per event.
+fn wants_tui(follow: &FollowArgs) -> bool {
+    !follow.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+async fn follow(
+    paths: &Paths,
+    loaded: &Loaded,
+    args: &FollowArgs,
+    engine: engine::Engine,
+) -> Result<u8, Failure> {
+    if !wants_tui(args) {
+        return Ok(headless::follow(engine, follow_options(args)).await);
+    }
+    let opts = match control_room::options(paths, &loaded.config, args.fps) {
+        Ok(o) => o,
+        Err(e) => {
+            engine.handle.shutdown().await;
+            return Err(e);
+        }
+    };
+    let session = InProcess::new(engine.handle.clone(), identity::me(false));
+    let code = control_room::open(session, opts).await;
+    let _ = engine.join.await;
+    code
 }
 
 pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
@@ -152,10 +181,21 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
     } else {
         None
     };
-    let engine = engine::start(store, provider, ec, RunTarget::Resume { run, by, budget })
-        .await
-        .map_err(engine_failure)?;
-    Ok(headless::follow(engine, follow_options(&args.follow)).await)
+    let target = RunTarget::Resume {
+        run: run.clone(),
+        by,
+        budget,
+    };
+    match engine::start(store.clone(), provider, ec, target).await {
+        Ok(engine) => follow(paths, &loaded, &args.follow, engine).await,
+        // A finished run opens read-only in the control room, with its whole history.
+        Err(EngineError::Finished { .. }) if wants_tui(&args.follow) => {
+            let records: Vec<_> = store.events(&run, 1)?.collect::<Result<_, _>>()?;
+            let opts = control_room::options(paths, &loaded.config, args.follow.fps)?;
+            control_room::open(Replay::new(records, identity::me(false)), opts).await
+        }
+        Err(e) => Err(engine_failure(e)),
+    }
 }
 
 /// No command: continue the last unfinished run, or start the demo.
@@ -169,7 +209,8 @@ pub async fn default_entry(paths: &Paths) -> Result<u8, Failure> {
             .map(|m| m.id.to_string())
     };
     let follow = FollowArgs {
-        headless: true,
+        fps: None,
+        headless: false,
         json: false,
         yes: false,
         budget_tokens: None,

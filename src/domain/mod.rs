@@ -3,6 +3,7 @@
 //! HTTP or terminals.
 
 pub mod budget;
+pub mod describe;
 pub mod event;
 pub mod graph;
 pub mod ids;

@@ -40,7 +40,8 @@ pub(super) struct Live {
     pub idle: bool,
     /// The agent has finished its task and its loop is ending.
     pub finishing: bool,
-    pub shown_paused: bool,
+    /// The status last announced for this agent while it waits at the boundary.
+    pub shown: Option<crate::domain::AgentStatus>,
     pub inbox: Vec<String>,
 }
 
@@ -437,7 +438,7 @@ impl RunActor {
                 parked: None,
                 idle: false,
                 finishing: false,
-                shown_paused: false,
+                shown: None,
                 inbox: Vec::new(),
             },
         );

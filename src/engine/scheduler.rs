@@ -252,41 +252,31 @@ impl RunActor {
                 continue;
             };
             let has_news = !live.inbox.is_empty() || (is_sup && !self.news.is_empty());
-            if !run_ok || paused {
-                if !live.shown_paused
-                    && self
-                        .state
-                        .agent(&id)
-                        .is_some_and(|a| a.status != AgentStatus::Paused)
-                {
-                    live.shown_paused = true;
-                    let reason = if paused {
+            let waiting = if !run_ok || paused {
+                Some((
+                    AgentStatus::Paused,
+                    if paused {
                         "paused by a person"
                     } else {
                         "the run is paused"
-                    };
+                    },
+                ))
+            } else if live.idle && !has_news {
+                Some((AgentStatus::Idle, "waiting for news"))
+            } else {
+                None
+            };
+            if let Some((status, reason)) = waiting {
+                if live.shown != Some(status)
+                    && self.state.agent(&id).is_some_and(|a| a.status != status)
+                {
                     self.pending.push(Event::AgentStatusChanged {
                         agent: id.clone(),
-                        status: AgentStatus::Paused,
+                        status,
                         reason: reason.into(),
                     });
                 }
-                continue;
-            }
-            if live.idle && !has_news {
-                if !live.shown_paused
-                    && self
-                        .state
-                        .agent(&id)
-                        .is_some_and(|a| a.status != AgentStatus::Idle)
-                {
-                    live.shown_paused = true;
-                    self.pending.push(Event::AgentStatusChanged {
-                        agent: id.clone(),
-                        status: AgentStatus::Idle,
-                        reason: "waiting for news".into(),
-                    });
-                }
+                live.shown = Some(status);
                 continue;
             }
             let mut messages = std::mem::take(&mut live.inbox);
@@ -294,7 +284,7 @@ impl RunActor {
                 let news = std::mem::take(&mut self.news);
                 messages.insert(0, prompt::supervisor_update(&self.state, &news));
             }
-            live.shown_paused = false;
+            live.shown = None;
             live.step_cancel = CancellationToken::new();
             let step_cancel = live.step_cancel.clone();
             let (role, task) = (live.role.clone(), live.task.clone());

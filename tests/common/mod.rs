@@ -1,6 +1,7 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Helpers for tests that run the real binary.
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+//! Helpers for tests that run the real binary, and a fixed log for screen tests.
+
+pub mod fixture;
 
 use std::path::Path;
 use std::process::{Command, Output};

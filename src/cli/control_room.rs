@@ -1,0 +1,84 @@
+//! Opening the control room (the TUI) on a session.
+
+use super::Failure;
+use super::config::{Config, Paths};
+use crate::domain::RunStatus;
+use crate::session::Session;
+use crate::tui::keymap::Keymap;
+use crate::tui::terminal::Guard;
+use crate::tui::theme::{ColorDepth, Themes};
+use crate::tui::{self, Ending, Options};
+use std::collections::BTreeMap;
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+pub fn options(paths: &Paths, config: &Config, fps: Option<u32>) -> Result<Options, Failure> {
+    let themes =
+        Themes::load(Some(&paths.themes_dir()), ColorDepth::detect()).map_err(Failure::usage)?;
+    let name = if no_color() {
+        "mono"
+    } else {
+        config.ui.theme.as_str()
+    };
+    let theme = themes.index_of(name).ok_or_else(|| {
+        let names: Vec<&str> = themes.list.iter().map(|t| t.name.as_str()).collect();
+        Failure::usage(format!(
+            "{}: key `ui.theme`: no theme {name:?} (themes: {})",
+            paths.config_file.display(),
+            names.join(", ")
+        ))
+    })?;
+    let keys: BTreeMap<String, Vec<String>> = config
+        .keys
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_vec()))
+        .collect();
+    let keymap = Keymap::with_overrides(&keys)
+        .map_err(|e| Failure::usage(format!("{}: {e}", paths.config_file.display())))?;
+    let fps = fps.unwrap_or(config.ui.fps);
+    if fps == 0 || fps > 240 {
+        return Err(Failure::usage("--fps must be between 1 and 240"));
+    }
+    Ok(Options {
+        fps,
+        keymap,
+        themes,
+        theme,
+        signals: true,
+    })
+}
+
+/// Runs the control room until the person leaves; then detaches (the run stays resumable).
+pub async fn open<S: Session>(session: S, opts: Options) -> Result<u8, Failure> {
+    let mut guard =
+        Guard::enter().map_err(|e| Failure::runtime(format!("cannot use this terminal: {e}")))?;
+    let input = crossterm::event::EventStream::new();
+    let result = tui::run(&mut guard.terminal, &session, input, opts).await;
+    if let Ok((Ending::TerminalLost, _)) = &result {
+        guard.abandon();
+    }
+    drop(guard);
+    session.detach().await;
+    let (ending, app) = result.map_err(|e| Failure::runtime(e.to_string()))?;
+    let s = &app.view.state;
+    let id = s.id().map(ToString::to_string).unwrap_or_default();
+    if ending != Ending::TerminalLost {
+        match s.status {
+            st if st.is_terminal() => eprintln!(
+                "run {id} {st}: {}",
+                crate::domain::describe::one_line(&s.status_reason, 200)
+            ),
+            _ if ending == Ending::Stopped => eprintln!("run {id} stopped"),
+            _ => eprintln!(
+                "left run {id} ({}); continue it with `macrohard-tui resume {id}`",
+                s.status
+            ),
+        }
+    }
+    Ok(match s.status {
+        RunStatus::Failed => 1,
+        _ => 0,
+    })
+}

@@ -1,0 +1,222 @@
+//! One-line descriptions of events, for logs, headless output and the control room.
+
+use super::event::{ApprovalDecision, DeltaKind, Event};
+
+/// Collapses whitespace and cuts to `max` characters.
+pub fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        let cut: String = flat.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Who an event is about, and what it says.
+pub fn describe(event: &Event) -> (String, String) {
+    match event {
+        Event::RunCreated {
+            goal,
+            provider,
+            model,
+            simulated,
+            workspace,
+            ..
+        } => {
+            let sim = if *simulated { " [SIMULATED]" } else { "" };
+            (
+                "run".into(),
+                format!("created: {goal:?} on {provider}/{model}{sim}, workspace {workspace}"),
+            )
+        }
+        Event::RunStatusChanged { status, reason } => {
+            ("run".into(), format!("{status}: {}", one_line(reason, 300)))
+        }
+        Event::TaskCreated {
+            task,
+            title,
+            role,
+            depends_on,
+            ..
+        } => {
+            let deps: Vec<&str> = depends_on.iter().map(|d| d.as_str()).collect();
+            let after = if deps.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", deps.join(", "))
+            };
+            (
+                task.to_string(),
+                format!("created for {role}: {title}{after}"),
+            )
+        }
+        Event::TaskStatusChanged {
+            task,
+            status,
+            reason,
+        } => (
+            task.to_string(),
+            format!("{status}: {}", one_line(reason, 200)),
+        ),
+        Event::TaskAssigned {
+            task,
+            agent,
+            attempt,
+        } => (
+            task.to_string(),
+            format!("assigned to {agent} (attempt {attempt})"),
+        ),
+        Event::TaskCompleted { task, summary, .. } => (
+            task.to_string(),
+            format!("done: {}", one_line(summary, 200)),
+        ),
+        Event::AgentSpawned { agent, role, model } => {
+            (agent.to_string(), format!("joined as {role} on {model}"))
+        }
+        Event::AgentStatusChanged {
+            agent,
+            status,
+            reason,
+        } => (agent.to_string(), format!("{status} ({reason})")),
+        Event::LlmRequestStarted {
+            agent,
+            model,
+            step,
+            prompt_hash,
+            ..
+        } => (
+            agent.to_string(),
+            format!("step {step}: asking {model} (prompt {prompt_hash})"),
+        ),
+        Event::AgentDelta { agent, kind, text } => {
+            let tag = if *kind == DeltaKind::Reasoning {
+                "thinks"
+            } else {
+                "says"
+            };
+            (agent.to_string(), format!("{tag}: {}", one_line(text, 400)))
+        }
+        Event::LlmRequestFinished {
+            agent,
+            usage,
+            cost_usd,
+            duration_ms,
+            stop_reason,
+            ..
+        } => {
+            let cost = cost_usd.map_or_else(|| "cost unknown".to_owned(), |c| format!("${c:.4}"));
+            (
+                agent.to_string(),
+                format!(
+                    "answered in {duration_ms} ms: {} in / {} out tokens, {cost}, {stop_reason}",
+                    usage.input_tokens, usage.output_tokens
+                ),
+            )
+        }
+        Event::ToolCallRequested {
+            agent,
+            call,
+            tool,
+            args,
+            ..
+        } => (
+            agent.to_string(),
+            format!("{call} {tool} {}", one_line(&args.to_string(), 160)),
+        ),
+        Event::ApprovalRequested {
+            approval,
+            agent,
+            task,
+            summary,
+            risk,
+            ..
+        } => {
+            let on = task
+                .as_ref()
+                .map(|t| format!(" on {t}"))
+                .unwrap_or_default();
+            (
+                agent.to_string(),
+                format!("NEEDS APPROVAL {approval}{on}: {summary} — {risk}"),
+            )
+        }
+        Event::ApprovalResolved {
+            approval,
+            decision,
+            by,
+        } => {
+            let d = match decision {
+                ApprovalDecision::Approve => "approved".to_owned(),
+                ApprovalDecision::ApproveAlways => "approved always".to_owned(),
+                ApprovalDecision::Deny { reason } => format!("denied ({reason})"),
+            };
+            ("approval".into(), format!("{approval} {d} by {by}"))
+        }
+        Event::ToolCallFinished {
+            agent,
+            call,
+            ok,
+            output,
+            duration_ms,
+        } => {
+            let mark = if *ok { "ok" } else { "FAILED" };
+            (
+                agent.to_string(),
+                format!(
+                    "{call} {mark} in {duration_ms} ms: {}",
+                    one_line(output, 200)
+                ),
+            )
+        }
+        Event::FileChanged {
+            path,
+            added,
+            removed,
+            ..
+        } => ("file".into(), format!("{path} +{added} -{removed}")),
+        Event::HumanMessage { target, text, by } => (
+            by.to_string(),
+            format!("to {target}: {}", one_line(text, 300)),
+        ),
+        Event::BudgetExceeded { scope, limit, used } => (
+            "budget".into(),
+            format!("{scope} budget reached: {used} of {limit}"),
+        ),
+        Event::BudgetChanged { budget, by } => {
+            ("budget".into(), format!("changed by {by}: {budget:?}"))
+        }
+        Event::Recovered {
+            reason,
+            tasks,
+            calls,
+        } => {
+            let t: Vec<&str> = tasks.iter().map(|t| t.as_str()).collect();
+            (
+                "engine".into(),
+                format!(
+                    "recovered ({reason}): {} task(s) put back [{}], {} call(s) abandoned",
+                    tasks.len(),
+                    t.join(", "),
+                    calls.len()
+                ),
+            )
+        }
+        Event::Log {
+            level,
+            source,
+            text,
+        } => (source.clone(), format!("{level}: {}", one_line(text, 400))),
+    }
+}
+
+/// `HH:MM:SS` (UTC) of a unix-millisecond time.
+pub fn clock(ts_ms: u64) -> String {
+    let secs = ts_ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}

@@ -1,0 +1,109 @@
+//! A session is how a client reaches a run: it receives a snapshot plus live events and sends
+//! commands. In-process it wraps the engine's handle; a finished run is replayed read-only
+//! from the store. (A socket transport carries the same types.)
+
+use crate::domain::{Actor, EventRecord, RunState};
+use crate::engine::EngineHandle;
+use crate::protocol::Command;
+use std::future::Future;
+use tokio::sync::broadcast;
+
+/// What a client gets when it attaches.
+pub struct Attached {
+    /// Recent recorded events, for transcripts and logs (the state already includes them).
+    pub backlog: Vec<EventRecord>,
+    pub state: RunState,
+    /// Live events after `state`; `None` for a run that has ended.
+    pub events: Option<broadcast::Receiver<EventRecord>>,
+}
+
+pub trait Session: Send + Sync + 'static {
+    /// Attaches, with up to `backlog` recent events.
+    fn attach(&self, backlog: u64) -> impl Future<Output = Option<Attached>> + Send;
+    /// Sends a command as this session's person; the answer says whether it was accepted.
+    fn send(&self, command: Command) -> impl Future<Output = Result<(), String>> + Send;
+    /// Leaves the run as it is (it stays resumable).
+    fn detach(&self) -> impl Future<Output = ()> + Send;
+    /// Who is steering through this session.
+    fn who(&self) -> &Actor;
+    /// False when commands are refused (a finished run).
+    fn can_steer(&self) -> bool;
+}
+
+/// The engine runs in this process.
+pub struct InProcess {
+    handle: EngineHandle,
+    by: Actor,
+}
+
+impl InProcess {
+    pub fn new(handle: EngineHandle, by: Actor) -> Self {
+        Self { handle, by }
+    }
+}
+
+impl Session for InProcess {
+    async fn attach(&self, backlog: u64) -> Option<Attached> {
+        let (state, _) = self.handle.subscribe().await?;
+        let from = state.last_seq.saturating_sub(backlog).max(1);
+        let sub = self.handle.subscribe_from(Some(from)).await?;
+        Some(Attached {
+            backlog: sub.backlog,
+            state: sub.state,
+            events: Some(sub.events),
+        })
+    }
+
+    async fn send(&self, command: Command) -> Result<(), String> {
+        self.handle.command(self.by.clone(), command).await
+    }
+
+    async fn detach(&self) {
+        self.handle.shutdown().await;
+    }
+
+    fn who(&self) -> &Actor {
+        &self.by
+    }
+
+    fn can_steer(&self) -> bool {
+        true
+    }
+}
+
+/// A run that has ended, replayed from its records.
+pub struct Replay {
+    records: Vec<EventRecord>,
+    by: Actor,
+}
+
+impl Replay {
+    pub fn new(records: Vec<EventRecord>, by: Actor) -> Self {
+        Self { records, by }
+    }
+}
+
+impl Session for Replay {
+    async fn attach(&self, _backlog: u64) -> Option<Attached> {
+        let state = RunState::fold(&self.records);
+        Some(Attached {
+            backlog: self.records.clone(),
+            state,
+            events: None,
+        })
+    }
+
+    async fn send(&self, _command: Command) -> Result<(), String> {
+        Err("this run has ended; it can only be viewed".into())
+    }
+
+    async fn detach(&self) {}
+
+    fn who(&self) -> &Actor {
+        &self.by
+    }
+
+    fn can_steer(&self) -> bool {
+        false
+    }
+}

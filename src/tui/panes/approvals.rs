@@ -1,0 +1,45 @@
+//! The approvals bar: requests waiting for a person, oldest first, with the keys that answer.
+
+use super::super::action::Action;
+use super::super::app::App;
+use super::fit;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn height(app: &App) -> u16 {
+    u16::from(app.view.state.pending_approvals().next().is_some())
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let pending: Vec<_> = app.view.state.pending_approvals().collect();
+    let Some(a) = pending.first() else { return };
+    let k = |act| app.keymap.key_for(act);
+    let keys = format!(
+        " {} approve · {} always · {} deny ",
+        k(Action::Approve),
+        k(Action::ApproveAlways),
+        k(Action::Deny)
+    );
+    let more = if pending.len() > 1 {
+        format!(" (+{} more)", pending.len() - 1)
+    } else {
+        String::new()
+    };
+    let task = a.task.as_ref().map(|t| format!(" {t}")).unwrap_or_default();
+    let head = format!(" ⚠ {} {}{task}{more}: ", a.id, a.agent);
+    let room = (area.width as usize).saturating_sub(head.chars().count() + keys.chars().count());
+    let what = fit(&format!("{} — {}", a.summary, a.risk), room);
+    let line = Line::from(vec![
+        Span::styled(
+            head,
+            theme.warn.add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ),
+        Span::styled(format!("{what:<room$}"), theme.warn),
+        Span::styled(keys, theme.selection),
+    ]);
+    f.render_widget(Paragraph::new(line), area);
+}

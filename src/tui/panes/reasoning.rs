@@ -1,0 +1,142 @@
+//! The selected agent's reasoning: streaming text with tool calls and results inline. Only the
+//! rows on screen are wrapped and drawn. Scrolled back, it stays put while text arrives; at the
+//! bottom it follows.
+
+use super::super::app::{App, Focus};
+use super::super::theme::Theme;
+use super::super::transcript::{LineKind, Transcript};
+use super::{frame, wrap};
+use crate::domain::AgentId;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+fn style(kind: LineKind, theme: &Theme) -> Style {
+    match kind {
+        LineKind::Step => theme.dim,
+        LineKind::Reasoning if theme.mono => theme.reasoning,
+        LineKind::Reasoning => theme.reasoning.add_modifier(Modifier::ITALIC),
+        LineKind::Text => theme.base,
+        LineKind::ToolCall => theme.tool,
+        LineKind::ToolOk => theme.ok,
+        LineKind::ToolErr => theme.error,
+        LineKind::Approval => theme.warn,
+        LineKind::Human => theme.human,
+        LineKind::Task => theme.title,
+    }
+}
+
+/// The rows that fill `height` at `width`, ending `scroll` logical lines above the bottom.
+pub fn rows(
+    t: &Transcript,
+    width: usize,
+    height: usize,
+    scroll: usize,
+    theme: &Theme,
+    search: Option<&str>,
+) -> Vec<Line<'static>> {
+    let mut out: Vec<Line<'static>> = Vec::with_capacity(height);
+    let end = t.len().saturating_sub(scroll);
+    let needle = search.map(str::to_lowercase);
+    let mut i = end;
+    while i > 0 && out.len() < height {
+        i -= 1;
+        let Some(line) = t.get(i) else { break };
+        let mut st = style(line.kind, theme);
+        if needle
+            .as_ref()
+            .is_some_and(|n| line.text.to_lowercase().contains(n))
+        {
+            st = st.add_modifier(Modifier::REVERSED);
+        }
+        let wrapped = wrap(&line.text, width);
+        for r in wrapped.into_iter().rev() {
+            if out.len() == height {
+                break;
+            }
+            out.push(Line::styled(r, st));
+        }
+    }
+    out.reverse();
+    out
+}
+
+pub fn draw_for(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    agent: Option<&AgentId>,
+    focused: bool,
+    scroll: usize,
+) {
+    let theme = app.theme();
+    let s = &app.view.state;
+    let title = match agent.and_then(|a| s.agent(a)) {
+        Some(a) => {
+            let task = a
+                .task
+                .as_ref()
+                .and_then(|t| s.task(t))
+                .map(|t| format!(" · {} {}", t.id, t.title))
+                .unwrap_or_default();
+            let back = if scroll > 0 {
+                format!(" · ↑{scroll} (G follows)")
+            } else {
+                String::new()
+            };
+            format!(" 2 Reasoning: {}{task}{back} ", a.id)
+        }
+        None => " 2 Reasoning ".to_owned(),
+    };
+    let block = frame(title, focused, theme);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let text = match agent.and_then(|a| app.view.transcripts.get(a)) {
+        Some(t) if !t.is_empty() => rows(
+            t,
+            inner.width as usize,
+            inner.height as usize,
+            scroll,
+            theme,
+            app.search.as_deref(),
+        ),
+        _ => vec![Line::styled("(nothing yet)", theme.dim)],
+    };
+    f.render_widget(Paragraph::new(text).style(theme.base), inner);
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    draw_for(
+        f,
+        area,
+        app,
+        app.selected_agent(),
+        app.focus == Focus::Reasoning,
+        app.reasoning_scroll,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::theme::{ColorDepth, Themes};
+
+    #[test]
+    fn only_the_rows_on_screen_are_produced_and_scroll_holds_position() {
+        let theme = Themes::load(None, ColorDepth::TrueColor)
+            .unwrap()
+            .list
+            .remove(0);
+        let mut t = Transcript::default();
+        for i in 0..100_000 {
+            t.push(LineKind::Text, &format!("line {i}"));
+        }
+        let r = rows(&t, 40, 5, 0, &theme, None);
+        assert_eq!(r.len(), 5);
+        assert_eq!(r[4].spans[0].content, "line 99999");
+        let r = rows(&t, 40, 5, 10, &theme, None);
+        assert_eq!(r[4].spans[0].content, "line 99989");
+    }
+}

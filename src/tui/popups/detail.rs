@@ -1,0 +1,136 @@
+//! A task's detail: description, dependencies, attempts, evidence, files changed, and its
+//! agent's transcript.
+
+use super::super::app::App;
+use super::super::panes::{frame, reasoning, task_glyph, task_style, wrap};
+use crate::domain::TaskId;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) {
+    let theme = app.theme();
+    let s = &app.view.state;
+    let Some(t) = s.task(task) else { return };
+    let rect = Rect {
+        x: area.x + 2,
+        y: area.y + 1,
+        width: area.width.saturating_sub(4),
+        height: area.height.saturating_sub(2),
+    };
+    f.render_widget(Clear, rect);
+    let block = frame(
+        format!(" {} {} · Esc closes · j/k scroll ", t.id, t.title),
+        true,
+        theme,
+    );
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let field = |name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{name:<12}"), theme.dim),
+            Span::styled(value, theme.base),
+        ])
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<12}", "status"), theme.dim),
+        Span::styled(
+            format!(
+                "{} {} — {}",
+                task_glyph(t.status),
+                t.status,
+                t.status_reason
+            ),
+            task_style(t.status, theme),
+        ),
+    ]));
+    lines.push(field("role", t.role.clone()));
+    lines.push(field(
+        "agent",
+        t.agent.as_ref().map_or("-".into(), ToString::to_string),
+    ));
+    lines.push(field("attempts", t.attempts.to_string()));
+    let deps: Vec<String> = t
+        .depends_on
+        .iter()
+        .map(|d| {
+            format!(
+                "{d} ({})",
+                s.task(d).map_or("?".into(), |x| x.status.to_string())
+            )
+        })
+        .collect();
+    lines.push(field(
+        "depends on",
+        if deps.is_empty() {
+            "-".into()
+        } else {
+            deps.join(", ")
+        },
+    ));
+    lines.push(field(
+        "cost",
+        format!(
+            "${:.4} · {} tokens · {} turns",
+            t.cost_usd,
+            t.usage.total(),
+            t.turns
+        ),
+    ));
+    lines.push(Line::raw(""));
+    for row in wrap(&t.description, w) {
+        lines.push(Line::styled(row, theme.base));
+    }
+    if !t.failures.is_empty() {
+        lines.push(Line::styled("Failed attempts:", theme.error));
+        for fl in &t.failures {
+            for row in wrap(&format!("- {fl}"), w) {
+                lines.push(Line::styled(row, theme.error));
+            }
+        }
+    }
+    if let Some(sum) = &t.summary {
+        lines.push(Line::styled("Summary:", theme.title));
+        lines.extend(
+            wrap(sum, w)
+                .into_iter()
+                .map(|r| Line::styled(r, theme.base)),
+        );
+    }
+    if let Some(ev) = &t.evidence {
+        lines.push(Line::styled("Evidence:", theme.title));
+        lines.extend(
+            ev.lines()
+                .flat_map(|l| wrap(l, w))
+                .map(|r| Line::styled(r, theme.dim)),
+        );
+    }
+    if !t.artifacts.is_empty() {
+        lines.push(Line::styled("Files changed:", theme.title));
+        lines.extend(
+            t.artifacts
+                .iter()
+                .map(|a| Line::styled(format!("  {a}"), theme.base)),
+        );
+    }
+    if let Some(tr) = t.agent.as_ref().and_then(|a| app.view.transcripts.get(a)) {
+        lines.push(Line::styled(
+            format!(
+                "Transcript of {}:",
+                t.agent.as_ref().map_or("", |a| a.as_str())
+            ),
+            theme.title,
+        ));
+        lines.extend(reasoning::rows(tr, w, 400, 0, theme, None));
+    }
+    let max = lines.len().saturating_sub(inner.height as usize);
+    f.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll.min(max) as u16, 0))
+            .style(theme.base),
+        inner,
+    );
+}

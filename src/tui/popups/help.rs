@@ -1,0 +1,61 @@
+//! The help overlay, generated from the keymap and the command line's words; typing filters it.
+
+use super::super::action::Action;
+use super::super::app::App;
+use super::command_line;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) {
+    let theme = app.theme();
+    let needle = filter.to_lowercase();
+    let mut lines = Vec::new();
+    for a in Action::ALL {
+        let keys = app.keymap.keys_for(a).join(" ");
+        let text = format!("{} {} {}", keys, a.name(), a.description());
+        if !needle.is_empty() && !text.to_lowercase().contains(&needle) {
+            continue;
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {keys:<14}"), theme.accent),
+            Span::styled(format!(":{:<16}", a.name()), theme.dim),
+            Span::styled(a.description(), theme.base),
+        ]));
+    }
+    for (word, text) in command_line::help_lines() {
+        if !needle.is_empty() && !format!("{word} {text}").to_lowercase().contains(&needle) {
+            continue;
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<14}", ""), theme.accent),
+            Span::styled(format!(":{word:<16}"), theme.dim),
+            Span::styled(text, theme.base),
+        ]));
+    }
+    let w = area.width.min(96);
+    let h = area.height.saturating_sub(2).min(lines.len() as u16 + 3);
+    let rect = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + 1,
+        width: w,
+        height: h.max(5),
+    };
+    f.render_widget(Clear, rect);
+    let title = if filter.is_empty() {
+        " Help · type to filter · Esc closes ".to_owned()
+    } else {
+        format!(" Help · filter: {filter} ")
+    };
+    let block = super::super::panes::frame(title, true, theme);
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    f.render_widget(
+        Paragraph::new(lines)
+            .style(theme.base)
+            .scroll((scroll.min(max_scroll) as u16, 0)),
+        inner,
+    );
+}

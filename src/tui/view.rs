@@ -1,0 +1,205 @@
+//! The client's view model: the run state (folded from the snapshot and live events), the
+//! transcripts of every agent and the log lines. Built only from what the session delivers.
+
+use super::transcript::{LineKind, Transcript};
+use crate::domain::describe::{describe, one_line};
+use crate::domain::{
+    AgentId, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, RunState, TaskStatus,
+};
+use std::collections::{HashMap, VecDeque};
+
+/// Log lines kept in memory.
+pub const MAX_LOG_LINES: usize = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub seq: u64,
+    pub ts_ms: u64,
+    pub level: LogLevel,
+    pub who: String,
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+pub struct View {
+    pub state: RunState,
+    pub transcripts: HashMap<AgentId, Transcript>,
+    pub logs: VecDeque<LogLine>,
+}
+
+fn level_of(event: &Event) -> Option<LogLevel> {
+    Some(match event {
+        Event::AgentDelta { .. } => return None,
+        Event::Log { level, .. } => *level,
+        Event::ToolCallFinished { ok: false, .. } => LogLevel::Warn,
+        Event::TaskStatusChanged {
+            status: TaskStatus::Failed,
+            ..
+        }
+        | Event::BudgetExceeded { .. } => LogLevel::Warn,
+        Event::LlmRequestFinished { stop_reason, .. } if stop_reason.starts_with("error") => {
+            LogLevel::Error
+        }
+        Event::LlmRequestStarted { .. }
+        | Event::LlmRequestFinished { .. }
+        | Event::ToolCallRequested { .. }
+        | Event::ToolCallFinished { .. } => LogLevel::Debug,
+        Event::AgentStatusChanged { .. } => LogLevel::Debug,
+        _ => LogLevel::Info,
+    })
+}
+
+impl View {
+    /// A view of `state`, with transcripts and logs rebuilt from `backlog` (records the state
+    /// already contains).
+    pub fn new(state: RunState, backlog: &[EventRecord]) -> Self {
+        let mut v = View {
+            state,
+            ..View::default()
+        };
+        for r in backlog {
+            v.record(r);
+        }
+        v
+    }
+
+    /// A live record: applied to the state, then shown.
+    pub fn ingest(&mut self, rec: &EventRecord) {
+        if rec.seq <= self.state.last_seq {
+            return; // already folded in (a resubscription overlaps)
+        }
+        self.state.apply(rec);
+        self.record(rec);
+    }
+
+    fn transcript(&mut self, agent: &AgentId) -> &mut Transcript {
+        self.transcripts.entry(agent.clone()).or_default()
+    }
+
+    fn record(&mut self, rec: &EventRecord) {
+        if let Some(level) = level_of(&rec.event) {
+            let (who, text) = describe(&rec.event);
+            self.logs.push_back(LogLine {
+                seq: rec.seq,
+                ts_ms: rec.ts_ms,
+                level,
+                who,
+                text,
+            });
+            if self.logs.len() > MAX_LOG_LINES {
+                self.logs.pop_front();
+            }
+        }
+        match &rec.event {
+            Event::AgentDelta { agent, kind, text } => {
+                let k = if *kind == DeltaKind::Reasoning {
+                    LineKind::Reasoning
+                } else {
+                    LineKind::Text
+                };
+                self.transcript(agent).delta(k, text);
+            }
+            Event::LlmRequestStarted {
+                agent, step, model, ..
+            } => {
+                self.transcript(agent)
+                    .push(LineKind::Step, &format!("── step {step} · {model} ──"));
+            }
+            Event::LlmRequestFinished {
+                agent, stop_reason, ..
+            } if stop_reason.starts_with("error") || stop_reason.starts_with("cancelled") => {
+                self.transcript(agent)
+                    .push(LineKind::ToolErr, &format!("⨯ {stop_reason}"));
+            }
+            Event::ToolCallRequested {
+                agent,
+                call,
+                tool,
+                args,
+                ..
+            } => {
+                let line = format!("▶ {call} {tool} {}", one_line(&args.to_string(), 240));
+                self.transcript(agent).push(LineKind::ToolCall, &line);
+            }
+            Event::ToolCallFinished {
+                agent,
+                call,
+                ok,
+                output,
+                ..
+            } => {
+                let (kind, mark) = if *ok {
+                    (LineKind::ToolOk, "◀")
+                } else {
+                    (LineKind::ToolErr, "◀ FAILED")
+                };
+                let mut shown: Vec<&str> = output.lines().take(12).collect();
+                let more = output.lines().count().saturating_sub(shown.len());
+                let tail = format!("  … {more} more lines");
+                if more > 0 {
+                    shown.push(&tail);
+                }
+                let body = shown.join("\n  ");
+                self.transcript(agent)
+                    .push(kind, &format!("{mark} {call} {body}"));
+            }
+            Event::ApprovalRequested {
+                approval,
+                agent,
+                summary,
+                risk,
+                ..
+            } => {
+                self.transcript(agent).push(
+                    LineKind::Approval,
+                    &format!("⚠ {approval} needs approval: {summary} ({risk})"),
+                );
+            }
+            Event::ApprovalResolved {
+                approval,
+                decision,
+                by,
+            } => {
+                if let Some(agent) = self.state.approval(approval).map(|a| a.agent.clone()) {
+                    let d = match decision {
+                        ApprovalDecision::Approve => "✔ approved".to_owned(),
+                        ApprovalDecision::ApproveAlways => {
+                            "✔ approved (always for this kind)".to_owned()
+                        }
+                        ApprovalDecision::Deny { reason } => format!("✘ denied: {reason}"),
+                    };
+                    self.transcript(&agent)
+                        .push(LineKind::Approval, &format!("{d} — {approval} by {by}"));
+                }
+            }
+            Event::HumanMessage { target, text, by } => {
+                self.transcript(target)
+                    .push(LineKind::Human, &format!("✉ {by}: {text}"));
+            }
+            Event::TaskAssigned {
+                task,
+                agent,
+                attempt,
+            } => {
+                let title = self
+                    .state
+                    .task(task)
+                    .map(|t| t.title.clone())
+                    .unwrap_or_default();
+                self.transcript(agent).push(
+                    LineKind::Task,
+                    &format!("═══ {task} · attempt {attempt} · {title} ═══"),
+                );
+            }
+            Event::TaskCompleted { task, summary, .. } => {
+                if let Some(agent) = self.state.task(task).and_then(|t| t.agent.clone()) {
+                    self.transcript(&agent).push(
+                        LineKind::Task,
+                        &format!("═══ {task} done: {} ═══", one_line(summary, 200)),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
