@@ -14,44 +14,77 @@ const LONG: Duration = Duration::from_secs(30);
 fn start_pause_resume_approve_help_inject_and_quit() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = Pty::spawn(dir.path(), &[], &[("MACROHARD_SIM_SPEED", "3")], 120, 40);
-    p.wait_for("the control room", LONG, |s| s.contains("1 Agents") && s.contains("3 Task graph") && s.contains("SIMULATED"));
+    p.wait_for("the control room", LONG, |s| {
+        s.contains("1 Agents") && s.contains("3 Task graph") && s.contains("SIMULATED")
+    });
     p.wait_for("the plan", LONG, |s| s.contains("T7"));
 
     p.send(" ");
-    p.wait_for("PAUSED in the header", LONG, |s| s.lines().next().unwrap_or("").contains("PAUSED"));
+    p.wait_for("PAUSED in the header", LONG, |s| {
+        s.lines().next().unwrap_or("").contains("PAUSED")
+    });
     p.send(" ");
-    p.wait_for("RUNNING in the header", LONG, |s| s.lines().next().unwrap_or("").contains("RUNNING"));
+    p.wait_for("RUNNING in the header", LONG, |s| {
+        s.lines().next().unwrap_or("").contains("RUNNING")
+    });
 
-    p.wait_for("an approval request", Duration::from_secs(60), |s| s.contains("⚠ A1"));
+    p.wait_for("an approval request", Duration::from_secs(60), |s| {
+        s.contains("⚠ A1")
+    });
     p.send("y");
     p.wait_for("the approval to clear", LONG, |s| !s.contains("⚠ A1 "));
 
     p.send("?");
     p.wait_for("the help", LONG, |s| s.contains("Help · type to filter"));
     p.send("\x1b");
-    p.wait_for("the help to close", LONG, |s| !s.contains("Help · type to filter"));
+    p.wait_for("the help to close", LONG, |s| {
+        !s.contains("Help · type to filter")
+    });
 
     p.send("i");
     p.wait_for("the composer", LONG, |s| s.contains("message to"));
     p.send("hello from the pty\r");
-    p.wait_for("the message in the transcript", LONG, |s| s.contains("hello from the pty"));
+    p.wait_for("the message in the transcript", LONG, |s| {
+        s.contains("hello from the pty")
+    });
     std::thread::sleep(Duration::from_millis(1500));
 
     p.send("q");
     let took = p.wait_exit(Duration::from_secs(3)).expect("q exits");
-    assert!(took < Duration::from_secs(1) + Duration::from_millis(500), "q took {took:?}");
+    assert!(
+        took < Duration::from_secs(1) + Duration::from_millis(500),
+        "q took {took:?}"
+    );
     {
         let parser = p.parser.lock().unwrap();
-        assert!(!parser.screen().alternate_screen(), "the alternate screen is left");
+        assert!(
+            !parser.screen().alternate_screen(),
+            "the alternate screen is left"
+        );
         assert!(!parser.screen().hide_cursor(), "the cursor is shown again");
     }
 
     let events = export_jsonl(dir.path(), "last");
-    let said = events.iter().any(|e| e["event"]["type"] == "human_message" && e["event"]["text"] == "hello from the pty");
+    let said = events.iter().any(|e| {
+        e["event"]["type"] == "human_message" && e["event"]["text"] == "hello from the pty"
+    });
     assert!(said, "the message is recorded");
-    let heard = events.iter().any(|e| e["event"]["type"] == "agent_delta" && e["event"]["text"].as_str().unwrap_or("").contains("hello from the pty"));
-    assert!(heard, "the agent's next request contained the message (the simulated agent answers it)");
-    assert!(events.iter().any(|e| e["event"]["type"] == "approval_resolved"));
+    let heard = events.iter().any(|e| {
+        e["event"]["type"] == "agent_delta"
+            && e["event"]["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("hello from the pty")
+    });
+    assert!(
+        heard,
+        "the agent's next request contained the message (the simulated agent answers it)"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"]["type"] == "approval_resolved")
+    );
     // q detaches: the run is not stopped, and resumes where it was.
     let out = run(dir.path(), &["resume", "last", "--headless", "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
@@ -65,18 +98,29 @@ fn a_lost_terminal_ends_the_client_within_a_second_and_the_run_stays_resumable()
     let pid = p.child.process_id().unwrap();
     // SAFETY: signalling the child we started.
     unsafe { libc::kill(pid as i32, libc::SIGHUP) };
-    let took = p.wait_exit(Duration::from_secs(3)).expect("SIGHUP ends the client");
+    let took = p
+        .wait_exit(Duration::from_secs(3))
+        .expect("SIGHUP ends the client");
     assert!(took < Duration::from_millis(1500), "took {took:?}");
     let out = run(dir.path(), &["runs", "--json"]);
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let status = runs[0]["status"].as_str().unwrap();
-    assert!(["planning", "running"].contains(&status), "the run is left resumable, not stopped: {status}");
+    assert!(
+        ["planning", "running"].contains(&status),
+        "the run is left resumable, not stopped: {status}"
+    );
 }
 
 #[test]
 fn no_color_keeps_the_selection_visible() {
     let dir = tempfile::tempdir().unwrap();
-    let p = Pty::spawn(dir.path(), &["run", "--fps", "10"], &[("MACROHARD_SIM_SPEED", "2"), ("NO_COLOR", "1")], 100, 30);
+    let p = Pty::spawn(
+        dir.path(),
+        &["run", "--fps", "10"],
+        &[("MACROHARD_SIM_SPEED", "2"), ("NO_COLOR", "1")],
+        100,
+        30,
+    );
     p.wait_for("the control room", LONG, |s| s.contains("1 Agents"));
     std::thread::sleep(Duration::from_millis(300));
     let parser = p.parser.lock().unwrap();
@@ -87,7 +131,8 @@ fn no_color_keeps_the_selection_visible() {
         for col in 0..100 {
             if let Some(cell) = screen.cell(row, col) {
                 reversed |= cell.inverse() && cell.contents() == "s";
-                coloured |= cell.fgcolor() != vt100::Color::Default || cell.bgcolor() != vt100::Color::Default;
+                coloured |= cell.fgcolor() != vt100::Color::Default
+                    || cell.bgcolor() != vt100::Color::Default;
             }
         }
     }

@@ -102,6 +102,7 @@ where
     let mut last_frame = Instant::now() - frame;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut urgent = false;
     let mut hup = signal_or_pending(SignalKind::hangup(), opts.signals).await;
     let mut term = signal_or_pending(SignalKind::terminate(), opts.signals).await;
     let ending = loop {
@@ -116,13 +117,21 @@ where
             Some(Quit::Stopped) => break Ending::Stopped,
             None => {}
         }
-        let due = last_frame + frame;
+        // Keys are answered at once; streamed text waits for the next frame slot.
+        let due = if urgent {
+            Instant::now()
+        } else {
+            last_frame + frame
+        };
         tokio::select! {
             biased;
             () = next_signal(&mut hup) => break Ending::TerminalLost,
             () = next_signal(&mut term) => break Ending::Terminated,
             ev = input.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) => app.on_key(k),
+                Some(Ok(TermEvent::Key(k))) => {
+                    app.on_key(k);
+                    urgent = true;
+                }
                 Some(Ok(TermEvent::Resize(_, _))) => {
                     let _ = terminal.autoresize().map_err(|e| e.to_string());
                     app.dirty = true;
@@ -163,6 +172,7 @@ where
                 terminal.backend_mut().end_frame();
                 last_frame = Instant::now();
                 app.dirty = false;
+                urgent = false;
             }
         }
     };

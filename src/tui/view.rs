@@ -25,6 +25,9 @@ pub struct View {
     pub state: RunState,
     pub transcripts: HashMap<AgentId, Transcript>,
     pub logs: VecDeque<LogLine>,
+    /// Depth of each task in the graph (longest chain of dependencies below it), kept as tasks
+    /// arrive so drawing the graph never walks it.
+    pub depths: HashMap<crate::domain::TaskId, usize>,
 }
 
 fn level_of(event: &Event) -> Option<LogLevel> {
@@ -72,6 +75,20 @@ impl View {
         self.record(rec);
     }
 
+    fn add_depth(&mut self, id: crate::domain::TaskId, deps: &[crate::domain::TaskId]) {
+        let d = deps
+            .iter()
+            .filter_map(|d| self.depths.get(d))
+            .map(|d| d + 1)
+            .max()
+            .unwrap_or(0);
+        self.depths.insert(id, d);
+    }
+
+    pub fn depth(&self, id: &crate::domain::TaskId) -> usize {
+        self.depths.get(id).copied().unwrap_or(0)
+    }
+
     fn transcript(&mut self, agent: &AgentId) -> &mut Transcript {
         self.transcripts.entry(agent.clone()).or_default()
     }
@@ -91,6 +108,9 @@ impl View {
             }
         }
         match &rec.event {
+            Event::TaskCreated {
+                task, depends_on, ..
+            } if !self.depths.contains_key(task) => self.add_depth(task.clone(), depends_on),
             Event::AgentDelta { agent, kind, text } => {
                 let k = if *kind == DeltaKind::Reasoning {
                     LineKind::Reasoning

@@ -18,7 +18,14 @@ pub struct Pty {
 
 impl Pty {
     pub fn spawn(data: &Path, args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Pty {
-        let pair = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_macrohard-tui"));
         cmd.arg("--data-dir");
         cmd.arg(data);
@@ -46,7 +53,13 @@ impl Pty {
                 p.lock().unwrap().process(&buf[..n]);
             }
         });
-        Pty { child, writer, _master: pair.master, parser, bytes }
+        Pty {
+            child,
+            writer,
+            _master: pair.master,
+            parser,
+            bytes,
+        }
     }
 
     pub fn screen(&self) -> String {
@@ -66,8 +79,11 @@ impl Pty {
             if pred(&s) {
                 return start.elapsed();
             }
-            assert!(start.elapsed() < timeout, "timed out waiting for {what}; the screen shows:\n{s}");
-            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {what}; the screen shows:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 

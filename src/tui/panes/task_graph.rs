@@ -32,7 +32,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let w = inner.width as usize;
     let mut lines = Vec::with_capacity(height);
     for (i, t) in s.tasks.iter().enumerate().skip(first).take(height) {
-        let depth = s.graph.depth(&t.id).min(6);
+        let depth = app.view.depth(&t.id).min(6);
         let indent = "  ".repeat(depth);
         let deps: Vec<&str> = t.depends_on.iter().map(|d| d.as_str()).collect();
         let after = if deps.is_empty() {
