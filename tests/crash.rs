@@ -103,5 +103,9 @@ fn killed_at_random_moments_a_run_resumes_and_completes_without_gaps_or_repeats(
         let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(runs[0]["status"], "completed");
         assert_eq!(runs[0]["tasks_done"], runs[0]["tasks_total"]);
+        assert_eq!(
+            runs[0]["tasks_total"], 7,
+            "seed {seed} round {round}: a plan cut short is completed on resume"
+        );
     }
 }

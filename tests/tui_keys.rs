@@ -133,7 +133,7 @@ fn cancel_and_stop_ask_to_confirm() {
 fn space_pauses_p_pauses_the_agent_r_retries_and_q_detaches() {
     let mut a = app(true);
     press(&mut a, " ");
-    assert_eq!(a.outbox.pop(), Some(Command::PauseRun { now: false }));
+    assert_eq!(a.outbox.pop(), Some(Command::PauseRun { now: true }));
     press(&mut a, "jp");
     assert_eq!(
         a.outbox.pop(),
@@ -170,6 +170,8 @@ fn the_command_line_shares_the_command_set_and_completes() {
         matches!(a.outbox.pop(), Some(Command::SetBudget { budget }) if budget.tokens == Some(1000))
     );
     press(&mut a, ":pause\n");
+    assert_eq!(a.outbox.pop(), Some(Command::PauseRun { now: true }));
+    press(&mut a, ":pause next\n");
     assert_eq!(a.outbox.pop(), Some(Command::PauseRun { now: false }));
     press(&mut a, ":theme mono\n");
     assert_eq!(a.theme().name, "mono");

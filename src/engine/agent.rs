@@ -117,7 +117,7 @@ impl AgentLoop {
                 }
                 continue;
             }
-            match self.call_tools(calls, &step_cancel).await {
+            match self.call_tools(calls).await {
                 Ok(true) if !self.long_lived => return Outcome::Finished,
                 Ok(_) => {}
                 Err(()) => return Outcome::Stopped,
@@ -248,11 +248,7 @@ impl AgentLoop {
     }
 
     /// Runs the turn's tool calls in order. `Ok(true)` when one of them ended the task.
-    async fn call_tools(
-        &mut self,
-        calls: Vec<ToolUse>,
-        step_cancel: &CancellationToken,
-    ) -> Result<bool, ()> {
+    async fn call_tools(&mut self, calls: Vec<ToolUse>) -> Result<bool, ()> {
         let mut ended = false;
         for call in calls {
             let parsed = ToolCall::parse(&call.name, &call.arguments);
@@ -277,7 +273,9 @@ impl AgentLoop {
                 Verdict::Run(id) => {
                     let Ok(tool_call) = parsed else { continue };
                     let started = Instant::now();
-                    let cancel = step_cancel.child_token();
+                    // A decided tool call runs to its end even when the run is paused now;
+                    // only stopping the task (or the engine) cuts it short.
+                    let cancel = self.cancel.child_token();
                     let task_cancel = self.cancel.clone();
                     let result = tokio::select! {
                         r = self.workspace.execute(&tool_call, &cancel) => r,

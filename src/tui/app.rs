@@ -7,7 +7,7 @@ use super::keymap::Keymap;
 use super::popups::{Composer, ComposerPurpose, Confirm, Popup, command_line};
 use super::theme::{Theme, Themes};
 use super::view::View;
-use crate::domain::{AgentId, LogLevel, RunStatus, TaskId, TaskStatus};
+use crate::domain::{AgentId, LogLevel, RunStatus, TaskId};
 use crate::protocol::Command;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
@@ -369,8 +369,9 @@ impl App {
                 }
                 s if s.is_terminal() => self.say(format!("the run is {s}")),
                 _ => {
-                    self.say("pausing the run at the next step");
-                    self.send(Command::PauseRun { now: false });
+                    // Now: streaming stops at once; a tool already running finishes.
+                    self.say("run paused; space resumes");
+                    self.send(Command::PauseRun { now: true });
                 }
             },
             Action::PauseAgent => {
@@ -560,15 +561,5 @@ impl App {
             self.log_scroll += 1;
         }
         self.dirty = true;
-    }
-
-    /// Tasks that may be acted on with `r`.
-    pub fn retryable(&self, task: &TaskId) -> bool {
-        self.view.state.task(task).is_some_and(|t| {
-            matches!(
-                t.status,
-                TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Blocked
-            )
-        })
     }
 }

@@ -82,6 +82,12 @@ pub fn respond(req: &LlmRequest) -> Turn {
     if ctx.plan.is_empty() {
         return plan(&app, &mut rng, heard);
     }
+    let missing: Vec<usize> = (0..PLAN.len())
+        .filter(|i| !ctx.plan.iter().any(|t| t.title == app.fill(PLAN[*i].title)))
+        .collect();
+    if !missing.is_empty() && !just_planned {
+        return complete_plan(&app, ctx, &missing, heard);
+    }
     if just_planned {
         let parallel =
             "The growth work only needs the design, so it runs beside the engineering chain.";
@@ -175,6 +181,37 @@ fn plan(app: &App, rng: &mut fastrand::Rng, heard: String) -> Turn {
     turn
 }
 
+/// The plan was cut short (the process stopped while it was being made): add what is missing,
+/// wiring dependencies to the tasks that exist and to the ones being added.
+fn complete_plan(
+    app: &App,
+    ctx: &crate::llm::RequestContext,
+    missing: &[usize],
+    heard: String,
+) -> Turn {
+    let id_of = |i: usize| -> String {
+        match ctx.plan.iter().find(|t| t.title == app.fill(PLAN[i].title)) {
+            Some(t) => t.id.to_string(),
+            None => format!(
+                "T{}",
+                ctx.plan.len() + missing.iter().position(|m| *m == i).unwrap_or(0) + 1
+            ),
+        }
+    };
+    let mut turn = Turn::think(format!(
+        "{heard}The plan has {} of its {} tasks; the rest never got created (the run was interrupted while I planned). Adding the missing {} with their dependencies.",
+        ctx.plan.len(),
+        PLAN.len(),
+        missing.len()
+    ));
+    for &i in missing {
+        let p = &PLAN[i];
+        let deps: Vec<String> = p.deps.iter().map(|d| id_of(*d)).collect();
+        turn = turn.call("create_task", json!({ "title": app.fill(p.title), "description": app.fill(p.description), "role": p.role, "depends_on": deps }));
+    }
+    turn
+}
+
 fn finish(app: &App, total: usize, done: usize, heard: String) -> Turn {
     let summary = format!(
         "Delivered {} ({}): {done} of {total} tasks done. `python3 -m {} --help` works; the test suite \
@@ -186,4 +223,65 @@ fn finish(app: &App, total: usize, done: usize, heard: String) -> Turn {
         "{heard}Every task is settled and the evidence is in. Closing the run."
     ))
     .call("finish_run", json!({ "summary": summary }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TaskId;
+    use crate::llm::{Message, RequestContext, TaskBrief};
+
+    fn request(plan: Vec<TaskBrief>) -> LlmRequest {
+        LlmRequest {
+            model: "sim-1".into(),
+            system: String::new(),
+            messages: vec![Message::user("The run is resuming.")],
+            tools: Vec::new(),
+            max_output_tokens: 100,
+            context: RequestContext {
+                role: "supervisor".into(),
+                goal: "Build a command-line todo app".into(),
+                task: None,
+                plan,
+                seed: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn a_plan_cut_short_by_a_crash_is_completed_with_the_right_dependencies() {
+        let app = App::for_goal("Build a command-line todo app");
+        let plan: Vec<TaskBrief> = PLAN[..3]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| TaskBrief {
+                id: TaskId::numbered(i + 1),
+                title: app.fill(p.title),
+                role: p.role.into(),
+                status: TaskStatus::Pending,
+                attempt: 0,
+                failures: vec![],
+            })
+            .collect();
+        let turn = respond(&request(plan));
+        let created: Vec<(String, Vec<String>)> = turn
+            .calls
+            .iter()
+            .map(|c| {
+                (
+                    c.arguments["role"].as_str().unwrap_or("").to_owned(),
+                    serde_json::from_value(c.arguments["depends_on"].clone()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            created,
+            vec![
+                ("growth".into(), vec!["T1".into()]),
+                ("qa".into(), vec!["T3".into()]),
+                ("reviewer".into(), vec!["T3".into()]),
+                ("ops".into(), vec!["T5".into(), "T6".into()]),
+            ]
+        );
+    }
 }

@@ -6,7 +6,7 @@ use super::super::app::App;
 use crate::domain::{BudgetScope, LogLevel, TaskId};
 use crate::protocol::Command;
 
-const WITH_ARGS: [(&str, &str); 9] = [
+const WITH_ARGS: [(&str, &str); 10] = [
     (
         "budget",
         "budget USD | budget tokens|turns|secs N: raise a run budget",
@@ -21,6 +21,7 @@ const WITH_ARGS: [(&str, &str); 9] = [
         "level debug|info|warn|error: the least level the logs show",
     ),
     ("resume", "resume the paused run"),
+    ("pause next", "pause at the next step instead of now"),
     (
         "model",
         "model ROLE NAME: arrives with the real-model providers",
@@ -91,7 +92,7 @@ pub fn execute(app: &mut App, input: &str) -> Result<(), String> {
     match word {
         "" => Ok(()),
         "resume" => steer(app, Command::ResumeRun, "resuming the run".into()),
-        "pause" if arg == "now" => steer(app, Command::PauseRun { now: true }, "pausing now".into()),
+        "pause" if arg == "next" => steer(app, Command::PauseRun { now: false }, "pausing at the next step".into()),
         "budget" => {
             let (scope, value) = match arg.split_once(' ') {
                 Some(("tokens", v)) => (BudgetScope::Tokens, v),
