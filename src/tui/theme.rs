@@ -301,6 +301,10 @@ mod tests {
     fn rgb_degrades_to_near_colours() {
         assert_eq!(
             degrade(Color::Rgb(255, 0, 0), ColorDepth::Ansi16),
+            Color::Red
+        );
+        assert_eq!(
+            degrade(Color::Rgb(255, 90, 90), ColorDepth::Ansi16),
             Color::LightRed
         );
         assert_eq!(
