@@ -207,6 +207,13 @@ impl AgentLoop {
                     usage = Some(u);
                     Vec::new()
                 }
+                Some(Ok(StreamEvent::Retrying { wait_ms, reason })) => {
+                    vec![Event::log(
+                        LogLevel::Warn,
+                        self.agent.as_str(),
+                        format!("model request: {reason}; waiting {wait_ms} ms"),
+                    )]
+                }
                 Some(Ok(StreamEvent::Done { stop_reason })) => {
                     stop = Some(stop_reason);
                     break Ok(None);

@@ -4,8 +4,13 @@
 //! A provider turns an [`LlmRequest`] into a stream of [`StreamEvent`]s on a bounded channel.
 //! Dropping the receiver cancels the request.
 
+pub mod anthropic;
+mod http;
+pub mod openai;
 pub mod pricing;
+pub mod retry;
 pub mod sim;
+pub mod sse;
 
 use crate::domain::{TaskId, TaskStatus, Usage};
 use serde::{Deserialize, Serialize};
@@ -139,7 +144,14 @@ pub enum StreamEvent {
     Text(String),
     ToolCall(ToolUse),
     Usage(Usage),
-    Done { stop_reason: String },
+    Done {
+        stop_reason: String,
+    },
+    /// The provider waits before retrying a request (rate limit, server error).
+    Retrying {
+        wait_ms: u64,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,0 +1,272 @@
+//! The Anthropic Messages API with streaming: `message_start`, content blocks for text,
+//! thinking and `tool_use` (`input_json_delta`), `message_delta` with cumulative usage,
+//! `message_stop`, `ping`, and `error` events that arrive after a 200.
+
+use super::http::{Http, error_message};
+use super::retry::RetryPolicy;
+use super::{
+    LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem, ToolUse,
+};
+use crate::domain::Usage;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use tokio::sync::mpsc;
+
+pub const DEFAULT_VERSION: &str = "2023-06-01";
+
+pub struct Anthropic {
+    http: Http,
+    base_url: String,
+    key: Option<String>,
+    model: String,
+    version: String,
+}
+
+impl Anthropic {
+    pub fn new(
+        base_url: &str,
+        key: Option<String>,
+        model: &str,
+        version: &str,
+        policy: RetryPolicy,
+    ) -> Result<Self, LlmError> {
+        Ok(Self {
+            http: Http::new(policy)?,
+            base_url: base_url.trim_end_matches('/').into(),
+            key,
+            model: model.into(),
+            version: version.into(),
+        })
+    }
+}
+
+/// The request body: `system` on top, tool calls as `tool_use` blocks, results as `tool_result`
+/// blocks in a user turn (consecutive results share one turn).
+pub fn body(req: &LlmRequest) -> Value {
+    let mut messages: Vec<Value> = Vec::new();
+    for m in &req.messages {
+        match m.role {
+            MessageRole::User => messages.push(
+                json!({ "role": "user", "content": [{ "type": "text", "text": m.content }] }),
+            ),
+            MessageRole::Assistant => {
+                let mut content = Vec::new();
+                if !m.content.is_empty() {
+                    content.push(json!({ "type": "text", "text": m.content }));
+                }
+                for c in &m.tool_calls {
+                    let input = if c.arguments.is_object() {
+                        c.arguments.clone()
+                    } else {
+                        json!({})
+                    };
+                    content.push(
+                        json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": input }),
+                    );
+                }
+                if content.is_empty() {
+                    content.push(json!({ "type": "text", "text": "(no answer)" }));
+                }
+                messages.push(json!({ "role": "assistant", "content": content }));
+            }
+            MessageRole::Tool => {
+                let block = json!({ "type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content });
+                match messages.last_mut() {
+                    Some(last)
+                        if last["role"] == "user"
+                            && last["content"][0]["type"] == "tool_result" =>
+                    {
+                        if let Some(arr) = last["content"].as_array_mut() {
+                            arr.push(block);
+                        }
+                    }
+                    _ => messages.push(json!({ "role": "user", "content": [block] })),
+                }
+            }
+        }
+    }
+    let tools: Vec<Value> = req.tools.iter().map(|t| json!({ "name": t.name, "description": t.description, "input_schema": t.parameters })).collect();
+    let mut b = json!({ "model": req.model, "max_tokens": req.max_output_tokens, "stream": true, "system": req.system, "messages": messages });
+    if !tools.is_empty() {
+        b["tools"] = json!(tools);
+    }
+    b
+}
+
+async fn emit(tx: &mpsc::Sender<StreamItem>, e: StreamEvent) -> Result<(), LlmError> {
+    tx.send(Ok(e))
+        .await
+        .map_err(|_| LlmError::Cut("the request was cancelled".into()))
+}
+
+/// Parses a streamed Messages response into events on `tx`.
+pub async fn read_stream(
+    http: &Http,
+    resp: reqwest::Response,
+    tx: &mpsc::Sender<StreamItem>,
+) -> Result<(), LlmError> {
+    let mut tools: BTreeMap<u64, (String, String, String)> = BTreeMap::new();
+    let mut usage = Usage::default();
+    let mut stop: Option<String> = None;
+    let mut stopped = false;
+    let mut reader = http.events(resp);
+    'read: while let Some(events) = reader.next().await? {
+        for ev in events {
+            let v: Value = serde_json::from_str(&ev.data).map_err(|e| {
+                LlmError::Malformed(format!(
+                    "{e} in {}",
+                    ev.data.chars().take(120).collect::<String>()
+                ))
+            })?;
+            let kind = ev
+                .event
+                .clone()
+                .or_else(|| v["type"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            match kind.as_str() {
+                "message_start" => {
+                    let u = &v["message"]["usage"];
+                    usage.input_tokens = u["input_tokens"].as_u64().unwrap_or(0)
+                        + u["cache_creation_input_tokens"].as_u64().unwrap_or(0);
+                    usage.cached_tokens = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
+                    usage.input_tokens += usage.cached_tokens;
+                    usage.output_tokens = u["output_tokens"].as_u64().unwrap_or(0);
+                }
+                "content_block_start" => {
+                    let b = &v["content_block"];
+                    if b["type"] == "tool_use" {
+                        let i = v["index"].as_u64().unwrap_or(0);
+                        tools.insert(
+                            i,
+                            (
+                                b["id"].as_str().unwrap_or("").into(),
+                                b["name"].as_str().unwrap_or("").into(),
+                                String::new(),
+                            ),
+                        );
+                    }
+                }
+                "content_block_delta" => {
+                    let d = &v["delta"];
+                    match d["type"].as_str().unwrap_or("") {
+                        "text_delta" => {
+                            emit(
+                                tx,
+                                StreamEvent::Text(d["text"].as_str().unwrap_or("").into()),
+                            )
+                            .await?
+                        }
+                        "thinking_delta" => {
+                            emit(
+                                tx,
+                                StreamEvent::Reasoning(d["thinking"].as_str().unwrap_or("").into()),
+                            )
+                            .await?
+                        }
+                        "input_json_delta" => {
+                            if let Some(t) = tools.get_mut(&v["index"].as_u64().unwrap_or(0)) {
+                                t.2.push_str(d["partial_json"].as_str().unwrap_or(""));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                "message_delta" => {
+                    if let Some(s) = v["delta"]["stop_reason"].as_str() {
+                        stop = Some(s.to_owned());
+                    }
+                    if let Some(o) = v["usage"]["output_tokens"].as_u64() {
+                        usage.output_tokens = o; // cumulative
+                    }
+                }
+                "message_stop" => {
+                    stopped = true;
+                    break 'read;
+                }
+                "error" => {
+                    let message = error_message(&ev.data);
+                    let t = v["error"]["type"].as_str().unwrap_or("");
+                    let status = match t {
+                        "overloaded_error" => 529,
+                        "rate_limit_error" => 429,
+                        "api_error" => 500,
+                        _ => 400,
+                    };
+                    return Err(LlmError::Http {
+                        status,
+                        message: format!("{t}: {message}"),
+                    });
+                }
+                _ => {} // ping, content_block_stop, and types added later
+            }
+        }
+    }
+    if !stopped {
+        return Err(LlmError::Cut("the stream ended before message_stop".into()));
+    }
+    for (_, (id, name, json_text)) in tools {
+        let arguments = if json_text.trim().is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(&json_text).unwrap_or(Value::String(json_text))
+        };
+        emit(
+            tx,
+            StreamEvent::ToolCall(ToolUse {
+                id,
+                name,
+                arguments,
+            }),
+        )
+        .await?;
+    }
+    emit(tx, StreamEvent::Usage(usage)).await?;
+    emit(
+        tx,
+        StreamEvent::Done {
+            stop_reason: stop.unwrap_or_else(|| "end_turn".into()),
+        },
+    )
+    .await
+}
+
+impl Provider for Anthropic {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: "anthropic".into(),
+            model: self.model.clone(),
+            simulated: false,
+        }
+    }
+
+    fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
+        let (tx, rx) = mpsc::channel(256);
+        let http = self.http.clone();
+        let url = format!("{}/messages", self.base_url);
+        let (key, version) = (self.key.clone(), self.version.clone());
+        tokio::spawn(async move {
+            let payload = body(&request).to_string();
+            let make = || {
+                let r = http
+                    .client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(payload.clone())
+                    .header("anthropic-version", &version)
+                    .header("accept", "text/event-stream");
+                match &key {
+                    Some(k) => r.header("x-api-key", k),
+                    None => r,
+                }
+            };
+            let result = match http.send(make, &tx).await {
+                Ok(resp) => read_stream(&http, resp, &tx).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        rx
+    }
+}

@@ -1,0 +1,150 @@
+//! HTTP for the remote providers: sending with retries (and saying so), timeouts for
+//! connecting, the first byte and an idle stream, and reading an SSE body.
+
+use super::retry::{RetryPolicy, is_quota_error, retryable_status};
+use super::sse::{SseEvent, SseParser};
+use super::{LlmError, StreamEvent, StreamItem};
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub client: reqwest::Client,
+    pub policy: RetryPolicy,
+    pub first_byte: Duration,
+    pub idle: Duration,
+}
+
+impl Http {
+    pub fn new(policy: RetryPolicy) -> Result<Self, LlmError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("macrohard-tui/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| LlmError::Connect(e.to_string()))?;
+        Ok(Self {
+            client,
+            policy,
+            first_byte: Duration::from_secs(120),
+            idle: Duration::from_secs(90),
+        })
+    }
+
+    /// Sends the request `make` builds, retrying what may be retried. Each wait is announced on
+    /// `tx` before it starts, so it shows in the log.
+    pub async fn send(
+        &self,
+        make: impl Fn() -> reqwest::RequestBuilder,
+        tx: &mpsc::Sender<StreamItem>,
+    ) -> Result<reqwest::Response, LlmError> {
+        let mut attempt = 0;
+        loop {
+            let (err, headers) = match tokio::time::timeout(self.first_byte, make().send()).await {
+                Err(_) => (
+                    LlmError::Timeout(format!("no response within {}s", self.first_byte.as_secs())),
+                    None,
+                ),
+                Ok(Err(e)) => (LlmError::Connect(describe(&e)), None),
+                Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
+                Ok(Ok(resp)) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let body = resp.text().await.unwrap_or_default();
+                    let message = error_message(&body);
+                    if is_quota_error(&body) {
+                        return Err(LlmError::Quota(message));
+                    }
+                    if !retryable_status(status, &headers) {
+                        return Err(LlmError::Http { status, message });
+                    }
+                    (LlmError::Http { status, message }, Some(headers))
+                }
+            };
+            attempt += 1;
+            if attempt > self.policy.max_retries {
+                return Err(err);
+            }
+            let Some(wait) = self.policy.delay(attempt, headers.as_ref()) else {
+                return Err(err);
+            };
+            let reason = format!("{err}; retry {attempt} of {}", self.policy.max_retries);
+            if tx
+                .send(Ok(StreamEvent::Retrying {
+                    wait_ms: wait.as_millis() as u64,
+                    reason,
+                }))
+                .await
+                .is_err()
+            {
+                return Err(err);
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Reads `resp`'s body as SSE events.
+    pub fn events(&self, resp: reqwest::Response) -> EventReader {
+        EventReader {
+            body: Box::pin(resp.bytes_stream()),
+            parser: SseParser::default(),
+            idle: self.idle,
+            ended: false,
+        }
+    }
+}
+
+type Body =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+
+/// SSE events of a response body, read with an idle timeout.
+pub struct EventReader {
+    body: Body,
+    parser: SseParser,
+    idle: Duration,
+    ended: bool,
+}
+
+impl EventReader {
+    /// The events completed by the next read; `None` once the body has ended.
+    pub async fn next(&mut self) -> Result<Option<Vec<SseEvent>>, LlmError> {
+        if self.ended {
+            return Ok(None);
+        }
+        match tokio::time::timeout(self.idle, self.body.next()).await {
+            Err(_) => Err(LlmError::Timeout(format!(
+                "the stream was idle for {}s",
+                self.idle.as_secs()
+            ))),
+            Ok(None) => {
+                self.ended = true;
+                Ok(Some(self.parser.finish().into_iter().collect()))
+            }
+            Ok(Some(Err(e))) => Err(LlmError::Cut(describe(&e))),
+            Ok(Some(Ok(bytes))) => Ok(Some(self.parser.push(&bytes))),
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// The `error.message` of an API error body, or the body itself (shortened).
+pub fn error_message(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    match v["error"]["message"]
+        .as_str()
+        .or_else(|| v["error"].as_str())
+    {
+        Some(m) => m.to_owned(),
+        None => body.chars().take(300).collect(),
+    }
+}

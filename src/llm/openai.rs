@@ -1,0 +1,266 @@
+//! OpenAI-compatible Chat Completions over SSE: OpenAI, xAI, Ollama's `/v1`, vLLM, llama.cpp
+//! server, OpenRouter, LM Studio. Text and reasoning deltas, tool calls assembled from fragments
+//! by `index` (falling back to `id`), the usage chunk, and errors in and out of the stream.
+
+use super::http::{Http, error_message};
+use super::retry::RetryPolicy;
+use super::{
+    LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem, ToolUse,
+};
+use crate::domain::Usage;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+pub struct OpenAi {
+    http: Http,
+    name: String,
+    base_url: String,
+    key: Option<String>,
+    model: String,
+}
+
+impl OpenAi {
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        key: Option<String>,
+        model: &str,
+        policy: RetryPolicy,
+    ) -> Result<Self, LlmError> {
+        Ok(Self {
+            http: Http::new(policy)?,
+            name: name.into(),
+            base_url: base_url.trim_end_matches('/').into(),
+            key,
+            model: model.into(),
+        })
+    }
+}
+
+/// The request body for `req`.
+pub fn body(req: &LlmRequest) -> Value {
+    let mut messages = vec![json!({ "role": "system", "content": req.system })];
+    for m in &req.messages {
+        messages.push(match m.role {
+            MessageRole::User => json!({ "role": "user", "content": m.content }),
+            MessageRole::Tool => json!({ "role": "tool", "tool_call_id": m.tool_call_id, "content": m.content }),
+            MessageRole::Assistant => {
+                let mut v = json!({ "role": "assistant", "content": if m.content.is_empty() { Value::Null } else { json!(m.content) } });
+                if !m.tool_calls.is_empty() {
+                    v["tool_calls"] = m
+                        .tool_calls
+                        .iter()
+                        .map(|c| json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": c.arguments.to_string() } }))
+                        .collect();
+                }
+                v
+            }
+        });
+    }
+    let tools: Vec<Value> =
+        req.tools.iter().map(|t| json!({ "type": "function", "function": { "name": t.name, "description": t.description, "parameters": t.parameters } })).collect();
+    let mut b = json!({ "model": req.model, "messages": messages, "stream": true, "stream_options": { "include_usage": true } });
+    if !tools.is_empty() {
+        b["tools"] = json!(tools);
+    }
+    b
+}
+
+/// Tool calls being assembled from fragments.
+#[derive(Default)]
+struct Calls {
+    calls: Vec<(Option<u64>, String, String, String)>, // (index, id, name, arguments)
+}
+
+impl Calls {
+    fn fragment(&mut self, f: &Value, position: usize) {
+        let index = f["index"].as_u64();
+        let id = f["id"].as_str();
+        let slot = match (index, id) {
+            // A new id at a known index starts a new call (servers that send index 0 for all).
+            (Some(i), Some(id)) => self
+                .calls
+                .iter()
+                .position(|c| c.0 == Some(i) && (c.1.is_empty() || c.1 == id)),
+            (Some(i), None) => self.calls.iter().rposition(|c| c.0 == Some(i)),
+            (None, Some(id)) => self.calls.iter().position(|c| c.1 == id),
+            (None, None) => (position < self.calls.len()).then_some(position),
+        };
+        let slot = match slot {
+            Some(s) => s,
+            None => {
+                self.calls.push((
+                    index.or(Some(position as u64)),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ));
+                self.calls.len() - 1
+            }
+        };
+        let c = &mut self.calls[slot];
+        if let Some(id) = id {
+            c.1 = id.to_owned();
+        }
+        if let Some(name) = f["function"]["name"].as_str() {
+            c.2.push_str(name);
+        }
+        match &f["function"]["arguments"] {
+            Value::String(a) => c.3.push_str(a),
+            Value::Object(_) => c.3 = f["function"]["arguments"].to_string(),
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> Vec<ToolUse> {
+        self.calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, id, name, args))| {
+                let arguments = if args.trim().is_empty() {
+                    json!({})
+                } else {
+                    serde_json::from_str(&args).unwrap_or(Value::String(args))
+                };
+                ToolUse {
+                    id: if id.is_empty() {
+                        format!("call_{i}")
+                    } else {
+                        id
+                    },
+                    name,
+                    arguments,
+                }
+            })
+            .collect()
+    }
+}
+
+async fn emit(tx: &mpsc::Sender<StreamItem>, e: StreamEvent) -> Result<(), LlmError> {
+    tx.send(Ok(e))
+        .await
+        .map_err(|_| LlmError::Cut("the request was cancelled".into()))
+}
+
+/// Parses a streamed Chat Completions response into events on `tx`.
+pub async fn read_stream(
+    http: &Http,
+    resp: reqwest::Response,
+    tx: &mpsc::Sender<StreamItem>,
+) -> Result<(), LlmError> {
+    let mut calls = Calls::default();
+    let mut finish: Option<String> = None;
+    let mut usage: Option<Usage> = None;
+    let mut done = false;
+    let mut reader = http.events(resp);
+    'read: while let Some(events) = reader.next().await? {
+        for ev in events {
+            if ev.data.trim() == "[DONE]" {
+                done = true;
+                break 'read;
+            }
+            let v: Value = serde_json::from_str(&ev.data).map_err(|e| {
+                LlmError::Malformed(format!(
+                    "{e} in {}",
+                    ev.data.chars().take(120).collect::<String>()
+                ))
+            })?;
+            if v.get("error").is_some_and(|e| !e.is_null()) {
+                return Err(LlmError::Http {
+                    status: 200,
+                    message: error_message(&ev.data),
+                });
+            }
+            if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+                usage = Some(Usage {
+                    input_tokens: u["prompt_tokens"].as_u64().unwrap_or(0),
+                    output_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
+                    cached_tokens: u["prompt_tokens_details"]["cached_tokens"]
+                        .as_u64()
+                        .unwrap_or(0),
+                });
+            }
+            let choices = v["choices"].as_array().cloned().unwrap_or_default();
+            for c in choices
+                .iter()
+                .filter(|c| c["index"].as_u64().unwrap_or(0) == 0)
+            {
+                let d = &c["delta"];
+                for key in ["reasoning_content", "reasoning"] {
+                    if let Some(t) = d[key].as_str().filter(|t| !t.is_empty()) {
+                        emit(tx, StreamEvent::Reasoning(t.to_owned())).await?;
+                    }
+                }
+                if let Some(t) = d["content"].as_str().filter(|t| !t.is_empty()) {
+                    emit(tx, StreamEvent::Text(t.to_owned())).await?;
+                }
+                if let Some(frags) = d["tool_calls"].as_array() {
+                    for (pos, f) in frags.iter().enumerate() {
+                        calls.fragment(f, pos);
+                    }
+                }
+                if let Some(r) = c["finish_reason"].as_str() {
+                    finish = Some(r.to_owned());
+                }
+            }
+        }
+    }
+    if !done && finish.is_none() {
+        return Err(LlmError::Cut(
+            "the stream ended before the response was complete".into(),
+        ));
+    }
+    let tool_calls = calls.finish();
+    let stop = if tool_calls.is_empty() {
+        finish.unwrap_or_else(|| "stop".into())
+    } else {
+        "tool_use".to_owned()
+    };
+    for c in tool_calls {
+        emit(tx, StreamEvent::ToolCall(c)).await?;
+    }
+    if let Some(u) = usage {
+        emit(tx, StreamEvent::Usage(u)).await?;
+    }
+    emit(tx, StreamEvent::Done { stop_reason: stop }).await
+}
+
+impl Provider for OpenAi {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: self.name.clone(),
+            model: self.model.clone(),
+            simulated: false,
+        }
+    }
+
+    fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
+        let (tx, rx) = mpsc::channel(256);
+        let http = self.http.clone();
+        let url = format!("{}/chat/completions", self.base_url);
+        let key = self.key.clone();
+        tokio::spawn(async move {
+            let payload = body(&request).to_string();
+            let make = || {
+                let r = http
+                    .client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(payload.clone())
+                    .header("accept", "text/event-stream");
+                match &key {
+                    Some(k) => r.bearer_auth(k),
+                    None => r,
+                }
+            };
+            let result = match http.send(make, &tx).await {
+                Ok(resp) => read_stream(&http, resp, &tx).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        rx
+    }
+}

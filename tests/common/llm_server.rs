@@ -1,0 +1,146 @@
+//! A loopback HTTP server that replays scripted model responses, byte for byte.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[derive(Clone)]
+pub enum Reply {
+    /// 200 with an SSE body sent in these chunks (chunked encoding).
+    Sse(Vec<String>),
+    /// 200, these chunks, then the connection is dropped mid-body.
+    Cut(Vec<String>),
+    /// An error status with headers and a JSON body.
+    Status(u16, Vec<(String, String)>, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub at: Instant,
+    pub head: String,
+    pub body: String,
+}
+
+pub struct Server {
+    pub url: String,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// Serves `replies` in order (the last one repeats) from a script function of the request
+/// number and body.
+pub async fn start(script: impl Fn(usize, &str) -> Reply + Send + Sync + 'static) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let script = Arc::new(script);
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen2.clone();
+            let script = script.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 8192];
+                let (head, body) = loop {
+                    let n = sock.read(&mut tmp).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&tmp[..n]);
+                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..p]).to_string();
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        while buf.len() < p + 4 + len {
+                            let n = sock.read(&mut tmp).await.unwrap_or(0);
+                            if n == 0 {
+                                break;
+                            }
+                            buf.extend_from_slice(&tmp[..n]);
+                        }
+                        break (head, String::from_utf8_lossy(&buf[p + 4..]).to_string());
+                    }
+                };
+                let n = {
+                    let mut s = seen.lock().unwrap();
+                    s.push(Seen {
+                        at: Instant::now(),
+                        head,
+                        body: body.clone(),
+                    });
+                    s.len() - 1
+                };
+                match script(n, &body) {
+                    Reply::Status(code, headers, body) => {
+                        let mut r = format!(
+                            "HTTP/1.1 {code} Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                            body.len()
+                        );
+                        for (k, v) in headers {
+                            r.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        r.push_str("\r\n");
+                        r.push_str(&body);
+                        let _ = sock.write_all(r.as_bytes()).await;
+                    }
+                    reply => {
+                        let (chunks, cut) = match reply {
+                            Reply::Sse(c) => (c, false),
+                            Reply::Cut(c) => (c, true),
+                            Reply::Status(..) => unreachable!(),
+                        };
+                        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        for c in chunks {
+                            let _ = sock
+                                .write_all(format!("{:x}\r\n{c}\r\n", c.len()).as_bytes())
+                                .await;
+                            let _ = sock.flush().await;
+                            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                        }
+                        if cut {
+                            let _ = sock.write_all(b"40\r\ndata: {\"partial").await;
+                            return; // dropped without the final chunk
+                        }
+                        let _ = sock.write_all(b"0\r\n\r\n").await;
+                    }
+                }
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    Server { url, seen }
+}
+
+/// One OpenAI chunk line with `delta`.
+pub fn oa(delta: &str, finish: Option<&str>) -> String {
+    let f = finish.map_or("null".to_owned(), |f| format!("\"{f}\""));
+    format!(
+        "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{f}}}]}}\n\n"
+    )
+}
+
+pub fn oa_usage(input: u64, output: u64) -> String {
+    format!(
+        "data: {{\"id\":\"c\",\"choices\":[],\"usage\":{{\"prompt_tokens\":{input},\"completion_tokens\":{output},\"total_tokens\":{}}}}}\n\n",
+        input + output
+    )
+}
+
+pub const DONE: &str = "data: [DONE]\n\n";
+
+/// One Anthropic event.
+pub fn an(event: &str, data: &str) -> String {
+    format!("event: {event}\ndata: {data}\n\n")
+}
