@@ -224,6 +224,20 @@ fn config_errors_exit_2_naming_the_file_line_and_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("MACROHARD_SIM_SPEED"));
 
+    let out = common::bin()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .args(["run", "--headless", "--provider", "openai"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("set OPENAI_API_KEY"),
+        "{}",
+        text(&out).1
+    );
+
     let out = run(dir.path(), &["run", "--headless", "--provider", "opneai"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("unknown provider \"opneai\""));

@@ -92,7 +92,7 @@ pub struct RunArgs {
     pub goal: Option<String>,
     #[command(flatten)]
     pub follow: FollowArgs,
-    /// sim (built in); remote providers arrive in a later version
+    /// sim, openai, anthropic, xai, ollama, openrouter, vllm, llamacpp, lmstudio
     #[arg(long, env = "MACROHARD_PROVIDER")]
     pub provider: Option<String>,
     #[arg(long, env = "MACROHARD_MODEL")]

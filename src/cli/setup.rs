@@ -97,12 +97,8 @@ pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
         .clone()
         .unwrap_or_else(|| c.run.provider.clone());
     let model = args.model.clone().or_else(|| c.run.model.clone());
-    let provider = provider::build(&provider_name, model, &c.sim)?;
-    if args.base_url.is_some() || c.run.base_url.is_some() {
-        eprintln!(
-            "macrohard-tui: note: base_url applies to remote providers; the {provider_name} provider ignores it"
-        );
-    }
+    let base_url = args.base_url.clone().or_else(|| c.run.base_url.clone());
+    let provider = provider::build(&provider_name, model, base_url, &c.sim)?;
     let goal = args.goal.clone().unwrap_or_else(|| c.run.goal.clone());
     if goal.trim().is_empty() {
         return Err(Failure::usage(
@@ -162,7 +158,18 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
     let meta = store
         .run_meta(&run)?
         .ok_or_else(|| Failure::usage(format!("run {run} has no metadata")))?;
-    let provider = provider::build(&meta.provider, Some(meta.model.clone()), &loaded.config.sim)?;
+    let base_url = loaded
+        .config
+        .run
+        .base_url
+        .clone()
+        .or_else(|| std::env::var("MACROHARD_BASE_URL").ok());
+    let provider = provider::build(
+        &meta.provider,
+        Some(meta.model.clone()),
+        base_url,
+        &loaded.config.sim,
+    )?;
     let ec = engine_config(paths, &loaded, &args.follow);
     logging::init(&paths.log_file());
     let by = identity::me(false);
