@@ -4,7 +4,7 @@
 
 use super::lines;
 use crate::domain::{Actor, ApprovalId, Event, EventRecord, RunState, RunStatus};
-use crate::engine::{Engine, EngineHandle};
+use crate::engine::{Backlog, Engine, EngineHandle};
 use crate::protocol::Command;
 use std::collections::VecDeque;
 use std::io::Write;
@@ -175,7 +175,7 @@ fn react(
 
 /// Returns `Some(code)` when following stopped before the run ended.
 async fn watch(handle: &EngineHandle, first_seq: u64, opts: &FollowOptions) -> Option<u8> {
-    let sub = handle.subscribe_from(Some(first_seq)).await?;
+    let sub = handle.subscribe_with(Backlog::From(first_seq)).await?;
     let mut rx = sub.events;
     if !opts.json {
         banner(&sub.state);

@@ -1,6 +1,6 @@
 //! Wiring for the commands that run an engine: `run`, `resume`, no command at all, and `init`.
 
-use super::args::{FollowArgs, ResumeArgs, RunArgs};
+use super::args::{Cli, Cmd, FollowArgs, ResumeArgs, RunArgs};
 use super::config::{Config, Paths};
 use super::headless::{self, FollowOptions};
 use super::{Failure, control_room, identity, logging, provider};
@@ -9,6 +9,7 @@ use crate::engine::{self, EngineConfig, EngineError, NewRun, Roster, RunTarget};
 use crate::session::{InProcess, Replay};
 use crate::store::Store;
 use crate::tools::CommandLimits;
+use clap::Parser;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -199,7 +200,7 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
         Err(EngineError::Finished { .. }) if wants_tui(&args.follow) => {
             let records: Vec<_> = store.events(&run, 1)?.collect::<Result<_, _>>()?;
             let opts = control_room::options(paths, &loaded.config, args.follow.fps)?;
-            control_room::open(Replay::new(records, identity::me(false)), opts).await
+            control_room::open(Replay::new(records), opts).await
         }
         Err(e) => Err(engine_failure(e)),
     }
@@ -215,34 +216,24 @@ pub async fn default_entry(paths: &Paths) -> Result<u8, Failure> {
             .find(|m| !m.status.is_terminal())
             .map(|m| m.id.to_string())
     };
-    let follow = FollowArgs {
-        fps: None,
-        headless: false,
-        json: false,
-        yes: false,
-        budget_tokens: None,
-        budget_usd: None,
-        budget_turns: None,
-        budget_secs: None,
+    // Parsed as if typed, so the environment (MACROHARD_PROVIDER, …) applies as it would.
+    let parsed = |argv: &[&str]| {
+        Cli::try_parse_from(argv)
+            .map(|c| c.command)
+            .map_err(|e| Failure::usage(e.to_string()))
     };
     match unfinished {
         Some(run) => {
             eprintln!("Resuming the unfinished run {run}.");
-            resume(paths, ResumeArgs { run, follow }).await
+            match parsed(&["macrohard-tui", "resume", &run])? {
+                Some(Cmd::Resume(args)) => resume(paths, args).await,
+                _ => Err(Failure::usage("cannot resume")),
+            }
         }
-        None => {
-            let args = RunArgs {
-                goal: None,
-                follow,
-                provider: None,
-                model: None,
-                base_url: None,
-                workspace: None,
-                seed: None,
-                concurrency: None,
-            };
-            run(paths, args).await
-        }
+        None => match parsed(&["macrohard-tui", "run"])? {
+            Some(Cmd::Run(args)) => run(paths, args).await,
+            _ => Err(Failure::usage("cannot start the demo")),
+        },
     }
 }
 

@@ -121,28 +121,6 @@ impl TaskGraph {
     pub fn has_cycle(&self) -> bool {
         petgraph::algo::is_cyclic_directed(&self.graph)
     }
-
-    /// Depth of each task (longest chain of dependencies below it), for drawing.
-    pub fn depth(&self, id: &TaskId) -> usize {
-        let mut memo = HashMap::new();
-        self.index
-            .get(id)
-            .map_or(0, |&n| self.depth_of(n, &mut memo))
-    }
-
-    fn depth_of(&self, n: NodeIndex, memo: &mut HashMap<NodeIndex, usize>) -> usize {
-        if let Some(&d) = memo.get(&n) {
-            return d;
-        }
-        let d = self
-            .graph
-            .neighbors_directed(n, Direction::Incoming)
-            .map(|p| self.depth_of(p, memo) + 1)
-            .max()
-            .unwrap_or(0);
-        memo.insert(n, d);
-        d
-    }
 }
 
 impl From<TaskGraph> for Vec<(TaskId, Vec<TaskId>)> {
@@ -215,7 +193,6 @@ mod tests {
         assert!(err.to_string().contains("cycle"));
         assert!(g.add_dependency(&t(2), &t(2)).is_err());
         assert_eq!(g.dependents(&t(1)), vec![t(2)]);
-        assert_eq!(g.depth(&t(3)), 2);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! and agents, appends their events in batches (one durable flush per batch), applies them,
 //! broadcasts them, and only then answers.
 
-use super::agent::AgentLoop;
-use super::msg::{AgentMsg, Go, Msg, Subscription, Verdict};
+use super::msg::{AgentMsg, Backlog, Go, Msg, Subscription, Verdict};
+use super::spawn::first_events;
 use super::{EngineConfig, EngineError, RunTarget};
 use crate::domain::{
     AgentId, ApprovalId, CallId, Event, EventRecord, LogLevel, RunId, RunState, RunStatus, TaskId,
@@ -280,10 +280,12 @@ impl RunActor {
                 let result = self.on_command(&by, command);
                 self.replies.push(Reply::Cmd(reply, result));
             }
-            Msg::Subscribe { from, reply } => {
-                let backlog = match from {
-                    Some(from) => self.journal.read(from, self.state.last_seq),
-                    None => Vec::new(),
+            Msg::Subscribe { backlog, reply } => {
+                let last = self.state.last_seq;
+                let backlog = match backlog {
+                    Backlog::None => Vec::new(),
+                    Backlog::From(from) => self.journal.read(from, last),
+                    Backlog::Last(n) => self.journal.read(last.saturating_sub(n).max(1), last),
                 };
                 let _ = reply.send(Subscription {
                     backlog,
@@ -382,113 +384,4 @@ impl RunActor {
         }
         self.parked.clear();
     }
-
-    pub(super) fn spawn_agent(
-        &mut self,
-        agent: AgentId,
-        role_name: &str,
-        task: Option<TaskId>,
-        messages: Vec<crate::llm::Message>,
-    ) {
-        let Some(role) = self.config.roster.get(role_name).cloned() else {
-            return;
-        };
-        let info = self.state.info.clone();
-        let goal = info.as_ref().map_or(String::new(), |i| i.goal.clone());
-        let system = role.render(&goal, &self.tools.workspace().root().display().to_string());
-        let prompt_hash = super::roles::prompt_hash(&system);
-        let tools = crate::tools::specs()
-            .iter()
-            .filter(|s| role.tools.iter().any(|t| t == s.name))
-            .map(|s| crate::llm::ToolDef {
-                name: s.name.into(),
-                description: s.description.into(),
-                parameters: s.parameters.clone(),
-            })
-            .collect();
-        let cancel = CancellationToken::new();
-        let model = role
-            .model
-            .clone()
-            .unwrap_or_else(|| self.provider.info().model);
-        let agent_loop = AgentLoop {
-            agent: agent.clone(),
-            task: task.clone(),
-            model,
-            system,
-            prompt_hash,
-            tools,
-            max_turns: role.max_turns,
-            messages,
-            provider: self.provider.clone(),
-            workspace: self.tools.clone(),
-            engine: self.tx.clone(),
-            cancel: cancel.clone(),
-            step_retries: self.config.step_retries,
-            retry_backoff: self.config.retry_backoff,
-            long_lived: task.is_none(),
-        };
-        self.live.insert(
-            agent,
-            Live {
-                task,
-                role: role.name.clone(),
-                cancel,
-                step_cancel: CancellationToken::new(),
-                parked: None,
-                idle: false,
-                finishing: false,
-                shown: None,
-                inbox: Vec::new(),
-            },
-        );
-        tokio::spawn(agent_loop.run());
-    }
-}
-
-fn first_events(
-    config: &EngineConfig,
-    provider: &dyn Provider,
-    new: &super::NewRun,
-    ws: &std::path::Path,
-) -> Vec<Event> {
-    let info = provider.info();
-    let mut events = vec![Event::RunCreated {
-        goal: new.goal.clone(),
-        workspace: ws.display().to_string(),
-        provider: info.name.clone(),
-        model: info.model.clone(),
-        simulated: info.simulated,
-        budget: config.budget,
-        concurrency: config.concurrency,
-        max_attempts: config.max_attempts,
-        autonomy: config.autonomy,
-        seed: new.seed,
-        by: new.by.clone(),
-    }];
-    if info.simulated {
-        events.push(Event::log(
-            LogLevel::Warn,
-            "engine",
-            "SIMULATED: no model is configured, so the built-in simulated company runs this. Its files and commands are real; its reasoning is scripted.",
-        ));
-    }
-    let supervisor_model = config
-        .roster
-        .get(SUPERVISOR)
-        .and_then(|r| r.model.clone())
-        .unwrap_or(info.model);
-    events.push(Event::AgentSpawned {
-        agent: AgentId::from(SUPERVISOR),
-        role: SUPERVISOR.into(),
-        model: supervisor_model,
-    });
-    if let Some(by) = &config.auto_approve {
-        events.push(Event::log(
-            LogLevel::Warn,
-            "engine",
-            format!("--yes: every approval is granted automatically on behalf of {by}"),
-        ));
-    }
-    events
 }

@@ -11,6 +11,7 @@ mod msg;
 mod prompt;
 pub mod roles;
 mod scheduler;
+mod spawn;
 
 pub use roles::{RoleDef, Roster};
 
@@ -20,7 +21,7 @@ use crate::protocol::Command;
 use crate::store::{Store, StoreError};
 use crate::tools::CommandLimits;
 use msg::Msg;
-pub use msg::Subscription;
+pub use msg::{Backlog, Subscription};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,13 +131,15 @@ impl EngineHandle {
 
     /// The current state and the live events after it. `None` when the engine has stopped.
     pub async fn subscribe(&self) -> Option<(RunState, broadcast::Receiver<EventRecord>)> {
-        self.subscribe_from(None).await.map(|s| (s.state, s.events))
+        self.subscribe_with(Backlog::None)
+            .await
+            .map(|s| (s.state, s.events))
     }
 
-    /// Like [`subscribe`](Self::subscribe), with the recorded events from `from` on as well.
-    pub async fn subscribe_from(&self, from: Option<u64>) -> Option<Subscription> {
+    /// Like [`subscribe`](Self::subscribe), with recorded events as well.
+    pub async fn subscribe_with(&self, backlog: Backlog) -> Option<Subscription> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Subscribe { from, reply }).await.ok()?;
+        self.tx.send(Msg::Subscribe { backlog, reply }).await.ok()?;
         rx.await.ok()
     }
 

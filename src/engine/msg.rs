@@ -14,15 +14,25 @@ pub(crate) enum Msg {
         command: Command,
         reply: oneshot::Sender<Result<(), String>>,
     },
-    /// The state, the live events after it, and the records from `from` up to the state.
+    /// The state, the live events after it, and the recorded events `backlog` asks for.
     Subscribe {
-        from: Option<u64>,
+        backlog: Backlog,
         reply: oneshot::Sender<Subscription>,
     },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
     Agent(AgentMsg),
+}
+
+/// Which recorded events a subscriber wants along with the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backlog {
+    None,
+    /// From this sequence number on.
+    From(u64),
+    /// The last this many.
+    Last(u64),
 }
 
 /// What a subscriber gets: recorded events it asked for, the state after them, and the live

@@ -2,6 +2,7 @@
 //! interventions, changes, evidence and costs.
 
 use super::{duration, rfc3339, usd};
+use crate::domain::state::RunInfo;
 use crate::domain::{ApprovalDecision, Event, EventRecord, RunState};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -10,11 +11,32 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The sections of the report, in order.
+const SECTIONS: [Section; 8] = [
+    summary,
+    plan,
+    history,
+    approvals,
+    interventions,
+    changes,
+    evidence,
+    costs,
+];
+
+type Section = fn(&mut String, &RunState, &RunInfo, &[EventRecord]);
+
 pub fn report(state: &RunState, records: &[EventRecord]) -> String {
-    let mut out = String::new();
     let Some(info) = state.info.as_ref() else {
         return "# Empty run\n".into();
     };
+    let mut out = String::new();
+    for section in SECTIONS {
+        section(&mut out, state, info, records);
+    }
+    out
+}
+
+fn summary(out: &mut String, state: &RunState, info: &RunInfo, _records: &[EventRecord]) {
     let sim = if info.simulated {
         " — **SIMULATED** company (no model was configured)"
     } else {
@@ -49,7 +71,9 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
         "- Policy: autonomy {}, {} attempts per task, {} agents at once\n",
         info.autonomy, info.max_attempts, info.concurrency
     );
+}
 
+fn plan(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRecord]) {
     let _ = writeln!(
         out,
         "## Plan\n\n| task | role | status | attempts | after | result |\n|---|---|---|---|---|---|"
@@ -68,7 +92,9 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
             cell(t.summary.as_deref().unwrap_or(&t.status_reason))
         );
     }
+}
 
+fn history(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[EventRecord]) {
     out.push_str("\n## How the plan changed\n\n");
     for r in records {
         let line = match &r.event {
@@ -95,7 +121,9 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
         };
         let _ = writeln!(out, "- `#{}` {} {line}", r.seq, rfc3339(r.ts_ms));
     }
+}
 
+fn approvals(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRecord]) {
     out.push_str("\n## Approvals and decisions\n\n");
     if state.approvals.is_empty() {
         out.push_str("No approvals were requested.\n");
@@ -126,7 +154,9 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
             );
         }
     }
+}
 
+fn interventions(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[EventRecord]) {
     out.push_str("\n## People's interventions\n\n");
     let mut any = false;
     for r in records {
@@ -149,7 +179,9 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
     if !any {
         out.push_str("None.\n");
     }
+}
 
+fn changes(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[EventRecord]) {
     out.push_str("\n## Changes\n\n| file | task | agent | lines |\n|---|---|---|---|\n");
     let mut files: BTreeMap<&str, (String, String, u32, u32)> = BTreeMap::new();
     for r in records {
@@ -173,7 +205,9 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
     for (path, (task, agent, a, d)) in &files {
         let _ = writeln!(out, "| `{path}` | {task} | {agent} | +{a} −{d} |");
     }
+}
 
+fn evidence(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRecord]) {
     out.push_str("\n## Evidence\n");
     for t in state.tasks.iter().filter(|t| t.evidence.is_some()) {
         let _ = writeln!(
@@ -195,7 +229,9 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
             }
         }
     }
+}
 
+fn costs(out: &mut String, state: &RunState, info: &RunInfo, _records: &[EventRecord]) {
     out.push_str("\n## Costs by agent\n\n| agent | role | model | requests | tokens in | tokens out | cost |\n|---|---|---|---|---|---|---|\n");
     for a in &state.agents {
         let _ = writeln!(
@@ -213,5 +249,4 @@ pub fn report(state: &RunState, records: &[EventRecord]) -> String {
     if info.simulated {
         out.push_str("\nCosts use the simulated model's nominal price; no money was spent.\n");
     }
-    out
 }

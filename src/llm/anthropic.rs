@@ -2,7 +2,7 @@
 //! thinking and `tool_use` (`input_json_delta`), `message_delta` with cumulative usage,
 //! `message_stop`, `ping`, and `error` events that arrive after a 200.
 
-use super::http::{Http, error_message};
+use super::http::{Http, emit, error_message, post_stream};
 use super::retry::RetryPolicy;
 use super::{
     LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem, ToolUse,
@@ -91,12 +91,6 @@ pub fn body(req: &LlmRequest) -> Value {
         b["tools"] = json!(tools);
     }
     b
-}
-
-async fn emit(tx: &mpsc::Sender<StreamItem>, e: StreamEvent) -> Result<(), LlmError> {
-    tx.send(Ok(e))
-        .await
-        .map_err(|_| LlmError::Cut("the request was cancelled".into()))
 }
 
 /// Parses a streamed Messages response into events on `tx`.
@@ -240,33 +234,15 @@ impl Provider for Anthropic {
     }
 
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
-        let (tx, rx) = mpsc::channel(256);
-        let http = self.http.clone();
         let url = format!("{}/messages", self.base_url);
-        let (key, version) = (self.key.clone(), self.version.clone());
-        tokio::spawn(async move {
-            let payload = body(&request).to_string();
-            let make = || {
-                let r = http
-                    .client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(payload.clone())
-                    .header("anthropic-version", &version)
-                    .header("accept", "text/event-stream");
-                match &key {
-                    Some(k) => r.header("x-api-key", k),
-                    None => r,
-                }
-            };
-            let result = match http.send(make, &tx).await {
-                Ok(resp) => read_stream(&http, resp, &tx).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                let _ = tx.send(Err(e)).await;
-            }
-        });
-        rx
+        let mut headers = vec![("anthropic-version", self.version.clone())];
+        headers.extend(self.key.iter().map(|k| ("x-api-key", k.clone())));
+        post_stream(
+            self.http.clone(),
+            url,
+            headers,
+            body(&request).to_string(),
+            |h, r, t| Box::pin(read_stream(h, r, t)),
+        )
     }
 }

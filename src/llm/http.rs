@@ -5,6 +5,7 @@ use super::retry::{RetryPolicy, is_quota_error, retryable_status};
 use super::sse::{SseEvent, SseParser};
 use super::{LlmError, StreamEvent, StreamItem};
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -147,4 +148,52 @@ pub fn error_message(body: &str) -> String {
         Some(m) => m.to_owned(),
         None => body.chars().take(300).collect(),
     }
+}
+
+/// Sends one stream event; fails when the request was cancelled (the receiver is gone).
+pub(super) async fn emit(tx: &mpsc::Sender<StreamItem>, e: StreamEvent) -> Result<(), LlmError> {
+    tx.send(Ok(e))
+        .await
+        .map_err(|_| LlmError::Cut("the request was cancelled".into()))
+}
+
+/// How a provider turns a successful response into stream events.
+pub(super) type ReadFn = for<'a> fn(
+    &'a Http,
+    reqwest::Response,
+    &'a mpsc::Sender<StreamItem>,
+) -> BoxFuture<'a, Result<(), LlmError>>;
+
+/// Posts the JSON `body` to `url` with `headers` (retrying what may be retried) and reads the
+/// response with `read`. Any error ends the stream as its last item.
+pub(super) fn post_stream(
+    http: Http,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    read: ReadFn,
+) -> mpsc::Receiver<StreamItem> {
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        let make = || {
+            let mut r = http
+                .client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", "text/event-stream")
+                .body(body.clone());
+            for (k, v) in &headers {
+                r = r.header(*k, v);
+            }
+            r
+        };
+        let result = match http.send(make, &tx).await {
+            Ok(resp) => read(&http, resp, &tx).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    rx
 }

@@ -2,7 +2,7 @@
 //! server, OpenRouter, LM Studio. Text and reasoning deltas, tool calls assembled from fragments
 //! by `index` (falling back to `id`), the usage chunk, and errors in and out of the stream.
 
-use super::http::{Http, error_message};
+use super::http::{Http, emit, error_message, post_stream};
 use super::retry::RetryPolicy;
 use super::{
     LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem, ToolUse,
@@ -136,12 +136,6 @@ impl Calls {
     }
 }
 
-async fn emit(tx: &mpsc::Sender<StreamItem>, e: StreamEvent) -> Result<(), LlmError> {
-    tx.send(Ok(e))
-        .await
-        .map_err(|_| LlmError::Cut("the request was cancelled".into()))
-}
-
 /// Parses a streamed Chat Completions response into events on `tx`.
 pub async fn read_stream(
     http: &Http,
@@ -235,32 +229,18 @@ impl Provider for OpenAi {
     }
 
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
-        let (tx, rx) = mpsc::channel(256);
-        let http = self.http.clone();
         let url = format!("{}/chat/completions", self.base_url);
-        let key = self.key.clone();
-        tokio::spawn(async move {
-            let payload = body(&request).to_string();
-            let make = || {
-                let r = http
-                    .client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(payload.clone())
-                    .header("accept", "text/event-stream");
-                match &key {
-                    Some(k) => r.bearer_auth(k),
-                    None => r,
-                }
-            };
-            let result = match http.send(make, &tx).await {
-                Ok(resp) => read_stream(&http, resp, &tx).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                let _ = tx.send(Err(e)).await;
-            }
-        });
-        rx
+        let headers = self
+            .key
+            .iter()
+            .map(|k| ("authorization", format!("Bearer {k}")))
+            .collect();
+        post_stream(
+            self.http.clone(),
+            url,
+            headers,
+            body(&request).to_string(),
+            |h, r, t| Box::pin(read_stream(h, r, t)),
+        )
     }
 }

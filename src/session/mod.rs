@@ -3,7 +3,7 @@
 //! from the store. (A socket transport carries the same types.)
 
 use crate::domain::{Actor, EventRecord, RunState};
-use crate::engine::EngineHandle;
+use crate::engine::{Backlog, EngineHandle};
 use crate::protocol::Command;
 use std::future::Future;
 use tokio::sync::broadcast;
@@ -24,8 +24,6 @@ pub trait Session: Send + Sync + 'static {
     fn send(&self, command: Command) -> impl Future<Output = Result<(), String>> + Send;
     /// Leaves the run as it is (it stays resumable).
     fn detach(&self) -> impl Future<Output = ()> + Send;
-    /// Who is steering through this session.
-    fn who(&self) -> &Actor;
     /// False when commands are refused (a finished run).
     fn can_steer(&self) -> bool;
 }
@@ -44,9 +42,7 @@ impl InProcess {
 
 impl Session for InProcess {
     async fn attach(&self, backlog: u64) -> Option<Attached> {
-        let (state, _) = self.handle.subscribe().await?;
-        let from = state.last_seq.saturating_sub(backlog).max(1);
-        let sub = self.handle.subscribe_from(Some(from)).await?;
+        let sub = self.handle.subscribe_with(Backlog::Last(backlog)).await?;
         Some(Attached {
             backlog: sub.backlog,
             state: sub.state,
@@ -62,10 +58,6 @@ impl Session for InProcess {
         self.handle.shutdown().await;
     }
 
-    fn who(&self) -> &Actor {
-        &self.by
-    }
-
     fn can_steer(&self) -> bool {
         true
     }
@@ -74,12 +66,11 @@ impl Session for InProcess {
 /// A run that has ended, replayed from its records.
 pub struct Replay {
     records: Vec<EventRecord>,
-    by: Actor,
 }
 
 impl Replay {
-    pub fn new(records: Vec<EventRecord>, by: Actor) -> Self {
-        Self { records, by }
+    pub fn new(records: Vec<EventRecord>) -> Self {
+        Self { records }
     }
 }
 
@@ -98,10 +89,6 @@ impl Session for Replay {
     }
 
     async fn detach(&self) {}
-
-    fn who(&self) -> &Actor {
-        &self.by
-    }
 
     fn can_steer(&self) -> bool {
         false

@@ -136,11 +136,12 @@ impl Journal {
         if state.last_seq >= self.last_snapshot + self.snapshot_every {
             self.snapshot(state)?;
         }
+        if self.meta.as_ref().is_some_and(|m| m.lists(state)) {
+            return Ok(());
+        }
         if let Some(meta) = RunMeta::from_state(state) {
-            if !self.meta.as_ref().is_some_and(|m| m.same_listing(&meta)) {
-                self.store.put_meta(&meta)?;
-                self.meta = Some(meta);
-            }
+            self.store.put_meta(&meta)?;
+            self.meta = Some(meta);
         }
         Ok(())
     }

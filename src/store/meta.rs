@@ -48,21 +48,15 @@ impl RunMeta {
         })
     }
 
-    /// The fields a listing shows; when these are unchanged the metadata need not be rewritten.
-    pub fn same_listing(&self, other: &RunMeta) -> bool {
-        (
-            self.status,
-            &self.status_reason,
-            self.tasks_done,
-            self.tasks_total,
-            self.pending_approvals,
-        ) == (
-            other.status,
-            &other.status_reason,
-            other.tasks_done,
-            other.tasks_total,
-            other.pending_approvals,
-        ) && (self.cost_usd - other.cost_usd).abs() < 0.005
-            && self.tokens / 1000 == other.tokens / 1000
+    /// True when the listing of `state` would read the same as this one, checked without
+    /// building a new `RunMeta` (this runs after every appended batch).
+    pub fn lists(&self, state: &RunState) -> bool {
+        self.status == state.status
+            && self.status_reason == state.status_reason
+            && self.tasks_total == state.tasks.len()
+            && self.tasks_done == state.tasks_done()
+            && self.pending_approvals == state.pending_approvals().count()
+            && (self.cost_usd - state.cost_usd).abs() < 0.005
+            && self.tokens / 1000 == state.usage.total() / 1000
     }
 }

@@ -148,10 +148,4 @@ impl Store {
     pub fn journal(&self, run: &RunId) -> Result<Journal, StoreError> {
         Journal::open(self.clone(), run.clone())
     }
-
-    /// Removes nothing; flushes everything. For orderly shutdown.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
-    }
 }

@@ -4,12 +4,13 @@
 
 use super::action::Action;
 use super::keymap::Keymap;
-use super::popups::{Composer, ComposerPurpose, Confirm, Popup, command_line};
+pub use super::log_filter::LogFilter;
+use super::popups::{Composer, ComposerPurpose, Confirm, Popup};
 use super::theme::{Theme, Themes};
 use super::view::View;
 use crate::domain::{AgentId, LogLevel, RunStatus, TaskId};
 use crate::protocol::Command;
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{KeyEvent, KeyEventKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -35,56 +36,6 @@ pub enum Quit {
     Detach,
     /// The run was stopped.
     Stopped,
-}
-
-/// Filters of the logs pane: `/` text with optional `level:warn` and `agent:NAME` words.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LogFilter {
-    pub text: String,
-    pub level: Option<LogLevel>,
-    pub agent: Option<String>,
-}
-
-impl LogFilter {
-    pub fn parse(input: &str) -> Self {
-        let mut f = LogFilter::default();
-        let mut words = Vec::new();
-        for w in input.split_whitespace() {
-            if let Some(l) = w.strip_prefix("level:") {
-                f.level = match l {
-                    "debug" => Some(LogLevel::Debug),
-                    "info" => Some(LogLevel::Info),
-                    "warn" | "warning" => Some(LogLevel::Warn),
-                    "error" => Some(LogLevel::Error),
-                    _ => None,
-                };
-            } else if let Some(a) = w.strip_prefix("agent:") {
-                f.agent = Some(a.to_owned());
-            } else {
-                words.push(w);
-            }
-        }
-        f.text = words.join(" ").to_lowercase();
-        f
-    }
-
-    pub fn is_empty(&self) -> bool {
-        *self == LogFilter::default()
-    }
-
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(l) = self.level {
-            parts.push(format!("level ≥ {l}"));
-        }
-        if let Some(a) = &self.agent {
-            parts.push(format!("agent {a}"));
-        }
-        if !self.text.is_empty() {
-            parts.push(format!("\"{}\"", self.text));
-        }
-        parts.join(" · ")
-    }
 }
 
 pub struct App {
@@ -158,11 +109,11 @@ impl App {
             .map(|t| &t.id)
     }
 
-    fn say(&mut self, msg: impl Into<String>) {
+    pub(super) fn say(&mut self, msg: impl Into<String>) {
         self.status = Some(msg.into());
     }
 
-    fn send(&mut self, cmd: Command) {
+    pub(super) fn send(&mut self, cmd: Command) {
         if self.can_steer {
             self.outbox.push(cmd);
         } else {
@@ -183,150 +134,6 @@ impl App {
         self.status = None;
         if let Some(action) = self.keymap.action(&key) {
             self.perform(action);
-        }
-    }
-
-    fn popup_key(&mut self, popup: Popup, key: KeyEvent) -> Option<Popup> {
-        match popup {
-            Popup::Help {
-                mut filter,
-                mut scroll,
-            } => match key.code {
-                KeyCode::Esc => None,
-                KeyCode::Char('?') if filter.is_empty() => None,
-                KeyCode::Down => {
-                    scroll += 1;
-                    Some(Popup::Help { filter, scroll })
-                }
-                KeyCode::Up => {
-                    scroll = scroll.saturating_sub(1);
-                    Some(Popup::Help { filter, scroll })
-                }
-                KeyCode::Backspace => {
-                    filter.pop();
-                    Some(Popup::Help { filter, scroll: 0 })
-                }
-                KeyCode::Char(c) => {
-                    filter.push(c);
-                    Some(Popup::Help { filter, scroll: 0 })
-                }
-                _ => Some(Popup::Help { filter, scroll }),
-            },
-            Popup::Detail { task, mut scroll } => match key.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => None,
-                KeyCode::Down | KeyCode::Char('j') => {
-                    scroll += 1;
-                    Some(Popup::Detail { task, scroll })
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    scroll = scroll.saturating_sub(1);
-                    Some(Popup::Detail { task, scroll })
-                }
-                KeyCode::PageDown => Some(Popup::Detail {
-                    task,
-                    scroll: scroll + 10,
-                }),
-                KeyCode::PageUp => Some(Popup::Detail {
-                    task,
-                    scroll: scroll.saturating_sub(10),
-                }),
-                _ => Some(Popup::Detail { task, scroll }),
-            },
-            Popup::LogEntry(line) => match key.code {
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => None,
-                _ => Some(Popup::LogEntry(line)),
-            },
-            Popup::Confirm(c) => match key.code {
-                KeyCode::Char('y') | KeyCode::Enter => {
-                    self.confirmed(c);
-                    None
-                }
-                KeyCode::Char('n') | KeyCode::Esc => {
-                    self.say("not done");
-                    None
-                }
-                _ => Some(Popup::Confirm(c)),
-            },
-            Popup::Composer(mut c) => match c.key(key) {
-                Some(text) => {
-                    self.composed(c.purpose.clone(), text);
-                    None
-                }
-                None if c.cancelled => None,
-                None => Some(Popup::Composer(c)),
-            },
-        }
-    }
-
-    fn confirmed(&mut self, c: Confirm) {
-        match c {
-            Confirm::CancelTask(task) => {
-                self.say(format!("cancelling {task}"));
-                self.send(Command::CancelTask { task, reason: None });
-            }
-            Confirm::StopRun => {
-                self.send(Command::StopRun { reason: None });
-                self.quit = Some(Quit::Stopped);
-            }
-        }
-    }
-
-    fn composed(&mut self, purpose: ComposerPurpose, text: String) {
-        match purpose {
-            ComposerPurpose::Inject(target) => {
-                let who = target
-                    .as_ref()
-                    .map_or("the supervisor".to_owned(), ToString::to_string);
-                self.say(format!("message sent to {who}"));
-                self.send(Command::Inject { target, text });
-            }
-            ComposerPurpose::Deny(approval) => {
-                self.say(format!("denied {approval}"));
-                self.send(Command::Deny {
-                    approval,
-                    reason: text,
-                });
-            }
-            ComposerPurpose::Filter => self.apply_filter(&text),
-            ComposerPurpose::Command => {
-                if let Err(e) = command_line::execute(self, &text) {
-                    self.say(e);
-                }
-            }
-        }
-    }
-
-    fn apply_filter(&mut self, text: &str) {
-        match self.focus {
-            Focus::Reasoning => {
-                self.search = (!text.trim().is_empty()).then(|| text.trim().to_owned());
-                self.jump_to_match();
-            }
-            _ => {
-                self.log_filter = LogFilter::parse(text);
-                self.log_scroll = 0;
-                if self.focus != Focus::Logs {
-                    self.focus = Focus::Logs;
-                }
-            }
-        }
-    }
-
-    /// Scrolls the reasoning so the newest line matching the search is on screen.
-    fn jump_to_match(&mut self) {
-        let (Some(q), Some(agent)) = (self.search.clone(), self.selected_agent().cloned()) else {
-            return;
-        };
-        let Some(t) = self.view.transcripts.get(&agent) else {
-            return;
-        };
-        let hits = t.find(&q);
-        match hits.last() {
-            Some(i) => {
-                self.reasoning_scroll = t.len().saturating_sub(i + 1);
-                self.say(format!("{} matches for \"{q}\"", hits.len()));
-            }
-            None => self.say(format!("no match for \"{q}\"")),
         }
     }
 

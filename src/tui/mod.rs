@@ -8,6 +8,7 @@
 pub mod action;
 pub mod app;
 pub mod keymap;
+pub mod log_filter;
 mod r#loop;
 pub mod panes;
 pub mod popups;

@@ -4,6 +4,7 @@ pub mod command_line;
 mod composer;
 pub mod detail;
 pub mod help;
+mod keys;
 
 pub use composer::{Composer, ComposerPurpose};
 

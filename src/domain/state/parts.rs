@@ -1,0 +1,100 @@
+//! The parts of a run's state: the run itself, tasks, agents, approvals, calls in flight and
+//! people's messages.
+
+use crate::domain::budget::Usage;
+use crate::domain::event::{Actor, ApprovalDecision};
+use crate::domain::ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
+use crate::domain::policy::Autonomy;
+use crate::domain::status::{AgentStatus, TaskStatus};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub id: RunId,
+    pub goal: String,
+    pub workspace: String,
+    pub provider: String,
+    pub model: String,
+    pub simulated: bool,
+    pub concurrency: u32,
+    pub max_attempts: u32,
+    pub autonomy: Autonomy,
+    pub seed: u64,
+    pub created_by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    pub id: TaskId,
+    pub title: String,
+    pub description: String,
+    pub role: String,
+    pub depends_on: Vec<TaskId>,
+    pub status: TaskStatus,
+    pub status_reason: String,
+    pub attempts: u32,
+    pub agent: Option<AgentId>,
+    pub summary: Option<String>,
+    pub evidence: Option<String>,
+    pub artifacts: Vec<String>,
+    /// The reason of every failed attempt, oldest first.
+    pub failures: Vec<String>,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub turns: u64,
+    pub created_by: AgentId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentState {
+    pub id: AgentId,
+    pub role: String,
+    pub model: String,
+    pub status: AgentStatus,
+    pub status_reason: String,
+    pub task: Option<TaskId>,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    /// Requests whose cost could not be priced.
+    pub unpriced_requests: u64,
+    pub requests: u64,
+    /// Input tokens of the latest request: how full the context is.
+    pub context_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalState {
+    pub id: ApprovalId,
+    pub call: CallId,
+    pub agent: AgentId,
+    pub task: Option<TaskId>,
+    pub tool: String,
+    pub risk: String,
+    pub summary: String,
+    pub requested_seq: u64,
+    pub resolution: Option<(ApprovalDecision, Actor)>,
+    /// The call it was for was abandoned (the process stopped while it waited).
+    pub expired: bool,
+}
+
+impl ApprovalState {
+    pub fn is_pending(&self) -> bool {
+        self.resolution.is_none() && !self.expired
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCall {
+    pub call: CallId,
+    pub agent: AgentId,
+    pub task: Option<TaskId>,
+    pub tool: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HumanNote {
+    pub target: AgentId,
+    pub text: String,
+    pub by: Actor,
+    pub seq: u64,
+}
