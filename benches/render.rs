@@ -19,6 +19,7 @@ fn big_view() -> View {
         workspace: "/w".into(),
         provider: "openai".into(),
         model: "gpt-4o-mini".into(),
+        base_url: None,
         simulated: false,
         budget: Budget {
             usd: Some(50.0),
@@ -36,6 +37,7 @@ fn big_view() -> View {
             agent: format!("{}-{}", roles[a % 6], a / 6 + 1).into(),
             role: roles[a % 6].into(),
             model: "gpt-4o-mini".into(),
+            provider: "sim".into(),
         });
     }
     for t in 1..=1000usize {

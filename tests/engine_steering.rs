@@ -243,6 +243,7 @@ impl Provider for Scripted {
         ProviderInfo {
             name: "scripted".into(),
             model: "scripted-1".into(),
+            base_url: None,
             simulated: true,
         }
     }

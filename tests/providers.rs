@@ -9,7 +9,8 @@ use macrohard::llm::anthropic::Anthropic;
 use macrohard::llm::openai::OpenAi;
 use macrohard::llm::retry::RetryPolicy;
 use macrohard::llm::{
-    LlmError, LlmRequest, Message, Provider, RequestContext, StreamEvent, ToolDef,
+    Endpoint, LlmError, LlmRequest, Message, Provider, RequestContext, Secret, StreamEvent,
+    ToolDef,
 };
 use std::time::Duration;
 
@@ -49,15 +50,14 @@ async fn collect(p: &dyn Provider) -> (Vec<StreamEvent>, Option<LlmError>) {
     (events, None)
 }
 
+fn endpoint(name: &str, url: &str, key: &str, model: &str) -> Endpoint {
+    let mut e = Endpoint::new(name, &format!("{url}/v1"), Some(Secret::new(key)), model);
+    e.retry = fast();
+    e
+}
+
 fn openai(url: &str) -> OpenAi {
-    OpenAi::new(
-        "openai",
-        &format!("{url}/v1"),
-        Some("sk-test-key".into()),
-        "gpt-4o-mini",
-        fast(),
-    )
-    .unwrap()
+    OpenAi::new(endpoint("openai", url, "sk-test-key", "gpt-4o-mini")).unwrap()
 }
 
 fn text(events: &[StreamEvent]) -> String {
@@ -263,11 +263,8 @@ async fn openai_cut_streams_and_malformed_chunks_are_clear_errors() {
 
 fn anthropic(url: &str) -> Anthropic {
     Anthropic::new(
-        &format!("{url}/v1"),
-        Some("sk-ant-test".into()),
-        "claude-sonnet-4-5",
+        endpoint("anthropic", url, "sk-ant-test", "claude-sonnet-4-5"),
         "2023-06-01",
-        fast(),
     )
     .unwrap()
 }

@@ -8,7 +8,7 @@ pub fn mix(i: u64) -> Event {
     let agent = AgentId::from(format!("engineer-{}", i % 3 + 1));
     let task = Some(TaskId::numbered((i / 50 % 40) as usize + 1));
     match i % 8 {
-        0 => Event::LlmRequestStarted { agent, task, model: "gpt-4o-mini".into(), prompt_hash: "7cbd56c3cbe00164".into(), step: (i % 20) as u32 },
+        0 => Event::LlmRequestStarted { agent, task, model: "gpt-4o-mini".into(), prompt_hash: "7cbd56c3cbe00164".into(), step: (i % 20) as u32, context_window: 128_000 },
         1..=4 => Event::AgentDelta {
             agent,
             kind: DeltaKind::Reasoning,
@@ -35,6 +35,7 @@ pub fn preamble(run: &RunId) -> Vec<EventRecord> {
         workspace: "/tmp/w".into(),
         provider: "openai".into(),
         model: "gpt-4o-mini".into(),
+        base_url: None,
         simulated: false,
         budget: Budget::default(),
         concurrency: 3,
@@ -48,6 +49,7 @@ pub fn preamble(run: &RunId) -> Vec<EventRecord> {
             agent: format!("engineer-{a}").into(),
             role: "engineer".into(),
             model: "gpt-4o-mini".into(),
+            provider: "sim".into(),
         });
     }
     for t in 1..=40 {

@@ -43,6 +43,16 @@ pub enum Cmd {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Check the config, the paths, every configured provider and the terminal
+    Doctor {
+        /// sim, openai, anthropic, …: check this provider instead of the configured one
+        #[arg(long, env = "MACROHARD_PROVIDER")]
+        provider: Option<String>,
+        #[arg(long, env = "MACROHARD_MODEL")]
+        model: Option<String>,
+        #[arg(long, env = "MACROHARD_BASE_URL")]
+        base_url: Option<String>,
+    },
     /// Write the default config and prompts to the config directory
     Init {
         /// Overwrite files that exist
@@ -117,4 +127,7 @@ pub struct ResumeArgs {
     pub run: String,
     #[command(flatten)]
     pub follow: FollowArgs,
+    /// The provider's server has moved: reach it here [default: where the run was]
+    #[arg(long, env = "MACROHARD_BASE_URL")]
+    pub base_url: Option<String>,
 }

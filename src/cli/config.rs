@@ -2,6 +2,7 @@
 //! Unknown keys and wrong types are errors that name the file, the line and the key.
 
 use crate::domain::{Autonomy, Budget};
+use crate::llm::pricing::{Price, Prices};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,12 @@ pub struct Config {
     pub tools: ToolsSection,
     #[serde(default)]
     pub roles: BTreeMap<String, RoleSection>,
+    /// Settings of named providers: the presets' or new ones.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSection>,
+    /// USD per million tokens by model name (or prefix), over the built-in table.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
     #[serde(default)]
     pub ui: UiSection,
     /// Key bindings: action name → key or keys.
@@ -145,8 +152,34 @@ impl Default for ToolsSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleSection {
+    /// A provider of the role's own (a preset or a `[providers.NAME]`).
+    pub provider: Option<String>,
     pub model: Option<String>,
     pub max_turns: Option<u32>,
+}
+
+/// `[providers.NAME]`: where a provider is, its key, and how patient to be with it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    /// `openai` or `anthropic`: the protocol (needed for names that are not presets).
+    pub kind: Option<String>,
+    pub base_url: Option<String>,
+    /// The model used when neither the run nor the role names one.
+    pub model: Option<String>,
+    /// The environment variable holding the key.
+    pub api_key_env: Option<String>,
+    /// The key itself (keep the file private: chmod 600).
+    pub api_key: Option<String>,
+    pub anthropic_version: Option<String>,
+    pub connect_timeout_s: Option<u64>,
+    pub first_byte_timeout_s: Option<u64>,
+    pub idle_timeout_s: Option<u64>,
+    pub max_retries: Option<u32>,
+    /// The longest `Retry-After` that is waited for; longer ones fail the step at once.
+    pub max_retry_wait_s: Option<u64>,
+    /// The model's context window in tokens, when the built-in table does not know it.
+    pub context_window: Option<u64>,
 }
 
 /// A configuration problem, already phrased for the user.
@@ -195,7 +228,25 @@ impl Config {
         if !(self.sim.speed >= 0.0 && self.sim.speed.is_finite()) {
             return Err("key `sim.speed` must be 0 (instant) or a positive number".into());
         }
+        self.prices()?;
+        for (name, p) in &self.providers {
+            if p.context_window.is_some_and(|w| w < 1024) {
+                return Err(format!(
+                    "key `providers.{name}.context_window` must be at least 1024 tokens"
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The price table with this config's overrides.
+    pub fn prices(&self) -> Result<Prices, String> {
+        Prices::new(self.prices.clone())
+    }
+
+    /// True when a key sits in the config file itself.
+    pub fn holds_keys(&self) -> bool {
+        self.providers.values().any(|p| p.api_key.is_some())
     }
 }
 

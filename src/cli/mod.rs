@@ -5,6 +5,7 @@
 mod args;
 pub mod config;
 mod control_room;
+mod doctor;
 mod headless;
 mod identity;
 mod lines;
@@ -100,5 +101,10 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             output,
         }) => listing::export(&paths, &run, format, output.as_deref()),
         Some(Cmd::Init { force }) => setup::init(&paths, force),
+        Some(Cmd::Doctor {
+            provider,
+            model,
+            base_url,
+        }) => doctor::run(&paths, provider, model, base_url).await,
     }
 }

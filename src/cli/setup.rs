@@ -20,6 +20,9 @@ struct Loaded {
 
 fn load(paths: &Paths) -> Result<Loaded, Failure> {
     let config = Config::load(&paths.config_file, paths.config_given)?;
+    if let Some(warning) = super::doctor::loose_key_file(&paths.config_file, &config) {
+        eprintln!("macrohard-tui: warning: {warning}");
+    }
     let mut roster =
         Roster::load(Some(&paths.prompts_dir())).map_err(|e| Failure::usage(e.to_string()))?;
     for (name, r) in &config.roles {
@@ -38,6 +41,7 @@ fn load(paths: &Paths) -> Result<Loaded, Failure> {
 fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs) -> EngineConfig {
     let c = &loaded.config;
     let mut ec = EngineConfig::new(loaded.roster.clone(), paths.workspaces_dir());
+    ec.prices = c.prices().unwrap_or_default(); // checked when the config was loaded
     ec.concurrency = c.run.concurrency;
     ec.max_attempts = c.run.max_attempts;
     ec.autonomy = c.run.autonomy;
@@ -93,13 +97,15 @@ fn engine_failure(e: EngineError) -> Failure {
 pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
     let loaded = load(paths)?;
     let c = &loaded.config;
-    let provider_name = args
-        .provider
-        .clone()
-        .unwrap_or_else(|| c.run.provider.clone());
-    let model = args.model.clone().or_else(|| c.run.model.clone());
-    let base_url = args.base_url.clone().or_else(|| c.run.base_url.clone());
-    let provider = provider::build(&provider_name, model, base_url, &c.sim)?;
+    let choice = provider::Choice {
+        name: args
+            .provider
+            .clone()
+            .unwrap_or_else(|| c.run.provider.clone()),
+        model: args.model.clone().or_else(|| c.run.model.clone()),
+        base_url: args.base_url.clone().or_else(|| c.run.base_url.clone()),
+    };
+    let providers = provider::providers(c, &choice)?;
     let goal = args.goal.clone().unwrap_or_else(|| c.run.goal.clone());
     if goal.trim().is_empty() {
         return Err(Failure::usage(
@@ -118,7 +124,7 @@ pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
         seed: args.seed.unwrap_or(c.sim.seed),
         by: identity::me(false),
     };
-    let engine = engine::start(store, provider, ec, RunTarget::New(new))
+    let engine = engine::start(store, providers, ec, RunTarget::New(new))
         .await
         .map_err(engine_failure)?;
     follow(paths, &loaded, &args.follow, engine).await
@@ -159,18 +165,14 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
     let meta = store
         .run_meta(&run)?
         .ok_or_else(|| Failure::usage(format!("run {run} has no metadata")))?;
-    let base_url = loaded
-        .config
-        .run
-        .base_url
-        .clone()
-        .or_else(|| std::env::var("MACROHARD_BASE_URL").ok());
-    let provider = provider::build(
-        &meta.provider,
-        Some(meta.model.clone()),
-        base_url,
-        &loaded.config.sim,
-    )?;
+    // The run goes on where it was: its provider, model and address as recorded, unless
+    // --base-url (or MACROHARD_BASE_URL) says the server has moved.
+    let choice = provider::Choice {
+        name: meta.provider.clone(),
+        model: Some(meta.model.clone()),
+        base_url: args.base_url.clone().or_else(|| meta.base_url.clone()),
+    };
+    let providers = provider::providers(&loaded.config, &choice)?;
     let ec = engine_config(paths, &loaded, &args.follow);
     logging::init(&paths.log_file());
     let by = identity::me(false);
@@ -194,7 +196,7 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
         by,
         budget,
     };
-    match engine::start(store.clone(), provider, ec, target).await {
+    match engine::start(store.clone(), providers, ec, target).await {
         Ok(engine) => follow(paths, &loaded, &args.follow, engine).await,
         // A finished run opens read-only in the control room, with its whole history.
         Err(EngineError::Finished { .. }) if wants_tui(&args.follow) => {

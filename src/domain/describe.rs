@@ -71,8 +71,18 @@ pub fn describe(event: &Event) -> (String, String) {
             task.to_string(),
             format!("done: {}", one_line(summary, 200)),
         ),
-        Event::AgentSpawned { agent, role, model } => {
-            (agent.to_string(), format!("joined as {role} on {model}"))
+        Event::AgentSpawned {
+            agent,
+            role,
+            model,
+            provider,
+        } => {
+            let via = if provider.is_empty() {
+                String::new()
+            } else {
+                format!(" via {provider}")
+            };
+            (agent.to_string(), format!("joined as {role} on {model}{via}"))
         }
         Event::AgentStatusChanged {
             agent,

@@ -106,6 +106,9 @@ pub enum Event {
         workspace: String,
         provider: String,
         model: String,
+        /// Where the provider was reached (not for `sim`); a resume goes there too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_url: Option<String>,
         simulated: bool,
         budget: Budget,
         concurrency: u32,
@@ -147,6 +150,9 @@ pub enum Event {
         agent: AgentId,
         role: String,
         model: String,
+        /// The provider the agent's model is reached through.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        provider: String,
     },
     AgentStatusChanged {
         agent: AgentId,
@@ -159,6 +165,9 @@ pub enum Event {
         model: String,
         prompt_hash: String,
         step: u32,
+        /// The model's context window in tokens (0: not known).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        context_window: u64,
     },
     AgentDelta {
         agent: AgentId,
@@ -306,4 +315,8 @@ mod tests {
         assert_eq!(a.to_string(), "ada@box (--yes)");
         assert_eq!(Actor::Engine.to_string(), "engine");
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -136,6 +136,7 @@ impl RunState {
                 workspace,
                 provider,
                 model,
+                base_url,
                 simulated,
                 budget,
                 concurrency,
@@ -150,6 +151,7 @@ impl RunState {
                     workspace: workspace.clone(),
                     provider: provider.clone(),
                     model: model.clone(),
+                    base_url: base_url.clone(),
                     simulated: *simulated,
                     concurrency: *concurrency,
                     max_attempts: *max_attempts,
@@ -242,12 +244,19 @@ impl RunState {
                     self.refresh_dependents(task);
                 }
             }
-            Event::AgentSpawned { agent, role, model } => {
+            Event::AgentSpawned {
+                agent,
+                role,
+                model,
+                provider,
+            } => {
                 if self.agent(agent).is_none() {
                     self.agents.push(AgentState {
                         id: agent.clone(),
                         role: role.clone(),
                         model: model.clone(),
+                        provider: provider.clone(),
+                        context_window: 0,
                         status: AgentStatus::Idle,
                         status_reason: "spawned".into(),
                         task: None,
@@ -265,7 +274,11 @@ impl RunState {
                 reason,
             } => self.set_agent(agent, *status, reason),
             Event::LlmRequestStarted {
-                agent, task, model, ..
+                agent,
+                task,
+                model,
+                context_window,
+                ..
             } => {
                 self.turns += 1;
                 if let Some(a) = self.agent_mut(agent) {
@@ -273,6 +286,7 @@ impl RunState {
                     a.status_reason = format!("asking {model}");
                     a.requests += 1;
                     a.model = model.clone();
+                    a.context_window = *context_window;
                 }
                 if let Some(t) = task.as_ref().and_then(|t| self.task_mut(t)) {
                     t.turns += 1;

@@ -8,11 +8,10 @@ use super::{EngineConfig, EngineError, RunTarget};
 use crate::domain::{
     AgentId, ApprovalId, CallId, Event, EventRecord, LogLevel, RunId, RunState, RunStatus, TaskId,
 };
-use crate::llm::Provider;
+use crate::llm::Providers;
 use crate::store::{Journal, Store, recovery};
 use crate::tools::{Tools, Workspace};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -76,7 +75,7 @@ pub(crate) struct RunActor {
     pub(super) journal: Journal,
     pub(super) state: RunState,
     pub(super) config: EngineConfig,
-    pub(super) provider: Arc<dyn Provider>,
+    pub(super) providers: Providers,
     pub(super) tools: Tools,
     pub(super) tx: mpsc::Sender<Msg>,
     rx: mpsc::Receiver<Msg>,
@@ -102,7 +101,7 @@ pub(crate) struct RunActor {
 impl RunActor {
     pub(super) async fn boot(
         store: Store,
-        provider: Arc<dyn Provider>,
+        providers: Providers,
         config: EngineConfig,
         target: RunTarget,
         tx: mpsc::Sender<Msg>,
@@ -118,7 +117,7 @@ impl RunActor {
                     .workspace
                     .clone()
                     .unwrap_or_else(|| config.workspaces_dir.join(run.as_str()));
-                let events = first_events(&config, provider.as_ref(), &new, &ws);
+                let events = first_events(&config, &providers, &new, &ws);
                 (run, RunState::default(), ws, events)
             }
             RunTarget::Resume { run, by, budget } => {
@@ -175,7 +174,7 @@ impl RunActor {
             journal,
             state,
             config,
-            provider,
+            providers,
             tools,
             tx,
             rx,

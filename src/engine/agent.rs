@@ -4,6 +4,8 @@
 use super::deltas::Coalescer;
 use super::msg::{AgentMsg, Go, Msg, Outcome, Verdict};
 use crate::domain::{AgentId, DeltaKind, Event, LogLevel, TaskId, Usage};
+use crate::llm::context::{self, HIGH_WATER, TARGET};
+use crate::llm::pricing::Prices;
 use crate::llm::{LlmError, LlmRequest, Message, Provider, StreamEvent, ToolDef, ToolUse};
 use crate::tools::{ToolCall, Tools};
 use std::sync::Arc;
@@ -22,6 +24,10 @@ pub(crate) struct AgentLoop {
     pub max_turns: u32,
     pub messages: Vec<Message>,
     pub provider: Arc<dyn Provider>,
+    pub prices: Prices,
+    /// The model's context window in tokens; lowered when the server says a request was too
+    /// long for it.
+    pub context_window: u64,
     pub workspace: Tools,
     pub engine: mpsc::Sender<Msg>,
     pub cancel: CancellationToken,
@@ -30,6 +36,9 @@ pub(crate) struct AgentLoop {
     /// The supervisor waits for news between wakes instead of ending.
     pub long_lived: bool,
 }
+
+/// Condensing again after the server refused a request as too long, before giving up.
+const CONTEXT_RETRIES: u32 = 3;
 
 /// How one streamed turn ended.
 enum Streamed {
@@ -92,15 +101,7 @@ impl AgentLoop {
                     self.max_turns
                 ));
             }
-            let request = LlmRequest {
-                model: self.model.clone(),
-                system: self.system.clone(),
-                messages: self.messages.clone(),
-                tools: self.tools.clone(),
-                max_output_tokens: 8192,
-                context: *context,
-            };
-            let (text, calls) = match self.turn(request, step, &step_cancel).await {
+            let (text, calls) = match self.turn(&context, step, &step_cancel).await {
                 Ok(Some(answer)) => answer,
                 Ok(None) => continue, // cancelled by "pause now": ask again at the boundary
                 Err(reason) => return Outcome::Failed(reason),
@@ -125,18 +126,82 @@ impl AgentLoop {
         }
     }
 
+    /// The request for the conversation as it stands, condensed first when it nears the
+    /// context window (and the condensing is logged).
+    async fn request(&mut self, context: &crate::llm::RequestContext) -> LlmRequest {
+        let max_output_tokens = (self.context_window / 4).clamp(256, 8192) as u32;
+        let fixed = context::tokens(
+            self.system.len()
+                + self
+                    .tools
+                    .iter()
+                    .map(|t| t.description.len() + t.parameters.to_string().len())
+                    .sum::<usize>(),
+        ) + u64::from(max_output_tokens);
+        let window = self.context_window as f64;
+        let total = fixed
+            + context::tokens(self.messages.iter().map(context::message_bytes).sum());
+        if total as f64 > window * HIGH_WATER {
+            let target = (window * TARGET) as u64;
+            if let Some(c) = context::condense(&mut self.messages, fixed, target) {
+                let _ = self
+                    .emit(vec![Event::log(
+                        LogLevel::Info,
+                        self.agent.as_str(),
+                        format!(
+                            "context: condensed the conversation from about {}k to {}k tokens of a {}k window ({} outputs shortened, {} messages dropped)",
+                            c.before / 1000,
+                            c.after / 1000,
+                            self.context_window / 1000,
+                            c.shortened,
+                            c.dropped
+                        ),
+                    )])
+                    .await;
+            }
+        }
+        LlmRequest {
+            model: self.model.clone(),
+            system: self.system.clone(),
+            messages: self.messages.clone(),
+            tools: self.tools.clone(),
+            max_output_tokens,
+            context: context.clone(),
+        }
+    }
+
     /// One LLM turn, retried on retryable errors. `Ok(None)` when cancelled.
     async fn turn(
         &mut self,
-        request: LlmRequest,
+        context: &crate::llm::RequestContext,
         step: u32,
         step_cancel: &CancellationToken,
     ) -> Result<Option<(String, Vec<ToolUse>)>, String> {
         let mut attempt = 0;
+        let mut too_long = 0;
         loop {
-            match self.stream_once(request.clone(), step, step_cancel).await {
+            let request = self.request(context).await;
+            let estimate = request.estimated_input_tokens();
+            match self.stream_once(request, step, step_cancel).await {
                 Streamed::Answer { text, calls } => return Ok(Some((text, calls))),
                 Streamed::Cancelled => return Ok(None),
+                Streamed::Error(LlmError::ContextLength(why)) if too_long < CONTEXT_RETRIES => {
+                    // The server's window is smaller than we thought: believe it, and condense
+                    // below what it refused.
+                    too_long += 1;
+                    self.context_window = self.context_window.min(estimate * 3 / 4).max(1024);
+                    let _ = self
+                        .emit(vec![Event::log(
+                            LogLevel::Warn,
+                            self.agent.as_str(),
+                            format!(
+                                "the model refused about {}k tokens as too long ({why}); condensing to fit {}k and asking again",
+                                estimate / 1000,
+                                self.context_window / 1000
+                            ),
+                        )])
+                        .await;
+                }
                 Streamed::Error(e) if e.is_retryable() && attempt < self.step_retries => {
                     attempt += 1;
                     let wait = self.retry_backoff * 2u32.pow(attempt - 1);
@@ -177,6 +242,7 @@ impl AgentLoop {
             model: model.clone(),
             prompt_hash: self.prompt_hash.clone(),
             step,
+            context_window: self.context_window,
         };
         if self.emit(vec![start]).await.is_err() {
             return Streamed::Cancelled;
@@ -240,7 +306,7 @@ impl AgentLoop {
             agent: self.agent.clone(),
             task: self.task.clone(),
             usage,
-            cost_usd: self.provider.cost(&model, &usage),
+            cost_usd: self.prices.cost(&model, &usage),
             duration_ms: started.elapsed().as_millis() as u64,
             stop_reason,
         });

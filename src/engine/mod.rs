@@ -16,14 +16,14 @@ mod spawn;
 pub use roles::{RoleDef, Roster};
 
 use crate::domain::{Actor, Autonomy, Budget, EventRecord, RunId, RunState};
-use crate::llm::Provider;
+use crate::llm::Providers;
+use crate::llm::pricing::Prices;
 use crate::protocol::Command;
 use crate::store::{Store, StoreError};
 use crate::tools::CommandLimits;
 use msg::Msg;
 pub use msg::{Backlog, Subscription};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -46,6 +46,8 @@ pub struct EngineConfig {
     pub retry_backoff: Duration,
     /// Where new runs get their workspace (`<dir>/<run id>`) unless one is given.
     pub workspaces_dir: PathBuf,
+    /// What requests cost: the built-in table and the config's overrides.
+    pub prices: Prices,
 }
 
 impl EngineConfig {
@@ -62,6 +64,7 @@ impl EngineConfig {
             step_retries: 3,
             retry_backoff: Duration::from_millis(500),
             workspaces_dir,
+            prices: Prices::default(),
         }
     }
 }
@@ -162,15 +165,17 @@ pub struct Engine {
     pub join: JoinHandle<Result<RunState, EngineError>>,
 }
 
-/// Opens (or creates) the run and starts its actor.
+/// Opens (or creates) the run and starts its actor. `providers` is one provider for every
+/// role, or a [`Providers`] routing some roles elsewhere.
 pub async fn start(
     store: Store,
-    provider: Arc<dyn Provider>,
+    providers: impl Into<Providers>,
     config: EngineConfig,
     target: RunTarget,
 ) -> Result<Engine, EngineError> {
     let (tx, rx) = mpsc::channel(1024);
-    let actor = actor::RunActor::boot(store, provider, config, target, tx.clone(), rx).await?;
+    let actor =
+        actor::RunActor::boot(store, providers.into(), config, target, tx.clone(), rx).await?;
     let run = actor.run_id().clone();
     let first_seq = actor.first_seq();
     let join = tokio::spawn(actor.run());

@@ -169,16 +169,12 @@ impl RunActor {
         let n = self.agents_per_role.entry(role.to_owned()).or_insert(0);
         *n += 1;
         let agent = AgentId::from(format!("{role}-{n}"));
-        let model = self
-            .config
-            .roster
-            .get(role)
-            .and_then(|r| r.model.clone())
-            .unwrap_or_else(|| self.provider.info().model);
+        let (provider, model) = super::spawn::route(&self.config, &self.providers, role);
         self.pending.push(Event::AgentSpawned {
             agent: agent.clone(),
             role: role.to_owned(),
             model,
+            provider: provider.info().name,
         });
         agent
     }

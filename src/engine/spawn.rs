@@ -4,8 +4,24 @@ use super::EngineConfig;
 use super::actor::{Live, RunActor, SUPERVISOR};
 use super::agent::AgentLoop;
 use crate::domain::{AgentId, Event, LogLevel, TaskId};
-use crate::llm::Provider;
+use crate::llm::{Provider, Providers};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+/// The provider and model a role's agents use: the role's own, or the run's.
+pub(super) fn route(
+    config: &EngineConfig,
+    providers: &Providers,
+    role: &str,
+) -> (Arc<dyn Provider>, String) {
+    let provider = providers.for_role(role).clone();
+    let model = config
+        .roster
+        .get(role)
+        .and_then(|r| r.model.clone())
+        .unwrap_or_else(|| provider.info().model);
+    (provider, model)
+}
 
 impl RunActor {
     pub(super) fn spawn_agent(
@@ -32,10 +48,8 @@ impl RunActor {
             })
             .collect();
         let cancel = CancellationToken::new();
-        let model = role
-            .model
-            .clone()
-            .unwrap_or_else(|| self.provider.info().model);
+        let (provider, model) = route(&self.config, &self.providers, role_name);
+        let context_window = provider.context_window(&model);
         let agent_loop = AgentLoop {
             agent: agent.clone(),
             task: task.clone(),
@@ -45,7 +59,9 @@ impl RunActor {
             tools,
             max_turns: role.max_turns,
             messages,
-            provider: self.provider.clone(),
+            provider,
+            prices: self.config.prices.clone(),
+            context_window,
             workspace: self.tools.clone(),
             engine: self.tx.clone(),
             cancel: cancel.clone(),
@@ -73,16 +89,17 @@ impl RunActor {
 
 pub(super) fn first_events(
     config: &EngineConfig,
-    provider: &dyn Provider,
+    providers: &Providers,
     new: &super::NewRun,
     ws: &std::path::Path,
 ) -> Vec<Event> {
-    let info = provider.info();
+    let info = providers.default_provider().info();
     let mut events = vec![Event::RunCreated {
         goal: new.goal.clone(),
         workspace: ws.display().to_string(),
         provider: info.name.clone(),
         model: info.model.clone(),
+        base_url: info.base_url.clone(),
         simulated: info.simulated,
         budget: config.budget,
         concurrency: config.concurrency,
@@ -98,15 +115,21 @@ pub(super) fn first_events(
             "SIMULATED: no model is configured, so the built-in simulated company runs this. Its files and commands are real; its reasoning is scripted.",
         ));
     }
-    let supervisor_model = config
-        .roster
-        .get(SUPERVISOR)
-        .and_then(|r| r.model.clone())
-        .unwrap_or(info.model);
+    for (role, p) in providers.routes() {
+        let i = p.info();
+        let at = i.base_url.map(|u| format!(" at {u}")).unwrap_or_default();
+        events.push(Event::log(
+            LogLevel::Info,
+            "engine",
+            format!("role {role} uses provider {}{at}", i.name),
+        ));
+    }
+    let (provider, model) = route(config, providers, SUPERVISOR);
     events.push(Event::AgentSpawned {
         agent: AgentId::from(SUPERVISOR),
         role: SUPERVISOR.into(),
-        model: supervisor_model,
+        model,
+        provider: provider.info().name,
     });
     if let Some(by) = &config.auto_approve {
         events.push(Event::log(

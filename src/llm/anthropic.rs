@@ -2,10 +2,11 @@
 //! thinking and `tool_use` (`input_json_delta`), `message_delta` with cumulative usage,
 //! `message_stop`, `ping`, and `error` events that arrive after a 200.
 
-use super::http::{Http, emit, error_message, post_stream};
-use super::retry::RetryPolicy;
+use super::http::{Http, emit, error_message, list_models, post_stream};
+use futures_util::future::BoxFuture;
 use super::{
-    LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem, ToolUse,
+    Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem,
+    ToolUse,
 };
 use crate::domain::Usage;
 use serde_json::{Value, json};
@@ -16,25 +17,16 @@ pub const DEFAULT_VERSION: &str = "2023-06-01";
 
 pub struct Anthropic {
     http: Http,
-    base_url: String,
-    key: Option<String>,
-    model: String,
+    endpoint: Endpoint,
     version: String,
 }
 
 impl Anthropic {
-    pub fn new(
-        base_url: &str,
-        key: Option<String>,
-        model: &str,
-        version: &str,
-        policy: RetryPolicy,
-    ) -> Result<Self, LlmError> {
+    /// `version` is the `anthropic-version` header ([`DEFAULT_VERSION`] unless configured).
+    pub fn new(endpoint: Endpoint, version: &str) -> Result<Self, LlmError> {
         Ok(Self {
-            http: Http::new(policy)?,
-            base_url: base_url.trim_end_matches('/').into(),
-            key,
-            model: model.into(),
+            http: Http::new(&endpoint)?,
+            endpoint,
             version: version.into(),
         })
     }
@@ -224,19 +216,38 @@ pub async fn read_stream(
     .await
 }
 
+impl Anthropic {
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("anthropic-version", self.version.clone())];
+        headers.extend(
+            self.endpoint
+                .key
+                .iter()
+                .map(|k| ("x-api-key", k.expose().to_owned())),
+        );
+        headers
+    }
+}
+
 impl Provider for Anthropic {
     fn info(&self) -> ProviderInfo {
-        ProviderInfo {
-            name: "anthropic".into(),
-            model: self.model.clone(),
-            simulated: false,
-        }
+        self.endpoint.info()
+    }
+
+    fn context_window(&self, model: &str) -> u64 {
+        self.endpoint.window(model)
+    }
+
+    fn models(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, LlmError>> {
+        Box::pin(async move {
+            let url = format!("{}/models?limit=1000", self.endpoint.base_url);
+            list_models(&self.http, &url, &self.headers()).await
+        })
     }
 
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
-        let url = format!("{}/messages", self.base_url);
-        let mut headers = vec![("anthropic-version", self.version.clone())];
-        headers.extend(self.key.iter().map(|k| ("x-api-key", k.clone())));
+        let url = format!("{}/messages", self.endpoint.base_url);
+        let headers = self.headers();
         post_stream(
             self.http.clone(),
             url,

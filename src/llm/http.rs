@@ -3,11 +3,30 @@
 
 use super::retry::{RetryPolicy, is_quota_error, retryable_status};
 use super::sse::{SseEvent, SseParser};
-use super::{LlmError, StreamEvent, StreamItem};
+use super::{Endpoint, LlmError, StreamEvent, StreamItem};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// How long to wait for a connection, for the response to start, and between two pieces of a
+/// streamed body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(120),
+            idle: Duration::from_secs(90),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Http {
@@ -18,17 +37,17 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(policy: RetryPolicy) -> Result<Self, LlmError> {
+    pub fn new(endpoint: &Endpoint) -> Result<Self, LlmError> {
         let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(endpoint.timeouts.connect)
             .user_agent(concat!("macrohard-tui/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| LlmError::Connect(e.to_string()))?;
         Ok(Self {
             client,
-            policy,
-            first_byte: Duration::from_secs(120),
-            idle: Duration::from_secs(90),
+            policy: endpoint.retry,
+            first_byte: endpoint.timeouts.first_byte,
+            idle: endpoint.timeouts.idle,
         })
     }
 
@@ -55,6 +74,9 @@ impl Http {
                     let message = error_message(&body);
                     if is_quota_error(&body) {
                         return Err(LlmError::Quota(message));
+                    }
+                    if is_context_length_error(status, &body) {
+                        return Err(LlmError::ContextLength(message));
                     }
                     if !retryable_status(status, &headers) {
                         return Err(LlmError::Http { status, message });
@@ -150,6 +172,68 @@ pub fn error_message(body: &str) -> String {
     }
 }
 
+/// The ids a `GET …/models` lists (OpenAI, Anthropic and most local servers answer
+/// `{"data": [{"id": …}]}`; Ollama's native API says `models` and `name`). `Ok(None)` when the
+/// server has no such endpoint.
+pub(super) async fn list_models(
+    http: &Http,
+    url: &str,
+    headers: &[(&'static str, String)],
+) -> Result<Option<Vec<String>>, LlmError> {
+    let mut r = http.client.get(url).timeout(super::CHECK_TIMEOUT);
+    for (k, v) in headers {
+        r = r.header(*k, v);
+    }
+    let resp = r.send().await.map_err(|e| {
+        if e.is_timeout() {
+            LlmError::Timeout(format!("no answer within {}s", super::CHECK_TIMEOUT.as_secs()))
+        } else {
+            LlmError::Connect(describe(&e))
+        }
+    })?;
+    let status = resp.status().as_u16();
+    if matches!(status, 404 | 405 | 501) {
+        return Ok(None);
+    }
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| LlmError::Cut(describe(&e)))?;
+    if !(200..300).contains(&status) {
+        return Err(LlmError::Http {
+            status,
+            message: error_message(&body),
+        });
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+        LlmError::Malformed(format!("the model list is not JSON ({e})"))
+    })?;
+    let items = v["data"].as_array().or_else(|| v["models"].as_array());
+    Ok(items.map(|items| {
+        items
+            .iter()
+            .filter_map(|m| m["id"].as_str().or_else(|| m["name"].as_str()))
+            .map(str::to_owned)
+            .collect()
+    }))
+}
+
+/// A refusal because the request does not fit the model's context window. Servers word it
+/// differently (OpenAI `context_length_exceeded`, Anthropic "prompt is too long", vLLM and
+/// llama.cpp "maximum context length", "exceeds the context size").
+pub fn is_context_length_error(status: u16, body: &str) -> bool {
+    if !matches!(status, 400 | 413 | 422) {
+        return false;
+    }
+    let b = body.to_lowercase();
+    b.contains("context_length_exceeded")
+        || b.contains("prompt is too long")
+        || b.contains("context length")
+        || b.contains("context window")
+        || b.contains("context size")
+        || (b.contains("too many tokens") && !b.contains("per minute"))
+}
+
 /// Sends one stream event; fails when the request was cancelled (the receiver is gone).
 pub(super) async fn emit(tx: &mpsc::Sender<StreamItem>, e: StreamEvent) -> Result<(), LlmError> {
     tx.send(Ok(e))
@@ -187,9 +271,17 @@ pub(super) fn post_stream(
             }
             r
         };
-        let result = match http.send(make, &tx).await {
-            Ok(resp) => read(&http, resp, &tx).await,
-            Err(e) => Err(e),
+        let work = async {
+            match http.send(make, &tx).await {
+                Ok(resp) => read(&http, resp, &tx).await,
+                Err(e) => Err(e),
+            }
+        };
+        // When the receiver goes (the step was cancelled: "pause now", a stopped task), the
+        // request is dropped at once, wherever it is: connecting, waiting to retry, streaming.
+        let result = tokio::select! {
+            r = work => r,
+            () = tx.closed() => return,
         };
         if let Err(e) = result {
             let _ = tx.send(Err(e)).await;

@@ -5,6 +5,7 @@
 //! Dropping the receiver cancels the request.
 
 pub mod anthropic;
+pub mod context;
 mod http;
 pub mod openai;
 pub mod pricing;
@@ -15,7 +16,13 @@ pub mod sse;
 use crate::domain::{TaskId, TaskStatus, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
+
+pub use http::Timeouts;
+pub use retry::RetryPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -168,14 +175,94 @@ pub enum LlmError {
     Quota(String),
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The request is longer than the model's context window.
+    #[error("the conversation is too long for the model: {0}")]
+    ContextLength(String),
 }
 
 impl LlmError {
     /// Worth trying the same step again.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, LlmError::Quota(_) | LlmError::Http { status: 400..=407 | 410..=428, .. })
+        !matches!(
+            self,
+            LlmError::Quota(_)
+                | LlmError::ContextLength(_)
+                | LlmError::Http {
+                    status: 400..=407 | 410..=428,
+                    ..
+                }
+        )
     }
 }
+
+/// An API key. It is sent to the server it belongs to and shown nowhere else: its `Debug`
+/// says only that there is one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// How to reach a remote model server.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The provider's name as the audit trail records it (`openai`, `xai`, `ollama`, …).
+    pub name: String,
+    /// Up to and including the version segment: `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub key: Option<Secret>,
+    /// The model used when a role names none.
+    pub model: String,
+    pub retry: RetryPolicy,
+    pub timeouts: Timeouts,
+    /// Overrides the built-in table of context windows.
+    pub context_window: Option<u64>,
+}
+
+impl Endpoint {
+    /// An endpoint with the default retry policy and timeouts.
+    pub fn new(name: &str, base_url: &str, key: Option<Secret>, model: &str) -> Self {
+        Self {
+            name: name.into(),
+            base_url: base_url.trim_end_matches('/').into(),
+            key,
+            model: model.into(),
+            retry: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
+            context_window: None,
+        }
+    }
+
+    pub fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: self.name.clone(),
+            model: self.model.clone(),
+            base_url: Some(self.base_url.clone()),
+            simulated: false,
+        }
+    }
+
+    pub fn window(&self, model: &str) -> u64 {
+        self.context_window
+            .unwrap_or_else(|| context::window(model))
+    }
+}
+
+/// How long to wait for a quick answer to a check such as `doctor`'s.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub type StreamItem = Result<StreamEvent, LlmError>;
 
@@ -184,6 +271,8 @@ pub type StreamItem = Result<StreamEvent, LlmError>;
 pub struct ProviderInfo {
     pub name: String,
     pub model: String,
+    /// Where a remote provider is reached; recorded with the run so a resume goes there too.
+    pub base_url: Option<String>,
     pub simulated: bool,
 }
 
@@ -194,8 +283,62 @@ pub trait Provider: Send + Sync + 'static {
     /// error; dropping the receiver cancels the request.
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem>;
 
-    /// USD for `usage` on `model`, or `None` when the price is unknown.
-    fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
-        pricing::cost(model, usage)
+    /// The context window of `model` in tokens.
+    fn context_window(&self, model: &str) -> u64 {
+        context::window(model)
+    }
+
+    /// The models the server offers (for `doctor`); `Ok(None)` when it cannot list them.
+    fn models(&self) -> futures_util::future::BoxFuture<'_, Result<Option<Vec<String>>, LlmError>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// The providers of a run: one for every role, unless a role has its own
+/// (`[roles.engineer] provider = "anthropic"`).
+#[derive(Clone)]
+pub struct Providers {
+    default: Arc<dyn Provider>,
+    by_role: BTreeMap<String, Arc<dyn Provider>>,
+}
+
+impl Providers {
+    pub fn new(default: Arc<dyn Provider>) -> Self {
+        Self {
+            default,
+            by_role: Default::default(),
+        }
+    }
+
+    /// Routes `role`'s requests to `provider`.
+    pub fn with_role(mut self, role: &str, provider: Arc<dyn Provider>) -> Self {
+        self.by_role.insert(role.to_owned(), provider);
+        self
+    }
+
+    /// The run's own provider, which the run is recorded with.
+    pub fn default_provider(&self) -> &Arc<dyn Provider> {
+        &self.default
+    }
+
+    pub fn for_role(&self, role: &str) -> &Arc<dyn Provider> {
+        self.by_role.get(role).unwrap_or(&self.default)
+    }
+
+    /// Roles with a provider of their own.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &Arc<dyn Provider>)> {
+        self.by_role.iter().map(|(r, p)| (r.as_str(), p))
+    }
+}
+
+impl<P: Provider> From<Arc<P>> for Providers {
+    fn from(p: Arc<P>) -> Self {
+        Self::new(p)
+    }
+}
+
+impl From<Arc<dyn Provider>> for Providers {
+    fn from(p: Arc<dyn Provider>) -> Self {
+        Self::new(p)
     }
 }

@@ -2,10 +2,11 @@
 //! server, OpenRouter, LM Studio. Text and reasoning deltas, tool calls assembled from fragments
 //! by `index` (falling back to `id`), the usage chunk, and errors in and out of the stream.
 
-use super::http::{Http, emit, error_message, post_stream};
-use super::retry::RetryPolicy;
+use super::http::{Http, emit, error_message, list_models, post_stream};
+use futures_util::future::BoxFuture;
 use super::{
-    LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem, ToolUse,
+    Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem,
+    ToolUse,
 };
 use crate::domain::Usage;
 use serde_json::{Value, json};
@@ -13,26 +14,14 @@ use tokio::sync::mpsc;
 
 pub struct OpenAi {
     http: Http,
-    name: String,
-    base_url: String,
-    key: Option<String>,
-    model: String,
+    endpoint: Endpoint,
 }
 
 impl OpenAi {
-    pub fn new(
-        name: &str,
-        base_url: &str,
-        key: Option<String>,
-        model: &str,
-        policy: RetryPolicy,
-    ) -> Result<Self, LlmError> {
+    pub fn new(endpoint: Endpoint) -> Result<Self, LlmError> {
         Ok(Self {
-            http: Http::new(policy)?,
-            name: name.into(),
-            base_url: base_url.trim_end_matches('/').into(),
-            key,
-            model: model.into(),
+            http: Http::new(&endpoint)?,
+            endpoint,
         })
     }
 }
@@ -219,26 +208,38 @@ pub async fn read_stream(
     emit(tx, StreamEvent::Done { stop_reason: stop }).await
 }
 
+impl OpenAi {
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        self.endpoint
+            .key
+            .iter()
+            .map(|k| ("authorization", format!("Bearer {}", k.expose())))
+            .collect()
+    }
+}
+
 impl Provider for OpenAi {
+    fn models(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, LlmError>> {
+        Box::pin(async move {
+            let url = format!("{}/models", self.endpoint.base_url);
+            list_models(&self.http, &url, &self.headers()).await
+        })
+    }
+
     fn info(&self) -> ProviderInfo {
-        ProviderInfo {
-            name: self.name.clone(),
-            model: self.model.clone(),
-            simulated: false,
-        }
+        self.endpoint.info()
+    }
+
+    fn context_window(&self, model: &str) -> u64 {
+        self.endpoint.window(model)
     }
 
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
-        let url = format!("{}/chat/completions", self.base_url);
-        let headers = self
-            .key
-            .iter()
-            .map(|k| ("authorization", format!("Bearer {k}")))
-            .collect();
+        let url = format!("{}/chat/completions", self.endpoint.base_url);
         post_stream(
             self.http.clone(),
             url,
-            headers,
+            self.headers(),
             body(&request).to_string(),
             |h, r, t| Box::pin(read_stream(h, r, t)),
         )

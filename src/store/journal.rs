@@ -182,6 +182,7 @@ mod tests {
             workspace: "w".into(),
             provider: "sim".into(),
             model: "sim-1".into(),
+            base_url: None,
             simulated: true,
             budget: Budget::default(),
             concurrency: 2,

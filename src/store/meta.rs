@@ -8,6 +8,9 @@ pub struct RunMeta {
     pub goal: String,
     pub provider: String,
     pub model: String,
+    /// Where a remote provider was reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
     pub simulated: bool,
     pub workspace: String,
     pub status: RunStatus,
@@ -32,6 +35,7 @@ impl RunMeta {
             goal: info.goal.clone(),
             provider: info.provider.clone(),
             model: info.model.clone(),
+            base_url: info.base_url.clone(),
             simulated: info.simulated,
             workspace: info.workspace.clone(),
             status: s.status,

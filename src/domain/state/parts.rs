@@ -15,6 +15,8 @@ pub struct RunInfo {
     pub workspace: String,
     pub provider: String,
     pub model: String,
+    #[serde(default)]
+    pub base_url: Option<String>,
     pub simulated: bool,
     pub concurrency: u32,
     pub max_attempts: u32,
@@ -50,6 +52,9 @@ pub struct AgentState {
     pub id: AgentId,
     pub role: String,
     pub model: String,
+    /// The provider the model is reached through (empty in runs recorded before it was kept).
+    #[serde(default)]
+    pub provider: String,
     pub status: AgentStatus,
     pub status_reason: String,
     pub task: Option<TaskId>,
@@ -60,6 +65,9 @@ pub struct AgentState {
     pub requests: u64,
     /// Input tokens of the latest request: how full the context is.
     pub context_tokens: u64,
+    /// The model's context window (0: not known).
+    #[serde(default)]
+    pub context_window: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -43,6 +43,7 @@ fn events(ops: &[Op]) -> Vec<EventRecord> {
             agent: AgentId::from("engineer-1"),
             role: "engineer".into(),
             model: "m".into(),
+            provider: "sim".into(),
         },
     )];
     let mut created = 0;

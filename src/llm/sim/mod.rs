@@ -63,8 +63,17 @@ impl Provider for SimProvider {
         ProviderInfo {
             name: "sim".into(),
             model: self.model.clone(),
+            base_url: None,
             simulated: true,
         }
+    }
+
+    fn models(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<Option<Vec<String>>, crate::llm::LlmError>>
+    {
+        let model = self.model.clone();
+        Box::pin(async move { Ok(Some(vec![model])) })
     }
 
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
