@@ -9,8 +9,7 @@ use macrohard::llm::anthropic::Anthropic;
 use macrohard::llm::openai::OpenAi;
 use macrohard::llm::retry::RetryPolicy;
 use macrohard::llm::{
-    Endpoint, LlmError, LlmRequest, Message, Provider, RequestContext, Secret, StreamEvent,
-    ToolDef,
+    Endpoint, LlmError, LlmRequest, Message, Provider, RequestContext, Secret, StreamEvent, ToolDef,
 };
 use std::time::Duration;
 
@@ -332,4 +331,108 @@ async fn anthropic_error_event_after_200_is_a_retryable_error() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn dropping_the_stream_hangs_up_at_once_even_while_waiting_to_retry() {
+    // Streaming: the server notices the client hang up as soon as the receiver is dropped.
+    let chunks: Vec<String> = (0..100)
+        .map(|i| oa(&format!(r#"{{"content":"word {i} "}}"#), None))
+        .collect();
+    let s = start(move |_, _| Reply::Slow(chunks.clone(), Duration::from_millis(100))).await;
+    let p = openai(&s.url);
+    let mut rx = p.stream(request());
+    assert!(matches!(rx.recv().await, Some(Ok(StreamEvent::Text(_)))));
+    let dropped = std::time::Instant::now();
+    drop(rx);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let hung = s.hung_up.lock().unwrap().clone();
+    assert_eq!(hung.len(), 1, "the connection was closed");
+    assert!(hung[0].duration_since(dropped) < Duration::from_millis(300));
+
+    // Waiting out a Retry-After: no request is sent once the step is cancelled.
+    let s = start(|_, _| {
+        Reply::Status(
+            429,
+            vec![("retry-after".into(), "1".into())],
+            r#"{"error":{"message":"slow down"}}"#.into(),
+        )
+    })
+    .await;
+    let p = openai(&s.url);
+    let mut rx = p.stream(request());
+    assert!(matches!(
+        rx.recv().await,
+        Some(Ok(StreamEvent::Retrying { wait_ms: 1000, .. }))
+    ));
+    drop(rx);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(s.seen.lock().unwrap().len(), 1, "the retry was not sent");
+}
+
+#[tokio::test]
+async fn context_length_refusals_are_recognised_and_not_retried() {
+    let bodies = [
+        r#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}"#,
+        r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#,
+        r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#,
+    ];
+    for body in bodies {
+        let s = start(move |_, _| Reply::Status(400, vec![], body.into())).await;
+        let (_, err) = collect(&openai(&s.url)).await;
+        assert!(matches!(err, Some(LlmError::ContextLength(_))), "{err:?}");
+        assert_eq!(s.seen.lock().unwrap().len(), 1);
+    }
+    // A rate limit that counts tokens is not a context-length refusal.
+    let s = start(|_, _| {
+        Reply::Status(
+            400,
+            vec![],
+            r#"{"error":{"message":"too many tokens per minute"}}"#.into(),
+        )
+    })
+    .await;
+    let (_, err) = collect(&openai(&s.url)).await;
+    assert!(
+        matches!(err, Some(LlmError::Http { status: 400, .. })),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn model_lists_for_doctor() {
+    let s = start(|_, body| {
+        assert!(body.is_empty(), "a GET");
+        Reply::Status(
+            200,
+            vec![],
+            r#"{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"},{"id":"qwen3:8b"}]}"#
+                .into(),
+        )
+    })
+    .await;
+    let models = openai(&s.url).models().await.unwrap();
+    assert_eq!(
+        models,
+        Some(vec!["gpt-4o-mini".to_owned(), "qwen3:8b".to_owned()])
+    );
+    assert!(s.seen.lock().unwrap()[0].head.starts_with("GET /v1/models"));
+    let a = anthropic(&s.url).models().await.unwrap().unwrap();
+    assert_eq!(a.len(), 2);
+    let head = s.seen.lock().unwrap()[1].head.clone();
+    assert!(head.starts_with("GET /v1/models?limit=1000"), "{head}");
+    assert!(head.contains("x-api-key: sk-ant-test") && head.contains("anthropic-version"));
+
+    let refused = start(|_, _| {
+        Reply::Status(
+            401,
+            vec![],
+            r#"{"error":{"message":"Incorrect API key provided"}}"#.into(),
+        )
+    })
+    .await;
+    let err = openai(&refused.url).models().await.unwrap_err();
+    assert!(matches!(err, LlmError::Http { status: 401, .. }), "{err:?}");
+    let missing = start(|_, _| Reply::Status(404, vec![], "not found".into())).await;
+    assert_eq!(openai(&missing.url).models().await.unwrap(), None);
 }

@@ -122,6 +122,14 @@ fn check_paths(r: &mut Report, paths: &Paths) {
             return;
         }
     }
+    if !paths.store_dir().exists() {
+        r.line(
+            Level::Ok,
+            "store",
+            format!("{} (no runs yet)", paths.store_dir().display()),
+        );
+        return;
+    }
     match crate::store::Store::open(&paths.store_dir()) {
         Ok(store) => {
             let n = store.runs().map(|v| v.len()).unwrap_or(0);
@@ -229,24 +237,18 @@ async fn check_provider(
             r.line(
                 Level::Ok,
                 "sim",
-                format!(
-                    "the built-in simulated company (no network, no key), used by {for_whom}"
-                ),
+                format!("the built-in simulated company (no network, no key), used by {for_whom}"),
             );
             return;
         }
         Resolved::Remote(remote) => {
             match &remote.key_source {
-                KeySource::Env(var) => r.line(
-                    Level::Ok,
-                    &remote.endpoint.name,
-                    format!("key from ${var}"),
-                ),
-                KeySource::ConfigFile => r.line(
-                    Level::Ok,
-                    &remote.endpoint.name,
-                    "key from the config file",
-                ),
+                KeySource::Env(var) => {
+                    r.line(Level::Ok, &remote.endpoint.name, format!("key from ${var}"))
+                }
+                KeySource::ConfigFile => {
+                    r.line(Level::Ok, &remote.endpoint.name, "key from the config file")
+                }
                 KeySource::Missing {
                     wanted,
                     required: true,
@@ -322,11 +324,15 @@ async fn check_provider(
             &label,
             format!("{url} refused the key ({message}): check the key's variable or api_key under [providers.{label}]"),
         ),
-        Err(e @ (LlmError::Connect(_) | LlmError::Timeout(_))) => r.line(
-            Level::Fail,
-            &label,
-            format!("cannot reach {url}: {e}. Is the server running? Fix the address with --base-url or [providers.{label}] base_url"),
-        ),
+        Err(LlmError::Connect(why) | LlmError::Timeout(why)) => {
+            // The innermost cause says it best: "Connection refused (os error 111)".
+            let why = why.rsplit(": ").next().unwrap_or(&why).to_owned();
+            r.line(
+                Level::Fail,
+                &label,
+                format!("cannot reach {url} ({why}). Is the server running? Fix the address with --base-url or [providers.{label}] base_url"),
+            )
+        }
         Err(e) => r.line(Level::Fail, &label, format!("{url}: {e}")),
     }
 }
@@ -378,6 +384,10 @@ mod tests {
         assert_eq!(known(&listed, "gpt-4"), None);
         assert_eq!(known(&listed, "llama3"), None);
         let minis = vec!["gpt-4o-mini".to_owned()];
-        assert_eq!(known(&minis, "gpt-4o"), None, "a different model, not a date");
+        assert_eq!(
+            known(&minis, "gpt-4o"),
+            None,
+            "a different model, not a date"
+        );
     }
 }

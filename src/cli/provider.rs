@@ -220,7 +220,10 @@ pub fn resolve(config: &Config, choice: &Choice) -> Result<Resolved, ConfigError
         .and_then(|v| std::env::var(v).ok())
         .filter(|k| !k.trim().is_empty());
     let (key, key_source) = match (from_env, &s.api_key) {
-        (Some(k), _) => (Some(Secret::new(k.trim())), KeySource::Env(var.unwrap_or_default())),
+        (Some(k), _) => (
+            Some(Secret::new(k.trim())),
+            KeySource::Env(var.unwrap_or_default()),
+        ),
         (None, Some(k)) if !k.trim().is_empty() => {
             (Some(Secret::new(k.trim())), KeySource::ConfigFile)
         }
@@ -314,7 +317,8 @@ pub fn providers(config: &Config, run: &Choice) -> Result<Providers, ConfigError
             None => {
                 let choice = Choice {
                     name: name.clone(),
-                    ..Choice::default()
+                    model: section.model.clone(),
+                    base_url: None,
                 };
                 let p = build(config, resolve(config, &choice)?)
                     .map_err(|e| ConfigError(format!("[roles.{role}]: {e}")))?;
@@ -342,7 +346,8 @@ pub fn all(config: &Config, run: &Choice) -> Vec<(Vec<String>, Result<Resolved, 
         }
         let choice = Choice {
             name: name.clone(),
-            ..Choice::default()
+            model: section.model.clone(),
+            base_url: None,
         };
         out.push((
             name.clone(),
@@ -419,9 +424,15 @@ mod tests {
             r.endpoint.key.as_ref().map(Secret::expose),
             Some("gsk-from-config")
         );
-        assert!(!format!("{r:?}").contains("gsk-from-config"), "Debug hides the key");
-        let e = resolve(&config("[providers.x]\nbase_url = \"http://h/v1\"\n"), &choice("x"))
-            .unwrap_err();
+        assert!(
+            !format!("{r:?}").contains("gsk-from-config"),
+            "Debug hides the key"
+        );
+        let e = resolve(
+            &config("[providers.x]\nbase_url = \"http://h/v1\"\n"),
+            &choice("x"),
+        )
+        .unwrap_err();
         assert!(e.0.contains("kind = \"openai\""), "{e}");
         let e = resolve(&config("[providers.x]\nkind = \"grpc\"\n"), &choice("x")).unwrap_err();
         assert!(e.0.contains("not a protocol"), "{e}");
@@ -448,7 +459,10 @@ mod tests {
         let p = providers(&c, &run).unwrap();
         assert!(p.default_provider().info().simulated);
         assert_eq!(p.for_role("engineer").info().name, "local");
-        assert!(Arc::ptr_eq(p.for_role("engineer"), p.for_role("qa")), "one client");
+        assert!(
+            Arc::ptr_eq(p.for_role("engineer"), p.for_role("qa")),
+            "one client"
+        );
         assert!(p.for_role("architect").info().simulated);
         let checked = all(&c, &run);
         assert_eq!(checked.len(), 2);

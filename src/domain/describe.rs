@@ -82,7 +82,10 @@ pub fn describe(event: &Event) -> (String, String) {
             } else {
                 format!(" via {provider}")
             };
-            (agent.to_string(), format!("joined as {role} on {model}{via}"))
+            (
+                agent.to_string(),
+                format!("joined as {role} on {model}{via}"),
+            )
         }
         Event::AgentStatusChanged {
             agent,

@@ -282,6 +282,10 @@ impl Event {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,8 +319,4 @@ mod tests {
         assert_eq!(a.to_string(), "ada@box (--yes)");
         assert_eq!(Actor::Engine.to_string(), "engine");
     }
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }

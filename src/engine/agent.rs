@@ -139,8 +139,7 @@ impl AgentLoop {
                     .sum::<usize>(),
         ) + u64::from(max_output_tokens);
         let window = self.context_window as f64;
-        let total = fixed
-            + context::tokens(self.messages.iter().map(context::message_bytes).sum());
+        let total = fixed + context::tokens(self.messages.iter().map(context::message_bytes).sum());
         if total as f64 > window * HIGH_WATER {
             let target = (window * TARGET) as u64;
             if let Some(c) = context::condense(&mut self.messages, fixed, target) {

@@ -3,12 +3,12 @@
 //! `message_stop`, `ping`, and `error` events that arrive after a 200.
 
 use super::http::{Http, emit, error_message, list_models, post_stream};
-use futures_util::future::BoxFuture;
 use super::{
     Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem,
     ToolUse,
 };
 use crate::domain::Usage;
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tokio::sync::mpsc;

@@ -158,7 +158,10 @@ fn unit_end(messages: &[Message], start: usize) -> usize {
 
 /// Counts from an earlier note, so the note stays a running total.
 fn previous_note(messages: &[Message]) -> (usize, usize) {
-    let Some(m) = messages.get(1).filter(|m| m.content.starts_with(NOTE_PREFIX)) else {
+    let Some(m) = messages
+        .get(1)
+        .filter(|m| m.content.starts_with(NOTE_PREFIX))
+    else {
         return (0, 0);
     };
     let num_before = |word: &str| {
@@ -199,7 +202,9 @@ fn cut_value(v: &mut Value, limit: usize) -> bool {
         Value::Object(map) => map
             .values_mut()
             .fold(false, |acc, v| cut_value(v, limit) | acc),
-        Value::Array(items) => items.iter_mut().fold(false, |acc, v| cut_value(v, limit) | acc),
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |acc, v| cut_value(v, limit) | acc),
         _ => false,
     }
 }
@@ -260,11 +265,15 @@ mod tests {
     fn paired(m: &[Message]) -> bool {
         m.iter().enumerate().all(|(i, msg)| {
             msg.role != MessageRole::Tool
-                || m[..i].iter().rev().find(|p| p.role != MessageRole::Tool).is_some_and(|p| {
-                    p.tool_calls
-                        .iter()
-                        .any(|c| Some(&c.id) == msg.tool_call_id.as_ref())
-                })
+                || m[..i]
+                    .iter()
+                    .rev()
+                    .find(|p| p.role != MessageRole::Tool)
+                    .is_some_and(|p| {
+                        p.tool_calls
+                            .iter()
+                            .any(|c| Some(&c.id) == msg.tool_call_id.as_ref())
+                    })
         })
     }
 
@@ -293,15 +302,23 @@ mod tests {
         assert!(c.shortened > 0);
         assert_eq!(m.len(), len + 1, "only the note was added");
         assert!(m[1].content.starts_with(NOTE_PREFIX));
-        assert!(m[1].content.contains(&format!("{} older outputs", c.shortened)));
+        assert!(
+            m[1].content
+                .contains(&format!("{} older outputs", c.shortened))
+        );
         assert_eq!(m[0].content, "Task T1: build it");
         // The recent messages are whole; the old ones say what was removed.
         assert_eq!(m.last().unwrap().content.len(), 4_000);
-        assert!(m[3].content.contains("bytes removed to fit the context window"));
-        assert!(m[2].tool_calls[0].arguments["content"]
-            .as_str()
-            .unwrap()
-            .contains("condensed"));
+        assert!(
+            m[3].content
+                .contains("bytes removed to fit the context window")
+        );
+        assert!(
+            m[2].tool_calls[0].arguments["content"]
+                .as_str()
+                .unwrap()
+                .contains("condensed")
+        );
         assert!(paired(&m));
     }
 

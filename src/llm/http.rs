@@ -186,7 +186,10 @@ pub(super) async fn list_models(
     }
     let resp = r.send().await.map_err(|e| {
         if e.is_timeout() {
-            LlmError::Timeout(format!("no answer within {}s", super::CHECK_TIMEOUT.as_secs()))
+            LlmError::Timeout(format!(
+                "no answer within {}s",
+                super::CHECK_TIMEOUT.as_secs()
+            ))
         } else {
             LlmError::Connect(describe(&e))
         }
@@ -195,19 +198,15 @@ pub(super) async fn list_models(
     if matches!(status, 404 | 405 | 501) {
         return Ok(None);
     }
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| LlmError::Cut(describe(&e)))?;
+    let body = resp.text().await.map_err(|e| LlmError::Cut(describe(&e)))?;
     if !(200..300).contains(&status) {
         return Err(LlmError::Http {
             status,
             message: error_message(&body),
         });
     }
-    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
-        LlmError::Malformed(format!("the model list is not JSON ({e})"))
-    })?;
+    let v: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|e| LlmError::Malformed(format!("the model list is not JSON ({e})")))?;
     let items = v["data"].as_array().or_else(|| v["models"].as_array());
     Ok(items.map(|items| {
         items

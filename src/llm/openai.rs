@@ -3,12 +3,12 @@
 //! by `index` (falling back to `id`), the usage chunk, and errors in and out of the stream.
 
 use super::http::{Http, emit, error_message, list_models, post_stream};
-use futures_util::future::BoxFuture;
 use super::{
     Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem,
     ToolUse,
 };
 use crate::domain::Usage;
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 

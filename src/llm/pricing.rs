@@ -131,9 +131,7 @@ impl Prices {
             }
             checked.insert(model, p);
         }
-        Ok(Self {
-            overrides: checked,
-        })
+        Ok(Self { overrides: checked })
     }
 
     pub fn price(&self, model: &str) -> Option<Price> {
@@ -171,7 +169,9 @@ pub fn cost(model: &str, usage: &Usage) -> Option<f64> {
 fn charge(p: Price, usage: &Usage) -> f64 {
     let cached = usage.cached_tokens.min(usage.input_tokens);
     let fresh = usage.input_tokens - cached;
-    (fresh as f64 * p.input + cached as f64 * p.cached_input + usage.output_tokens as f64 * p.output)
+    (fresh as f64 * p.input
+        + cached as f64 * p.cached_input
+        + usage.output_tokens as f64 * p.output)
         / 1e6
 }
 
@@ -214,10 +214,21 @@ mod tests {
             ("gpt-4o-mini".to_owned(), p(2.0, 2.0)),
         ]))
         .unwrap();
-        assert_eq!(prices.cost("my-local-llama", &u), Some(0.0), "free, not unknown");
-        assert_eq!(prices.cost("gpt-4o-mini-2024", &u), Some(4.0), "longest prefix");
+        assert_eq!(
+            prices.cost("my-local-llama", &u),
+            Some(0.0),
+            "free, not unknown"
+        );
+        assert_eq!(
+            prices.cost("gpt-4o-mini-2024", &u),
+            Some(4.0),
+            "longest prefix"
+        );
         assert_eq!(prices.cost("gpt-4o-2024", &u), Some(2.0));
-        assert_eq!(prices.cost("claude-opus-4-1", &u), cost("claude-opus-4-1", &u));
+        assert_eq!(
+            prices.cost("claude-opus-4-1", &u),
+            cost("claude-opus-4-1", &u)
+        );
         assert_eq!(prices.cost("unknown", &u), None);
         let bad = Prices::new(BTreeMap::from([("m".to_owned(), p(-1.0, 0.0))]));
         assert!(bad.unwrap_err().contains("prices.\"m\".input"));

@@ -14,6 +14,8 @@ pub enum Reply {
     Cut(Vec<String>),
     /// An error status with headers and a JSON body.
     Status(u16, Vec<(String, String)>, String),
+    /// 200 and these chunks with a pause between them, watching for the client to hang up.
+    Slow(Vec<String>, std::time::Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ pub struct Seen {
 pub struct Server {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// When a client hung up in the middle of a `Slow` reply.
+    pub hung_up: Arc<Mutex<Vec<Instant>>>,
 }
 
 /// Serves `replies` in order (the last one repeats) from a script function of the request
@@ -36,12 +40,15 @@ pub async fn start(script: impl Fn(usize, &str) -> Reply + Send + Sync + 'static
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let script = Arc::new(script);
     let seen2 = seen.clone();
+    let hung_up: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let hung_up2 = hung_up.clone();
     tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
             let seen = seen2.clone();
+            let hung_up = hung_up2.clone();
             let script = script.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -94,11 +101,29 @@ pub async fn start(script: impl Fn(usize, &str) -> Reply + Send + Sync + 'static
                         r.push_str(&body);
                         let _ = sock.write_all(r.as_bytes()).await;
                     }
+                    Reply::Slow(chunks, gap) => {
+                        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        for c in chunks {
+                            let _ = sock
+                                .write_all(format!("{:x}\r\n{c}\r\n", c.len()).as_bytes())
+                                .await;
+                            let _ = sock.flush().await;
+                            tokio::select! {
+                                () = tokio::time::sleep(gap) => {}
+                                n = sock.read(&mut tmp) => if n.unwrap_or(0) == 0 {
+                                    hung_up.lock().unwrap().push(Instant::now());
+                                    return;
+                                }
+                            }
+                        }
+                        let _ = sock.write_all(b"0\r\n\r\n").await;
+                    }
                     reply => {
                         let (chunks, cut) = match reply {
                             Reply::Sse(c) => (c, false),
                             Reply::Cut(c) => (c, true),
-                            Reply::Status(..) => unreachable!(),
+                            Reply::Status(..) | Reply::Slow(..) => unreachable!(),
                         };
                         let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
                         let _ = sock.write_all(head.as_bytes()).await;
@@ -120,7 +145,7 @@ pub async fn start(script: impl Fn(usize, &str) -> Reply + Send + Sync + 'static
             });
         }
     });
-    Server { url, seen }
+    Server { url, seen, hung_up }
 }
 
 /// One OpenAI chunk line with `delta`.

@@ -14,6 +14,11 @@ pub fn bin() -> Command {
         .env_remove("MACROHARD_CONFIG")
         .env_remove("MACROHARD_PROVIDER")
         .env_remove("MACROHARD_MODEL")
+        .env_remove("MACROHARD_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("XAI_API_KEY")
+        .env_remove("OPENROUTER_API_KEY")
         .env("MACROHARD_SIM_SPEED", "0")
         .env("XDG_CONFIG_HOME", "/nonexistent-macrohard-test-config");
     c

@@ -1,4 +1,4 @@
-//! The agents: status glyph, name, current task, tokens and spend.
+//! The agents: status glyph, name, current task, context use, tokens and spend.
 
 use super::super::app::{App, Focus};
 use super::{agent_glyph, agent_style, fit, frame, tokens};
@@ -21,14 +21,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut lines = Vec::new();
     for (i, a) in agents.iter().enumerate().skip(first).take(height) {
         let task = a.task.as_ref().map_or("", |t| t.as_str());
-        let right = if w >= 36 {
+        // An unpriced model's spend is unknown (`$?`) or a lower bound (`+`), never zero.
+        let money = |places: usize| match (a.unpriced_requests, a.cost_usd) {
+            (0, c) => format!("${c:.places$}"),
+            (_, 0.0) => "$?".to_owned(),
+            (_, c) => format!("${c:.places$}+"),
+        };
+        // How full the context was at the latest request.
+        let ctx = match a.context_window {
+            0 => String::new(),
+            win => format!("{}%", (a.context_tokens * 100 / win).min(999)),
+        };
+        let right = if w >= 44 {
             format!(
-                " {task:>3} {:>6} ${:.3}",
+                " {task:>3} {ctx:>4} {:>6} {:>7}",
                 tokens(a.usage.total()),
-                a.cost_usd
+                money(3)
             )
+        } else if w >= 36 {
+            format!(" {task:>3} {:>6} {:>7}", tokens(a.usage.total()), money(3))
         } else {
-            format!(" {task:>3} ${:.2}", a.cost_usd)
+            format!(" {task:>3} {:>6}", money(2))
         };
         let name_w = w.saturating_sub(right.chars().count() + 2);
         let style = agent_style(a.status, theme);
