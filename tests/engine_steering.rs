@@ -391,3 +391,92 @@ async fn file_tools_refuse_paths_outside_the_workspace_and_record_the_refusal() 
     let refusals = records.iter().filter(|r| matches!(&r.event, Event::Log { level: LogLevel::Warn, text, .. } if text.starts_with("refused"))).count();
     assert_eq!(refusals, 5, "every confinement refusal is logged");
 }
+
+/// The simulated company behind a provider account that runs out of credit for a while.
+struct OutOfCredit {
+    inner: SimProvider,
+    broke: Arc<std::sync::atomic::AtomicBool>,
+    refused: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Provider for OutOfCredit {
+    fn info(&self) -> ProviderInfo {
+        self.inner.info()
+    }
+
+    fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
+        use std::sync::atomic::Ordering;
+        if self.broke.load(Ordering::SeqCst) && request.context.role == "engineer" {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            let (tx, rx) = mpsc::channel(1);
+            let _ = tx.try_send(Err(macrohard::llm::LlmError::Quota(
+                "You exceeded your current quota, please check your plan and billing details."
+                    .into(),
+            )));
+            return rx;
+        }
+        self.inner.stream(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_refusal_pauses_the_run_with_the_reason_and_resume_goes_on() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("ws"));
+    config.auto_approve = Some(tester());
+    let broke = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let provider = Arc::new(OutOfCredit {
+        inner: SimProvider::new(SimSpeed(0.0), None),
+        broke: broke.clone(),
+        refused: refused.clone(),
+    });
+    let new = NewRun {
+        goal: "Build a command-line todo app".into(),
+        workspace: None,
+        seed: 1,
+        by: tester(),
+    };
+    let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
+        .await
+        .unwrap();
+    let h = engine.handle.clone();
+    let (_, mut rx) = h.subscribe().await.unwrap();
+    let paused = wait_for(&mut rx, "the pause", |e| {
+        matches!(
+            e,
+            Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                ..
+            }
+        )
+    })
+    .await;
+    let Event::RunStatusChanged { reason, .. } = &paused.event else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("quota") && reason.contains("then resume"),
+        "{reason}"
+    );
+    // Nothing is retried while the run is paused, and no task failed for it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(refused.load(Ordering::SeqCst), 1, "never retried");
+    let (state, _) = h.subscribe().await.unwrap();
+    assert!(state.tasks.iter().all(|t| t.failures.is_empty()));
+    broke.store(false, Ordering::SeqCst);
+    h.command(tester(), Command::ResumeRun).await.unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(60), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+}

@@ -436,3 +436,22 @@ async fn model_lists_for_doctor() {
     let missing = start(|_, _| Reply::Status(404, vec![], "not found".into())).await;
     assert_eq!(openai(&missing.url).models().await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn an_idle_stream_times_out_with_a_clear_error() {
+    let chunks = vec![
+        oa(r#"{"content":"Hel"}"#, None),
+        oa(r#"{"content":"lo"}"#, None),
+    ];
+    let s = start(move |_, _| Reply::Slow(chunks.clone(), Duration::from_secs(3))).await;
+    let mut e = endpoint("openai", &s.url, "k", "gpt-4o-mini");
+    e.timeouts.idle = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let (events, err) = collect(&OpenAi::new(e).unwrap()).await;
+    assert_eq!(text(&events), "Hel");
+    assert!(
+        matches!(&err, Some(LlmError::Timeout(m)) if m.contains("idle")),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

@@ -297,6 +297,7 @@ impl RunActor {
                 self.stop_all();
             }
             Msg::Agent(AgentMsg::Emit(events)) => self.pending.extend(events),
+            Msg::Agent(AgentMsg::Blocked { agent, reason }) => self.on_blocked(&agent, &reason),
             Msg::Agent(AgentMsg::Boundary { agent, idle, reply }) => {
                 self.on_boundary(agent, idle, reply)
             }
@@ -360,6 +361,34 @@ impl RunActor {
                 reason: format!(
                     "budget reached: {used} {} of {} allowed; raise the budget to go on",
                     e.scope, e.limit
+                ),
+            });
+            self.pause_steps();
+        }
+    }
+
+    /// A provider refusal only a person can fix pauses the run and says why; steps in flight
+    /// elsewhere are cancelled (they would meet the same refusal).
+    fn on_blocked(&mut self, agent: &AgentId, reason: &str) {
+        self.pending.push(Event::log(
+            LogLevel::Error,
+            agent.as_str(),
+            format!("the model provider refused: {reason}"),
+        ));
+        let pausing = self.pending.iter().any(|e| {
+            matches!(
+                e,
+                Event::RunStatusChanged {
+                    status: RunStatus::Paused,
+                    ..
+                }
+            )
+        });
+        if matches!(self.state.status, RunStatus::Running | RunStatus::Planning) && !pausing {
+            self.pending.push(Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                reason: format!(
+                    "{agent}'s model provider refused: {reason}. Fix it (credit, key, model or server), then resume"
                 ),
             });
             self.pause_steps();

@@ -221,6 +221,13 @@ impl AgentLoop {
                         () = self.cancel.cancelled() => return Ok(None),
                     }
                 }
+                Streamed::Error(e) if e.needs_person() => {
+                    // The run pauses; this step is asked again once a person resumes it.
+                    let agent = self.agent.clone();
+                    let reason = e.to_string();
+                    let _ = self.send(AgentMsg::Blocked { agent, reason }).await;
+                    return Ok(None);
+                }
                 Streamed::Error(e) => return Err(format!("model error: {e}")),
             }
         }

@@ -71,6 +71,10 @@ pub(crate) enum AgentMsg {
         result: Result<ToolOutput, ToolError>,
         duration_ms: u64,
     },
+    /// The agent's model provider refuses in a way only a person can fix (quota or spend
+    /// limit, a rejected key, an unknown model, a server that cannot be reached). The agent
+    /// waits at its boundary and tries the step again once the run is resumed.
+    Blocked { agent: AgentId, reason: String },
     /// The agent loop ended.
     Exited { agent: AgentId, outcome: Outcome },
 }

@@ -62,7 +62,7 @@ impl Http {
         loop {
             let (err, headers) = match tokio::time::timeout(self.first_byte, make().send()).await {
                 Err(_) => (
-                    LlmError::Timeout(format!("no response within {}s", self.first_byte.as_secs())),
+                    LlmError::Timeout(format!("no response within {:?}", self.first_byte)),
                     None,
                 ),
                 Ok(Err(e)) => (LlmError::Connect(describe(&e)), None),
@@ -136,8 +136,8 @@ impl EventReader {
         }
         match tokio::time::timeout(self.idle, self.body.next()).await {
             Err(_) => Err(LlmError::Timeout(format!(
-                "the stream was idle for {}s",
-                self.idle.as_secs()
+                "the stream was idle for {:?}",
+                self.idle
             ))),
             Ok(None) => {
                 self.ended = true;

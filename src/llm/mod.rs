@@ -195,6 +195,21 @@ impl LlmError {
     }
 }
 
+impl LlmError {
+    /// Only a person can fix it: trying again, or another task, meets the same refusal.
+    pub fn needs_person(&self) -> bool {
+        matches!(
+            self,
+            LlmError::Quota(_)
+                | LlmError::Connect(_)
+                | LlmError::Http {
+                    status: 401 | 402 | 403 | 404,
+                    ..
+                }
+        )
+    }
+}
+
 /// An API key. It is sent to the server it belongs to and shown nowhere else: its `Debug`
 /// says only that there is one.
 #[derive(Clone, PartialEq, Eq)]
