@@ -455,3 +455,83 @@ async fn an_idle_stream_times_out_with_a_clear_error() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+fn calls(events: &[StreamEvent]) -> Vec<(String, serde_json::Value)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ToolCall(c) => Some((c.name.clone(), c.arguments.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn servers_that_ignore_stream_true_are_read_as_one_json_answer() {
+    let s = start(|_, _| {
+        Reply::Status(
+            200,
+            vec![],
+            r#"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Planning.","reasoning_content":"Two tasks.","tool_calls":[{"id":"a","type":"function","function":{"name":"create_task","arguments":"{\"title\":\"T\"}"}},{"type":"function","function":{"name":"list_files","arguments":{"path":"."}}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":50,"completion_tokens":7}}"#.into(),
+        )
+    })
+    .await;
+    let (events, err) = collect(&openai(&s.url)).await;
+    assert_eq!(err, None);
+    assert_eq!(text(&events), "Planning.");
+    assert!(events.contains(&StreamEvent::Reasoning("Two tasks.".into())));
+    assert_eq!(
+        calls(&events),
+        vec![
+            ("create_task".into(), serde_json::json!({"title": "T"})),
+            ("list_files".into(), serde_json::json!({"path": "."})),
+        ]
+    );
+    assert!(events.contains(&StreamEvent::Usage(Usage {
+        input_tokens: 50,
+        output_tokens: 7,
+        cached_tokens: 0
+    })));
+
+    let s = start(|_, _| {
+        Reply::Status(
+            200,
+            vec![],
+            r#"{"id":"msg","type":"message","role":"assistant","content":[{"type":"thinking","thinking":"Hm."},{"type":"text","text":"Reading."},{"type":"tool_use","id":"tu","name":"read_file","input":{"path":"a.py"}}],"stop_reason":"tool_use","usage":{"input_tokens":20,"output_tokens":5}}"#.into(),
+        )
+    })
+    .await;
+    let (events, err) = collect(&anthropic(&s.url)).await;
+    assert_eq!(err, None);
+    assert_eq!(text(&events), "Reading.");
+    assert_eq!(
+        calls(&events),
+        vec![("read_file".into(), serde_json::json!({"path": "a.py"}))]
+    );
+}
+
+#[tokio::test]
+async fn anthropic_tool_input_given_whole_at_the_block_start_is_kept() {
+    let s = start(|_, _| {
+        Reply::Sse(vec![
+            an("message_start", r#"{"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}"#),
+            an("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t1","name":"list_files","input":{"path":"src"}}}"#),
+            an("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
+            an("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t2","name":"read_file","input":{}}}"#),
+            an("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"path\": \"a\"}"}}"#),
+            an("content_block_stop", r#"{"type":"content_block_stop","index":1}"#),
+            an("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}"#),
+            an("message_stop", r#"{"type":"message_stop"}"#),
+        ])
+    })
+    .await;
+    let (events, err) = collect(&anthropic(&s.url)).await;
+    assert_eq!(err, None);
+    assert_eq!(
+        calls(&events),
+        vec![
+            ("list_files".into(), serde_json::json!({"path": "src"})),
+            ("read_file".into(), serde_json::json!({"path": "a"})),
+        ]
+    );
+}

@@ -2,7 +2,9 @@
 //! thinking and `tool_use` (`input_json_delta`), `message_delta` with cumulative usage,
 //! `message_stop`, `ping`, and `error` events that arrive after a 200.
 
-use super::http::{Http, emit, error_message, list_models, post_stream};
+use super::http::{
+    Http, arguments, emit, error_message, is_json, list_models, post_stream, read_json,
+};
 use super::{
     Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem,
     ToolUse,
@@ -85,13 +87,60 @@ pub fn body(req: &LlmRequest) -> Value {
     b
 }
 
+/// Usage as Anthropic counts it: cache reads and writes are input too.
+fn usage_of(u: &Value) -> Usage {
+    let cached = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
+    Usage {
+        input_tokens: u["input_tokens"].as_u64().unwrap_or(0)
+            + u["cache_creation_input_tokens"].as_u64().unwrap_or(0)
+            + cached,
+        output_tokens: u["output_tokens"].as_u64().unwrap_or(0),
+        cached_tokens: cached,
+    }
+}
+
+/// A whole (non-streamed) message, from a server that ignored `stream: true`.
+async fn message(v: &Value, tx: &mpsc::Sender<StreamItem>) -> Result<(), LlmError> {
+    if v["type"] == "error" {
+        return Err(LlmError::Http {
+            status: 200,
+            message: error_message(&v.to_string()),
+        });
+    }
+    let Some(blocks) = v["content"].as_array() else {
+        return Err(LlmError::Malformed(
+            "a JSON answer without a content array".into(),
+        ));
+    };
+    for b in blocks {
+        let item = match b["type"].as_str().unwrap_or("") {
+            "text" => StreamEvent::Text(b["text"].as_str().unwrap_or("").into()),
+            "thinking" => StreamEvent::Reasoning(b["thinking"].as_str().unwrap_or("").into()),
+            "tool_use" => StreamEvent::ToolCall(ToolUse {
+                id: b["id"].as_str().unwrap_or("").into(),
+                name: b["name"].as_str().unwrap_or("").into(),
+                arguments: arguments(&b["input"]),
+            }),
+            _ => continue,
+        };
+        emit(tx, item).await?;
+    }
+    emit(tx, StreamEvent::Usage(usage_of(&v["usage"]))).await?;
+    let stop = v["stop_reason"].as_str().unwrap_or("end_turn").to_owned();
+    emit(tx, StreamEvent::Done { stop_reason: stop }).await
+}
+
 /// Parses a streamed Messages response into events on `tx`.
 pub async fn read_stream(
     http: &Http,
     resp: reqwest::Response,
     tx: &mpsc::Sender<StreamItem>,
 ) -> Result<(), LlmError> {
-    let mut tools: BTreeMap<u64, (String, String, String)> = BTreeMap::new();
+    if is_json(&resp) {
+        return message(&read_json(http, resp).await?, tx).await;
+    }
+    // index → (id, name, input JSON text, whether deltas have arrived)
+    let mut tools: BTreeMap<u64, (String, String, String, bool)> = BTreeMap::new();
     let mut usage = Usage::default();
     let mut stop: Option<String> = None;
     let mut stopped = false;
@@ -110,24 +159,23 @@ pub async fn read_stream(
                 .or_else(|| v["type"].as_str().map(str::to_owned))
                 .unwrap_or_default();
             match kind.as_str() {
-                "message_start" => {
-                    let u = &v["message"]["usage"];
-                    usage.input_tokens = u["input_tokens"].as_u64().unwrap_or(0)
-                        + u["cache_creation_input_tokens"].as_u64().unwrap_or(0);
-                    usage.cached_tokens = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
-                    usage.input_tokens += usage.cached_tokens;
-                    usage.output_tokens = u["output_tokens"].as_u64().unwrap_or(0);
-                }
+                "message_start" => usage = usage_of(&v["message"]["usage"]),
                 "content_block_start" => {
                     let b = &v["content_block"];
                     if b["type"] == "tool_use" {
                         let i = v["index"].as_u64().unwrap_or(0);
+                        // Servers that send the whole input here and no deltas are read too.
+                        let start = match &b["input"] {
+                            Value::Object(o) if !o.is_empty() => b["input"].to_string(),
+                            _ => String::new(),
+                        };
                         tools.insert(
                             i,
                             (
                                 b["id"].as_str().unwrap_or("").into(),
                                 b["name"].as_str().unwrap_or("").into(),
-                                String::new(),
+                                start,
+                                false,
                             ),
                         );
                     }
@@ -151,6 +199,10 @@ pub async fn read_stream(
                         }
                         "input_json_delta" => {
                             if let Some(t) = tools.get_mut(&v["index"].as_u64().unwrap_or(0)) {
+                                if !t.3 {
+                                    t.2.clear(); // deltas replace an input given at the start
+                                    t.3 = true;
+                                }
                                 t.2.push_str(d["partial_json"].as_str().unwrap_or(""));
                             }
                         }
@@ -190,12 +242,8 @@ pub async fn read_stream(
     if !stopped {
         return Err(LlmError::Cut("the stream ended before message_stop".into()));
     }
-    for (_, (id, name, json_text)) in tools {
-        let arguments = if json_text.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(&json_text).unwrap_or(Value::String(json_text))
-        };
+    for (_, (id, name, json_text, _)) in tools {
+        let arguments = arguments(&Value::String(json_text));
         emit(
             tx,
             StreamEvent::ToolCall(ToolUse {

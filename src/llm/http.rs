@@ -172,6 +172,44 @@ pub fn error_message(body: &str) -> String {
     }
 }
 
+/// True when a server answered a streaming request with one JSON document instead of an
+/// event stream (some compatible servers ignore `stream: true`).
+pub(super) fn is_json(resp: &reqwest::Response) -> bool {
+    resp.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"))
+}
+
+/// Reads a whole JSON body, within the idle timeout.
+pub(super) async fn read_json(
+    http: &Http,
+    resp: reqwest::Response,
+) -> Result<serde_json::Value, LlmError> {
+    let body = tokio::time::timeout(http.idle, resp.text())
+        .await
+        .map_err(|_| LlmError::Timeout(format!("the body did not arrive within {:?}", http.idle)))?
+        .map_err(|e| LlmError::Cut(describe(&e)))?;
+    serde_json::from_str(&body).map_err(|e| {
+        LlmError::Malformed(format!(
+            "{e} in {}",
+            body.chars().take(120).collect::<String>()
+        ))
+    })
+}
+
+/// Parses tool-call arguments that arrive as a JSON string or as an object.
+pub(super) fn arguments(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) if s.trim().is_empty() => serde_json::json!({}),
+        serde_json::Value::String(s) => {
+            serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone()))
+        }
+        serde_json::Value::Null => serde_json::json!({}),
+        other => other.clone(),
+    }
+}
+
 /// The ids a `GET …/models` lists (OpenAI, Anthropic and most local servers answer
 /// `{"data": [{"id": …}]}`; Ollama's native API says `models` and `name`). `Ok(None)` when the
 /// server has no such endpoint.

@@ -2,7 +2,9 @@
 //! server, OpenRouter, LM Studio. Text and reasoning deltas, tool calls assembled from fragments
 //! by `index` (falling back to `id`), the usage chunk, and errors in and out of the stream.
 
-use super::http::{Http, emit, error_message, list_models, post_stream};
+use super::http::{
+    Http, arguments, emit, error_message, is_json, list_models, post_stream, read_json,
+};
 use super::{
     Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem,
     ToolUse,
@@ -131,6 +133,9 @@ pub async fn read_stream(
     resp: reqwest::Response,
     tx: &mpsc::Sender<StreamItem>,
 ) -> Result<(), LlmError> {
+    if is_json(&resp) {
+        return completion(&read_json(http, resp).await?, tx).await;
+    }
     let mut calls = Calls::default();
     let mut finish: Option<String> = None;
     let mut usage: Option<Usage> = None;
@@ -155,13 +160,7 @@ pub async fn read_stream(
                 });
             }
             if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-                usage = Some(Usage {
-                    input_tokens: u["prompt_tokens"].as_u64().unwrap_or(0),
-                    output_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
-                    cached_tokens: u["prompt_tokens_details"]["cached_tokens"]
-                        .as_u64()
-                        .unwrap_or(0),
-                });
+                usage = Some(usage_of(u));
             }
             let choices = v["choices"].as_array().cloned().unwrap_or_default();
             for c in choices
@@ -205,6 +204,66 @@ pub async fn read_stream(
     if let Some(u) = usage {
         emit(tx, StreamEvent::Usage(u)).await?;
     }
+    emit(tx, StreamEvent::Done { stop_reason: stop }).await
+}
+
+fn usage_of(u: &Value) -> Usage {
+    Usage {
+        input_tokens: u["prompt_tokens"].as_u64().unwrap_or(0),
+        output_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
+        cached_tokens: u["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap_or(0),
+    }
+}
+
+/// A whole (non-streamed) `chat.completion`, from a server that ignored `stream: true`.
+async fn completion(v: &Value, tx: &mpsc::Sender<StreamItem>) -> Result<(), LlmError> {
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        return Err(LlmError::Http {
+            status: 200,
+            message: error_message(&v.to_string()),
+        });
+    }
+    let choice = &v["choices"][0];
+    let m = &choice["message"];
+    if m.is_null() {
+        return Err(LlmError::Malformed(
+            "a JSON answer without choices[0].message".into(),
+        ));
+    }
+    for key in ["reasoning_content", "reasoning"] {
+        if let Some(t) = m[key].as_str().filter(|t| !t.is_empty()) {
+            emit(tx, StreamEvent::Reasoning(t.to_owned())).await?;
+        }
+    }
+    if let Some(t) = m["content"].as_str().filter(|t| !t.is_empty()) {
+        emit(tx, StreamEvent::Text(t.to_owned())).await?;
+    }
+    let calls = m["tool_calls"].as_array().cloned().unwrap_or_default();
+    for (i, c) in calls.iter().enumerate() {
+        let id = c["id"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| format!("call_{i}"), str::to_owned);
+        let call = ToolUse {
+            id,
+            name: c["function"]["name"].as_str().unwrap_or("").to_owned(),
+            arguments: arguments(&c["function"]["arguments"]),
+        };
+        emit(tx, StreamEvent::ToolCall(call)).await?;
+    }
+    if v["usage"].is_object() {
+        emit(tx, StreamEvent::Usage(usage_of(&v["usage"]))).await?;
+    }
+    let stop = if calls.is_empty() {
+        choice["finish_reason"]
+            .as_str()
+            .unwrap_or("stop")
+            .to_owned()
+    } else {
+        "tool_use".to_owned()
+    };
     emit(tx, StreamEvent::Done { stop_reason: stop }).await
 }
 
