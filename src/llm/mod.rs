@@ -203,7 +203,7 @@ impl LlmError {
             LlmError::Quota(_)
                 | LlmError::Connect(_)
                 | LlmError::Http {
-                    status: 401 | 402 | 403 | 404,
+                    status: 401..=404,
                     ..
                 }
         )
