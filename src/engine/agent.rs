@@ -320,6 +320,12 @@ impl AgentLoop {
             return Streamed::Cancelled;
         }
         match result {
+            // Anthropic ends a turn this way when the window filled up while it answered.
+            Ok(None) if stop.as_deref() == Some("model_context_window_exceeded") => {
+                Streamed::Error(LlmError::ContextLength(
+                    "the model stopped because its context window is full".into(),
+                ))
+            }
             Ok(None) => Streamed::Answer { text, calls },
             Ok(Some(e)) => Streamed::Error(e),
             Err(_) => Streamed::Cancelled,

@@ -264,6 +264,7 @@ pub fn is_context_length_error(status: u16, body: &str) -> bool {
     }
     let b = body.to_lowercase();
     b.contains("context_length_exceeded")
+        || b.contains("request_too_large")
         || b.contains("prompt is too long")
         || b.contains("context length")
         || b.contains("context window")

@@ -38,8 +38,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 tokens(a.usage.total()),
                 money(3)
             )
-        } else if w >= 36 {
-            format!(" {task:>3} {:>6} {:>7}", tokens(a.usage.total()), money(3))
+        } else if w >= 32 {
+            format!(" {task:>3} {ctx:>4} {:>7}", money(3))
         } else {
             format!(" {task:>3} {:>6}", money(2))
         };
