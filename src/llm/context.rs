@@ -74,42 +74,51 @@ pub struct Condensed {
 /// definitions) already spent. The first message (the task) is kept. Returns `None` when
 /// nothing needed doing.
 pub fn condense(messages: &mut Vec<Message>, fixed: u64, target: u64) -> Option<Condensed> {
-    let before = fixed + conversation_tokens(messages);
+    // Bytes are counted once and kept up to date as messages shrink or go.
+    let mut bytes: usize = messages.iter().map(message_bytes).sum();
+    let before = fixed + tokens(bytes);
     if before <= target {
         return None;
     }
-    let fits = |m: &[Message]| fixed + conversation_tokens(m) <= target;
+    let fits = |bytes: usize| fixed + tokens(bytes) <= target;
     let mut shortened = 0;
     let mut dropped = 0;
     let head = head_len(messages);
+    let mut shrink = |m: &mut Message, limit: usize, bytes: &mut usize| {
+        let was = message_bytes(m);
+        let changed = shorten(m, limit);
+        *bytes = *bytes - was + message_bytes(m);
+        usize::from(changed)
+    };
 
     // 1. Older outputs and arguments shrink to a few hundred bytes, oldest first.
     let tail = tail_start(messages, head);
     for i in head..tail {
-        if fits(messages) {
+        if fits(bytes) {
             break;
         }
-        shortened += usize::from(shorten(&mut messages[i], OLD_LIMIT));
+        shortened += shrink(&mut messages[i], OLD_LIMIT, &mut bytes);
     }
     // 2. The oldest exchanges go whole: an assistant turn together with its tool results.
-    while !fits(messages) {
-        let tail = tail_start(messages, head);
-        if tail <= head {
+    // Whole units are counted first and drained at once.
+    let tail = tail_start(messages, head);
+    let mut end = head;
+    while !fits(bytes) {
+        let next = unit_end(messages, end);
+        if end >= tail || next > tail {
             break;
         }
-        let end = unit_end(messages, head);
-        if end > tail {
-            break;
-        }
-        dropped += end - head;
-        messages.drain(head..end);
+        bytes -= messages[end..next].iter().map(message_bytes).sum::<usize>();
+        end = next;
     }
+    dropped += end - head;
+    messages.drain(head..end);
     // 3. Still too long: recent outputs shrink too, to less and less.
     for limit in [8_000, 2_000, OLD_LIMIT] {
         let mut i = messages.len();
-        while i > head && !fits(messages) {
+        while i > head && !fits(bytes) {
             i -= 1;
-            shortened += usize::from(shorten(&mut messages[i], limit));
+            shortened += shrink(&mut messages[i], limit, &mut bytes);
         }
     }
     if shortened == 0 && dropped == 0 {

@@ -19,17 +19,23 @@ impl SseParser {
     pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         self.pending.extend_from_slice(bytes);
         let mut out = Vec::new();
-        while let Some(nl) = self.pending.iter().position(|&b| b == b'\n') {
-            let mut line: Vec<u8> = self.pending.drain(..=nl).collect();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
+        // Lines are read in place and the buffer is shifted once, so a big read of many
+        // events costs linear time.
+        let mut start = 0;
+        let pending = std::mem::take(&mut self.pending);
+        while let Some(nl) = pending[start..].iter().position(|&b| b == b'\n') {
+            let mut line = &pending[start..start + nl];
+            start += nl + 1;
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
             }
-            let line = String::from_utf8_lossy(&line).into_owned();
+            let line = String::from_utf8_lossy(line);
             if let Some(ev) = self.line(&line) {
                 out.push(ev);
             }
         }
+        self.pending = pending;
+        self.pending.drain(..start);
         out
     }
 
