@@ -84,7 +84,7 @@ pub fn condense(messages: &mut Vec<Message>, fixed: u64, target: u64) -> Option<
     let mut shortened = 0;
     let mut dropped = 0;
     let head = head_len(messages);
-    let mut shrink = |m: &mut Message, limit: usize, bytes: &mut usize| {
+    let shrink = |m: &mut Message, limit: usize, bytes: &mut usize| {
         let was = message_bytes(m);
         let changed = shorten(m, limit);
         *bytes = *bytes - was + message_bytes(m);
@@ -93,11 +93,11 @@ pub fn condense(messages: &mut Vec<Message>, fixed: u64, target: u64) -> Option<
 
     // 1. Older outputs and arguments shrink to a few hundred bytes, oldest first.
     let tail = tail_start(messages, head);
-    for i in head..tail {
+    for m in &mut messages[head..tail] {
         if fits(bytes) {
             break;
         }
-        shortened += shrink(&mut messages[i], OLD_LIMIT, &mut bytes);
+        shortened += shrink(m, OLD_LIMIT, &mut bytes);
     }
     // 2. The oldest exchanges go whole: an assistant turn together with its tool results.
     // Whole units are counted first and drained at once.
