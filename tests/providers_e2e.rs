@@ -273,7 +273,9 @@ async fn a_headless_run_completes_against_an_openai_compatible_server() {
             "--base-url",
             &url,
             "--model",
-            "gpt-4o-mini",
+            "unused-model",
+            "--role-model",
+            "supervisor=gpt-4o-mini",
             "Write a design",
         ],
         &[("OPENAI_API_KEY", "sk-secret-test-key-123")],
@@ -293,7 +295,8 @@ async fn a_headless_run_completes_against_an_openai_compatible_server() {
             .all(|s| s.head.contains("sk-secret-test-key-123")),
         "the key is sent to the server"
     );
-    // One model per role, from the config.
+    // One model per role: the supervisor's from the command line, the architect's from the
+    // config; the run's own model is used by neither.
     for s in &seen {
         let want = if is_supervisor(s) {
             "gpt-4o-mini"

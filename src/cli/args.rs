@@ -96,6 +96,27 @@ pub struct FollowArgs {
     pub fps: Option<u32>,
 }
 
+/// Per-role models and providers over the config's `[roles.NAME]`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RoleArgs {
+    /// A role's model, as ROLE=MODEL (repeat it, or separate with commas)
+    #[arg(
+        long = "role-model",
+        value_name = "ROLE=MODEL",
+        env = "MACROHARD_ROLE_MODELS",
+        value_delimiter = ','
+    )]
+    pub models: Vec<String>,
+    /// A role's provider, as ROLE=PROVIDER (repeat it, or separate with commas)
+    #[arg(
+        long = "role-provider",
+        value_name = "ROLE=PROVIDER",
+        env = "MACROHARD_ROLE_PROVIDERS",
+        value_delimiter = ','
+    )]
+    pub providers: Vec<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// What the company should build [default: the demo goal]
@@ -118,6 +139,8 @@ pub struct RunArgs {
     /// Worker agents at once
     #[arg(long)]
     pub concurrency: Option<u32>,
+    #[command(flatten)]
+    pub roles: RoleArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -130,4 +153,6 @@ pub struct ResumeArgs {
     /// The provider's server has moved: reach it here [default: where the run was]
     #[arg(long, env = "MACROHARD_BASE_URL")]
     pub base_url: Option<String>,
+    #[command(flatten)]
+    pub roles: RoleArgs,
 }

@@ -1,6 +1,6 @@
 //! Wiring for the commands that run an engine: `run`, `resume`, no command at all, and `init`.
 
-use super::args::{Cli, Cmd, FollowArgs, ResumeArgs, RunArgs};
+use super::args::{Cli, Cmd, FollowArgs, ResumeArgs, RoleArgs, RunArgs};
 use super::config::{Config, Paths};
 use super::headless::{self, FollowOptions};
 use super::{Failure, control_room, identity, logging, provider};
@@ -18,8 +18,31 @@ struct Loaded {
     roster: Roster,
 }
 
-fn load(paths: &Paths) -> Result<Loaded, Failure> {
-    let config = Config::load(&paths.config_file, paths.config_given)?;
+/// `ROLE=VALUE` pairs from `--role-model` / `--role-provider`.
+fn pairs<'a>(flag: &str, values: &'a [String]) -> Result<Vec<(&'a str, &'a str)>, Failure> {
+    values
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| match v.split_once('=') {
+            Some((role, value)) if !role.trim().is_empty() && !value.trim().is_empty() => {
+                Ok((role.trim(), value.trim()))
+            }
+            _ => Err(Failure::usage(format!(
+                "{flag} {v:?}: write it as ROLE=VALUE, for example {flag} engineer=gpt-4.1"
+            ))),
+        })
+        .collect()
+}
+
+fn load(paths: &Paths, roles: &RoleArgs) -> Result<Loaded, Failure> {
+    let mut config = Config::load(&paths.config_file, paths.config_given)?;
+    let from_config: Vec<String> = config.roles.keys().cloned().collect();
+    for (role, model) in pairs("--role-model", &roles.models)? {
+        config.roles.entry(role.to_owned()).or_default().model = Some(model.to_owned());
+    }
+    for (role, provider) in pairs("--role-provider", &roles.providers)? {
+        config.roles.entry(role.to_owned()).or_default().provider = Some(provider.to_owned());
+    }
     if let Some(warning) = super::doctor::loose_key_file(&paths.config_file, &config) {
         eprintln!("macrohard-tui: warning: {warning}");
     }
@@ -29,10 +52,12 @@ fn load(paths: &Paths) -> Result<Loaded, Failure> {
         roster
             .configure(name, r.model.clone(), r.max_turns)
             .map_err(|e| {
-                Failure::usage(format!(
-                    "{}: [roles.{name}]: {e}",
-                    paths.config_file.display()
-                ))
+                let whence = if from_config.contains(name) {
+                    format!("{}: [roles.{name}]", paths.config_file.display())
+                } else {
+                    format!("--role-model/--role-provider {name}=…")
+                };
+                Failure::usage(format!("{whence}: {e}"))
             })?;
     }
     Ok(Loaded { config, roster })
@@ -95,7 +120,7 @@ fn engine_failure(e: EngineError) -> Failure {
 }
 
 pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
-    let loaded = load(paths)?;
+    let loaded = load(paths, &args.roles)?;
     let c = &loaded.config;
     let choice = provider::Choice {
         name: args
@@ -159,7 +184,7 @@ async fn follow(
 }
 
 pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
-    let loaded = load(paths)?;
+    let loaded = load(paths, &args.roles)?;
     let store = open_store(paths)?;
     let run = store.resolve_run(&args.run)?;
     let meta = store

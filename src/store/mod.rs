@@ -41,12 +41,25 @@ impl Store {
             path: dir.to_owned(),
             source: e,
         })?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(32 * 1024 * 1024)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| StoreError::from_open(dir, e))?;
+        // A store that was just closed may still be held for a moment by sled's background
+        // flush (in this process), so a lock is tried again for up to a second.
+        let mut waited = std::time::Duration::ZERO;
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                .cache_capacity(32 * 1024 * 1024)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+                .map_err(|e| StoreError::from_open(dir, e));
+            match opened {
+                Err(StoreError::Locked { .. }) if waited < std::time::Duration::from_secs(1) => {
+                    let pause = std::time::Duration::from_millis(50);
+                    std::thread::sleep(pause);
+                    waited += pause;
+                }
+                other => break other?,
+            }
+        };
         Ok(Self {
             db,
             dir: dir.to_owned(),
