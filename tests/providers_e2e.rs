@@ -422,3 +422,42 @@ async fn a_role_can_run_on_a_provider_of_its_own() {
     );
     no_secret(&data, "sk-routed-secret");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_usd_budget_stops_a_run_on_real_spend() {
+    let server = start(|_, body| openai_model(body)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // gpt-4o: 300 in / 40 out costs $0.00115 a request; the budget allows about two.
+    let config = write_config(dir.path(), "");
+    let url = format!("{}/v1", server.url);
+    let out = headless(
+        &data,
+        &config,
+        &[
+            "--provider",
+            "openai",
+            "--base-url",
+            &url,
+            "--model",
+            "gpt-4o",
+            "--budget-usd",
+            "0.002",
+            "Write a design",
+        ],
+        &[("OPENAI_API_KEY", "sk-budget")],
+    )
+    .await;
+    let (stdout, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    let runs: Value =
+        serde_json::from_slice(&common::run(&data, &["runs", "--json"]).stdout).unwrap();
+    assert_eq!(runs[0]["status"], "paused");
+    let reason = runs[0]["status_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("budget reached: $0.00") && reason.contains("of $0.0020 allowed"),
+        "{reason}"
+    );
+    let spent = runs[0]["cost_usd"].as_f64().unwrap();
+    assert!((0.002..0.004).contains(&spent), "{spent}");
+}

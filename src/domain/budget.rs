@@ -62,6 +62,19 @@ impl fmt::Display for BudgetScope {
     }
 }
 
+impl BudgetScope {
+    /// An amount in this scope's unit: `$0.0023`, `12000 tokens`, `40 turns`, `600 s`.
+    pub fn amount(self, v: f64) -> String {
+        match self {
+            Self::Usd if v < 1.0 => format!("${v:.4}"),
+            Self::Usd => format!("${v:.2}"),
+            Self::Tokens => format!("{v:.0} tokens"),
+            Self::Turns => format!("{v:.0} turns"),
+            Self::WallTime => format!("{v:.0} s of wall time"),
+        }
+    }
+}
+
 /// One limit that has been reached: which, the limit and the amount used (as f64 so USD fits).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Exceeded {

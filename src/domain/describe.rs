@@ -194,7 +194,11 @@ pub fn describe(event: &Event) -> (String, String) {
         ),
         Event::BudgetExceeded { scope, limit, used } => (
             "budget".into(),
-            format!("{scope} budget reached: {used} of {limit}"),
+            format!(
+                "{scope} budget reached: {} of {}",
+                scope.amount(*used),
+                scope.amount(*limit)
+            ),
         ),
         Event::BudgetChanged { budget, by } => {
             ("budget".into(), format!("changed by {by}: {budget:?}"))

@@ -346,11 +346,7 @@ impl RunActor {
             .iter()
             .any(|e| matches!(e, Event::BudgetExceeded { .. }));
         if let (Some(e), false) = (self.state.budget.exceeded(&spend), already) {
-            let used = if e.scope == crate::domain::BudgetScope::Usd {
-                format!("{:.2}", e.used)
-            } else {
-                format!("{}", e.used)
-            };
+            let (used, limit) = (e.scope.amount(e.used), e.scope.amount(e.limit));
             self.pending.push(Event::BudgetExceeded {
                 scope: e.scope,
                 limit: e.limit,
@@ -359,8 +355,7 @@ impl RunActor {
             self.pending.push(Event::RunStatusChanged {
                 status: RunStatus::Paused,
                 reason: format!(
-                    "budget reached: {used} {} of {} allowed; raise the budget to go on",
-                    e.scope, e.limit
+                    "budget reached: {used} of {limit} allowed; raise the budget to go on"
                 ),
             });
             self.pause_steps();

@@ -114,9 +114,11 @@ fn history(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Even
                 "recovered after a stop ({reason}); {} task(s) put back",
                 tasks.len()
             ),
-            Event::BudgetExceeded { scope, limit, used } => {
-                format!("{scope} budget reached: {used} of {limit}")
-            }
+            Event::BudgetExceeded { scope, limit, used } => format!(
+                "{scope} budget reached: {} of {}",
+                scope.amount(*used),
+                scope.amount(*limit)
+            ),
             _ => continue,
         };
         let _ = writeln!(out, "- `#{}` {} {line}", r.seq, rfc3339(r.ts_ms));
