@@ -9,6 +9,7 @@ pub mod engine;
 pub mod export;
 pub mod llm;
 pub mod protocol;
+pub mod server;
 pub mod session;
 pub mod store;
 pub mod tools;

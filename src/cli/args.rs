@@ -1,4 +1,5 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The control room of an autonomous software company.
@@ -11,6 +12,9 @@ pub struct Cli {
     /// The configuration file [default: $XDG_CONFIG_HOME/macrohard/config.toml]
     #[arg(long, global = true, env = "MACROHARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Run the engine in this process, without a server: the run ends with the terminal
+    #[arg(long, global = true, env = "MACROHARD_FOREGROUND")]
+    pub foreground: bool,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -43,6 +47,23 @@ pub enum Cmd {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Attach to the server of this data directory (exits 2 when none runs)
+    Attach {
+        /// A run id, a unique prefix of one, or `last` [default: the live run]
+        run: Option<String>,
+        /// Look without steering: the server refuses this viewer's commands
+        #[arg(long)]
+        read_only: bool,
+        /// At most this many frames a second
+        #[arg(long, value_name = "N")]
+        fps: Option<u32>,
+    },
+    /// Run the server of this data directory in the foreground (for systemd or nohup)
+    Serve {
+        /// Started by `macrohard-tui` itself: stop when no run is live and nobody is attached
+        #[arg(long, hide = true)]
+        background: bool,
+    },
     /// Check the config, the paths, every configured provider and the terminal
     Doctor {
         /// sim, openai, anthropic, …: check this provider instead of the configured one
@@ -68,7 +89,7 @@ pub enum ExportFormat {
 }
 
 /// How a run is followed and steered from the command line.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct FollowArgs {
     /// No TUI: one line per event on standard output
     #[arg(long)]
@@ -97,7 +118,7 @@ pub struct FollowArgs {
 }
 
 /// Per-role models and providers over the config's `[roles.NAME]`.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 pub struct RoleArgs {
     /// A role's model, as ROLE=MODEL (repeat it, or separate with commas)
     #[arg(
@@ -117,7 +138,7 @@ pub struct RoleArgs {
     pub providers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct RunArgs {
     /// What the company should build [default: the demo goal]
     pub goal: Option<String>,
@@ -143,7 +164,7 @@ pub struct RunArgs {
     pub roles: RoleArgs,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct ResumeArgs {
     /// A run id, a unique prefix of one, or `last`
     #[arg(default_value = "last")]

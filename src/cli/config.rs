@@ -78,6 +78,8 @@ pub struct RunSection {
     pub autonomy: Autonomy,
     pub snapshot_every: u64,
     pub goal: String,
+    /// Run engines in the process that starts them, not in a server (`--foreground`).
+    pub foreground: bool,
 }
 
 impl Default for RunSection {
@@ -91,6 +93,7 @@ impl Default for RunSection {
             autonomy: Autonomy::AskRisky,
             snapshot_every: 2_000,
             goal: DEMO_GOAL.into(),
+            foreground: false,
         }
     }
 }
@@ -307,6 +310,8 @@ pub struct Paths {
     pub config_given: bool,
     pub config_dir: PathBuf,
     pub data_dir: PathBuf,
+    /// `--foreground`: the engine runs in this process, not in a server.
+    pub foreground: bool,
 }
 
 impl Paths {
@@ -340,6 +345,7 @@ impl Paths {
             config_given,
             config_dir,
             data_dir,
+            foreground: false,
         })
     }
 

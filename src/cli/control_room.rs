@@ -51,7 +51,12 @@ pub fn options(paths: &Paths, config: &Config, fps: Option<u32>) -> Result<Optio
 }
 
 /// Runs the control room until the person leaves; then detaches (the run stays resumable).
-pub async fn open<S: Session>(session: S, opts: Options) -> Result<u8, Failure> {
+/// `remote`: where the run goes on after a detach (its server), said when the person leaves.
+pub async fn open<S: Session>(
+    session: S,
+    opts: Options,
+    remote: Option<String>,
+) -> Result<u8, Failure> {
     let mut guard =
         Guard::enter().map_err(|e| Failure::runtime(format!("cannot use this terminal: {e}")))?;
     let input = crossterm::event::EventStream::new();
@@ -71,6 +76,11 @@ pub async fn open<S: Session>(session: S, opts: Options) -> Result<u8, Failure> 
                 crate::domain::describe::one_line(&s.status_reason, 200)
             ),
             _ if ending == Ending::Stopped => eprintln!("run {id} stopped"),
+            _ if remote.is_some() => eprintln!(
+                "detached from run {id} ({}); {}",
+                s.status,
+                remote.as_deref().unwrap_or_default()
+            ),
             _ => eprintln!(
                 "left run {id} ({}); continue it with `macrohard-tui resume {id}`",
                 s.status

@@ -94,6 +94,7 @@ pub async fn run(
         name: provider.unwrap_or_else(|| config.run.provider.clone()),
         model: model.or_else(|| config.run.model.clone()),
         base_url: base_url.or_else(|| config.run.base_url.clone()),
+        env: Default::default(),
     };
     for (users, resolved) in provider::all(&config, &run) {
         check_provider(&mut r, &config, roster.as_ref(), &users, resolved).await;

@@ -6,6 +6,7 @@ use super::lines;
 use crate::domain::{Actor, ApprovalId, Event, EventRecord, RunState, RunStatus};
 use crate::engine::{Backlog, Engine, EngineHandle};
 use crate::protocol::Command;
+use crate::session::Session;
 use std::collections::VecDeque;
 use std::io::Write;
 use tokio::signal::unix::{SignalKind, signal};
@@ -232,5 +233,174 @@ fn detached(why: &str) -> u8 {
     eprintln!(
         "\n{why}: stopping this process; the run is saved and resumes with `macrohard-tui resume last`"
     );
+    3
+}
+
+/// What the state of a run, as attached, asks of a follower: approvals waiting and a pause.
+fn react_state(
+    state: &RunState,
+    opts: &FollowOptions,
+    queue: &mut VecDeque<(ApprovalId, String)>,
+) -> Option<u8> {
+    for a in state.pending_approvals() {
+        let rec = EventRecord {
+            v: crate::domain::SCHEMA_VERSION,
+            run: a.agent.as_str().into(),
+            seq: 0,
+            ts_ms: 0,
+            event: Event::ApprovalRequested {
+                approval: a.id.clone(),
+                call: a.call.clone(),
+                agent: a.agent.clone(),
+                task: a.task.clone(),
+                tool: a.tool.clone(),
+                risk: a.risk.clone(),
+                summary: a.summary.clone(),
+            },
+        };
+        if let Some(code) = react(&rec, opts, queue) {
+            return Some(code);
+        }
+    }
+    if state.status == RunStatus::Paused {
+        let rec = EventRecord {
+            v: crate::domain::SCHEMA_VERSION,
+            run: "-".into(),
+            seq: 0,
+            ts_ms: 0,
+            event: Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                reason: state.status_reason.clone(),
+            },
+        };
+        return react(&rec, opts, queue);
+    }
+    None
+}
+
+/// Follows a run through a session (a run a server runs) until it ends (exit 0/1) or stops
+/// for a person (exit 3). `history` prints the events recorded before attaching (for a run
+/// just started); otherwise only what happens from now on. Leaving early leaves the run to
+/// the server.
+pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, history: bool) -> u8 {
+    let Some(attached) = session.attach(u64::MAX).await else {
+        eprintln!("macrohard-tui: cannot attach to the run");
+        return 1;
+    };
+    if !opts.json {
+        banner(&attached.state);
+    }
+    let mut queue: VecDeque<(ApprovalId, String)> = VecDeque::new();
+    let mut last_seq = attached.state.last_seq;
+    if history {
+        for rec in &attached.backlog {
+            print_record(rec, opts.json);
+        }
+    }
+    if attached.events.is_some() {
+        if opts.auto_approve {
+            for a in attached.state.pending_approvals() {
+                let approve = Command::Approve {
+                    approval: a.id.clone(),
+                    always: false,
+                };
+                if let Err(e) = session.send(approve).await {
+                    eprintln!(">>> {}: not approved: {e}", a.id);
+                }
+            }
+        }
+        if let Some(code) = react_state(&attached.state, &opts, &mut queue) {
+            return code;
+        }
+    }
+    let mut state = attached.state;
+    let Some(mut rx) = attached.events else {
+        return ended(&state);
+    };
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return 1;
+    };
+    let mut asking: Option<tokio::task::JoinHandle<Option<Command>>> = None;
+    loop {
+        if asking.is_none() && opts.interactive {
+            if let Some((id, summary)) = queue.pop_front() {
+                asking = Some(tokio::spawn(prompt(id, summary)));
+            }
+        }
+        tokio::select! {
+            r = rx.recv() => match r {
+                Ok(rec) => {
+                    if rec.seq <= last_seq {
+                        continue;
+                    }
+                    last_seq = rec.seq;
+                    state.apply(&rec);
+                    print_record(&rec, opts.json);
+                    approve_on_my_own(session, &rec.event, &opts).await;
+                    if let Some(code) = react(&rec, &opts, &mut queue) {
+                        return code;
+                    }
+                }
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => {
+                    // Fell behind, or the server let go of this connection: attach again and
+                    // print what was missed.
+                    let Some(a) = session.attach(u64::MAX).await else {
+                        return ended(&state);
+                    };
+                    let seen = last_seq;
+                    for rec in a.backlog.iter().filter(|r| r.seq > seen) {
+                        last_seq = rec.seq;
+                        print_record(rec, opts.json);
+                        if let Some(code) = react(rec, &opts, &mut queue) {
+                            return code;
+                        }
+                    }
+                    state = a.state;
+                    match a.events {
+                        Some(events) => rx = events,
+                        None => return ended(&state),
+                    }
+                }
+            },
+            answer = async { asking.as_mut()?.await.ok().flatten() }, if asking.is_some() => {
+                asking = None;
+                if let Some(cmd) = answer {
+                    if let Err(e) = session.send(cmd).await {
+                        eprintln!(">>> not accepted: {e}");
+                    }
+                }
+            }
+            _ = term.recv() => return left("SIGTERM"),
+            _ = hup.recv() => return left("SIGHUP"),
+            _ = int.recv() => return left("Ctrl-C"),
+        }
+    }
+}
+
+/// `--yes` on a run the server started without it: this follower approves, as the person it
+/// is (the server marks its approvals automatic).
+async fn approve_on_my_own<S: Session>(session: &S, event: &Event, opts: &FollowOptions) {
+    if let (Event::ApprovalRequested { approval, .. }, true) = (event, opts.auto_approve) {
+        let approve = Command::Approve {
+            approval: approval.clone(),
+            always: false,
+        };
+        // Refused when it was answered already (the engine may approve on its own too).
+        let _ = session.send(approve).await;
+    }
+}
+
+fn ended(state: &RunState) -> u8 {
+    let id = state.id().map(ToString::to_string).unwrap_or_default();
+    eprintln!("run {id} {}: {}", state.status, state.status_reason);
+    exit_code(state.status)
+}
+
+fn left(why: &str) -> u8 {
+    eprintln!("\n{why}: this process stops; the run goes on in the server");
     3
 }

@@ -3,19 +3,72 @@
 use super::Failure;
 use super::args::ExportFormat;
 use super::config::Paths;
+use crate::domain::{EventRecord, RunMeta, RunState};
 use crate::export::{self, duration, usd};
-use crate::store::{RunMeta, Store};
+use crate::protocol::wire::{ClientMsg, ServerMsg};
+use crate::session::socket::Conn;
+use crate::store::Store;
 use std::io::Write;
 use std::path::Path;
 
-fn open(paths: &Paths) -> Result<Store, Failure> {
+/// Where the runs are read from: the server that holds the store, or the store itself.
+enum Source {
+    Server(Conn),
+    Store(Store),
+}
+
+async fn open(paths: &Paths) -> Result<Source, Failure> {
+    if let Some(conn) = super::remote::server(paths).await? {
+        return Ok(Source::Server(conn));
+    }
     if !paths.store_dir().exists() {
         return Err(Failure::usage(format!(
             "no runs in {} yet: start one with `macrohard-tui run`",
             paths.data_dir.display()
         )));
     }
-    Ok(Store::open(&paths.store_dir())?)
+    Ok(Source::Store(Store::open(&paths.store_dir())?))
+}
+
+fn asked(e: String) -> Failure {
+    Failure::usage(e)
+}
+
+impl Source {
+    async fn runs(&mut self) -> Result<Vec<RunMeta>, Failure> {
+        match self {
+            Source::Store(s) => Ok(s.runs()?),
+            Source::Server(c) => match c.ask(&ClientMsg::Runs).await.map_err(asked)? {
+                ServerMsg::Runs { runs } => Ok(runs),
+                other => Err(Failure::runtime(format!("unexpected answer {other:?}"))),
+            },
+        }
+    }
+
+    async fn state(&mut self, spec: &str) -> Result<RunState, Failure> {
+        match self {
+            Source::Store(s) => Ok(s.load_state(&s.resolve_run(spec)?)?),
+            Source::Server(c) => match c
+                .ask(&ClientMsg::State { run: spec.into() })
+                .await
+                .map_err(asked)?
+            {
+                ServerMsg::State { state } => Ok(state),
+                other => Err(Failure::runtime(format!("unexpected answer {other:?}"))),
+            },
+        }
+    }
+
+    /// Every recorded event of a run, in order.
+    async fn events(&mut self, spec: &str) -> Result<Vec<EventRecord>, Failure> {
+        match self {
+            Source::Store(s) => {
+                let run = s.resolve_run(spec)?;
+                Ok(s.events(&run, 1)?.collect::<Result<_, _>>()?)
+            }
+            Source::Server(c) => c.events(spec, 1).await.map_err(asked),
+        }
+    }
 }
 
 fn out_err(e: std::io::Error) -> Failure {
@@ -29,9 +82,8 @@ fn out_err(e: std::io::Error) -> Failure {
     Failure::runtime(format!("cannot write the output: {e}"))
 }
 
-pub fn runs(paths: &Paths, json: bool) -> Result<u8, Failure> {
-    let store = open(paths)?;
-    let runs = store.runs()?;
+pub async fn runs(paths: &Paths, json: bool) -> Result<u8, Failure> {
+    let runs = open(paths).await?.runs().await?;
     let mut out = std::io::stdout().lock();
     if json {
         let text =
@@ -77,12 +129,10 @@ fn row(m: &RunMeta) -> String {
     )
 }
 
-pub fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
-    let store = open(paths)?;
-    let run = store.resolve_run(spec)?;
-    let s = store.load_state(&run)?;
+pub async fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
+    let s = open(paths).await?.state(spec).await?;
     let Some(info) = s.info.as_ref() else {
-        return Err(Failure::runtime(format!("run {run} has no events")));
+        return Err(Failure::runtime(format!("run {spec} has no events")));
     };
     let mut out = String::new();
     use std::fmt::Write as _;
@@ -149,14 +199,13 @@ pub fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
     Ok(0)
 }
 
-pub fn export(
+pub async fn export(
     paths: &Paths,
     spec: &str,
     format: ExportFormat,
     output: Option<&Path>,
 ) -> Result<u8, Failure> {
-    let store = open(paths)?;
-    let run = store.resolve_run(spec)?;
+    let records = open(paths).await?.events(spec).await?;
     let mut sink: Box<dyn Write> = match output {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
             |e| Failure::runtime(format!("cannot create {}: {e}", p.display())),
@@ -165,14 +214,12 @@ pub fn export(
     };
     match format {
         ExportFormat::Jsonl => {
-            for rec in store.events(&run, 1)? {
-                let line =
-                    export::jsonl_line(&rec?).map_err(|e| Failure::runtime(e.to_string()))?;
+            for rec in &records {
+                let line = export::jsonl_line(rec).map_err(|e| Failure::runtime(e.to_string()))?;
                 writeln!(sink, "{line}").map_err(out_err)?;
             }
         }
         ExportFormat::Markdown => {
-            let records: Vec<_> = store.events(&run, 1)?.collect::<Result<_, _>>()?;
             let state = crate::domain::RunState::fold(&records);
             sink.write_all(export::report(&state, &records).as_bytes())
                 .map_err(out_err)?;

@@ -12,6 +12,8 @@ mod lines;
 mod listing;
 mod logging;
 mod provider;
+mod remote;
+mod serve;
 mod setup;
 
 pub use args::Cli;
@@ -88,19 +90,27 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<u8, Failure> {
-    let paths = config::Paths::resolve(cli.config.clone(), cli.data_dir.clone())?;
+    let mut paths = config::Paths::resolve(cli.config.clone(), cli.data_dir.clone())?;
+    paths.foreground = cli.foreground
+        || config::Config::load(&paths.config_file, false).is_ok_and(|c| c.run.foreground);
     match cli.command {
         None => setup::default_entry(&paths).await,
         Some(Cmd::Run(args)) => setup::run(&paths, args).await,
         Some(Cmd::Resume(args)) => setup::resume(&paths, args).await,
-        Some(Cmd::Runs { json }) => listing::runs(&paths, json),
-        Some(Cmd::Show { run }) => listing::show(&paths, &run),
+        Some(Cmd::Runs { json }) => listing::runs(&paths, json).await,
+        Some(Cmd::Show { run }) => listing::show(&paths, &run).await,
         Some(Cmd::Export {
             run,
             format,
             output,
-        }) => listing::export(&paths, &run, format, output.as_deref()),
+        }) => listing::export(&paths, &run, format, output.as_deref()).await,
         Some(Cmd::Init { force }) => setup::init(&paths, force),
+        Some(Cmd::Attach {
+            run,
+            read_only,
+            fps,
+        }) => remote::attach(&paths, run, read_only, fps).await,
+        Some(Cmd::Serve { background }) => serve::run(&paths, background).await,
         Some(Cmd::Doctor {
             provider,
             model,

@@ -103,16 +103,16 @@ pub fn preset_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// The simulated company's pace: `MACROHARD_SIM_SPEED` over the config.
-pub fn sim_speed(config: &Config) -> Result<SimSpeed, ConfigError> {
-    match std::env::var("MACROHARD_SIM_SPEED") {
-        Ok(v) => match v.trim().parse::<f64>() {
+/// The simulated company's pace: `MACROHARD_SIM_SPEED` (`var`) over the config.
+fn sim_speed(config: &Config, var: Option<String>) -> Result<SimSpeed, ConfigError> {
+    match var {
+        Some(v) => match v.trim().parse::<f64>() {
             Ok(s) if s >= 0.0 && s.is_finite() => Ok(SimSpeed(s)),
             _ => Err(ConfigError(format!(
                 "MACROHARD_SIM_SPEED={v:?}: expected 0 (instant) or a positive number such as 1 or 10"
             ))),
         },
-        Err(_) => Ok(SimSpeed(config.sim.speed)),
+        None => Ok(SimSpeed(config.sim.speed)),
     }
 }
 
@@ -123,6 +123,18 @@ pub struct Choice {
     pub name: String,
     pub model: Option<String>,
     pub base_url: Option<String>,
+    /// Variables that override this process's environment: a client's, when a server starts
+    /// a run for it (its keys are used for the run and kept nowhere).
+    pub env: BTreeMap<String, String>,
+}
+
+impl Choice {
+    fn var(&self, name: &str) -> Option<String> {
+        self.env
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    }
 }
 
 /// Where a key was found, or where it should be.
@@ -149,7 +161,11 @@ pub struct Remote {
 /// A provider resolved and ready to build.
 #[derive(Debug, Clone)]
 pub enum Resolved {
-    Sim { model: Option<String> },
+    Sim {
+        model: Option<String>,
+        /// `MACROHARD_SIM_SPEED`, when set.
+        speed: Option<String>,
+    },
     Remote(Box<Remote>),
 }
 
@@ -164,6 +180,7 @@ pub fn resolve(config: &Config, choice: &Choice) -> Result<Resolved, ConfigError
     if name == "sim" {
         return Ok(Resolved::Sim {
             model: choice.model.clone(),
+            speed: choice.var("MACROHARD_SIM_SPEED"),
         });
     }
     let preset = PRESETS.iter().find(|p| p.name == name);
@@ -217,7 +234,7 @@ pub fn resolve(config: &Config, choice: &Choice) -> Result<Resolved, ConfigError
         .or_else(|| preset.and_then(|p| p.key_var.map(str::to_owned)));
     let from_env = var
         .as_ref()
-        .and_then(|v| std::env::var(v).ok())
+        .and_then(|v| choice.var(v))
         .filter(|k| !k.trim().is_empty());
     let (key, key_source) = match (from_env, &s.api_key) {
         (Some(k), _) => (
@@ -257,8 +274,8 @@ pub fn resolve(config: &Config, choice: &Choice) -> Result<Resolved, ConfigError
         endpoint.retry.max_retry_after = Duration::from_secs(w);
     }
     endpoint.context_window = s.context_window;
-    let anthropic_version = std::env::var("MACROHARD_ANTHROPIC_VERSION")
-        .ok()
+    let anthropic_version = choice
+        .var("MACROHARD_ANTHROPIC_VERSION")
         .or_else(|| s.anthropic_version.clone())
         .unwrap_or_else(|| DEFAULT_VERSION.to_owned());
     Ok(Resolved::Remote(Box::new(Remote {
@@ -272,8 +289,8 @@ pub fn resolve(config: &Config, choice: &Choice) -> Result<Resolved, ConfigError
 /// Builds a resolved provider; a required key that is missing is an error here.
 pub fn build(config: &Config, resolved: Resolved) -> Result<Arc<dyn Provider>, ConfigError> {
     let r = match resolved {
-        Resolved::Sim { model } => {
-            return Ok(Arc::new(SimProvider::new(sim_speed(config)?, model)));
+        Resolved::Sim { model, speed } => {
+            return Ok(Arc::new(SimProvider::new(sim_speed(config, speed)?, model)));
         }
         Resolved::Remote(r) => r,
     };
@@ -319,6 +336,7 @@ pub fn providers(config: &Config, run: &Choice) -> Result<Providers, ConfigError
                     name: name.clone(),
                     model: section.model.clone(),
                     base_url: None,
+                    env: run.env.clone(),
                 };
                 let p = build(config, resolve(config, &choice)?)
                     .map_err(|e| ConfigError(format!("[roles.{role}]: {e}")))?;
@@ -348,6 +366,7 @@ pub fn all(config: &Config, run: &Choice) -> Vec<(Vec<String>, Result<Resolved, 
             name: name.clone(),
             model: section.model.clone(),
             base_url: None,
+            env: run.env.clone(),
         };
         out.push((
             name.clone(),
@@ -401,6 +420,7 @@ mod tests {
                     name: "ollama".into(),
                     model: Some("llama3.3".into()),
                     base_url: Some("http://127.0.0.1:9/v1".into()),
+                    env: BTreeMap::new(),
                 },
             )
             .unwrap(),

@@ -3,18 +3,20 @@
 use super::args::{Cli, Cmd, FollowArgs, ResumeArgs, RoleArgs, RunArgs};
 use super::config::{Config, Paths};
 use super::headless::{self, FollowOptions};
-use super::{Failure, control_room, identity, logging, provider};
+use super::{Failure, control_room, identity, logging, provider, remote};
+use crate::domain::Actor;
 use crate::domain::RunStatus;
 use crate::engine::{self, EngineConfig, EngineError, NewRun, Roster, RunTarget};
 use crate::session::{InProcess, Replay};
 use crate::store::Store;
 use crate::tools::CommandLimits;
 use clap::Parser;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-struct Loaded {
-    config: Config,
+pub struct Loaded {
+    pub config: Config,
     roster: Roster,
 }
 
@@ -63,7 +65,7 @@ fn load(paths: &Paths, roles: &RoleArgs) -> Result<Loaded, Failure> {
     Ok(Loaded { config, roster })
 }
 
-fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs) -> EngineConfig {
+fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs, by: &Actor) -> EngineConfig {
     let c = &loaded.config;
     let mut ec = EngineConfig::new(loaded.roster.clone(), paths.workspaces_dir());
     ec.prices = c.prices().unwrap_or_default(); // checked when the config was loaded
@@ -82,7 +84,14 @@ fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs) -> EngineC
     budget.turns = follow.budget_turns.or(budget.turns);
     budget.wall_secs = follow.budget_secs.or(budget.wall_secs);
     ec.budget = budget;
-    ec.auto_approve = follow.yes.then(|| identity::me(true));
+    ec.auto_approve = follow.yes.then(|| match by {
+        Actor::Human { user, host, .. } => Actor::Human {
+            user: user.clone(),
+            host: host.clone(),
+            auto: true,
+        },
+        Actor::Engine => identity::me(true),
+    });
     ec
 }
 
@@ -119,7 +128,30 @@ fn engine_failure(e: EngineError) -> Failure {
     }
 }
 
-pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
+/// Who a run's engine is made for: this process's person, or a server's client (whose
+/// environment overlay carries its keys for the providers).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub by: Actor,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Origin {
+    pub fn here() -> Self {
+        Self {
+            by: identity::me(false),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// A new run's engine, from flags and config.
+pub async fn new_engine(
+    paths: &Paths,
+    store: Store,
+    args: &RunArgs,
+    origin: &Origin,
+) -> Result<(engine::Engine, Loaded), Failure> {
     let loaded = load(paths, &args.roles)?;
     let c = &loaded.config;
     let choice = provider::Choice {
@@ -129,6 +161,7 @@ pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
             .unwrap_or_else(|| c.run.provider.clone()),
         model: args.model.clone().or_else(|| c.run.model.clone()),
         base_url: args.base_url.clone().or_else(|| c.run.base_url.clone()),
+        env: origin.env.clone(),
     };
     let providers = provider::providers(c, &choice)?;
     let goal = args.goal.clone().unwrap_or_else(|| c.run.goal.clone());
@@ -137,27 +170,124 @@ pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
             "the goal is empty: say what the company should build",
         ));
     }
-    let mut ec = engine_config(paths, &loaded, &args.follow);
+    let mut ec = engine_config(paths, &loaded, &args.follow, &origin.by);
     if let Some(n) = args.concurrency {
         ec.concurrency = n.max(1);
     }
-    let store = open_store(paths)?;
-    logging::init(&paths.log_file());
     let new = NewRun {
         goal,
         workspace: args.workspace.clone(),
         seed: args.seed.unwrap_or(c.sim.seed),
-        by: identity::me(false),
+        by: origin.by.clone(),
     };
     let engine = engine::start(store, providers, ec, RunTarget::New(new))
         .await
         .map_err(engine_failure)?;
+    Ok((engine, loaded))
+}
+
+/// An unfinished run's engine, going on where it was.
+pub async fn resume_engine(
+    paths: &Paths,
+    store: Store,
+    args: &ResumeArgs,
+    origin: &Origin,
+) -> Result<(engine::Engine, Loaded), (Failure, bool)> {
+    let usage = |f: Failure| (f, false);
+    let loaded = load(paths, &args.roles).map_err(usage)?;
+    let run = store.resolve_run(&args.run).map_err(|e| usage(e.into()))?;
+    let meta = store
+        .run_meta(&run)
+        .map_err(|e| usage(e.into()))?
+        .ok_or_else(|| usage(Failure::usage(format!("run {run} has no metadata"))))?;
+    // The run goes on where it was: its provider, model and address as recorded, unless
+    // --base-url (or MACROHARD_BASE_URL) says the server has moved.
+    let choice = provider::Choice {
+        name: meta.provider.clone(),
+        model: Some(meta.model.clone()),
+        base_url: args.base_url.clone().or_else(|| meta.base_url.clone()),
+        env: origin.env.clone(),
+    };
+    let providers = provider::providers(&loaded.config, &choice).map_err(|e| usage(e.into()))?;
+    let ec = engine_config(paths, &loaded, &args.follow, &origin.by);
+    let f = &args.follow;
+    let raised = f.budget_tokens.is_some()
+        || f.budget_usd.is_some()
+        || f.budget_turns.is_some()
+        || f.budget_secs.is_some();
+    let budget = if raised {
+        let mut b = store.load_state(&run).map_err(|e| usage(e.into()))?.budget;
+        b.tokens = f.budget_tokens.or(b.tokens);
+        b.usd = f.budget_usd.or(b.usd);
+        b.turns = f.budget_turns.or(b.turns);
+        b.wall_secs = f.budget_secs.or(b.wall_secs);
+        Some(b)
+    } else {
+        None
+    };
+    let target = RunTarget::Resume {
+        run: run.clone(),
+        by: origin.by.clone(),
+        budget,
+    };
+    match engine::start(store, providers, ec, target).await {
+        Ok(engine) => Ok((engine, loaded)),
+        Err(e @ EngineError::Finished { .. }) => Err((engine_failure(e), true)),
+        Err(e) => Err((engine_failure(e), false)),
+    }
+}
+
+/// The run to open when nothing is asked for: the last unfinished one, resumed, or the demo.
+pub async fn default_engine(
+    paths: &Paths,
+    store: Store,
+    origin: &Origin,
+) -> Result<engine::Engine, Failure> {
+    let unfinished = store
+        .runs()?
+        .iter()
+        .rev()
+        .find(|m| !m.status.is_terminal())
+        .map(|m| m.id.to_string());
+    // Parsed as if typed, so the environment (MACROHARD_PROVIDER, …) applies as it would.
+    let parsed = |argv: &[&str]| {
+        Cli::try_parse_from(argv)
+            .map(|c| c.command)
+            .map_err(|e| Failure::usage(e.to_string()))
+    };
+    if let Some(run) = unfinished {
+        tracing::info!(%run, "resuming the unfinished run");
+        if let Some(Cmd::Resume(args)) = parsed(&["macrohard-tui", "resume", &run])? {
+            match resume_engine(paths, store.clone(), &args, origin).await {
+                Ok((engine, _)) => return Ok(engine),
+                Err((e, _)) => tracing::warn!(%run, "cannot resume it: {}", e.message),
+            }
+        }
+    }
+    match parsed(&["macrohard-tui", "run"])? {
+        Some(Cmd::Run(args)) => Ok(new_engine(paths, store, &args, origin).await?.0),
+        _ => Err(Failure::usage("cannot start the demo")),
+    }
+}
+
+pub async fn run(paths: &Paths, args: RunArgs) -> Result<u8, Failure> {
+    if !paths.foreground {
+        if wants_tui(&args.follow) {
+            return remote::run_tui(paths, &args).await;
+        }
+        if let Some(conn) = remote::server(paths).await? {
+            return remote::run_headless(paths, conn, &args).await;
+        }
+    }
+    let store = open_store(paths)?;
+    logging::init(&paths.log_file());
+    let (engine, loaded) = new_engine(paths, store, &args, &Origin::here()).await?;
     follow(paths, &loaded, &args.follow, engine).await
 }
 
 /// The control room when there is a terminal and `--headless` was not asked for; otherwise
 /// one line per event.
-fn wants_tui(follow: &FollowArgs) -> bool {
+pub fn wants_tui(follow: &FollowArgs) -> bool {
     !follow.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
@@ -178,90 +308,51 @@ async fn follow(
         }
     };
     let session = InProcess::new(engine.handle.clone(), identity::me(false));
-    let code = control_room::open(session, opts).await;
+    let code = control_room::open(session, opts, None).await;
     let _ = engine.join.await;
     code
 }
 
 pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
-    let loaded = load(paths, &args.roles)?;
+    if !paths.foreground {
+        if wants_tui(&args.follow) {
+            return remote::resume_tui(paths, &args).await;
+        }
+        if let Some(conn) = remote::server(paths).await? {
+            return remote::resume_headless(paths, conn, &args).await;
+        }
+    }
     let store = open_store(paths)?;
-    let run = store.resolve_run(&args.run)?;
-    let meta = store
-        .run_meta(&run)?
-        .ok_or_else(|| Failure::usage(format!("run {run} has no metadata")))?;
-    // The run goes on where it was: its provider, model and address as recorded, unless
-    // --base-url (or MACROHARD_BASE_URL) says the server has moved.
-    let choice = provider::Choice {
-        name: meta.provider.clone(),
-        model: Some(meta.model.clone()),
-        base_url: args.base_url.clone().or_else(|| meta.base_url.clone()),
-    };
-    let providers = provider::providers(&loaded.config, &choice)?;
-    let ec = engine_config(paths, &loaded, &args.follow);
     logging::init(&paths.log_file());
-    let by = identity::me(false);
-    let f = &args.follow;
-    let raised = f.budget_tokens.is_some()
-        || f.budget_usd.is_some()
-        || f.budget_turns.is_some()
-        || f.budget_secs.is_some();
-    let budget = if raised {
-        let mut b = store.load_state(&run)?.budget;
-        b.tokens = f.budget_tokens.or(b.tokens);
-        b.usd = f.budget_usd.or(b.usd);
-        b.turns = f.budget_turns.or(b.turns);
-        b.wall_secs = f.budget_secs.or(b.wall_secs);
-        Some(b)
-    } else {
-        None
-    };
-    let target = RunTarget::Resume {
-        run: run.clone(),
-        by,
-        budget,
-    };
-    match engine::start(store.clone(), providers, ec, target).await {
-        Ok(engine) => follow(paths, &loaded, &args.follow, engine).await,
+    match resume_engine(paths, store.clone(), &args, &Origin::here()).await {
+        Ok((engine, loaded)) => follow(paths, &loaded, &args.follow, engine).await,
         // A finished run opens read-only in the control room, with its whole history.
-        Err(EngineError::Finished { .. }) if wants_tui(&args.follow) => {
+        Err((_, true)) if wants_tui(&args.follow) => {
+            let loaded = load(paths, &args.roles)?;
+            let run = store.resolve_run(&args.run)?;
             let records: Vec<_> = store.events(&run, 1)?.collect::<Result<_, _>>()?;
             let opts = control_room::options(paths, &loaded.config, args.follow.fps)?;
-            control_room::open(Replay::new(records), opts).await
+            control_room::open(Replay::new(records), opts, None).await
         }
-        Err(e) => Err(engine_failure(e)),
+        Err((e, _)) => Err(e),
     }
 }
 
-/// No command: continue the last unfinished run, or start the demo.
+/// No command: attach to the server's live run (starting the server if need be), or with
+/// `--foreground`, continue the last unfinished run here, or start the demo.
 pub async fn default_entry(paths: &Paths) -> Result<u8, Failure> {
-    let unfinished = {
-        let store = open_store(paths)?;
-        let runs = store.runs()?;
-        runs.iter()
-            .rev()
-            .find(|m| !m.status.is_terminal())
-            .map(|m| m.id.to_string())
-    };
-    // Parsed as if typed, so the environment (MACROHARD_PROVIDER, …) applies as it would.
-    let parsed = |argv: &[&str]| {
-        Cli::try_parse_from(argv)
-            .map(|c| c.command)
-            .map_err(|e| Failure::usage(e.to_string()))
-    };
-    match unfinished {
-        Some(run) => {
-            eprintln!("Resuming the unfinished run {run}.");
-            match parsed(&["macrohard-tui", "resume", &run])? {
-                Some(Cmd::Resume(args)) => resume(paths, args).await,
-                _ => Err(Failure::usage("cannot resume")),
-            }
-        }
-        None => match parsed(&["macrohard-tui", "run"])? {
-            Some(Cmd::Run(args)) => run(paths, args).await,
-            _ => Err(Failure::usage("cannot start the demo")),
-        },
+    if !paths.foreground && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        return remote::default_tui(paths).await;
     }
+    let store = open_store(paths)?;
+    logging::init(&paths.log_file());
+    let engine = default_engine(paths, store, &Origin::here()).await?;
+    let loaded = load(paths, &RoleArgs::default())?;
+    let follow_args = match Cli::try_parse_from(["macrohard-tui", "run"]).map(|c| c.command) {
+        Ok(Some(Cmd::Run(a))) => a.follow,
+        _ => return Err(Failure::usage("cannot read the defaults")),
+    };
+    follow(paths, &loaded, &follow_args, engine).await
 }
 
 pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {

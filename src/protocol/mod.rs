@@ -1,6 +1,8 @@
 //! What crosses a session: commands from a client, a snapshot and live events from the engine.
 //! The same types travel in-process and (later) over the socket.
 
+pub mod wire;
+
 use crate::domain::{AgentId, ApprovalId, Budget, RunState, TaskId};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,8 @@
 //! A session is how a client reaches a run: it receives a snapshot plus live events and sends
 //! commands. In-process it wraps the engine's handle; a finished run is replayed read-only
-//! from the store. (A socket transport carries the same types.)
+//! from the store; [`socket::SocketSession`] reaches a run a server runs.
+
+pub mod socket;
 
 use crate::domain::{Actor, EventRecord, RunState};
 use crate::engine::{Backlog, EngineHandle};
@@ -26,6 +28,10 @@ pub trait Session: Send + Sync + 'static {
     fn detach(&self) -> impl Future<Output = ()> + Send;
     /// False when commands are refused (a finished run).
     fn can_steer(&self) -> bool;
+    /// Why the last attach failed, when the session knows.
+    fn why_not(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The engine runs in this process.

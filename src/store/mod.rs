@@ -7,12 +7,12 @@
 
 mod error;
 mod journal;
-mod meta;
+
 pub mod recovery;
 
+pub use crate::domain::RunMeta;
 pub use error::StoreError;
 pub use journal::Journal;
-pub use meta::RunMeta;
 
 use crate::domain::{EventRecord, RunId, RunState};
 use std::path::{Path, PathBuf};

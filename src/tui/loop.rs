@@ -82,9 +82,12 @@ where
     I: Stream<Item = std::io::Result<TermEvent>> + Unpin,
 {
     let Some(attached) = session.attach(BACKLOG).await else {
-        return Err(std::io::Error::other(
-            "the run is not reachable (the engine has stopped)",
-        ));
+        let why = session
+            .why_not()
+            .unwrap_or_else(|| "the engine has stopped".into());
+        return Err(std::io::Error::other(format!(
+            "the run is not reachable: {why}"
+        )));
     };
     let view = View::new(attached.state, &attached.backlog);
     let mut app = App::new(
@@ -154,9 +157,23 @@ where
                     app.dirty = true;
                 }
                 Err(RecvError::Closed) => {
-                    events = None;
-                    app.can_steer = false;
-                    app.status = Some(format!("the run is {}: {}", app.view.state.status, describe::one_line(&app.view.state.status_reason, 120)));
+                    // The stream ended: the run has ended, or the connection to its server
+                    // dropped (a slow client is let go). Attaching again tells which.
+                    match session.attach(BACKLOG).await {
+                        Some(a) if a.events.is_some() => {
+                            app.view = View::new(a.state, &a.backlog);
+                            events = a.events;
+                        }
+                        Some(a) => {
+                            app.view = View::new(a.state, &a.backlog);
+                            events = None;
+                        }
+                        None => events = None,
+                    }
+                    if events.is_none() {
+                        app.can_steer = false;
+                        app.status = Some(format!("the run is {}: {}", app.view.state.status, describe::one_line(&app.view.state.status_reason, 120)));
+                    }
                     app.dirty = true;
                 }
             },

@@ -14,6 +14,16 @@ pub struct Pty {
     _master: Box<dyn MasterPty + Send>,
     pub parser: Arc<Mutex<vt100::Parser>>,
     pub bytes: Arc<AtomicUsize>,
+    data: std::path::PathBuf,
+}
+
+impl Drop for Pty {
+    /// The control room detaches and leaves its run to the server: stop that server, so no
+    /// test leaves a run going on in the background.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        super::stop_server(&self.data);
+    }
 }
 
 impl Pty {
@@ -59,6 +69,7 @@ impl Pty {
             _master: pair.master,
             parser,
             bytes,
+            data: data.to_owned(),
         }
     }
 
@@ -97,11 +108,5 @@ impl Pty {
             std::thread::sleep(Duration::from_millis(10));
         }
         None
-    }
-}
-
-impl Drop for Pty {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
     }
 }

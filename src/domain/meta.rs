@@ -1,3 +1,5 @@
+//! A run's listing: what `runs` shows without folding the run.
+
 use crate::domain::{RunId, RunState, RunStatus};
 use serde::{Deserialize, Serialize};
 

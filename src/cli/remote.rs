@@ -1,0 +1,270 @@
+//! The client side of the tmux model: find (or start) the server of the data directory, ask it
+//! to start or resume runs, and open the control room (or headless output) on its runs.
+
+use super::args::{ResumeArgs, RunArgs};
+use super::config::{Config, Paths};
+use super::headless::{self, FollowOptions};
+use super::serve::{Envelope, StartRequest, forwarded_env};
+use super::{Failure, control_room, identity};
+use crate::domain::Actor;
+use crate::protocol::wire::{AttachTarget, ClientMsg, ServerMsg};
+use crate::server::socket;
+use crate::session::socket::{Conn, ConnectError, Hello, SocketSession};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long a freshly started server may take to listen.
+const SPAWN_WAIT: Duration = Duration::from_secs(10);
+
+fn hello(read_only: bool) -> Hello {
+    let (user, host) = match identity::me(false) {
+        Actor::Human { user, host, .. } => (user, host),
+        Actor::Engine => (String::new(), None),
+    };
+    Hello {
+        user,
+        host,
+        read_only,
+        auto: false,
+    }
+}
+
+fn socket_of(paths: &Paths) -> Result<PathBuf, Failure> {
+    socket::socket_path(&paths.data_dir).map_err(|e| Failure::runtime(e.to_string()))
+}
+
+fn connect_failure(e: ConnectError) -> Failure {
+    match e {
+        ConnectError::Refused(r) => Failure::usage(format!("the server refused: {r}")),
+        other => Failure::runtime(other.to_string()),
+    }
+}
+
+/// A connection to the running server, or `None` when no server runs.
+pub async fn server(paths: &Paths) -> Result<Option<Conn>, Failure> {
+    match Conn::connect(&socket_of(paths)?, &hello(false)).await {
+        Ok(c) => Ok(Some(c)),
+        Err(ConnectError::NoServer) => Ok(None),
+        Err(e) => Err(connect_failure(e)),
+    }
+}
+
+/// The server's socket, starting the server in the background when none runs.
+async fn ensure(paths: &Paths) -> Result<PathBuf, Failure> {
+    let socket = socket_of(paths)?;
+    match Conn::connect(&socket, &hello(false)).await {
+        Ok(_) => return Ok(socket),
+        Err(ConnectError::NoServer) => {}
+        Err(e) => return Err(connect_failure(e)),
+    }
+    spawn_server(paths)?;
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match Conn::connect(&socket, &hello(false)).await {
+            Ok(_) => return Ok(socket),
+            Err(ConnectError::NoServer) if started.elapsed() < SPAWN_WAIT => {}
+            Err(e) => {
+                return Err(Failure::runtime(format!(
+                    "the server did not start ({e}); its log is {}",
+                    paths.log_file().display()
+                )));
+            }
+        }
+    }
+}
+
+/// Starts `macrohard-tui serve --background` for the data directory, detached from this
+/// terminal (a session of its own), its output in the log file.
+fn spawn_server(paths: &Paths) -> Result<(), Failure> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::runtime(format!("cannot find this program to start a server: {e}"))
+    })?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--data-dir").arg(&paths.data_dir);
+    if paths.config_given {
+        cmd.arg("--config").arg(&paths.config_file);
+    }
+    cmd.args(["serve", "--background"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches nothing of the parent's memory.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Failure::runtime(format!("cannot start the server: {e}")))?;
+    // Reaped if it ends while this process still runs.
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+fn envelope(request: StartRequest) -> Result<serde_json::Value, Failure> {
+    serde_json::to_value(Envelope {
+        request,
+        env: forwarded_env(),
+    })
+    .map_err(|e| Failure::runtime(e.to_string()))
+}
+
+/// Asks the server to start (or resume) a run; returns its id.
+async fn start(
+    conn: &mut Conn,
+    request: StartRequest,
+    resume: Option<String>,
+) -> Result<String, Failure> {
+    let msg = ClientMsg::Start {
+        request: envelope(request)?,
+        resume,
+    };
+    match conn.ask(&msg).await {
+        Ok(ServerMsg::Started { run }) => Ok(run.to_string()),
+        Ok(other) => Err(Failure::runtime(format!("unexpected answer {other:?}"))),
+        Err(e) if e.contains("has already ended") => Err(Failure {
+            code: 10,
+            message: e,
+        }),
+        Err(e) if e.contains("there is no role") || e.contains("config") => Err(Failure::usage(e)),
+        Err(e) => Err(Failure::usage(e)),
+    }
+}
+
+async fn open(
+    paths: &Paths,
+    socket: PathBuf,
+    target: AttachTarget,
+    read_only: bool,
+    fps: Option<u32>,
+) -> Result<u8, Failure> {
+    let config = Config::load(&paths.config_file, paths.config_given)?;
+    let opts = control_room::options(paths, &config, fps)?;
+    let session = SocketSession::new(socket.clone(), hello(read_only), target);
+    let pid = socket::server_pid(&socket).unwrap_or_else(|| "?".into());
+    let note = format!("the run goes on in the server (pid {pid}); `macrohard-tui` attaches again");
+    control_room::open(session, opts, Some(note)).await
+}
+
+pub async fn run_tui(paths: &Paths, args: &RunArgs) -> Result<u8, Failure> {
+    let socket = ensure(paths).await?;
+    let mut conn = Conn::connect(&socket, &hello(false))
+        .await
+        .map_err(connect_failure)?;
+    let run = start(&mut conn, StartRequest::Run(Box::new(args.clone())), None).await?;
+    drop(conn);
+    open(
+        paths,
+        socket,
+        AttachTarget::Run(run),
+        false,
+        args.follow.fps,
+    )
+    .await
+}
+
+pub async fn resume_tui(paths: &Paths, args: &ResumeArgs) -> Result<u8, Failure> {
+    let socket = ensure(paths).await?;
+    let mut conn = Conn::connect(&socket, &hello(false))
+        .await
+        .map_err(connect_failure)?;
+    let request = StartRequest::Resume(Box::new(args.clone()));
+    let target = match start(&mut conn, request, Some(args.run.clone())).await {
+        Ok(run) => AttachTarget::Run(run),
+        // A finished run opens read-only, with its whole history.
+        Err(f) if f.code == 10 => AttachTarget::Run(args.run.clone()),
+        Err(f) => return Err(f),
+    };
+    drop(conn);
+    open(paths, socket, target, false, args.follow.fps).await
+}
+
+/// No command, with a terminal: the server's live run, else the last unfinished one resumed,
+/// else the demo.
+pub async fn default_tui(paths: &Paths) -> Result<u8, Failure> {
+    let socket = ensure(paths).await?;
+    open(paths, socket, AttachTarget::Default, false, None).await
+}
+
+/// `attach`: only attaches; exit 2 when no server runs.
+pub async fn attach(
+    paths: &Paths,
+    run: Option<String>,
+    read_only: bool,
+    fps: Option<u32>,
+) -> Result<u8, Failure> {
+    let socket = socket_of(paths)?;
+    match Conn::connect(&socket, &hello(read_only)).await {
+        Ok(_) => {}
+        Err(ConnectError::NoServer) => {
+            return Err(Failure::usage(format!(
+                "no server runs for {}: `macrohard-tui` starts one (or `macrohard-tui serve`)",
+                paths.data_dir.display()
+            )));
+        }
+        Err(e) => return Err(connect_failure(e)),
+    }
+    if !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+        return Err(Failure::usage(
+            "attach needs a terminal; `macrohard-tui runs` and `show` work without one",
+        ));
+    }
+    let target = run.map_or(AttachTarget::Live, AttachTarget::Run);
+    open(paths, socket, target, read_only, fps).await
+}
+
+fn follow_options(paths: &Paths, yes: bool, json: bool) -> FollowOptions {
+    let _ = paths;
+    FollowOptions {
+        json,
+        auto_approve: yes,
+        interactive: !yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+        by: identity::me(false),
+    }
+}
+
+/// `run --headless` while a server runs: the server runs it; this process prints its events.
+pub async fn run_headless(paths: &Paths, mut conn: Conn, args: &RunArgs) -> Result<u8, Failure> {
+    let run = start(&mut conn, StartRequest::Run(Box::new(args.clone())), None).await?;
+    drop(conn);
+    follow(paths, run, args.follow.yes, args.follow.json, true).await
+}
+
+pub async fn resume_headless(
+    paths: &Paths,
+    mut conn: Conn,
+    args: &ResumeArgs,
+) -> Result<u8, Failure> {
+    let request = StartRequest::Resume(Box::new(args.clone()));
+    let run = start(&mut conn, request, Some(args.run.clone()))
+        .await
+        .map_err(|mut f| {
+            if f.code == 10 {
+                f.code = 0;
+            }
+            f
+        })?;
+    drop(conn);
+    follow(paths, run, args.follow.yes, args.follow.json, false).await
+}
+
+async fn follow(
+    paths: &Paths,
+    run: String,
+    yes: bool,
+    json: bool,
+    history: bool,
+) -> Result<u8, Failure> {
+    let socket = socket_of(paths)?;
+    let hello = Hello {
+        auto: yes,
+        ..hello(false)
+    };
+    let session = SocketSession::new(socket, hello, AttachTarget::Run(run));
+    Ok(headless::follow_session(&session, follow_options(paths, yes, json), history).await)
+}
