@@ -56,21 +56,5 @@ fn run_export(data: &Path, run: &str) -> Output {
     out
 }
 
-/// The pid of the server of `data`, if one runs.
-pub fn server_pid(data: &Path) -> Option<i32> {
-    let socket = macrohard::server::socket::socket_path(data).ok()?;
-    std::os::unix::net::UnixStream::connect(&socket).ok()?;
-    macrohard::server::socket::server_pid(&socket)?.parse().ok()
-}
-
-/// Stops the server of `data` (SIGTERM) and waits until it is gone.
-pub fn stop_server(data: &Path) {
-    let Some(pid) = server_pid(data) else { return };
-    // SAFETY: signalling a process this test started (through the binary).
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    // SAFETY: signal 0 only asks whether the process exists.
-    while unsafe { libc::kill(pid, 0) } == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
+#[allow(unused_imports)]
+pub use pty::{server_pid, stop_server};
