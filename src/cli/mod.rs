@@ -91,8 +91,16 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let mut paths = config::Paths::resolve(cli.config.clone(), cli.data_dir.clone())?;
-    paths.foreground = cli.foreground
-        || config::Config::load(&paths.config_file, false).is_ok_and(|c| c.run.foreground);
+    // A config that is named must exist and be valid, whatever the command (init writes it).
+    let config = if matches!(cli.command, Some(Cmd::Init { .. })) {
+        None
+    } else {
+        Some(config::Config::load(
+            &paths.config_file,
+            paths.config_given,
+        )?)
+    };
+    paths.foreground = cli.foreground || config.is_some_and(|c| c.run.foreground);
     match cli.command {
         None => setup::default_entry(&paths).await,
         Some(Cmd::Run(args)) => setup::run(&paths, args).await,

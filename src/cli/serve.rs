@@ -136,6 +136,7 @@ pub async fn run(paths: &Paths, background: bool) -> Result<u8, Failure> {
             Lifetime::Forever
         },
         initial: (!background).then_some(Start::Unfinished),
+        client_queue: server::CLIENT_QUEUE,
     };
     if !background {
         eprintln!(

@@ -19,8 +19,6 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
-/// Frames waiting for a slow client before it is dropped.
-const OUTBOX: usize = 4_096;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Client {
@@ -38,7 +36,7 @@ pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
     let (rd, wr) = stream.into_split();
     let mut frames = FramedRead::new(rd, wire::codec(MAX_CLIENT_FRAME));
     let mut sink = FramedWrite::new(wr, wire::codec(wire::MAX_SERVER_FRAME));
-    let (out, mut outbox) = mpsc::channel::<ServerMsg>(OUTBOX);
+    let (out, mut outbox) = mpsc::channel::<ServerMsg>(hub.client_queue);
     // Cancelled to drop a client that stopped reading: the writer lets go of the socket even
     // in the middle of a write.
     let kill = CancellationToken::new();

@@ -55,6 +55,8 @@ pub struct Hub {
     clients: AtomicUsize,
     changed: Notify,
     start_lock: tokio::sync::Mutex<()>,
+    /// Frames waiting for one client before it counts as too slow and is dropped.
+    pub(crate) client_queue: usize,
 }
 
 impl Hub {
@@ -147,7 +149,12 @@ pub struct ServerConfig {
     pub lifetime: Lifetime,
     /// Started with this, before the first client (resume the last run, or nothing).
     pub initial: Option<Start>,
+    /// Frames waiting for one client before it counts as too slow and is dropped.
+    pub client_queue: usize,
 }
+
+/// The default of [`ServerConfig::client_queue`].
+pub const CLIENT_QUEUE: usize = 4_096;
 
 /// Serves the store on the socket until SIGTERM/SIGINT, or until idle for a background server.
 /// SIGHUP is ignored: the server outlives terminals.
@@ -163,6 +170,7 @@ pub async fn serve(store: Store, starter: Starter, config: ServerConfig) -> Resu
         clients: AtomicUsize::new(0),
         changed: Notify::new(),
         start_lock: tokio::sync::Mutex::new(()),
+        client_queue: config.client_queue.max(8),
     });
     if let Some(what) = config.initial {
         let by = Actor::Engine;
