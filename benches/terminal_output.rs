@@ -40,11 +40,28 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` asks; this harness only measures.
     }
+    // The engine in the control room's own process, then in a server the control room is
+    // attached to over the socket: the bytes to the terminal must be no more when attached.
+    harness(true);
+    harness(false);
+}
+
+fn harness(foreground: bool) {
+    let label = if foreground {
+        "in-process (--foreground)"
+    } else {
+        "attached to the server"
+    };
+    println!("== {label}");
     let dir = tempfile::tempdir().unwrap();
     let speed = std::env::var("HARNESS_SIM_SPEED").unwrap_or_else(|_| "1".into());
+    let mut args = vec!["run", "--yes"];
+    if foreground {
+        args.insert(0, "--foreground");
+    }
     let mut p = pty::Pty::spawn(
         dir.path(),
-        &["run", "--yes"],
+        &args,
         &[("MACROHARD_SIM_SPEED", speed.as_str())],
         200,
         60,
@@ -56,11 +73,19 @@ fn main() {
     p.wait_for("agents at work", Duration::from_secs(60), |s| {
         s.contains("engineer-1")
     });
+    let server = pty::server_pid(dir.path());
+    let server_cpu0 = server.map(|s| cpu_ticks(s as u32));
+    let t0 = Instant::now();
     let (bytes, cpu) = measure(&p, pid, 10);
     println!(
         "streaming (sim speed {speed}, 200x60): {:.1} KB/s to the terminal, {cpu:.1}% of one core",
         bytes / 1000.0
     );
+    if let (Some(s), Some(c0)) = (server, server_cpu0) {
+        let cpu = (cpu_ticks(s as u32) - c0) as f64 / ticks_per_sec() / t0.elapsed().as_secs_f64()
+            * 100.0;
+        println!("  the server meanwhile: {cpu:.1}% of one core");
+    }
 
     // Key press to frame: toggle the help overlay and time until the screen shows it.
     let mut lat = Vec::new();

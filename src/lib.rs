@@ -2,6 +2,8 @@
 //!
 //! Layers (each may use only those below it that it names; see DESIGN.md §2):
 //! `cli` → `tui` → `server` → `session` → `engine` → `llm`, `tools`, `store` → `protocol` → `domain`.
+//! The server also reads the store directly (it is the one process that owns it) to answer
+//! listings and exports.
 
 pub mod cli;
 pub mod domain;

@@ -42,6 +42,7 @@ fn detach_attach_share_an_approval_and_survive_a_killed_terminal() {
     std::thread::sleep(Duration::from_millis(500));
     let b = Pty::spawn(dir.path(), &[], &env, 120, 40);
     let took = b.wait_for("the control room again", LONG, |s| s.contains("1 Agents"));
+    eprintln!("attaching to the live run took {took:?}");
     assert!(took < Duration::from_secs(1), "attaching took {took:?}");
     let seq_after = common::export_jsonl(dir.path(), "last").len();
     assert!(seq_after > seq_before, "{seq_after} > {seq_before}");
@@ -111,4 +112,47 @@ fn q_upper_stops_the_run_and_the_server() {
     );
     let r = runs(dir.path());
     assert_eq!(r[0]["status"], "cancelled", "{r}");
+}
+
+#[test]
+fn a_headless_run_is_handed_to_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = common::bin()
+        .env("MACROHARD_SIM_SPEED", "0")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("serve")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while common::server_pid(dir.path()).is_none() {
+        assert!(std::time::Instant::now() < deadline, "the server listens");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The store is the server's: this process must not (and does not) open it.
+    let out = run(
+        dir.path(),
+        &["run", "--headless", "--yes", "Write a todo app"],
+    );
+    let (stdout, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("created: \"Write a todo app\""), "{stdout}");
+    assert!(!stderr.contains("in use"), "{stderr}");
+    let r = runs(dir.path());
+    assert_eq!(r[0]["status"], "completed");
+    let events = common::export_jsonl(dir.path(), "last");
+    let approved_by_yes = events
+        .iter()
+        .any(|e| e["event"]["type"] == "approval_resolved" && e["event"]["by"]["auto"] == true);
+    assert!(approved_by_yes, "the follower's approvals are marked --yes");
+    let show = run(dir.path(), &["show", "last"]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("completed"));
+    // SAFETY: signalling the server this test started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let status = server.wait().unwrap();
+    assert!(status.success(), "SIGTERM stops the server cleanly");
+    assert!(common::server_pid(dir.path()).is_none());
 }

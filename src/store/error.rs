@@ -3,10 +3,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "the store at {} is in use by another macrohard-tui process; stop that process, or pass a different --data-dir",
-        dir.display()
+        "the store at {} is in use by another macrohard-tui process{}; stop that process, or pass a different --data-dir",
+        dir.display(),
+        holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
     )]
-    Locked { dir: PathBuf },
+    Locked {
+        dir: PathBuf,
+        /// Which process holds it, as it said when it opened the store.
+        holder: Option<String>,
+    },
     #[error("cannot use {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -38,6 +43,10 @@ impl StoreError {
             {
                 StoreError::Locked {
                     dir: dir.to_owned(),
+                    holder: std::fs::read_to_string(dir.join(super::HOLDER))
+                        .ok()
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty()),
                 }
             }
             _ => StoreError::Sled(e),

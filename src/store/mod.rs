@@ -18,6 +18,8 @@ use crate::domain::{EventRecord, RunId, RunState};
 use std::path::{Path, PathBuf};
 
 const RUNS: &str = "runs";
+/// A file in the store's directory naming the process that holds it.
+const HOLDER: &str = "holder";
 
 fn events_tree(run: &RunId) -> String {
     format!("events/{run}")
@@ -60,6 +62,8 @@ impl Store {
                 other => break other?,
             }
         };
+        // Only the pid: arguments may carry a URL with credentials in it.
+        let _ = std::fs::write(dir.join(HOLDER), format!("pid {}\n", std::process::id()));
         Ok(Self {
             db,
             dir: dir.to_owned(),

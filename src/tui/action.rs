@@ -135,7 +135,9 @@ impl Action {
             Action::Filter => "filter the focused list / search the text",
             Action::CommandLine => "command line (:pause, :budget 10, :theme mono, …)",
             Action::NextTheme => "next theme",
-            Action::Detach => "quit; the run stays resumable",
+            Action::Detach => {
+                "leave: the run goes on in its server (with --foreground, it stays resumable)"
+            }
             Action::Stop => "stop the run and quit (asks to confirm)",
             Action::Close => "close the popup / clear the filter",
         }

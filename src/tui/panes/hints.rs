@@ -68,7 +68,7 @@ fn short(a: Action) -> &'static str {
         Action::ToggleView => "grid",
         Action::CommandLine => "command",
         Action::Help => "help",
-        Action::Detach => "quit",
+        Action::Detach => "detach",
         _ => a.name(),
     }
 }
