@@ -4,11 +4,11 @@
 
 use super::lines;
 use crate::domain::{Actor, ApprovalId, Event, EventRecord, RunState, RunStatus};
-use crate::engine::{Backlog, Engine, EngineHandle};
+use crate::engine::Engine;
 use crate::protocol::Command;
-use crate::session::Session;
+use crate::session::{InProcess, Session};
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -18,6 +18,20 @@ pub struct FollowOptions {
     /// Ask approvals on the terminal.
     pub interactive: bool,
     pub by: Actor,
+    /// The run lives in a server (it goes on when this process stops).
+    pub remote: bool,
+}
+
+impl FollowOptions {
+    pub fn new(yes: bool, json: bool, remote: bool) -> Self {
+        Self {
+            json,
+            auto_approve: yes,
+            interactive: !yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+            by: super::identity::me(false),
+            remote,
+        }
+    }
 }
 
 fn print_record(rec: &EventRecord, json: bool) {
@@ -98,34 +112,23 @@ fn exit_code(status: RunStatus) -> u8 {
     }
 }
 
-/// Follows the engine until the run ends (exit 0/1) or stops for a person (exit 3).
+/// Follows an engine in this process until the run ends (exit 0/1) or stops for a person
+/// (exit 3; the engine is then stopped and the run stays resumable).
 pub async fn follow(engine: Engine, opts: FollowOptions) -> u8 {
-    let handle = engine.handle.clone();
-    let code = watch(&handle, engine.first_seq, &opts).await;
-    handle.shutdown().await;
-    let final_state = match engine.join.await {
-        Ok(Ok(state)) => state,
+    let session = InProcess::new(engine.handle.clone(), opts.by.clone());
+    let code = follow_session(&session, opts, engine.first_seq <= 1).await;
+    engine.handle.shutdown().await;
+    match engine.join.await {
+        Ok(Ok(_)) => code,
         Ok(Err(e)) => {
             eprintln!("macrohard-tui: the engine stopped: {e}");
-            return 1;
+            1
         }
         Err(e) => {
             eprintln!("macrohard-tui: the engine crashed: {e}");
-            return 1;
+            1
         }
-    };
-    if let Some(code) = code {
-        return code;
     }
-    let id = final_state
-        .id()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    eprintln!(
-        "run {id} {}: {}",
-        final_state.status, final_state.status_reason
-    );
-    exit_code(final_state.status)
 }
 
 /// What one event means for a follower: `Some(code)` when it must stop here.
@@ -172,68 +175,6 @@ fn react(
         }
         _ => None,
     }
-}
-
-/// Returns `Some(code)` when following stopped before the run ended.
-async fn watch(handle: &EngineHandle, first_seq: u64, opts: &FollowOptions) -> Option<u8> {
-    let sub = handle.subscribe_with(Backlog::From(first_seq)).await?;
-    let mut rx = sub.events;
-    if !opts.json {
-        banner(&sub.state);
-    }
-    let mut queue: VecDeque<(ApprovalId, String)> = VecDeque::new();
-    for rec in &sub.backlog {
-        print_record(rec, opts.json);
-        if let Some(code) = react(rec, opts, &mut queue) {
-            return Some(code);
-        }
-    }
-    let (mut term, mut hup, mut int) = (
-        signal(SignalKind::terminate()).ok()?,
-        signal(SignalKind::hangup()).ok()?,
-        signal(SignalKind::interrupt()).ok()?,
-    );
-    let mut asking: Option<tokio::task::JoinHandle<Option<Command>>> = None;
-    loop {
-        if asking.is_none() && opts.interactive {
-            if let Some((id, summary)) = queue.pop_front() {
-                asking = Some(tokio::spawn(prompt(id, summary)));
-            }
-        }
-        tokio::select! {
-            r = rx.recv() => match r {
-                Ok(rec) => {
-                    print_record(&rec, opts.json);
-                    if let Some(code) = react(&rec, opts, &mut queue) {
-                        return Some(code);
-                    }
-                }
-                Err(RecvError::Lagged(n)) => {
-                    eprintln!("(output fell behind; {n} events not shown; `export` has them all)");
-                    rx = handle.subscribe().await?.1;
-                }
-                Err(RecvError::Closed) => return None,
-            },
-            answer = async { asking.as_mut()?.await.ok().flatten() }, if asking.is_some() => {
-                asking = None;
-                if let Some(cmd) = answer {
-                    if let Err(e) = handle.command(opts.by.clone(), cmd).await {
-                        eprintln!(">>> not accepted: {e}");
-                    }
-                }
-            }
-            _ = term.recv() => return Some(detached("SIGTERM")),
-            _ = hup.recv() => return Some(detached("SIGHUP")),
-            _ = int.recv() => return Some(detached("Ctrl-C")),
-        }
-    }
-}
-
-fn detached(why: &str) -> u8 {
-    eprintln!(
-        "\n{why}: stopping this process; the run is saved and resumes with `macrohard-tui resume last`"
-    );
-    3
 }
 
 /// What the state of a run, as attached, asks of a follower: approvals waiting and a pause.
@@ -374,9 +315,9 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
                     }
                 }
             }
-            _ = term.recv() => return left("SIGTERM"),
-            _ = hup.recv() => return left("SIGHUP"),
-            _ = int.recv() => return left("Ctrl-C"),
+            _ = term.recv() => return left("SIGTERM", opts.remote),
+            _ = hup.recv() => return left("SIGHUP", opts.remote),
+            _ = int.recv() => return left("Ctrl-C", opts.remote),
         }
     }
 }
@@ -400,7 +341,13 @@ fn ended(state: &RunState) -> u8 {
     exit_code(state.status)
 }
 
-fn left(why: &str) -> u8 {
-    eprintln!("\n{why}: this process stops; the run goes on in the server");
+fn left(why: &str, remote: bool) -> u8 {
+    if remote {
+        eprintln!("\n{why}: this process stops; the run goes on in the server");
+    } else {
+        eprintln!(
+            "\n{why}: stopping this process; the run is saved and resumes with `macrohard-tui resume last`"
+        );
+    }
     3
 }

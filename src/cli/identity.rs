@@ -20,27 +20,7 @@ fn user() -> String {
             return u;
         }
     }
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 4096];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call; the name is read only when it succeeded.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut pwd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc == 0 && !result.is_null() && !pwd.pw_name.is_null() {
-        // SAFETY: pw_name points into `buf`, NUL-terminated by getpwuid_r.
-        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-        return name.to_string_lossy().into_owned();
-    }
-    format!("uid{uid}")
+    crate::server::socket::user_name(crate::server::socket::my_uid())
 }
 
 /// The person running this process; `auto` marks approvals given by `--yes`.

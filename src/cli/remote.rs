@@ -218,16 +218,6 @@ pub async fn attach(
     open(paths, socket, target, read_only, fps).await
 }
 
-fn follow_options(paths: &Paths, yes: bool, json: bool) -> FollowOptions {
-    let _ = paths;
-    FollowOptions {
-        json,
-        auto_approve: yes,
-        interactive: !yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
-        by: identity::me(false),
-    }
-}
-
 /// `run --headless` while a server runs: the server runs it; this process prints its events.
 pub async fn run_headless(paths: &Paths, mut conn: Conn, args: &RunArgs) -> Result<u8, Failure> {
     let run = start(&mut conn, StartRequest::Run(Box::new(args.clone())), None).await?;
@@ -266,5 +256,5 @@ async fn follow(
         ..hello(false)
     };
     let session = SocketSession::new(socket, hello, AttachTarget::Run(run));
-    Ok(headless::follow_session(&session, follow_options(paths, yes, json), history).await)
+    Ok(headless::follow_session(&session, FollowOptions::new(yes, json, true), history).await)
 }

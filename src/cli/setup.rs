@@ -99,17 +99,6 @@ fn open_store(paths: &Paths) -> Result<Store, Failure> {
     Ok(Store::open(&paths.store_dir())?)
 }
 
-fn follow_options(follow: &FollowArgs) -> FollowOptions {
-    FollowOptions {
-        json: follow.json,
-        auto_approve: follow.yes,
-        interactive: !follow.yes
-            && std::io::stdin().is_terminal()
-            && std::io::stdout().is_terminal(),
-        by: identity::me(false),
-    }
-}
-
 fn engine_failure(e: EngineError) -> Failure {
     match e {
         EngineError::Store(s) => s.into(),
@@ -298,7 +287,7 @@ async fn follow(
     engine: engine::Engine,
 ) -> Result<u8, Failure> {
     if !wants_tui(args) {
-        return Ok(headless::follow(engine, follow_options(args)).await);
+        return Ok(headless::follow(engine, FollowOptions::new(args.yes, args.json, false)).await);
     }
     let opts = match control_room::options(paths, &loaded.config, args.fps) {
         Ok(o) => o,

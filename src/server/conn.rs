@@ -176,20 +176,41 @@ async fn refuse(out: &mpsc::Sender<ServerMsg>, reason: String) {
     let _ = out.send(ServerMsg::Refused { reason }).await;
 }
 
-/// The records of a run in frames of at most `RECORDS_PER_FRAME`.
-fn chunks(records: Vec<EventRecord>) -> Vec<Vec<EventRecord>> {
+/// The records of a run in frames of at most `RECORDS_PER_FRAME`; `frame` makes the message
+/// and is told which frame is the last.
+fn framed(
+    records: &[EventRecord],
+    frame: fn(Vec<EventRecord>, bool) -> ServerMsg,
+) -> Vec<ServerMsg> {
     if records.is_empty() {
-        return vec![Vec::new()];
+        return vec![frame(Vec::new(), true)];
     }
+    let n = records.len().div_ceil(RECORDS_PER_FRAME);
     records
         .chunks(RECORDS_PER_FRAME)
-        .map(<[EventRecord]>::to_vec)
+        .enumerate()
+        .map(|(i, part)| frame(part.to_vec(), i + 1 == n))
         .collect()
+}
+
+fn backlog_frame(records: Vec<EventRecord>, last: bool) -> ServerMsg {
+    ServerMsg::Backlog { records, last }
+}
+
+fn recorded(records: Vec<EventRecord>, last: bool) -> ServerMsg {
+    ServerMsg::Records { records, last }
 }
 
 impl Client {
     async fn send(&self, msg: ServerMsg) -> Result<(), ()> {
         self.out.send(msg).await.map_err(|_| ())
+    }
+
+    async fn send_all(&self, msgs: Vec<ServerMsg>) -> Result<(), ()> {
+        for m in msgs {
+            self.send(m).await?;
+        }
+        Ok(())
     }
 
     async fn close(&self, reason: String) {
@@ -233,18 +254,7 @@ impl Client {
                         .map_err(|e| e.to_string())
                 });
                 match records {
-                    Ok(records) => {
-                        let parts = chunks(records);
-                        let n = parts.len();
-                        for (i, records) in parts.into_iter().enumerate() {
-                            self.send(ServerMsg::Records {
-                                records,
-                                last: i + 1 == n,
-                            })
-                            .await?;
-                        }
-                        Ok(())
-                    }
+                    Ok(records) => self.send_all(framed(&records, recorded)).await,
                     Err(e) => self.error(e).await,
                 }
             }
@@ -329,15 +339,7 @@ impl Client {
             live: true,
         })
         .await?;
-        let parts = chunks(sub.backlog);
-        let n = parts.len();
-        for (i, records) in parts.into_iter().enumerate() {
-            self.send(ServerMsg::Backlog {
-                records,
-                last: i + 1 == n,
-            })
-            .await?;
-        }
+        self.send_all(framed(&sub.backlog, backlog_frame)).await?;
         let out = self.out.clone();
         let kill = self.kill.clone();
         let mut events = sub.events;
@@ -394,15 +396,8 @@ impl Client {
         let (status, reason) = (state.status, state.status_reason.clone());
         self.send(ServerMsg::Snapshot { state, live: false })
             .await?;
-        let parts = chunks(records[keep..].to_vec());
-        let n = parts.len();
-        for (i, records) in parts.into_iter().enumerate() {
-            self.send(ServerMsg::Backlog {
-                records,
-                last: i + 1 == n,
-            })
+        self.send_all(framed(&records[keep..], backlog_frame))
             .await?;
-        }
         self.send(ServerMsg::Ended { status, reason }).await
     }
 }

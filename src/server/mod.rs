@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// What a client asks the server to start.
 #[derive(Debug, Clone)]
@@ -53,7 +52,6 @@ pub struct Hub {
     newest: Mutex<Option<RunId>>,
     starter: Starter,
     clients: AtomicUsize,
-    changed: Notify,
     start_lock: tokio::sync::Mutex<()>,
     /// Frames waiting for one client before it counts as too slow and is dropped.
     pub(crate) client_queue: usize,
@@ -125,7 +123,6 @@ impl Hub {
                 engines.remove(&run);
             }
             tracing::info!(%run, "engine ended");
-            hub.changed.notify_waiters();
         });
         Ok(handle)
     }
@@ -168,7 +165,6 @@ pub async fn serve(store: Store, starter: Starter, config: ServerConfig) -> Resu
         newest: Mutex::new(None),
         starter,
         clients: AtomicUsize::new(0),
-        changed: Notify::new(),
         start_lock: tokio::sync::Mutex::new(()),
         client_queue: config.client_queue.max(8),
     });
@@ -192,8 +188,7 @@ pub async fn serve(store: Store, starter: Starter, config: ServerConfig) -> Resu
                     tokio::spawn(async move {
                         conn::serve(hub.clone(), stream).await;
                         hub.clients.fetch_sub(1, Ordering::SeqCst);
-                        hub.changed.notify_waiters();
-                    });
+                                });
                 }
                 Err(e) => tracing::warn!("accept failed: {e}"),
             },
