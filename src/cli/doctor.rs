@@ -30,7 +30,9 @@ impl Report {
             Level::Fail => "FAIL",
         };
         self.failed |= level == Level::Fail;
-        println!("{tag}  {what:<10} {}", text.as_ref());
+        // A closed stdout (`doctor | head`) is not worth a panic.
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{tag}  {what:<10} {}", text.as_ref());
     }
 }
 
@@ -122,6 +124,28 @@ fn check_paths(r: &mut Report, paths: &Paths) {
             );
             return;
         }
+    }
+    match crate::server::socket::socket_path(dir) {
+        Ok(sock) => match std::os::unix::net::UnixStream::connect(&sock) {
+            Ok(_) => r.line(
+                Level::Ok,
+                "server",
+                format!(
+                    "running (pid {}) on {}",
+                    crate::server::socket::server_pid(&sock).unwrap_or_else(|| "?".into()),
+                    sock.display()
+                ),
+            ),
+            Err(_) => r.line(
+                Level::Ok,
+                "server",
+                format!(
+                    "none running; `macrohard-tui` starts one on {}",
+                    sock.display()
+                ),
+            ),
+        },
+        Err(e) => r.line(Level::Fail, "server", e.to_string()),
     }
     if !paths.store_dir().exists() {
         r.line(

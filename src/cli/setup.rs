@@ -344,6 +344,12 @@ pub async fn default_entry(paths: &Paths) -> Result<u8, Failure> {
     follow(paths, &loaded, &follow_args, engine).await
 }
 
+/// A line on standard output; a closed pipe is ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {
     let mut files: Vec<(std::path::PathBuf, &str)> =
         vec![(paths.config_file.clone(), super::config::DEFAULT_CONFIG)];
@@ -352,7 +358,10 @@ pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {
     }
     for (path, text) in files {
         if path.exists() && !force {
-            println!("kept     {} (exists; --force overwrites)", path.display());
+            say(&format!(
+                "kept     {} (exists; --force overwrites)",
+                path.display()
+            ));
             continue;
         }
         if let Some(dir) = path.parent() {
@@ -361,7 +370,7 @@ pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {
         }
         std::fs::write(&path, text)
             .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
-        println!("wrote    {}", path.display());
+        say(&format!("wrote    {}", path.display()));
     }
     Ok(0)
 }
