@@ -117,7 +117,17 @@ impl App {
         if self.can_steer {
             self.outbox.push(cmd);
         } else {
-            self.say("this run has ended; it can only be viewed");
+            let why = self.no_steer_reason();
+            self.say(why);
+        }
+    }
+
+    /// Why commands are not sent: a run that has ended, or a read-only viewer.
+    pub(super) fn no_steer_reason(&self) -> String {
+        if self.view.state.status.is_terminal() {
+            "this run has ended; it can only be viewed".into()
+        } else {
+            "this viewer is read-only: it can look but not steer".into()
         }
     }
 

@@ -83,7 +83,7 @@ pub fn execute(app: &mut App, input: &str) -> Result<(), String> {
         .map_or((input, ""), |(w, a)| (w, a.trim()));
     let steer = |app: &mut App, cmd: Command, msg: String| -> Result<(), String> {
         if !app.can_steer {
-            return Err("this run has ended; it can only be viewed".into());
+            return Err(app.no_steer_reason());
         }
         app.outbox.push(cmd);
         app.status = Some(msg);
