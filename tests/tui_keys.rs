@@ -236,7 +236,7 @@ fn the_reasoning_pane_holds_its_place_while_text_arrives() {
 }
 
 #[test]
-fn a_finished_run_is_read_only() {
+fn a_viewer_that_cannot_steer_sends_nothing_and_says_why() {
     let mut a = app(false);
     press(&mut a, "y ");
     assert!(a.outbox.is_empty());
@@ -244,7 +244,7 @@ fn a_finished_run_is_read_only() {
         a.status
             .as_deref()
             .unwrap_or("")
-            .contains("can only be viewed")
+            .contains("read-only: it can look but not steer")
     );
     press(&mut a, "/warn\n");
     assert_eq!(a.log_filter.text, "warn");
