@@ -58,12 +58,27 @@ async fn ensure(paths: &Paths) -> Result<PathBuf, Failure> {
         Err(ConnectError::NoServer) => {}
         Err(e) => return Err(connect_failure(e)),
     }
-    spawn_server(paths)?;
+    let mut child = spawn_server(paths)?;
     let started = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Ok(Some(_)) = child.try_wait() {
+            // It gave up: most likely another process (running with --foreground) holds the
+            // store. Say which.
+            let holder = std::fs::read_to_string(paths.store_dir().join("holder"))
+                .map(|h| format!(" (the store is held by {}: a macrohard-tui running without a server; stop it or let it finish)", h.trim()))
+                .unwrap_or_default();
+            return Err(Failure::runtime(format!(
+                "the server could not start{holder}; its log is {}",
+                paths.log_file().display()
+            )));
+        }
         match Conn::connect(&socket, &hello(false)).await {
-            Ok(_) => return Ok(socket),
+            Ok(_) => {
+                // Reaped if it ends while this process still runs.
+                std::thread::spawn(move || child.wait());
+                return Ok(socket);
+            }
             Err(ConnectError::NoServer) if started.elapsed() < SPAWN_WAIT => {}
             Err(e) => {
                 return Err(Failure::runtime(format!(
@@ -77,7 +92,7 @@ async fn ensure(paths: &Paths) -> Result<PathBuf, Failure> {
 
 /// Starts `macrohard-tui serve --background` for the data directory, detached from this
 /// terminal (a session of its own), its output in the log file.
-fn spawn_server(paths: &Paths) -> Result<(), Failure> {
+fn spawn_server(paths: &Paths) -> Result<std::process::Child, Failure> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().map_err(|e| {
         Failure::runtime(format!("cannot find this program to start a server: {e}"))
@@ -98,12 +113,8 @@ fn spawn_server(paths: &Paths) -> Result<(), Failure> {
             Ok(())
         });
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Failure::runtime(format!("cannot start the server: {e}")))?;
-    // Reaped if it ends while this process still runs.
-    std::thread::spawn(move || child.wait());
-    Ok(())
+    cmd.spawn()
+        .map_err(|e| Failure::runtime(format!("cannot start the server: {e}")))
 }
 
 fn envelope(request: StartRequest) -> Result<serde_json::Value, Failure> {
