@@ -49,11 +49,11 @@ fn turn(req: &LlmRequest, engineer_turns: usize) -> Turn {
         "supervisor" => Turn::think("waiting"),
         _ if engineer_turns < READS => Turn::think("another log").call(
             "read_file",
-            json!({"path": format!("log{}.txt", engineer_turns % 3)}),
+            json!({"path": format!("log{engineer_turns}.txt")}),
         ),
         _ => Turn::think("enough").call(
             "complete_task",
-            json!({"summary": "read every log", "evidence": "log0.txt log1.txt log2.txt"}),
+            json!({"summary": "read every log", "evidence": "log0.txt to log11.txt"}),
         ),
     }
 }
@@ -130,7 +130,7 @@ async fn a_task_that_outgrows_the_window_is_condensed_and_completes() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
-    for i in 0..3 {
+    for i in 0..READS {
         let line = format!("{i}: request served in 12ms, cache hit, nothing to report\n");
         std::fs::write(ws.join(format!("log{i}.txt")), line.repeat(200)).unwrap();
     }

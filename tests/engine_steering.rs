@@ -3,7 +3,8 @@
 //! file tools under a model that tries to escape.
 
 use macrohard::domain::{
-    Actor, AgentId, ApprovalDecision, Event, EventRecord, LogLevel, RunStatus, TaskId, TaskStatus,
+    Actor, AgentId, AgentStatus, ApprovalDecision, Event, EventRecord, LogLevel, RunStatus, TaskId,
+    TaskStatus,
 };
 use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
 use macrohard::llm::sim::{SimProvider, SimSpeed, Turn};
@@ -479,4 +480,98 @@ async fn a_quota_refusal_pauses_the_run_with_the_reason_and_resume_goes_on() {
         "{}",
         state.status_reason
     );
+}
+
+fn looping_company(req: &LlmRequest) -> Turn {
+    let step = req
+        .messages
+        .iter()
+        .filter(|m| m.role == macrohard::llm::MessageRole::Assistant)
+        .count();
+    let settled =
+        !req.context.plan.is_empty() && req.context.plan.iter().all(|t| t.status.is_terminal());
+    match req.context.role.as_str() {
+        "supervisor" if step == 0 => Turn::think("plan").call(
+            "create_task",
+            json!({"title": "Find the config", "description": "d", "role": "engineer"}),
+        ),
+        "supervisor" if settled => Turn::think("done").call("finish_run", json!({"summary": "ok"})),
+        "supervisor" => Turn::think("waiting"),
+        // The engineer looks for the same file forever.
+        _ => Turn::think("maybe it is there now").call("read_file", json!({"path": "config.toml"})),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_agent_is_marked_stuck_paused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("ws"));
+    let new = NewRun {
+        goal: "find the config".into(),
+        workspace: None,
+        seed: 1,
+        by: tester(),
+    };
+    let engine = engine::start(
+        store.clone(),
+        Arc::new(Scripted(looping_company)),
+        config,
+        RunTarget::New(new),
+    )
+    .await
+    .unwrap();
+    let h = engine.handle.clone();
+    let (_, mut rx) = h.subscribe().await.unwrap();
+    let rec = wait_for(&mut rx, "the stuck agent", |e| {
+        matches!(
+            e,
+            Event::AgentStatusChanged {
+                status: AgentStatus::Stuck,
+                ..
+            }
+        )
+    })
+    .await;
+    let Event::AgentStatusChanged { agent, reason, .. } = rec.event else {
+        unreachable!()
+    };
+    assert_eq!(agent.as_str(), "engineer-1");
+    assert!(
+        reason.contains("on T1")
+            && reason.contains("the same call 3 times")
+            && reason.contains("read_file"),
+        "{reason}"
+    );
+    // It stays paused: no more requests from it while the rest of the run goes on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (state, _) = h.subscribe().await.unwrap();
+    let eng = state.agent(&agent).unwrap();
+    assert_eq!(eng.status, AgentStatus::Stuck, "{}", eng.status_reason);
+    let requests = eng.requests;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (state, _) = h.subscribe().await.unwrap();
+    assert_eq!(state.agent(&agent).unwrap().requests, requests);
+    // The person steps in: cancel the task; the run finishes.
+    h.command(
+        tester(),
+        Command::CancelTask {
+            task: TaskId::numbered(1),
+            reason: Some("it cannot be found".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(30), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(state.status.is_terminal(), "{}", state.status_reason);
+    let records: Vec<EventRecord> = store
+        .events(state.id().unwrap(), 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(records.iter().any(|r| matches!(&r.event, Event::Log { level: LogLevel::Warn, text, .. } if text.starts_with("stuck on T1"))));
 }

@@ -20,6 +20,9 @@ pub struct Config {
     pub sim: SimSection,
     #[serde(default)]
     pub tools: ToolsSection,
+    /// When an agent counts as stuck.
+    #[serde(default)]
+    pub stuck: StuckSection,
     #[serde(default)]
     pub roles: BTreeMap<String, RoleSection>,
     /// Settings of named providers: the presets' or new ones.
@@ -148,6 +151,32 @@ impl Default for ToolsSection {
         Self {
             command_timeout_s: 120,
             output_cap_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// `[stuck]`: the thresholds of loop detection (see `engine::stuck`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StuckSection {
+    pub window: Option<usize>,
+    pub repeats: Option<usize>,
+    pub alternations: Option<usize>,
+    pub same_errors: Option<usize>,
+    pub idle_steps: Option<u32>,
+    pub replans: Option<usize>,
+}
+
+impl StuckSection {
+    pub fn limits(&self) -> crate::engine::stuck::StuckLimits {
+        let d = crate::engine::stuck::StuckLimits::default();
+        crate::engine::stuck::StuckLimits {
+            window: self.window.unwrap_or(d.window).max(2),
+            repeats: self.repeats.unwrap_or(d.repeats).max(2),
+            alternations: self.alternations.unwrap_or(d.alternations).max(2),
+            same_errors: self.same_errors.unwrap_or(d.same_errors).max(2),
+            idle_steps: self.idle_steps.unwrap_or(d.idle_steps).max(2),
+            replans: self.replans.unwrap_or(d.replans).max(2),
         }
     }
 }

@@ -84,6 +84,10 @@ pub(crate) struct RunActor {
     pub(super) replies: Vec<Reply>,
     pub(super) live: BTreeMap<AgentId, Live>,
     pub(super) paused_agents: HashSet<AgentId>,
+    /// What each agent has done lately, for stuck detection.
+    pub(super) watches: HashMap<AgentId, super::stuck::Watch>,
+    /// Agents paused as stuck, with the pattern seen.
+    pub(super) stuck: HashMap<AgentId, String>,
     pub(super) parked: HashMap<ApprovalId, ParkedCall>,
     /// News for the supervisor, delivered at its next boundary.
     pub(super) news: Vec<String>,
@@ -183,6 +187,8 @@ impl RunActor {
             replies: Vec::new(),
             live: BTreeMap::new(),
             paused_agents: HashSet::new(),
+            watches: HashMap::new(),
+            stuck: HashMap::new(),
             parked: HashMap::new(),
             news: Vec::new(),
             agents_per_role,
@@ -327,7 +333,50 @@ impl RunActor {
                 live.parked = Some(reply);
                 live.idle = idle;
             }
-            _ => self.replies.push(Reply::Go(reply, Go::Stop)),
+            _ => {
+                self.replies.push(Reply::Go(reply, Go::Stop));
+                return;
+            }
+        }
+        if !idle {
+            let limits = self.config.stuck;
+            if let Some(p) = self.watches.entry(agent.clone()).or_default().step(&limits) {
+                self.mark_stuck(&agent, p);
+            }
+        }
+    }
+
+    /// Pauses an agent that loops, and tells the person and the supervisor what was seen.
+    pub(super) fn mark_stuck(&mut self, agent: &AgentId, pattern: String) {
+        if self.stuck.contains_key(agent) {
+            return;
+        }
+        self.paused_agents.insert(agent.clone());
+        self.watches.remove(agent);
+        let on = self
+            .live
+            .get(agent)
+            .and_then(|l| l.task.as_ref())
+            .map(|t| format!(" on {t}"))
+            .unwrap_or_default();
+        let reason = format!(
+            "stuck{on}: {pattern}; paused until a person resumes it (p) or sends guidance (i)"
+        );
+        self.stuck.insert(agent.clone(), reason.clone());
+        self.pending.push(Event::AgentStatusChanged {
+            agent: agent.clone(),
+            status: crate::domain::AgentStatus::Stuck,
+            reason,
+        });
+        self.pending.push(Event::log(
+            LogLevel::Warn,
+            agent.as_str(),
+            format!("stuck{on}: {pattern}"),
+        ));
+        if agent.as_str() != SUPERVISOR {
+            self.news.push(format!(
+                "{agent} is stuck{on}: {pattern}. It is paused until a person resumes it; re-plan or cancel the task if it cannot be done this way."
+            ));
         }
     }
 

@@ -66,6 +66,8 @@ impl RunActor {
                 if !self.paused_agents.remove(&agent) {
                     return Err(format!("{agent} is not paused"));
                 }
+                self.stuck.remove(&agent);
+                self.watches.remove(&agent);
                 let status = if self.live.contains_key(&agent) {
                     AgentStatus::Thinking
                 } else {

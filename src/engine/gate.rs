@@ -58,6 +58,15 @@ impl RunActor {
         if !self.live.contains_key(&agent) || self.state.status.is_terminal() {
             return; // the agent is being stopped; dropping the reply tells it so
         }
+        let limits = self.config.stuck;
+        if let Some(p) = self
+            .watches
+            .entry(agent.clone())
+            .or_default()
+            .call(&name, &args, &limits)
+        {
+            self.mark_stuck(&agent, p);
+        }
         self.next_call += 1;
         let call = CallId::from(format!("c{}", self.next_call));
         self.pending.push(Event::ToolCallRequested {
@@ -218,6 +227,15 @@ impl RunActor {
             Ok(out) => (out.ok, out.text.clone()),
             Err(e) => (false, format!("error: {e}")),
         };
+        let limits = self.config.stuck;
+        if let Some(p) = self
+            .watches
+            .entry(agent.clone())
+            .or_default()
+            .result(ok, &output, &limits)
+        {
+            self.mark_stuck(&agent, p);
+        }
         if let Err(e @ ToolError::Confinement { .. }) = &result {
             self.pending.push(Event::log(
                 LogLevel::Warn,

@@ -12,6 +12,7 @@ mod prompt;
 pub mod roles;
 mod scheduler;
 mod spawn;
+pub mod stuck;
 
 pub use roles::{RoleDef, Roster};
 
@@ -48,6 +49,8 @@ pub struct EngineConfig {
     pub workspaces_dir: PathBuf,
     /// What requests cost: the built-in table and the config's overrides.
     pub prices: Prices,
+    /// When an agent counts as stuck (and is paused).
+    pub stuck: stuck::StuckLimits,
 }
 
 impl EngineConfig {
@@ -65,6 +68,7 @@ impl EngineConfig {
             retry_backoff: Duration::from_millis(500),
             workspaces_dir,
             prices: Prices::default(),
+            stuck: stuck::StuckLimits::default(),
         }
     }
 }

@@ -248,17 +248,19 @@ impl RunActor {
                 continue;
             };
             let has_news = !live.inbox.is_empty() || (is_sup && !self.news.is_empty());
-            let waiting = if !run_ok || paused {
+            let waiting = if let (true, Some(why)) = (paused, self.stuck.get(&id)) {
+                Some((AgentStatus::Stuck, why.clone()))
+            } else if !run_ok || paused {
                 Some((
                     AgentStatus::Paused,
                     if paused {
-                        "paused by a person"
+                        "paused by a person".to_owned()
                     } else {
-                        "the run is paused"
+                        "the run is paused".to_owned()
                     },
                 ))
             } else if live.idle && !has_news {
-                Some((AgentStatus::Idle, "waiting for news"))
+                Some((AgentStatus::Idle, "waiting for news".to_owned()))
             } else {
                 None
             };
@@ -269,7 +271,7 @@ impl RunActor {
                     self.pending.push(Event::AgentStatusChanged {
                         agent: id.clone(),
                         status,
-                        reason: reason.into(),
+                        reason,
                     });
                 }
                 live.shown = Some(status);
