@@ -271,3 +271,43 @@ fn unknown_runs_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("no run matches"));
 }
+
+#[test]
+fn each_finished_task_is_a_commit_and_blame_names_who_wrote_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--foreground", "run", "--headless", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let runs: serde_json::Value =
+        serde_json::from_slice(&run(dir.path(), &["runs", "--json"]).stdout).unwrap();
+    let ws = runs[0]["workspace"].as_str().unwrap();
+    let log = std::process::Command::new("git")
+        .args([
+            "-C",
+            ws,
+            "log",
+            "--format=%an|%(trailers:key=Task,valueonly)",
+        ])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(log.contains("engineer|T2"), "{log}");
+    assert!(log.contains("architect|T1"), "{log}");
+    let out = run(dir.path(), &["blame", "todo/core.py:3"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("task       T2 Implement the task store"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("agent      engineer-1 (role engineer)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("model      sim-1"), "{stdout}");
+    assert!(
+        stdout.contains("(--yes)"),
+        "the approval and who gave it: {stdout}"
+    );
+    let bad = run(dir.path(), &["blame", "todo/core.py:100000"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

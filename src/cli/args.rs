@@ -74,6 +74,14 @@ pub enum Cmd {
         #[arg(long, env = "MACROHARD_BASE_URL")]
         base_url: Option<String>,
     },
+    /// Who wrote a line of the workspace: agent, task, model, prompt and approvals
+    Blame {
+        /// FILE or FILE:LINE, relative to the run's workspace
+        target: String,
+        /// A run id, a unique prefix of one, or `last`
+        #[arg(long, default_value = "last")]
+        run: String,
+    },
     /// Write the default config and prompts to the config directory
     Init {
         /// Overwrite files that exist

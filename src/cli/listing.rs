@@ -228,3 +228,110 @@ pub async fn export(
     sink.flush().map_err(out_err)?;
     Ok(0)
 }
+
+/// `blame FILE[:LINE]`: for a line of the run's workspace, the agent, task, model, prompt and
+/// approvals behind it, from git blame and the run's events.
+pub async fn blame(paths: &Paths, spec: &str, target: &str) -> Result<u8, Failure> {
+    let state = open(paths).await?.state(spec).await?;
+    let Some(info) = state.info.as_ref() else {
+        return Err(Failure::runtime(format!("run {spec} has no events")));
+    };
+    let root = Path::new(&info.workspace);
+    let (file, line) = match target.rsplit_once(':') {
+        Some((f, l)) if l.parse::<usize>().is_ok() => (f, l.parse::<usize>().ok()),
+        _ => (target, None),
+    };
+    let file = Path::new(file);
+    let rel = if file.is_absolute() {
+        file.strip_prefix(root)
+            .map_err(|_| {
+                Failure::usage(format!(
+                    "{} is not in the run's workspace {}",
+                    file.display(),
+                    root.display()
+                ))
+            })?
+            .to_owned()
+    } else {
+        file.to_owned()
+    };
+    let rel = rel.to_string_lossy().into_owned();
+    let count = std::fs::read_to_string(root.join(&rel))
+        .map_err(|e| Failure::usage(format!("{rel}: {e}")))?
+        .lines()
+        .count();
+    let lines: Vec<usize> = match line {
+        Some(0) => return Err(Failure::usage("lines are numbered from 1")),
+        Some(n) if n > count => {
+            return Err(Failure::usage(format!("{rel} has {count} lines")));
+        }
+        Some(n) => vec![n],
+        None => (1..=count).collect(),
+    };
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    for n in lines {
+        let o = crate::tools::git::blame(root, &rel, n).map_err(Failure::runtime)?;
+        let first = |k: &str| {
+            o.trailers
+                .get(k)
+                .and_then(|v| v.first())
+                .cloned()
+                .unwrap_or_else(|| "-".into())
+        };
+        let task = first("Task");
+        let agent = state
+            .tasks
+            .iter()
+            .find(|t| t.id.as_str() == task)
+            .and_then(|t| t.agent.as_ref().map(ToString::to_string))
+            .unwrap_or_else(|| "-".into());
+        if line.is_none() {
+            let _ = writeln!(
+                out,
+                "{n:>5} {task:<4} {agent:<14} {:<12} {}",
+                &o.commit[..o.commit.len().min(12)],
+                o.text
+            );
+            continue;
+        }
+        let title = state
+            .tasks
+            .iter()
+            .find(|t| t.id.as_str() == task)
+            .map(|t| t.title.clone())
+            .unwrap_or_default();
+        let approved = o.trailers.get("Approved-By").cloned().unwrap_or_default();
+        let _ = writeln!(out, "{rel}:{n}  {}", o.text);
+        let _ = writeln!(out, "  commit     {} ({})", o.commit, o.author);
+        let _ = writeln!(
+            out,
+            "  when       {}",
+            export::rfc3339(o.time.saturating_mul(1000))
+        );
+        let _ = writeln!(out, "  task       {task} {title}");
+        let _ = writeln!(out, "  agent      {agent} (role {})", o.author);
+        let _ = writeln!(out, "  model      {}", first("Model"));
+        let _ = writeln!(out, "  prompt     {}", first("Prompt-Hash"));
+        let _ = writeln!(
+            out,
+            "  approved   {}",
+            if approved.is_empty() {
+                "no approval was asked".to_owned()
+            } else {
+                approved.join(", ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  run        {}  cost {}",
+            first("Run"),
+            first("Cost-USD")
+        );
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .map_err(out_err)?;
+    Ok(0)
+}

@@ -113,6 +113,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             output,
         }) => listing::export(&paths, &run, format, output.as_deref()).await,
         Some(Cmd::Init { force }) => setup::init(&paths, force),
+        Some(Cmd::Blame { target, run }) => listing::blame(&paths, &run, &target).await,
         Some(Cmd::Attach {
             run,
             read_only,

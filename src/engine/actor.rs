@@ -88,6 +88,10 @@ pub(crate) struct RunActor {
     pub(super) watches: HashMap<AgentId, super::stuck::Watch>,
     /// Agents paused as stuck, with the pattern seen.
     pub(super) stuck: HashMap<AgentId, String>,
+    /// The hash of each agent's latest rendered prompt, for the commit of its task.
+    prompt_hashes: HashMap<AgentId, String>,
+    /// Finished tasks to commit in the workspace's git repository, one at a time.
+    git: mpsc::UnboundedSender<crate::tools::git::TaskCommit>,
     pub(super) parked: HashMap<ApprovalId, ParkedCall>,
     /// News for the supervisor, delivered at its next boundary.
     pub(super) news: Vec<String>,
@@ -168,6 +172,7 @@ impl RunActor {
         for a in &state.agents {
             *agents_per_role.entry(a.role.clone()).or_insert(0) += 1;
         }
+        let git = git_worker(ws.root().to_owned(), tx.clone());
         let tools = Tools::new(ws, config.limits);
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         Ok(Self {
@@ -189,6 +194,8 @@ impl RunActor {
             paused_agents: HashSet::new(),
             watches: HashMap::new(),
             stuck: HashMap::new(),
+            prompt_hashes: HashMap::new(),
+            git,
             parked: HashMap::new(),
             news: Vec::new(),
             agents_per_role,
@@ -255,6 +262,48 @@ impl RunActor {
         false
     }
 
+    /// Hands a finished task to the git worker: one commit, authored by its role.
+    fn commit_task(&self, task: &TaskId, summary: &str) {
+        let Some(t) = self.state.task(task) else {
+            return;
+        };
+        let agent = t.agent.as_ref();
+        let model = agent
+            .and_then(|a| self.state.agent(a))
+            .map(|a| a.model.clone())
+            .unwrap_or_default();
+        let prompt_hash = agent
+            .and_then(|a| self.prompt_hashes.get(a))
+            .cloned()
+            .unwrap_or_default();
+        let approved_by = self
+            .state
+            .approvals
+            .iter()
+            .filter(|a| a.task.as_ref() == Some(task))
+            .filter_map(|a| match &a.resolution {
+                Some((
+                    crate::domain::ApprovalDecision::Approve
+                    | crate::domain::ApprovalDecision::ApproveAlways,
+                    by,
+                )) => Some(by.to_string()),
+                _ => None,
+            })
+            .collect();
+        let _ = self.git.send(crate::tools::git::TaskCommit {
+            task: task.to_string(),
+            run: self.run.to_string(),
+            title: t.title.clone(),
+            summary: summary.to_owned(),
+            role: t.role.clone(),
+            model,
+            prompt_hash,
+            approved_by,
+            cost_usd: t.cost_usd,
+            paths: t.artifacts.clone(),
+        });
+    }
+
     pub(super) fn shutting_down(&self) -> bool {
         self.shutdown.is_some()
     }
@@ -267,6 +316,16 @@ impl RunActor {
             let records = self.journal.append(batch).await?;
             for r in records {
                 self.state.apply(&r);
+                match &r.event {
+                    Event::LlmRequestStarted {
+                        agent, prompt_hash, ..
+                    } => {
+                        self.prompt_hashes
+                            .insert(agent.clone(), prompt_hash.clone());
+                    }
+                    Event::TaskCompleted { task, summary, .. } => self.commit_task(task, summary),
+                    _ => {}
+                }
                 // No subscriber is fine; a lagging one is told so by the channel and resubscribes.
                 let _ = self.events.send(r);
             }
@@ -456,4 +515,40 @@ impl RunActor {
         }
         self.parked.clear();
     }
+}
+
+/// Commits finished tasks in the workspace, one after another, off the actor; says what it
+/// did (or why it could not) in the log.
+fn git_worker(
+    root: std::path::PathBuf,
+    engine: mpsc::Sender<Msg>,
+) -> mpsc::UnboundedSender<crate::tools::git::TaskCommit> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<crate::tools::git::TaskCommit>();
+    tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            let (task, role) = (c.task.clone(), c.role.clone());
+            let root = root.clone();
+            let done =
+                tokio::task::spawn_blocking(move || crate::tools::git::commit_task(&root, &c))
+                    .await;
+            let event = match done {
+                Ok(Ok(Some(sha))) => Event::log(
+                    LogLevel::Info,
+                    &task,
+                    format!("committed to git as {sha} (author: {role})"),
+                ),
+                Ok(Ok(None)) => continue,
+                Ok(Err(e)) => Event::log(LogLevel::Warn, &task, format!("not committed: {e}")),
+                Err(_) => continue,
+            };
+            if engine
+                .send(Msg::Agent(AgentMsg::Emit(vec![event])))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    tx
 }

@@ -5,6 +5,7 @@
 mod command;
 mod error;
 mod files;
+pub mod git;
 mod registry;
 mod workspace;
 
