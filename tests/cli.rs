@@ -311,3 +311,63 @@ fn each_finished_task_is_a_commit_and_blame_names_who_wrote_a_line() {
     let bad = run(dir.path(), &["blame", "todo/core.py:100000"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn policy_rules_decide_calls_and_the_deciding_rule_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[[policy]]\ntool = \"run_command\"\ncommand = \"python3 -m unittest*\"\ndecision = \"allow\"\n\n[[policy]]\ntool = \"run_command\"\ncommand = \"python3 -m todo*\"\ndecision = \"allow\"\n\n[[policy]]\ntool = \"run_command\"\ncommand = \"sh scripts/smoke.sh*\"\ndecision = \"deny\"\n",
+    )
+    .unwrap();
+    // No --yes: every command is decided by a rule, so nobody is asked.
+    let out = run(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--foreground",
+            "run",
+            "--headless",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    let events = export_jsonl(dir.path(), "last");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["event"]["type"] == "approval_requested"
+                && e["event"]["tool"] == "run_command"),
+        "{stdout}\n{stderr}"
+    );
+    let policy_of = |needle: &str| {
+        events
+            .iter()
+            .find(|e| {
+                e["event"]["type"] == "tool_call_requested"
+                    && e["event"]["args"]["command"]
+                        .as_str()
+                        .is_some_and(|c| c.starts_with(needle))
+            })
+            .map(|e| e["event"]["policy"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        policy_of("python3 -m unittest"),
+        "allow: policy rule 1: allow run_command `python3 -m unittest*`"
+    );
+    assert!(policy_of("sh scripts/smoke.sh").starts_with("deny: policy rule 3"));
+    assert!(events.iter().any(|e| {
+        e["event"]["type"] == "tool_call_finished"
+            && e["event"]["output"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("denied by policy rule 3")
+    }));
+    let write = events
+        .iter()
+        .find(|e| e["event"]["type"] == "tool_call_requested" && e["event"]["tool"] == "write_file")
+        .unwrap();
+    assert_eq!(write["event"]["policy"], "allow: autonomy ask-risky");
+}

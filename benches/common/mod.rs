@@ -22,7 +22,7 @@ pub fn mix(i: u64) -> Event {
             duration_ms: 1800,
             stop_reason: "tool_use".into(),
         },
-        6 => Event::ToolCallRequested { agent, task, call: format!("c{i}").into(), tool: "read_file".into(), args: serde_json::json!({"path": "todo/core.py"}) },
+        6 => Event::ToolCallRequested { agent, task, call: format!("c{i}").into(), tool: "read_file".into(), args: serde_json::json!({"path": "todo/core.py"}), policy: None },
         _ => Event::ToolCallFinished { agent, call: format!("c{}", i - 1).into(), ok: true, output: "exit code 0\nRan 9 tests in 0.014s\n\nOK".into(), duration_ms: 120 },
     }
 }

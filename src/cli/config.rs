@@ -23,6 +23,9 @@ pub struct Config {
     /// When an agent counts as stuck.
     #[serde(default)]
     pub stuck: StuckSection,
+    /// `[[policy]]` rules: allow, ask or deny by tool, command pattern or path, first match.
+    #[serde(default)]
+    pub policy: Vec<crate::domain::policy::Rule>,
     #[serde(default)]
     pub roles: BTreeMap<String, RoleSection>,
     /// Settings of named providers: the presets' or new ones.

@@ -70,6 +70,7 @@ fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs, by: &Actor
     let mut ec = EngineConfig::new(loaded.roster.clone(), paths.workspaces_dir());
     ec.prices = c.prices().unwrap_or_default(); // checked when the config was loaded
     ec.stuck = c.stuck.limits();
+    ec.rules = c.policy.clone();
     ec.concurrency = c.run.concurrency;
     ec.max_attempts = c.run.max_attempts;
     ec.autonomy = c.run.autonomy;

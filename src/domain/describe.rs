@@ -132,11 +132,18 @@ pub fn describe(event: &Event) -> (String, String) {
             call,
             tool,
             args,
+            policy,
             ..
-        } => (
-            agent.to_string(),
-            format!("{call} {tool} {}", one_line(&args.to_string(), 160)),
-        ),
+        } => {
+            let rule = match policy.as_deref() {
+                Some(p) if p.contains("policy rule") => format!(" ({p})"),
+                _ => String::new(),
+            };
+            (
+                agent.to_string(),
+                format!("{call} {tool} {}{rule}", one_line(&args.to_string(), 160)),
+            )
+        }
         Event::ApprovalRequested {
             approval,
             agent,

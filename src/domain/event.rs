@@ -189,6 +189,10 @@ pub enum Event {
         call: CallId,
         tool: String,
         args: serde_json::Value,
+        /// What decided the call (a policy rule, a person's standing allowance, the autonomy
+        /// level), for the audit trail.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<String>,
     },
     ApprovalRequested {
         approval: ApprovalId,

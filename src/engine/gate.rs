@@ -69,12 +69,29 @@ impl RunActor {
         }
         self.next_call += 1;
         let call = CallId::from(format!("c{}", self.next_call));
+        let decided = parsed
+            .as_ref()
+            .ok()
+            .filter(|tc| !tc.is_engine_tool())
+            .map(|tc| {
+                let (command, path) = tc.targets();
+                policy::decide_with(
+                    &self.config.rules,
+                    self.state_autonomy(),
+                    tc.effect(),
+                    &name,
+                    command,
+                    path,
+                    &self.state.always_allow,
+                )
+            });
         self.pending.push(Event::ToolCallRequested {
             agent: agent.clone(),
             task: task.clone(),
             call: call.clone(),
             tool: name.clone(),
             args,
+            policy: decided.as_ref().map(|(d, why)| format!("{d}: {why}")),
         });
         let tc = match parsed {
             Ok(tc) => tc,
@@ -102,15 +119,11 @@ impl RunActor {
         if tc.is_engine_tool() {
             return self.engine_tool(agent, task, call, tc, reply);
         }
-        match policy::decide(
-            self.state_autonomy(),
-            tc.effect(),
-            &name,
-            &self.state.always_allow,
-        ) {
+        let (decision, why) = decided.unwrap_or((Decision::Ask, String::new()));
+        match decision {
             Decision::Allow => self.replies.push(Reply::Verdict(reply, Verdict::Run(call))),
             Decision::Deny => {
-                let text = format!("denied by policy: {}", tc.summary());
+                let text = format!("denied by {why}: {}", tc.summary());
                 self.finish_call(&agent, &call, false, &text);
                 self.answer(reply, text, false);
             }

@@ -51,6 +51,8 @@ pub struct EngineConfig {
     pub prices: Prices,
     /// When an agent counts as stuck (and is paused).
     pub stuck: stuck::StuckLimits,
+    /// The config's `[[policy]]` rules, first match first.
+    pub rules: Vec<crate::domain::policy::Rule>,
 }
 
 impl EngineConfig {
@@ -69,6 +71,7 @@ impl EngineConfig {
             workspaces_dir,
             prices: Prices::default(),
             stuck: stuck::StuckLimits::default(),
+            rules: Vec::new(),
         }
     }
 }

@@ -101,6 +101,20 @@ impl ToolCall {
         })
     }
 
+    /// The command and the path a policy rule may match on.
+    pub fn targets(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            ToolCall::RunCommand { command, .. } => (Some(command), None),
+            ToolCall::ReadFile { path }
+            | ToolCall::WriteFile { path, .. }
+            | ToolCall::EditFile { path, .. } => (None, Some(path)),
+            ToolCall::ListFiles { path } | ToolCall::SearchFiles { path, .. } => {
+                (None, Some(path.as_deref().unwrap_or(".")))
+            }
+            _ => (None, None),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ToolCall::CreateTask { .. } => "create_task",

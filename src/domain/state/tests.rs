@@ -221,6 +221,7 @@ fn recovery_puts_running_work_back_and_expires_its_approvals() {
             call: call.clone(),
             tool: "run_command".into(),
             args: serde_json::json!({}),
+            policy: None,
         },
     ));
     evs.push(rec(
