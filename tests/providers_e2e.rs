@@ -461,3 +461,60 @@ async fn a_usd_budget_stops_a_run_on_real_spend() {
     let spent = runs[0]["cost_usd"].as_f64().unwrap();
     assert!((0.002..0.004).contains(&spent), "{spent}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_handed_to_a_server_keeps_the_clients_config_and_key() {
+    let llm = start(|_, body| openai_model(body)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The server runs with no config of its own and no key in its environment.
+    let mut server = common::bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("serve")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if common::server_pid(&data).is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(common::server_pid(&data).is_some(), "the server listens");
+    let config = write_config(dir.path(), "[roles.architect]\nmodel = \"arch-model\"\n");
+    let url = format!("{}/v1", llm.url);
+    let out = headless(
+        &data,
+        &config,
+        &[
+            "--provider",
+            "openai",
+            "--base-url",
+            &url,
+            "--model",
+            "gpt-4o-mini",
+            "Write a design",
+        ],
+        &[("OPENAI_API_KEY", "sk-handed-over-secret")],
+    )
+    .await;
+    let (stdout, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let seen = llm.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|s| !is_supervisor(s) && model_of(s) == "arch-model")
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.head.contains("sk-handed-over-secret"))
+    );
+    completed(&data);
+    no_secret(&data, "sk-handed-over-secret");
+    // SAFETY: signalling the server this test started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    assert!(server.wait().unwrap().success());
+}

@@ -117,22 +117,24 @@ fn spawn_server(paths: &Paths) -> Result<std::process::Child, Failure> {
         .map_err(|e| Failure::runtime(format!("cannot start the server: {e}")))
 }
 
-fn envelope(request: StartRequest) -> Result<serde_json::Value, Failure> {
+fn envelope(paths: &Paths, request: StartRequest) -> Result<serde_json::Value, Failure> {
     serde_json::to_value(Envelope {
         request,
         env: forwarded_env(),
+        config: Some((paths.config_file.clone(), paths.config_given)),
     })
     .map_err(|e| Failure::runtime(e.to_string()))
 }
 
 /// Asks the server to start (or resume) a run; returns its id.
 async fn start(
+    paths: &Paths,
     conn: &mut Conn,
     request: StartRequest,
     resume: Option<String>,
 ) -> Result<String, Failure> {
     let msg = ClientMsg::Start {
-        request: envelope(request)?,
+        request: envelope(paths, request)?,
         resume,
     };
     match conn.ask(&msg).await {
@@ -167,7 +169,13 @@ pub async fn run_tui(paths: &Paths, args: &RunArgs) -> Result<u8, Failure> {
     let mut conn = Conn::connect(&socket, &hello(false))
         .await
         .map_err(connect_failure)?;
-    let run = start(&mut conn, StartRequest::Run(Box::new(args.clone())), None).await?;
+    let run = start(
+        paths,
+        &mut conn,
+        StartRequest::Run(Box::new(args.clone())),
+        None,
+    )
+    .await?;
     drop(conn);
     open(
         paths,
@@ -185,7 +193,7 @@ pub async fn resume_tui(paths: &Paths, args: &ResumeArgs) -> Result<u8, Failure>
         .await
         .map_err(connect_failure)?;
     let request = StartRequest::Resume(Box::new(args.clone()));
-    let target = match start(&mut conn, request, Some(args.run.clone())).await {
+    let target = match start(paths, &mut conn, request, Some(args.run.clone())).await {
         Ok(run) => AttachTarget::Run(run),
         // A finished run opens read-only, with its whole history.
         Err(f) if f.code == 10 => AttachTarget::Run(args.run.clone()),
@@ -231,7 +239,13 @@ pub async fn attach(
 
 /// `run --headless` while a server runs: the server runs it; this process prints its events.
 pub async fn run_headless(paths: &Paths, mut conn: Conn, args: &RunArgs) -> Result<u8, Failure> {
-    let run = start(&mut conn, StartRequest::Run(Box::new(args.clone())), None).await?;
+    let run = start(
+        paths,
+        &mut conn,
+        StartRequest::Run(Box::new(args.clone())),
+        None,
+    )
+    .await?;
     drop(conn);
     follow(paths, run, args.follow.yes, args.follow.json, true).await
 }
@@ -242,7 +256,7 @@ pub async fn resume_headless(
     args: &ResumeArgs,
 ) -> Result<u8, Failure> {
     let request = StartRequest::Resume(Box::new(args.clone()));
-    let run = start(&mut conn, request, Some(args.run.clone()))
+    let run = start(paths, &mut conn, request, Some(args.run.clone()))
         .await
         .map_err(|mut f| {
             if f.code == 10 {

@@ -30,6 +30,10 @@ pub enum StartRequest {
 pub struct Envelope {
     pub request: StartRequest,
     pub env: BTreeMap<String, String>,
+    /// The client's config file, and whether it named it: the run is configured as the
+    /// client would configure it (roles, providers, prices), not by the server's own file.
+    #[serde(default)]
+    pub config: Option<(std::path::PathBuf, bool)>,
 }
 
 /// The variables a client forwards to its server for a run it asks for: provider keys and the
@@ -95,6 +99,22 @@ async fn start_engine(
     let origin = Origin {
         by,
         env: envelope.env,
+    };
+    let client_paths;
+    let paths = match envelope.config {
+        Some((file, given)) => {
+            client_paths = Paths {
+                config_dir: file
+                    .parent()
+                    .map(std::path::Path::to_owned)
+                    .unwrap_or_else(|| paths.config_dir.clone()),
+                config_file: file,
+                config_given: given,
+                ..paths.clone()
+            };
+            &client_paths
+        }
+        None => paths,
     };
     match envelope.request {
         StartRequest::Run(args) => setup::new_engine(paths, store, &args, &origin)
