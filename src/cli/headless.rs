@@ -3,7 +3,7 @@
 //! stops with exit code 3 and says what the run waits for.
 
 use super::lines;
-use crate::domain::{Actor, ApprovalId, Event, EventRecord, RunState, RunStatus};
+use crate::domain::{Actor, AgentId, ApprovalId, Event, EventRecord, RunState, RunStatus, TaskId};
 use crate::engine::Engine;
 use crate::protocol::Command;
 use crate::session::{InProcess, Session};
@@ -131,6 +131,39 @@ pub async fn follow(engine: Engine, opts: FollowOptions) -> u8 {
     }
 }
 
+/// An approval a person must give: queued for the terminal, or the follower stops (3).
+fn needs_approval(
+    approval: &ApprovalId,
+    agent: &AgentId,
+    task: Option<&TaskId>,
+    summary: &str,
+    opts: &FollowOptions,
+    queue: &mut VecDeque<(ApprovalId, String)>,
+) -> Option<u8> {
+    if opts.auto_approve {
+        return None;
+    }
+    if opts.interactive {
+        queue.push_back((approval.clone(), summary.to_owned()));
+        return None;
+    }
+    let on = task.map(|t| format!(" on {t}")).unwrap_or_default();
+    eprintln!("waiting for a person: approval {approval} ({agent}{on}): {summary}");
+    eprintln!(
+        "answer it in the control room, or continue unattended with `macrohard-tui resume last --headless --yes`"
+    );
+    Some(3)
+}
+
+/// A paused run: the follower stops (3) and says how to go on.
+fn paused(reason: &str) -> u8 {
+    eprintln!("the run is paused: {reason}");
+    eprintln!(
+        "continue with `macrohard-tui resume last --headless` (add --budget-usd/--budget-tokens to raise a budget)"
+    );
+    3
+}
+
 /// What one event means for a follower: `Some(code)` when it must stop here.
 fn react(
     rec: &EventRecord,
@@ -144,21 +177,7 @@ fn react(
             agent,
             task,
             ..
-        } if !opts.auto_approve => {
-            if opts.interactive {
-                queue.push_back((approval.clone(), summary.clone()));
-                return None;
-            }
-            let on = task
-                .as_ref()
-                .map(|t| format!(" on {t}"))
-                .unwrap_or_default();
-            eprintln!("waiting for a person: approval {approval} ({agent}{on}): {summary}");
-            eprintln!(
-                "answer it in the control room, or continue unattended with `macrohard-tui resume last --headless --yes`"
-            );
-            Some(3)
-        }
+        } => needs_approval(approval, agent, task.as_ref(), summary, opts, queue),
         Event::ApprovalResolved { approval, .. } => {
             queue.retain(|(id, _)| id != approval);
             None
@@ -166,13 +185,7 @@ fn react(
         Event::RunStatusChanged {
             status: RunStatus::Paused,
             reason,
-        } => {
-            eprintln!("the run is paused: {reason}");
-            eprintln!(
-                "continue with `macrohard-tui resume last --headless` (add --budget-usd/--budget-tokens to raise a budget)"
-            );
-            Some(3)
-        }
+        } => Some(paused(reason)),
         _ => None,
     }
 }
@@ -184,39 +197,12 @@ fn react_state(
     queue: &mut VecDeque<(ApprovalId, String)>,
 ) -> Option<u8> {
     for a in state.pending_approvals() {
-        let rec = EventRecord {
-            v: crate::domain::SCHEMA_VERSION,
-            run: a.agent.as_str().into(),
-            seq: 0,
-            ts_ms: 0,
-            event: Event::ApprovalRequested {
-                approval: a.id.clone(),
-                call: a.call.clone(),
-                agent: a.agent.clone(),
-                task: a.task.clone(),
-                tool: a.tool.clone(),
-                risk: a.risk.clone(),
-                summary: a.summary.clone(),
-            },
-        };
-        if let Some(code) = react(&rec, opts, queue) {
-            return Some(code);
+        let code = needs_approval(&a.id, &a.agent, a.task.as_ref(), &a.summary, opts, queue);
+        if code.is_some() {
+            return code;
         }
     }
-    if state.status == RunStatus::Paused {
-        let rec = EventRecord {
-            v: crate::domain::SCHEMA_VERSION,
-            run: "-".into(),
-            seq: 0,
-            ts_ms: 0,
-            event: Event::RunStatusChanged {
-                status: RunStatus::Paused,
-                reason: state.status_reason.clone(),
-            },
-        };
-        return react(&rec, opts, queue);
-    }
-    None
+    (state.status == RunStatus::Paused).then(|| paused(&state.status_reason))
 }
 
 /// Follows a run through a session (a run a server runs) until it ends (exit 0/1) or stops

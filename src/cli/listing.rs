@@ -59,14 +59,21 @@ impl Source {
         }
     }
 
-    /// Every recorded event of a run, in order.
-    async fn events(&mut self, spec: &str) -> Result<Vec<EventRecord>, Failure> {
+    /// Hands every recorded event of a run to `f`, in order, without holding them all.
+    async fn each_event(
+        &mut self,
+        spec: &str,
+        mut f: impl FnMut(EventRecord) -> Result<(), String>,
+    ) -> Result<(), Failure> {
         match self {
             Source::Store(s) => {
                 let run = s.resolve_run(spec)?;
-                Ok(s.events(&run, 1)?.collect::<Result<_, _>>()?)
+                for rec in s.events(&run, 1)? {
+                    f(rec?).map_err(Failure::runtime)?;
+                }
+                Ok(())
             }
-            Source::Server(c) => c.events(spec, 1).await.map_err(asked),
+            Source::Server(c) => c.each_event(spec, 1, f).await.map_err(asked),
         }
     }
 }
@@ -205,7 +212,7 @@ pub async fn export(
     format: ExportFormat,
     output: Option<&Path>,
 ) -> Result<u8, Failure> {
-    let records = open(paths).await?.events(spec).await?;
+    let mut source = open(paths).await?;
     let mut sink: Box<dyn Write> = match output {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
             |e| Failure::runtime(format!("cannot create {}: {e}", p.display())),
@@ -214,12 +221,27 @@ pub async fn export(
     };
     match format {
         ExportFormat::Jsonl => {
-            for rec in &records {
-                let line = export::jsonl_line(rec).map_err(|e| Failure::runtime(e.to_string()))?;
-                writeln!(sink, "{line}").map_err(out_err)?;
-            }
+            let mut broken = None;
+            source
+                .each_event(spec, |rec| {
+                    let line = export::jsonl_line(&rec).map_err(|e| e.to_string())?;
+                    writeln!(sink, "{line}").map_err(|e| {
+                        let msg = e.to_string();
+                        broken = Some(e);
+                        msg
+                    })
+                })
+                .await
+                .map_err(|f| broken.take().map_or(f, out_err))?;
         }
         ExportFormat::Markdown => {
+            let mut records = Vec::new();
+            source
+                .each_event(spec, |rec| {
+                    records.push(rec);
+                    Ok(())
+                })
+                .await?;
             let state = crate::domain::RunState::fold(&records);
             sink.write_all(export::report(&state, &records).as_bytes())
                 .map_err(out_err)?;

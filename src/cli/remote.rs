@@ -126,8 +126,27 @@ fn envelope(paths: &Paths, request: StartRequest) -> Result<serde_json::Value, F
     .map_err(|e| Failure::runtime(e.to_string()))
 }
 
-/// Asks the server to start (or resume) a run; returns its id.
-async fn start(
+/// Asks the server to start a new run; returns its id.
+async fn start_run(paths: &Paths, conn: &mut Conn, args: &RunArgs) -> Result<String, Failure> {
+    let request = StartRequest::Run(Box::new(args.clone()));
+    ask_start(paths, conn, request, None).await
+}
+
+/// Asks the server to resume a run (or to say it is live already); returns its id. A run that
+/// has ended is not resumed: its id (or prefix) comes back for viewing.
+async fn start_resume(
+    paths: &Paths,
+    conn: &mut Conn,
+    args: &ResumeArgs,
+) -> Result<String, Failure> {
+    let request = StartRequest::Resume(Box::new(args.clone()));
+    match ask_start(paths, conn, request, Some(args.run.clone())).await {
+        Err(f) if f.message.contains("has already ended") => Ok(args.run.clone()),
+        other => other,
+    }
+}
+
+async fn ask_start(
     paths: &Paths,
     conn: &mut Conn,
     request: StartRequest,
@@ -140,13 +159,18 @@ async fn start(
     match conn.ask(&msg).await {
         Ok(ServerMsg::Started { run }) => Ok(run.to_string()),
         Ok(other) => Err(Failure::runtime(format!("unexpected answer {other:?}"))),
-        Err(e) if e.contains("has already ended") => Err(Failure {
-            code: 10,
-            message: e,
-        }),
-        Err(e) if e.contains("there is no role") || e.contains("config") => Err(Failure::usage(e)),
+        // What the starter refuses is what a run here would refuse: flags and config.
         Err(e) => Err(Failure::usage(e)),
     }
+}
+
+/// A connection to the server, starting it when none runs.
+async fn connect(paths: &Paths) -> Result<(PathBuf, Conn), Failure> {
+    let socket = ensure(paths).await?;
+    let conn = Conn::connect(&socket, &hello(false))
+        .await
+        .map_err(connect_failure)?;
+    Ok((socket, conn))
 }
 
 async fn open(
@@ -165,17 +189,8 @@ async fn open(
 }
 
 pub async fn run_tui(paths: &Paths, args: &RunArgs) -> Result<u8, Failure> {
-    let socket = ensure(paths).await?;
-    let mut conn = Conn::connect(&socket, &hello(false))
-        .await
-        .map_err(connect_failure)?;
-    let run = start(
-        paths,
-        &mut conn,
-        StartRequest::Run(Box::new(args.clone())),
-        None,
-    )
-    .await?;
+    let (socket, mut conn) = connect(paths).await?;
+    let run = start_run(paths, &mut conn, args).await?;
     drop(conn);
     open(
         paths,
@@ -188,19 +203,18 @@ pub async fn run_tui(paths: &Paths, args: &RunArgs) -> Result<u8, Failure> {
 }
 
 pub async fn resume_tui(paths: &Paths, args: &ResumeArgs) -> Result<u8, Failure> {
-    let socket = ensure(paths).await?;
-    let mut conn = Conn::connect(&socket, &hello(false))
-        .await
-        .map_err(connect_failure)?;
-    let request = StartRequest::Resume(Box::new(args.clone()));
-    let target = match start(paths, &mut conn, request, Some(args.run.clone())).await {
-        Ok(run) => AttachTarget::Run(run),
-        // A finished run opens read-only, with its whole history.
-        Err(f) if f.code == 10 => AttachTarget::Run(args.run.clone()),
-        Err(f) => return Err(f),
-    };
+    let (socket, mut conn) = connect(paths).await?;
+    // A finished run opens read-only, with its whole history.
+    let run = start_resume(paths, &mut conn, args).await?;
     drop(conn);
-    open(paths, socket, target, false, args.follow.fps).await
+    open(
+        paths,
+        socket,
+        AttachTarget::Run(run),
+        false,
+        args.follow.fps,
+    )
+    .await
 }
 
 /// No command, with a terminal: the server's live run, else the last unfinished one resumed,
@@ -239,13 +253,7 @@ pub async fn attach(
 
 /// `run --headless` while a server runs: the server runs it; this process prints its events.
 pub async fn run_headless(paths: &Paths, mut conn: Conn, args: &RunArgs) -> Result<u8, Failure> {
-    let run = start(
-        paths,
-        &mut conn,
-        StartRequest::Run(Box::new(args.clone())),
-        None,
-    )
-    .await?;
+    let run = start_run(paths, &mut conn, args).await?;
     drop(conn);
     follow(paths, run, args.follow.yes, args.follow.json, true).await
 }
@@ -255,15 +263,8 @@ pub async fn resume_headless(
     mut conn: Conn,
     args: &ResumeArgs,
 ) -> Result<u8, Failure> {
-    let request = StartRequest::Resume(Box::new(args.clone()));
-    let run = start(paths, &mut conn, request, Some(args.run.clone()))
-        .await
-        .map_err(|mut f| {
-            if f.code == 10 {
-                f.code = 0;
-            }
-            f
-        })?;
+    // A finished run is only reported: its status and exit code.
+    let run = start_resume(paths, &mut conn, args).await?;
     drop(conn);
     follow(paths, run, args.follow.yes, args.follow.json, false).await
 }

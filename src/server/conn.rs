@@ -288,7 +288,8 @@ impl Client {
         self.store().resolve_run(run).map_err(|e| e.to_string())
     }
 
-    /// A live run's state comes from its engine (the store may lag a snapshot behind).
+    /// The newest snapshot and the events after it: exact for a live run too, since every
+    /// event is durable before anyone sees it.
     fn state_of(&self, run: &RunId) -> Result<RunState, String> {
         self.store().load_state(run).map_err(|e| e.to_string())
     }

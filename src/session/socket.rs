@@ -125,9 +125,14 @@ impl Conn {
         }
     }
 
-    /// Every recorded event of `run` from `from`.
-    pub async fn events(&mut self, run: &str, from: u64) -> Result<Vec<EventRecord>, String> {
-        let mut all = Vec::new();
+    /// Hands every recorded event of `run` from `from` to `f` as its frame arrives, so a long
+    /// run is never held in memory whole.
+    pub async fn each_event(
+        &mut self,
+        run: &str,
+        from: u64,
+        mut f: impl FnMut(EventRecord) -> Result<(), String>,
+    ) -> Result<(), String> {
         let mut answer = self
             .ask(&ClientMsg::Events {
                 run: run.into(),
@@ -137,9 +142,11 @@ impl Conn {
         loop {
             match answer {
                 ServerMsg::Records { records, last } => {
-                    all.extend(records);
+                    for r in records {
+                        f(r)?;
+                    }
                     if last {
-                        return Ok(all);
+                        return Ok(());
                     }
                 }
                 ServerMsg::Error { message } => return Err(message),
