@@ -25,6 +25,7 @@ fn big_view() -> View {
             usd: Some(50.0),
             ..Budget::default()
         },
+        budgets: Default::default(),
         concurrency: 12,
         max_attempts: 2,
         autonomy: Autonomy::AskRisky,

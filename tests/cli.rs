@@ -151,7 +151,7 @@ fn a_budget_pauses_the_run_and_says_why() {
     )
     .into_owned();
     assert!(
-        md.contains("set the budget"),
+        md.contains("set the run budget to $100.00"),
         "the budget change is attributed in the report"
     );
 }
@@ -318,7 +318,7 @@ fn policy_rules_decide_calls_and_the_deciding_rule_is_recorded() {
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
-        "[[policy]]\ntool = \"run_command\"\ncommand = \"python3 -m unittest*\"\ndecision = \"allow\"\n\n[[policy]]\ntool = \"run_command\"\ncommand = \"python3 -m todo*\"\ndecision = \"allow\"\n\n[[policy]]\ntool = \"run_command\"\ncommand = \"sh scripts/smoke.sh*\"\ndecision = \"deny\"\n",
+        "[[policy]]\ntool = \"run_command\"\ncommand = \"python3 -m unittest*\"\ndecision = \"allow\"\n\n[[policy]]\ntool = \"run_command\"\ncommand = \"python3 -m todo --help && python3 -m todo *\"\ndecision = \"allow\"\n\n[[policy]]\ntool = \"run_command\"\ncommand = \"sh scripts/smoke.sh*\"\ndecision = \"deny\"\n",
     )
     .unwrap();
     // No --yes: every command is decided by a rule, so nobody is asked.

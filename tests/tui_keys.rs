@@ -6,7 +6,7 @@ mod common;
 
 use common::fixture;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use macrohard::domain::{AgentId, ApprovalId, Budget, RunState, TaskId};
+use macrohard::domain::{AgentId, ApprovalId, Budget, BudgetTarget, RunState, TaskId};
 use macrohard::protocol::Command;
 use macrohard::tui::app::{App, Focus, Quit};
 use macrohard::tui::keymap::Keymap;
@@ -159,6 +159,7 @@ fn the_command_line_shares_the_command_set_and_completes() {
     assert_eq!(
         a.outbox.pop(),
         Some(Command::SetBudget {
+            target: BudgetTarget::Run,
             budget: Budget {
                 usd: Some(5.0),
                 ..Budget::default()
@@ -167,7 +168,7 @@ fn the_command_line_shares_the_command_set_and_completes() {
     );
     press(&mut a, ":budget tokens 1000\n");
     assert!(
-        matches!(a.outbox.pop(), Some(Command::SetBudget { budget }) if budget.tokens == Some(1000))
+        matches!(a.outbox.pop(), Some(Command::SetBudget { budget, .. }) if budget.tokens == Some(1000))
     );
     press(&mut a, ":pause\n");
     assert_eq!(a.outbox.pop(), Some(Command::PauseRun { now: true }));

@@ -38,6 +38,7 @@ pub fn preamble(run: &RunId) -> Vec<EventRecord> {
         base_url: None,
         simulated: false,
         budget: Budget::default(),
+        budgets: Default::default(),
         concurrency: 3,
         max_attempts: 2,
         autonomy: Autonomy::AskRisky,

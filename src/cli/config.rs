@@ -23,6 +23,9 @@ pub struct Config {
     /// When an agent counts as stuck.
     #[serde(default)]
     pub stuck: StuckSection,
+    /// How `run_command` is confined.
+    #[serde(default)]
+    pub sandbox: crate::tools::sandbox::SandboxConfig,
     /// `[[policy]]` rules: allow, ask or deny by tool, command pattern or path, first match.
     #[serde(default)]
     pub policy: Vec<crate::domain::policy::Rule>,
@@ -113,6 +116,33 @@ pub struct BudgetSection {
     pub usd: Option<f64>,
     pub turns: Option<u64>,
     pub wall_secs: Option<u64>,
+    /// `[budget.task]`: what every task may spend.
+    #[serde(default)]
+    pub task: Limits,
+    /// `[budget.roles.NAME]`: what all the agents of a role may spend together.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Limits>,
+}
+
+/// The four limits of a budget, as the config writes them.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub tokens: Option<u64>,
+    pub usd: Option<f64>,
+    pub turns: Option<u64>,
+    pub wall_secs: Option<u64>,
+}
+
+impl Limits {
+    fn budget(self) -> Budget {
+        Budget {
+            tokens: self.tokens,
+            usd: self.usd,
+            turns: self.turns,
+            wall_secs: self.wall_secs,
+        }
+    }
 }
 
 impl BudgetSection {
@@ -122,6 +152,19 @@ impl BudgetSection {
             usd: self.usd,
             turns: self.turns,
             wall_secs: self.wall_secs,
+        }
+    }
+
+    /// The budgets per role and per task.
+    pub fn budgets(&self) -> crate::domain::Budgets {
+        crate::domain::Budgets {
+            roles: self
+                .roles
+                .iter()
+                .map(|(r, l)| (r.clone(), l.budget()))
+                .filter(|(_, b)| !b.is_unlimited())
+                .collect(),
+            task: self.task.budget(),
         }
     }
 }

@@ -50,6 +50,17 @@ fn load(paths: &Paths, roles: &RoleArgs) -> Result<Loaded, Failure> {
     }
     let mut roster =
         Roster::load(Some(&paths.prompts_dir())).map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(role) = config
+        .budget
+        .roles
+        .keys()
+        .find(|r| roster.get(r.as_str()).is_none())
+    {
+        return Err(Failure::usage(format!(
+            "{}: [budget.roles.{role}]: there is no role {role:?}",
+            paths.config_file.display()
+        )));
+    }
     for (name, r) in &config.roles {
         roster
             .configure(name, r.model.clone(), r.max_turns)
@@ -78,8 +89,10 @@ fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs, by: &Actor
     ec.limits = CommandLimits {
         default_timeout: Duration::from_secs(c.tools.command_timeout_s.max(1)),
         output_cap: c.tools.output_cap_bytes.max(1024),
+        sandbox: c.sandbox,
         ..CommandLimits::default()
     };
+    ec.budgets = c.budget.budgets();
     let mut budget = c.budget.budget();
     budget.tokens = follow.budget_tokens.or(budget.tokens);
     budget.usd = follow.budget_usd.or(budget.usd);

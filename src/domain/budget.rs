@@ -1,7 +1,49 @@
 //! Budget arithmetic: what a run, agent or task may spend, and what it has spent.
 
+use super::ids::TaskId;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
+
+/// Whose budget: the whole run, every agent of a role, or one task.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BudgetTarget {
+    #[default]
+    Run,
+    Role {
+        role: String,
+    },
+    Task {
+        task: TaskId,
+    },
+}
+
+impl BudgetTarget {
+    pub fn is_run(&self) -> bool {
+        *self == BudgetTarget::Run
+    }
+}
+
+impl fmt::Display for BudgetTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Run => f.write_str("run"),
+            Self::Role { role } => write!(f, "role {role}"),
+            Self::Task { task } => write!(f, "task {task}"),
+        }
+    }
+}
+
+/// The budgets below the run's: one per role, and one every task gets (unless a person set
+/// that task its own).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Budgets {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, Budget>,
+    #[serde(default, skip_serializing_if = "Budget::is_unlimited")]
+    pub task: Budget,
+}
 
 /// Token usage of one or more LLM requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -31,6 +73,29 @@ pub struct Budget {
     pub usd: Option<f64>,
     pub turns: Option<u64>,
     pub wall_secs: Option<u64>,
+}
+
+impl fmt::Display for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(v) = self.usd {
+            parts.push(BudgetScope::Usd.amount(v));
+        }
+        if let Some(v) = self.tokens {
+            parts.push(BudgetScope::Tokens.amount(v as f64));
+        }
+        if let Some(v) = self.turns {
+            parts.push(BudgetScope::Turns.amount(v as f64));
+        }
+        if let Some(v) = self.wall_secs {
+            parts.push(BudgetScope::WallTime.amount(v as f64));
+        }
+        if parts.is_empty() {
+            f.write_str("unlimited")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
 }
 
 /// What has been spent against a budget.
@@ -63,6 +128,26 @@ impl fmt::Display for BudgetScope {
 }
 
 impl BudgetScope {
+    /// The word `:budget` takes for this scope.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Usd => "usd",
+            Self::Tokens => "tokens",
+            Self::Turns => "turns",
+            Self::WallTime => "secs",
+        }
+    }
+
+    pub fn from_word(w: &str) -> Option<Self> {
+        Some(match w {
+            "usd" | "$" => Self::Usd,
+            "tokens" => Self::Tokens,
+            "turns" => Self::Turns,
+            "secs" | "wall" => Self::WallTime,
+            _ => return None,
+        })
+    }
+
     /// An amount in this scope's unit: `$0.0023`, `12000 tokens`, `40 turns`, `600 s`.
     pub fn amount(self, v: f64) -> String {
         match self {
@@ -84,6 +169,42 @@ pub struct Exceeded {
 }
 
 impl Budget {
+    pub fn is_unlimited(&self) -> bool {
+        *self == Budget::default()
+    }
+
+    /// Each limit raised by the same limit of `initial` (the amount it started with); limits
+    /// `initial` does not set are raised by their own amount.
+    pub fn extended(&self, initial: &Budget) -> Budget {
+        let add_u = |cur: Option<u64>, by: Option<u64>| cur.map(|c| c + by.unwrap_or(c).max(1));
+        Budget {
+            tokens: add_u(self.tokens, initial.tokens),
+            usd: self
+                .usd
+                .map(|c| c + initial.usd.unwrap_or(c).max(0.000_001)),
+            turns: add_u(self.turns, initial.turns),
+            wall_secs: add_u(self.wall_secs, initial.wall_secs),
+        }
+    }
+
+    /// `used of limit` for every limit set, e.g. `$0.12/$0.50 · 3/10 turns`.
+    pub fn against(&self, spend: &Spend) -> String {
+        let mut parts = Vec::new();
+        if let Some(l) = self.usd {
+            parts.push(format!("${:.2}/${l:.2}", spend.usd));
+        }
+        if let Some(l) = self.tokens {
+            parts.push(format!("{}k/{}k tok", spend.tokens / 1000, l / 1000));
+        }
+        if let Some(l) = self.turns {
+            parts.push(format!("{}/{l} turns", spend.turns));
+        }
+        if let Some(l) = self.wall_secs {
+            parts.push(format!("{}/{l}s", spend.wall_secs));
+        }
+        parts.join(" · ")
+    }
+
     /// The first limit that `spend` has reached, if any.
     pub fn exceeded(&self, spend: &Spend) -> Option<Exceeded> {
         let checks = [
@@ -111,7 +232,7 @@ impl Budget {
         })
     }
 
-    /// Raise one limit to `value`.
+    /// Set one limit to `value`.
     pub fn with(mut self, scope: BudgetScope, value: f64) -> Self {
         let v = value.max(0.0);
         match scope {
@@ -159,6 +280,35 @@ mod tests {
         };
         let e = budget.exceeded(&over).map(|e| (e.scope, e.used));
         assert_eq!(e, Some((BudgetScope::Usd, 1.25)));
+    }
+
+    #[test]
+    fn extending_adds_the_initial_amount() {
+        let initial = Budget {
+            usd: Some(0.5),
+            turns: Some(10),
+            ..Budget::default()
+        };
+        let now = Budget {
+            usd: Some(0.75),
+            turns: Some(10),
+            ..Budget::default()
+        };
+        let e = now.extended(&initial);
+        assert_eq!((e.usd, e.turns, e.tokens), (Some(1.25), Some(20), None));
+        let spend = Spend {
+            usd: 0.3,
+            turns: 4,
+            ..Spend::default()
+        };
+        assert_eq!(e.against(&spend), "$0.30/$1.25 · 4/20 turns");
+        assert_eq!(
+            BudgetTarget::Task {
+                task: TaskId::numbered(3)
+            }
+            .to_string(),
+            "task T3"
+        );
     }
 
     #[test]

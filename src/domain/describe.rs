@@ -199,17 +199,47 @@ pub fn describe(event: &Event) -> (String, String) {
             by.to_string(),
             format!("to {target}: {}", one_line(text, 300)),
         ),
-        Event::BudgetExceeded { scope, limit, used } => (
+        Event::BudgetExceeded {
+            target,
+            scope,
+            limit,
+            used,
+        } => (
             "budget".into(),
             format!(
-                "{scope} budget reached: {} of {}",
+                "{target}: {scope} budget reached: {} of {}",
                 scope.amount(*used),
                 scope.amount(*limit)
             ),
         ),
-        Event::BudgetChanged { budget, by } => {
-            ("budget".into(), format!("changed by {by}: {budget:?}"))
+        Event::BudgetChanged { target, budget, by } => (
+            "budget".into(),
+            format!("{target} budget set to {budget} by {by}"),
+        ),
+        Event::RunRuleAdded { rule, by } => (
+            by.to_string(),
+            format!("added run rule: {}", rule.describe()),
+        ),
+        Event::RunRuleRevoked { index, rule, by } => (
+            by.to_string(),
+            format!("revoked run rule {index}: {}", rule.describe()),
+        ),
+        Event::AutonomyChanged { level, by } => {
+            (by.to_string(), format!("autonomy set to {level}"))
         }
+        Event::PolicyRules { rules } => (
+            "policy".into(),
+            if rules.is_empty() {
+                "no [[policy]] rules: the autonomy level decides".to_owned()
+            } else {
+                let r: Vec<String> = rules.iter().map(|r| r.describe()).collect();
+                format!("[[policy]] rules: {}", r.join("; "))
+            },
+        ),
+        Event::SandboxReported { complete, detail } => (
+            "sandbox".into(),
+            format!("{}{detail}", if *complete { "" } else { "INCOMPLETE: " }),
+        ),
         Event::Recovered {
             reason,
             tasks,

@@ -2,9 +2,9 @@
 //! a sequence number and a time. The encoding is JSON with a `type` tag and a schema version on
 //! every record, so old logs stay readable as the set grows.
 
-use super::budget::{Budget, BudgetScope, Usage};
+use super::budget::{Budget, BudgetScope, BudgetTarget, Budgets, Usage};
 use super::ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
-use super::policy::Autonomy;
+use super::policy::{Autonomy, Risk, Rule};
 use super::status::{AgentStatus, RunStatus, TaskStatus};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -111,6 +111,9 @@ pub enum Event {
         base_url: Option<String>,
         simulated: bool,
         budget: Budget,
+        /// Budgets per role and per task (the run's is `budget`).
+        #[serde(default, skip_serializing_if = "is_default")]
+        budgets: Budgets,
         concurrency: u32,
         max_attempts: u32,
         autonomy: Autonomy,
@@ -202,6 +205,9 @@ pub enum Event {
         tool: String,
         risk: String,
         summary: String,
+        /// What the call touches, whether it can be undone, whether it reaches the network.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<Risk>,
     },
     ApprovalResolved {
         approval: ApprovalId,
@@ -228,13 +234,42 @@ pub enum Event {
         by: Actor,
     },
     BudgetExceeded {
+        /// Whose budget (the run's in logs written before there were others).
+        #[serde(default, skip_serializing_if = "BudgetTarget::is_run")]
+        target: BudgetTarget,
         scope: BudgetScope,
         limit: f64,
         used: f64,
     },
     BudgetChanged {
+        #[serde(default, skip_serializing_if = "BudgetTarget::is_run")]
+        target: BudgetTarget,
         budget: Budget,
         by: Actor,
+    },
+    /// A person's "approve always for this kind": a rule for the rest of the run.
+    RunRuleAdded {
+        rule: Rule,
+        by: Actor,
+    },
+    /// A run rule taken back (`index` counts from 1 in the list at that moment).
+    RunRuleRevoked {
+        index: usize,
+        rule: Rule,
+        by: Actor,
+    },
+    AutonomyChanged {
+        level: Autonomy,
+        by: Actor,
+    },
+    /// The config's `[[policy]]` rules in force from here on (recorded when they change).
+    PolicyRules {
+        rules: Vec<Rule>,
+    },
+    /// What the kernel lets the sandbox do on the machine running the run.
+    SandboxReported {
+        complete: bool,
+        detail: String,
     },
     /// The process stopped while work was in flight; that work was put back.
     Recovered {
@@ -272,6 +307,11 @@ impl Event {
             Event::HumanMessage { .. } => "human_message",
             Event::BudgetExceeded { .. } => "budget_exceeded",
             Event::BudgetChanged { .. } => "budget_changed",
+            Event::RunRuleAdded { .. } => "run_rule_added",
+            Event::RunRuleRevoked { .. } => "run_rule_revoked",
+            Event::AutonomyChanged { .. } => "autonomy_changed",
+            Event::SandboxReported { .. } => "sandbox_reported",
+            Event::PolicyRules { .. } => "policy_rules",
             Event::Recovered { .. } => "recovered",
             Event::Log { .. } => "log",
         }
@@ -288,6 +328,10 @@ impl Event {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 #[cfg(test)]

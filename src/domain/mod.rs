@@ -12,11 +12,11 @@ pub mod policy;
 pub mod state;
 pub mod status;
 
-pub use budget::{Budget, BudgetScope, Usage};
+pub use budget::{Budget, BudgetScope, BudgetTarget, Budgets, Spend, Usage};
 pub use event::{Actor, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, SCHEMA_VERSION};
 pub use graph::{GraphError, TaskGraph};
 pub use ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
 pub use meta::RunMeta;
-pub use policy::{Autonomy, Decision};
+pub use policy::{Autonomy, Decision, Risk, Rule};
 pub use state::{AgentState, ApprovalState, RunState, TaskState};
 pub use status::{AgentStatus, RunStatus, TaskStatus};

@@ -1,13 +1,17 @@
 //! `RunState` and its pure fold. The state of a run is `events.fold(RunState::default(), apply)`;
 //! the engine, recovery, replay and export all use this one function.
 
-use super::budget::{Budget, Spend, Usage};
+use super::budget::{Budget, BudgetTarget, Budgets, Spend, Usage};
 use super::event::{Actor, ApprovalDecision, Event, EventRecord};
 use super::graph::TaskGraph;
 use super::ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
 use super::status::{AgentStatus, RunStatus, TaskStatus};
-pub use parts::{AgentState, ApprovalState, HumanNote, PendingCall, RunInfo, TaskState};
+pub use parts::{
+    AgentState, ApprovalState, BudgetHold, HumanNote, PendingCall, RunInfo, RunRule, SandboxNote,
+    TaskState,
+};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunState {
@@ -32,8 +36,28 @@ pub struct RunState {
     /// LLM requests made in the run.
     pub turns: u64,
     pub budget: Budget,
-    /// Tool names a person said to always allow in this run.
-    pub always_allow: Vec<String>,
+    /// Budgets per role and the one every task gets.
+    #[serde(default)]
+    pub budgets: Budgets,
+    /// Budgets a person gave single tasks.
+    #[serde(default)]
+    pub task_budgets: BTreeMap<TaskId, Budget>,
+    /// The budgets the run started with (what one key extends by).
+    #[serde(default)]
+    pub initial_budget: Budget,
+    #[serde(default)]
+    pub initial_budgets: Budgets,
+    /// Role and task scopes paused because they reached a budget.
+    #[serde(default)]
+    pub budget_holds: Vec<BudgetHold>,
+    /// Rules people added during the run ("approve always for this kind").
+    #[serde(default)]
+    pub run_rules: Vec<RunRule>,
+    /// The config's `[[policy]]` rules in force.
+    #[serde(default)]
+    pub policy_rules: Vec<super::policy::Rule>,
+    #[serde(default)]
+    pub sandbox: Option<SandboxNote>,
     pub calls_made: u64,
     pub approvals_made: u64,
     pub warnings: u64,
@@ -122,6 +146,95 @@ impl RunState {
         }
     }
 
+    /// The budget a scope has now.
+    pub fn budget_of(&self, target: &BudgetTarget) -> Budget {
+        match target {
+            BudgetTarget::Run => self.budget,
+            BudgetTarget::Role { role } => {
+                self.budgets.roles.get(role).copied().unwrap_or_default()
+            }
+            BudgetTarget::Task { task } => self
+                .task_budgets
+                .get(task)
+                .copied()
+                .unwrap_or(self.budgets.task),
+        }
+    }
+
+    /// The budget a scope started with.
+    pub fn initial_of(&self, target: &BudgetTarget) -> Budget {
+        match target {
+            BudgetTarget::Run => self.initial_budget,
+            BudgetTarget::Role { role } => self
+                .initial_budgets
+                .roles
+                .get(role)
+                .copied()
+                .unwrap_or_default(),
+            BudgetTarget::Task { .. } => self.initial_budgets.task,
+        }
+    }
+
+    /// What a scope has spent; wall time counts up to `now_ms` for tasks still running.
+    pub fn spend_of(&self, target: &BudgetTarget, now_ms: u64) -> Spend {
+        let task_wall = |t: &TaskState| {
+            t.started_ms.map_or(0, |s| {
+                t.ended_ms
+                    .unwrap_or(now_ms.max(self.updated_ms))
+                    .saturating_sub(s)
+                    / 1000
+            })
+        };
+        match target {
+            BudgetTarget::Run => self.spend(),
+            BudgetTarget::Role { role } => {
+                let mut s = Spend::default();
+                for a in self.agents.iter().filter(|a| &a.role == role) {
+                    s.tokens += a.usage.total();
+                    s.usd += a.cost_usd;
+                    s.turns += a.requests;
+                }
+                s.wall_secs = self
+                    .tasks
+                    .iter()
+                    .filter(|t| &t.role == role)
+                    .map(task_wall)
+                    .sum();
+                s
+            }
+            BudgetTarget::Task { task } => self.task(task).map_or_else(Spend::default, |t| Spend {
+                tokens: t.usage.total(),
+                usd: t.cost_usd,
+                turns: t.turns,
+                wall_secs: task_wall(t),
+            }),
+        }
+    }
+
+    /// The budget hold that keeps an agent paused: its role's or its task's.
+    pub fn hold_for(&self, agent: &AgentId) -> Option<&BudgetHold> {
+        let a = self.agent(agent)?;
+        self.budget_holds.iter().find(|h| match &h.target {
+            BudgetTarget::Role { role } => role == &a.role,
+            BudgetTarget::Task { task } => a.task.as_ref() == Some(task),
+            BudgetTarget::Run => false,
+        })
+    }
+
+    /// Whether a task may not start: its own or its role's budget is held.
+    pub fn task_held(&self, task: &TaskState) -> bool {
+        self.budget_holds.iter().any(|h| match &h.target {
+            BudgetTarget::Role { role } => role == &task.role,
+            BudgetTarget::Task { task: t } => t == &task.id,
+            BudgetTarget::Run => false,
+        })
+    }
+
+    /// The rules people added in this run, as rules.
+    pub fn run_rule_list(&self) -> Vec<super::policy::Rule> {
+        self.run_rules.iter().map(|r| r.rule.clone()).collect()
+    }
+
     /// Applies one record. Total: an event that does not fit the state (an unknown task, an
     /// illegal transition) changes nothing, so a damaged log still folds.
     pub fn apply(&mut self, rec: &EventRecord) {
@@ -139,12 +252,16 @@ impl RunState {
                 base_url,
                 simulated,
                 budget,
+                budgets,
                 concurrency,
                 max_attempts,
                 autonomy,
                 seed,
                 by,
             } => {
+                self.budgets = budgets.clone();
+                self.initial_budgets = budgets.clone();
+                self.initial_budget = *budget;
                 self.info = Some(RunInfo {
                     id: rec.run.clone(),
                     goal: goal.clone(),
@@ -197,6 +314,8 @@ impl RunState {
                         cost_usd: 0.0,
                         turns: 0,
                         created_by: by.clone(),
+                        started_ms: None,
+                        ended_ms: None,
                     });
                     self.refresh(task);
                 }
@@ -220,6 +339,8 @@ impl RunState {
                         t.status_reason = format!("attempt {attempt} on {agent}");
                         t.attempts = *attempt;
                         t.agent = Some(agent.clone());
+                        t.started_ms.get_or_insert(rec.ts_ms);
+                        t.ended_ms = None;
                     }
                     if let Some(a) = self.agent_mut(agent) {
                         a.task = Some(task.clone());
@@ -240,6 +361,7 @@ impl RunState {
                         t.status_reason = "completed with evidence".into();
                         t.summary = Some(summary.clone());
                         t.evidence = Some(evidence.clone());
+                        t.ended_ms = Some(rec.ts_ms);
                     }
                     self.refresh_dependents(task);
                 }
@@ -320,7 +442,8 @@ impl RunState {
                 task,
                 call,
                 tool,
-                ..
+                args,
+                policy,
             } => {
                 self.calls_made += 1;
                 self.calls.push(PendingCall {
@@ -328,6 +451,8 @@ impl RunState {
                     agent: agent.clone(),
                     task: task.clone(),
                     tool: tool.clone(),
+                    args: args.clone(),
+                    policy: policy.clone(),
                 });
                 self.set_agent(agent, AgentStatus::CallingTool, &format!("calling {tool}"));
             }
@@ -339,6 +464,7 @@ impl RunState {
                 tool,
                 risk,
                 summary,
+                label,
             } => {
                 self.approvals_made += 1;
                 self.approvals.push(ApprovalState {
@@ -349,6 +475,7 @@ impl RunState {
                     tool: tool.clone(),
                     risk: risk.clone(),
                     summary: summary.clone(),
+                    label: label.clone(),
                     requested_seq: rec.seq,
                     resolution: None,
                     expired: false,
@@ -390,8 +517,66 @@ impl RunState {
                     seq: rec.seq,
                 });
             }
-            Event::BudgetExceeded { .. } => {}
-            Event::BudgetChanged { budget, .. } => self.budget = *budget,
+            Event::BudgetExceeded {
+                target,
+                scope,
+                limit,
+                used,
+            } => {
+                let held = self.budget_holds.iter().any(|h| &h.target == target);
+                if !target.is_run() && !held {
+                    self.budget_holds.push(BudgetHold {
+                        target: target.clone(),
+                        reason: format!(
+                            "{target} reached its {scope} budget: {} of {}",
+                            scope.amount(*used),
+                            scope.amount(*limit)
+                        ),
+                        seq: rec.seq,
+                    });
+                }
+            }
+            Event::BudgetChanged { target, budget, .. } => {
+                match target {
+                    BudgetTarget::Run => self.budget = *budget,
+                    BudgetTarget::Role { role } => {
+                        self.budgets.roles.insert(role.clone(), *budget);
+                    }
+                    BudgetTarget::Task { task } => {
+                        self.task_budgets.insert(task.clone(), *budget);
+                    }
+                }
+                self.budget_holds.retain(|h| &h.target != target);
+            }
+            Event::RunRuleAdded { rule, by } => {
+                if !self.run_rules.iter().any(|r| &r.rule == rule) {
+                    self.run_rules.push(RunRule {
+                        rule: rule.clone(),
+                        by: by.clone(),
+                        seq: rec.seq,
+                    });
+                }
+            }
+            Event::RunRuleRevoked { index, rule, .. } => {
+                if let Some(i) = index
+                    .checked_sub(1)
+                    .filter(|i| self.run_rules.get(*i).is_some_and(|r| &r.rule == rule))
+                {
+                    self.run_rules.remove(i);
+                }
+            }
+            Event::AutonomyChanged { level, .. } => {
+                if let Some(info) = self.info.as_mut() {
+                    info.autonomy = *level;
+                }
+            }
+            Event::PolicyRules { rules } => self.policy_rules = rules.clone(),
+            Event::SandboxReported { complete, detail } => {
+                self.sandbox = Some(SandboxNote {
+                    complete: *complete,
+                    detail: detail.clone(),
+                });
+            }
             Event::Recovered {
                 reason,
                 tasks,
@@ -425,9 +610,6 @@ impl RunState {
         };
         a.resolution = Some((decision.clone(), by.clone()));
         let (agent, task, tool) = (a.agent.clone(), a.task.clone(), a.tool.clone());
-        if *decision == ApprovalDecision::ApproveAlways && !self.always_allow.contains(&tool) {
-            self.always_allow.push(tool.clone());
-        }
         self.set_agent(
             &agent,
             AgentStatus::CallingTool,
@@ -478,6 +660,7 @@ impl RunState {
     }
 
     fn change_task(&mut self, id: &TaskId, status: TaskStatus, reason: &str) {
+        let now = self.updated_ms;
         let Some(t) = self.task_mut(id) else { return };
         if !t.status.can_become(status) {
             return;
@@ -495,6 +678,9 @@ impl RunState {
             _ => {
                 t.status = status;
                 t.status_reason = reason.to_owned();
+                if status.is_terminal() || status == TaskStatus::Failed {
+                    t.ended_ms.get_or_insert(now);
+                }
                 if status == TaskStatus::Failed {
                     t.failures.push(reason.to_owned());
                 }

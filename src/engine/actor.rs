@@ -6,7 +6,8 @@ use super::msg::{AgentMsg, Backlog, Go, Msg, Subscription, Verdict};
 use super::spawn::first_events;
 use super::{EngineConfig, EngineError, RunTarget};
 use crate::domain::{
-    AgentId, ApprovalId, CallId, Event, EventRecord, LogLevel, RunId, RunState, RunStatus, TaskId,
+    AgentId, ApprovalId, BudgetTarget, CallId, Event, EventRecord, LogLevel, RunId, RunState,
+    RunStatus, TaskId,
 };
 use crate::llm::Providers;
 use crate::store::{Journal, Store, recovery};
@@ -68,6 +69,10 @@ pub(super) struct ParkedCall {
     pub call: CallId,
     pub agent: AgentId,
     pub tool: String,
+    /// Whether the command may reach the network once approved.
+    pub network: bool,
+    /// The rule "approve always for this kind" would add.
+    pub kind: Option<crate::domain::Rule>,
 }
 
 pub(crate) struct RunActor {
@@ -149,6 +154,7 @@ impl RunActor {
                 ));
                 if let Some(budget) = budget.filter(|b| *b != state.budget) {
                     events.push(Event::BudgetChanged {
+                        target: BudgetTarget::Run,
                         budget,
                         by: by.clone(),
                     });
@@ -162,6 +168,13 @@ impl RunActor {
                 (run, state, info.workspace.into(), events)
             }
         };
+        let mut boot_events = boot_events;
+        if config.rules != state.policy_rules {
+            boot_events.push(Event::PolicyRules {
+                rules: config.rules.clone(),
+            });
+        }
+        boot_events.extend(sandbox_events(&config.limits.sandbox));
         let ws = Workspace::open(&workspace).map_err(|source| EngineError::Workspace {
             path: workspace.clone(),
             source,
@@ -439,23 +452,30 @@ impl RunActor {
         }
     }
 
-    /// Pauses the run when a run budget is reached (wall time counts up to now).
+    /// Pauses the run when a run budget is reached (wall time counts up to now), and a role or
+    /// a task when its own budget is: only that scope stops, the run goes on elsewhere.
     pub(super) fn check_budget(&mut self) {
         if !matches!(self.state.status, RunStatus::Running | RunStatus::Planning) {
             return;
         }
+        let now = now_ms();
         let mut spend = self.state.spend();
         if self.state.status == RunStatus::Running {
             spend.wall_secs =
-                (self.state.active_ms + now_ms().saturating_sub(self.state.updated_ms)) / 1000;
+                (self.state.active_ms + now.saturating_sub(self.state.updated_ms)) / 1000;
         }
-        let already = self
-            .pending
-            .iter()
-            .any(|e| matches!(e, Event::BudgetExceeded { .. }));
-        if let (Some(e), false) = (self.state.budget.exceeded(&spend), already) {
+        let already = |pending: &[Event], t: &BudgetTarget| {
+            pending
+                .iter()
+                .any(|e| matches!(e, Event::BudgetExceeded { target, .. } if target == t))
+        };
+        if let (Some(e), false) = (
+            self.state.budget.exceeded(&spend),
+            already(&self.pending, &BudgetTarget::Run),
+        ) {
             let (used, limit) = (e.scope.amount(e.used), e.scope.amount(e.limit));
             self.pending.push(Event::BudgetExceeded {
+                target: BudgetTarget::Run,
                 scope: e.scope,
                 limit: e.limit,
                 used: e.used,
@@ -463,10 +483,63 @@ impl RunActor {
             self.pending.push(Event::RunStatusChanged {
                 status: RunStatus::Paused,
                 reason: format!(
-                    "budget reached: {used} of {limit} allowed; raise the budget to go on"
+                    "budget reached: {used} of {limit} allowed; B extends it by its first amount, :budget sets it"
                 ),
             });
             self.pause_steps();
+        }
+        let mut targets: Vec<BudgetTarget> = self
+            .state
+            .budgets
+            .roles
+            .keys()
+            .map(|role| BudgetTarget::Role { role: role.clone() })
+            .collect();
+        targets.extend(
+            self.state
+                .tasks
+                .iter()
+                .filter(|t| t.status.is_active())
+                .map(|t| BudgetTarget::Task { task: t.id.clone() }),
+        );
+        for target in targets {
+            let held = self.state.budget_holds.iter().any(|h| h.target == target);
+            let budget = self.state.budget_of(&target);
+            if held || budget.is_unlimited() || already(&self.pending, &target) {
+                continue;
+            }
+            let Some(e) = budget.exceeded(&self.state.spend_of(&target, now)) else {
+                continue;
+            };
+            let (used, limit) = (e.scope.amount(e.used), e.scope.amount(e.limit));
+            self.pending.push(Event::BudgetExceeded {
+                target: target.clone(),
+                scope: e.scope,
+                limit: e.limit,
+                used: e.used,
+            });
+            self.pending.push(Event::log(
+                LogLevel::Warn,
+                "budget",
+                format!(
+                    "{target} reached its {} budget ({used} of {limit}): it is paused, the rest of the run goes on. B extends it by its first amount; :budget {target} {} N sets it",
+                    e.scope,
+                    e.scope.word()
+                ),
+            ));
+            self.news.push(format!(
+                "{target} reached its budget ({used} of {limit}) and is paused until a person extends it."
+            ));
+            for live in self.live.values_mut() {
+                let hit = match &target {
+                    BudgetTarget::Role { role } => &live.role == role,
+                    BudgetTarget::Task { task } => live.task.as_ref() == Some(task),
+                    BudgetTarget::Run => true,
+                };
+                if hit {
+                    live.step_cancel.cancel();
+                }
+            }
         }
     }
 
@@ -551,4 +624,38 @@ fn git_worker(
         }
     });
     tx
+}
+
+/// What the sandbox can do here, for the log and the header: recorded at every start, since a
+/// resumed run may be on another machine.
+fn sandbox_events(config: &crate::tools::sandbox::SandboxConfig) -> Vec<Event> {
+    use crate::tools::sandbox::{self, Unsupported};
+    let s = sandbox::support();
+    let (complete, detail) = if !config.enabled {
+        (
+            false,
+            "off ([sandbox] enabled = false): commands run unconfined".to_owned(),
+        )
+    } else {
+        (s.complete(), s.describe())
+    };
+    let mut events = vec![Event::SandboxReported {
+        complete,
+        detail: detail.clone(),
+    }];
+    if !complete {
+        let then = match config.unsupported {
+            Unsupported::Continue => "commands run anyway ([sandbox] unsupported = \"continue\")",
+            Unsupported::Ask => {
+                "every command asks a person first ([sandbox] unsupported = \"ask\")"
+            }
+            Unsupported::Deny => "commands are refused ([sandbox] unsupported = \"deny\")",
+        };
+        events.push(Event::log(
+            LogLevel::Warn,
+            "sandbox",
+            format!("the sandbox is incomplete: {detail}; {then}"),
+        ));
+    }
+    events
 }

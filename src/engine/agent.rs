@@ -355,7 +355,7 @@ impl AgentLoop {
                     ended |= ends_task;
                     text
                 }
-                Verdict::Run(id) => {
+                Verdict::Run { call: id, network } => {
                     let Ok(tool_call) = parsed else { continue };
                     let started = Instant::now();
                     // A decided tool call runs to its end even when the run is paused now;
@@ -363,7 +363,7 @@ impl AgentLoop {
                     let cancel = self.cancel.child_token();
                     let task_cancel = self.cancel.clone();
                     let result = tokio::select! {
-                        r = self.workspace.execute(&tool_call, &cancel) => r,
+                        r = self.workspace.execute(&tool_call, network, &cancel) => r,
                         () = task_cancel.cancelled() => { cancel.cancel(); return Err(()) }
                     };
                     let text = match &result {

@@ -2,10 +2,34 @@
 //! person, and takes effect at the next step boundary (or at once for "pause now").
 
 use super::actor::{RunActor, SUPERVISOR};
-use crate::domain::{Actor, AgentId, AgentStatus, ApprovalDecision, Event, RunStatus, TaskStatus};
+use crate::domain::{
+    Actor, AgentId, AgentStatus, ApprovalDecision, BudgetTarget, Event, RunStatus, TaskStatus,
+};
 use crate::protocol::Command;
 
 impl RunActor {
+    /// The scope whose budget was reached last and is still held; else the run's, when the run
+    /// is paused on its budget.
+    fn last_reached(&self) -> Option<BudgetTarget> {
+        if let Some(h) = self.state.budget_holds.iter().max_by_key(|h| h.seq) {
+            return Some(h.target.clone());
+        }
+        self.state
+            .budget
+            .exceeded(&self.state.spend())
+            .map(|_| BudgetTarget::Run)
+    }
+
+    fn budget_target_exists(&self, target: &BudgetTarget) -> Result<(), String> {
+        match target {
+            BudgetTarget::Run => Ok(()),
+            BudgetTarget::Role { role } if self.config.roster.get(role).is_some() => Ok(()),
+            BudgetTarget::Role { role } => Err(format!("there is no role {role}")),
+            BudgetTarget::Task { task } if self.state.task(task).is_some() => Ok(()),
+            BudgetTarget::Task { task } => Err(format!("there is no task {task}")),
+        }
+    }
+
     pub(super) fn on_command(&mut self, by: &Actor, command: Command) -> Result<(), String> {
         if self.state.status.is_terminal() {
             return Err(format!(
@@ -34,8 +58,10 @@ impl RunActor {
                 }
                 if let Some(e) = self.state.budget.exceeded(&self.state.spend()) {
                     return Err(format!(
-                        "the {} budget is still reached ({} of {}); raise it first (:budget)",
-                        e.scope, e.used, e.limit
+                        "the run's {} budget is still reached ({} of {}); B extends it, :budget sets it",
+                        e.scope,
+                        e.scope.amount(e.used),
+                        e.scope.amount(e.limit)
                     ));
                 }
                 let status = if self.state.tasks.is_empty() {
@@ -162,9 +188,62 @@ impl RunActor {
                 self.news.push(format!("{by} cancelled {task}{why}"));
                 Ok(())
             }
-            Command::SetBudget { budget } => {
+            Command::SetBudget { target, budget } => {
+                self.budget_target_exists(&target)?;
                 self.pending.push(Event::BudgetChanged {
+                    target,
                     budget,
+                    by: by.clone(),
+                });
+                Ok(())
+            }
+            Command::ExtendBudget { target } => {
+                let target = match target {
+                    Some(t) => t,
+                    None => self.last_reached().ok_or(
+                        "no budget has been reached; :budget sets one (e.g. :budget role engineer usd 2)",
+                    )?,
+                };
+                self.budget_target_exists(&target)?;
+                let now = self.state.budget_of(&target);
+                if now.is_unlimited() {
+                    return Err(format!("{target} has no budget to extend"));
+                }
+                let budget = now.extended(&self.state.initial_of(&target));
+                self.pending.push(Event::BudgetChanged {
+                    target: target.clone(),
+                    budget,
+                    by: by.clone(),
+                });
+                self.news
+                    .push(format!("{by} extended the {target} budget to {budget}"));
+                Ok(())
+            }
+            Command::SetAutonomy { level } => {
+                let current = self.state.info.as_ref().map(|i| i.autonomy);
+                if current == Some(level) {
+                    return Err(format!("the autonomy is already {level}"));
+                }
+                self.pending.push(Event::AutonomyChanged {
+                    level,
+                    by: by.clone(),
+                });
+                Ok(())
+            }
+            Command::RevokeRule { index } => {
+                let rule = index
+                    .checked_sub(1)
+                    .and_then(|i| self.state.run_rules.get(i))
+                    .map(|r| r.rule.clone())
+                    .ok_or_else(|| {
+                        format!(
+                            "there is no run rule {index} (the run has {})",
+                            self.state.run_rules.len()
+                        )
+                    })?;
+                self.pending.push(Event::RunRuleRevoked {
+                    index,
+                    rule,
                     by: by.clone(),
                 });
                 Ok(())

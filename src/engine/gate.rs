@@ -69,21 +69,26 @@ impl RunActor {
         }
         self.next_call += 1;
         let call = CallId::from(format!("c{}", self.next_call));
+        let run_rules = self.state.run_rule_list();
         let decided = parsed
             .as_ref()
             .ok()
             .filter(|tc| !tc.is_engine_tool())
             .map(|tc| {
                 let (command, path) = tc.targets();
-                policy::decide_with(
+                let decided = policy::decide_with(
                     &self.config.rules,
+                    &run_rules,
                     self.state_autonomy(),
                     tc.effect(),
                     &name,
                     command,
                     path,
-                    &self.state.always_allow,
-                )
+                );
+                match tc {
+                    ToolCall::RunCommand { command, .. } => self.command_gate(decided, command),
+                    _ => (decided.0, decided.1, false),
+                }
             });
         self.pending.push(Event::ToolCallRequested {
             agent: agent.clone(),
@@ -91,7 +96,7 @@ impl RunActor {
             call: call.clone(),
             tool: name.clone(),
             args,
-            policy: decided.as_ref().map(|(d, why)| format!("{d}: {why}")),
+            policy: decided.as_ref().map(|(d, why, _)| format!("{d}: {why}")),
         });
         let tc = match parsed {
             Ok(tc) => tc,
@@ -119,16 +124,48 @@ impl RunActor {
         if tc.is_engine_tool() {
             return self.engine_tool(agent, task, call, tc, reply);
         }
-        let (decision, why) = decided.unwrap_or((Decision::Ask, String::new()));
+        let (decision, why, network) = decided.unwrap_or((Decision::Ask, String::new(), false));
         match decision {
-            Decision::Allow => self.replies.push(Reply::Verdict(reply, Verdict::Run(call))),
+            Decision::Allow => self
+                .replies
+                .push(Reply::Verdict(reply, Verdict::Run { call, network })),
             Decision::Deny => {
                 let text = format!("denied by {why}: {}", tc.summary());
                 self.finish_call(&agent, &call, false, &text);
                 self.answer(reply, text, false);
             }
-            Decision::Ask => self.ask(agent, task, call, &tc, reply),
+            Decision::Ask => self.ask(agent, task, call, &tc, network, reply),
         }
+    }
+
+    /// What the sandbox adds to a command's decision: the network grant, and, where the kernel
+    /// cannot confine commands, what `[sandbox] unsupported` says.
+    fn command_gate(&self, decided: (Decision, String), command: &str) -> (Decision, String, bool) {
+        use crate::tools::sandbox::{self, Unsupported};
+        let (mut decision, mut why) = decided;
+        let cfg = &self.config.limits.sandbox;
+        let run_rules = self.state.run_rule_list();
+        let grant = policy::network_grant(&self.config.rules, &run_rules, command, cfg.network);
+        let support = sandbox::support();
+        let network = grant.is_some() || !cfg.enabled || !support.network_isolation();
+        if let Some(g) = grant {
+            why.push_str(&format!("; network granted by {g}"));
+        }
+        if cfg.enabled && !support.complete() {
+            match (cfg.unsupported, decision) {
+                (Unsupported::Ask, Decision::Allow) => {
+                    decision = Decision::Ask;
+                    why.push_str("; the sandbox is incomplete here, so commands ask");
+                }
+                (Unsupported::Deny, Decision::Allow | Decision::Ask) => {
+                    decision = Decision::Deny;
+                    why = "the sandbox is incomplete here ([sandbox] unsupported = \"deny\")"
+                        .to_owned();
+                }
+                _ => {}
+            }
+        }
+        (decision, why, network)
     }
 
     fn state_autonomy(&self) -> crate::domain::Autonomy {
@@ -146,24 +183,31 @@ impl RunActor {
         task: Option<TaskId>,
         call: CallId,
         tc: &ToolCall,
+        network: bool,
         reply: oneshot::Sender<Verdict>,
     ) {
         self.next_approval += 1;
         let approval = ApprovalId::from(format!("A{}", self.next_approval));
-        let (risk, summary) = match tc {
-            ToolCall::AskHuman { question } => {
-                ("a question for a person".to_owned(), question.clone())
-            }
-            _ => (tc.risk(), tc.summary()),
+        let confined =
+            self.config.limits.sandbox.enabled && crate::tools::sandbox::support().landlock();
+        let label = tc.risk(network, confined);
+        let summary = match tc {
+            ToolCall::AskHuman { question } => question.clone(),
+            _ => tc.summary(),
         };
+        let kind = (!matches!(tc, ToolCall::AskHuman { .. })).then(|| {
+            let (command, path) = tc.targets();
+            crate::domain::Rule::allow_kind(tc.name(), command, path)
+        });
         self.pending.push(Event::ApprovalRequested {
             approval: approval.clone(),
             call: call.clone(),
             agent: agent.clone(),
             task,
             tool: tc.name().into(),
-            risk,
+            risk: label.to_string(),
             summary,
+            label: Some(label),
         });
         self.parked.insert(
             approval.clone(),
@@ -172,6 +216,8 @@ impl RunActor {
                 call,
                 agent,
                 tool: tc.name().into(),
+                network,
+                kind,
             },
         );
         if let Some(by) = self.config.auto_approve.clone() {
@@ -200,6 +246,14 @@ impl RunActor {
             decision: decision.clone(),
             by: by.clone(),
         });
+        if let (ApprovalDecision::ApproveAlways, Some(rule)) = (&decision, p.kind.clone()) {
+            if !self.state.run_rules.iter().any(|r| r.rule == rule) {
+                self.pending.push(Event::RunRuleAdded {
+                    rule,
+                    by: by.clone(),
+                });
+            }
+        }
         let verdict = match (&decision, p.tool.as_str()) {
             (ApprovalDecision::Deny { reason }, "ask_human") => {
                 self.answered(&p, format!("{by} answered: no. {reason}"))
@@ -213,7 +267,10 @@ impl RunActor {
                     ends_task: false,
                 }
             }
-            _ => Verdict::Run(p.call.clone()),
+            _ => Verdict::Run {
+                call: p.call.clone(),
+                network: p.network,
+            },
         };
         self.replies.push(Reply::Verdict(p.reply, verdict));
         Ok(())
@@ -285,7 +342,7 @@ impl RunActor {
         reply: oneshot::Sender<Verdict>,
     ) {
         if let ToolCall::AskHuman { .. } = tc {
-            return self.ask(agent, task, call, &tc, reply);
+            return self.ask(agent, task, call, &tc, false, reply);
         }
         let result = match tc {
             ToolCall::CreateTask {

@@ -37,6 +37,8 @@ pub struct EngineConfig {
     pub max_attempts: u32,
     pub autonomy: Autonomy,
     pub budget: Budget,
+    /// Budgets per role and per task.
+    pub budgets: crate::domain::Budgets,
     /// `--yes`: approve every request, attributed to this person.
     pub auto_approve: Option<Actor>,
     pub snapshot_every: u64,
@@ -62,6 +64,7 @@ impl EngineConfig {
             max_attempts: 2,
             autonomy: Autonomy::AskRisky,
             budget: Budget::default(),
+            budgets: crate::domain::Budgets::default(),
             auto_approve: None,
             snapshot_every: 2_000,
             limits: CommandLimits::default(),

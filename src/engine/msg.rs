@@ -91,8 +91,8 @@ pub(crate) enum Go {
 
 /// The engine's answer to a tool request.
 pub(crate) enum Verdict {
-    /// Carry it out, as this call.
-    Run(CallId),
+    /// Carry it out, as this call; `network` when policy grants a command the network.
+    Run { call: CallId, network: bool },
     /// The result is this text (engine tools, denials, bad arguments); `ends_task` when the
     /// call finished the agent's work.
     Answer { text: String, ends_task: bool },

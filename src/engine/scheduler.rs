@@ -100,7 +100,7 @@ impl RunActor {
             .state
             .tasks
             .iter()
-            .filter(|t| t.status == TaskStatus::Ready)
+            .filter(|t| t.status == TaskStatus::Ready && !self.state.task_held(t))
             .filter(|t| !self.live.values().any(|l| l.task.as_ref() == Some(&t.id)))
             .map(|t| t.id.clone())
             .collect();
@@ -250,6 +250,11 @@ impl RunActor {
             let has_news = !live.inbox.is_empty() || (is_sup && !self.news.is_empty());
             let waiting = if let (true, Some(why)) = (paused, self.stuck.get(&id)) {
                 Some((AgentStatus::Stuck, why.clone()))
+            } else if let Some(hold) = self.state.hold_for(&id) {
+                Some((
+                    AgentStatus::Paused,
+                    format!("budget: {}; B extends it", hold.reason),
+                ))
             } else if !run_ok || paused {
                 Some((
                     AgentStatus::Paused,

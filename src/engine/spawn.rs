@@ -102,6 +102,7 @@ pub(super) fn first_events(
         base_url: info.base_url.clone(),
         simulated: info.simulated,
         budget: config.budget,
+        budgets: config.budgets.clone(),
         concurrency: config.concurrency,
         max_attempts: config.max_attempts,
         autonomy: config.autonomy,

@@ -114,8 +114,13 @@ fn history(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Even
                 "recovered after a stop ({reason}); {} task(s) put back",
                 tasks.len()
             ),
-            Event::BudgetExceeded { scope, limit, used } => format!(
-                "{scope} budget reached: {} of {}",
+            Event::BudgetExceeded {
+                target,
+                scope,
+                limit,
+                used,
+            } => format!(
+                "{target}: {scope} budget reached: {} of {}",
                 scope.amount(*used),
                 scope.amount(*limit)
             ),
@@ -164,7 +169,9 @@ fn interventions(out: &mut String, _state: &RunState, _info: &RunInfo, records: 
     for r in records {
         let line = match &r.event {
             Event::HumanMessage { target, text, by } => format!("{by} to {target}: {}", cell(text)),
-            Event::BudgetChanged { budget, by } => format!("{by} set the budget to {budget:?}"),
+            Event::BudgetChanged { target, budget, by } => {
+                format!("{by} set the {target} budget to {budget}")
+            }
             Event::RunStatusChanged { status, reason } if reason.contains(" by ") => {
                 format!("run {status}: {}", cell(reason))
             }

@@ -3,7 +3,7 @@
 
 pub mod wire;
 
-use crate::domain::{AgentId, ApprovalId, Budget, RunState, TaskId};
+use crate::domain::{AgentId, ApprovalId, Autonomy, Budget, BudgetTarget, RunState, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// The version of this protocol; a client and server must agree on it.
@@ -47,8 +47,25 @@ pub enum Command {
         #[serde(default)]
         reason: Option<String>,
     },
+    /// Sets a scope's budget (the run's when no target is given).
     SetBudget {
+        #[serde(default)]
+        target: BudgetTarget,
         budget: Budget,
+    },
+    /// Extends a reached budget by the amount it started with; without a target, the scope
+    /// that reached its budget last (or the run's).
+    ExtendBudget {
+        #[serde(default)]
+        target: Option<BudgetTarget>,
+    },
+    /// Switches the autonomy level for the rest of the run.
+    SetAutonomy {
+        level: Autonomy,
+    },
+    /// Takes back a rule a person added in this run (counting from 1).
+    RevokeRule {
+        index: usize,
     },
     StopRun {
         #[serde(default)]

@@ -185,6 +185,7 @@ mod tests {
             base_url: None,
             simulated: true,
             budget: Budget::default(),
+            budgets: Default::default(),
             concurrency: 2,
             max_attempts: 2,
             autonomy: Autonomy::AskRisky,

@@ -1,6 +1,7 @@
 //! `run_command`: a shell command in the workspace, with a timeout, an output cap and a
 //! scrubbed environment. The whole process group is killed on timeout or cancellation.
 
+use super::sandbox::{self, PrivateTmp, SandboxConfig};
 use super::{ToolError, ToolOutput, Workspace};
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,6 +13,7 @@ pub struct CommandLimits {
     pub default_timeout: Duration,
     pub max_timeout: Duration,
     pub output_cap: usize,
+    pub sandbox: SandboxConfig,
 }
 
 impl Default for CommandLimits {
@@ -20,6 +22,7 @@ impl Default for CommandLimits {
             default_timeout: Duration::from_secs(120),
             max_timeout: Duration::from_secs(1800),
             output_cap: 64 * 1024,
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -47,6 +50,7 @@ pub async fn run_command(
     ws: &Workspace,
     command: &str,
     timeout_s: Option<u64>,
+    network: bool,
     limits: &CommandLimits,
     cancel: &CancellationToken,
 ) -> Result<ToolOutput, ToolError> {
@@ -60,6 +64,8 @@ pub async fn run_command(
         .map(Duration::from_secs)
         .unwrap_or(limits.default_timeout)
         .min(limits.max_timeout);
+    let tmp = PrivateTmp::create()
+        .map_err(|e| ToolError::failed(format!("cannot create a temporary directory: {e}")))?;
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
         .arg(command)
@@ -68,6 +74,7 @@ pub async fn run_command(
         .env("HOME", ws.root())
         .env("TERM", "dumb")
         .env("MACROHARD_WORKSPACE", ws.root())
+        .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,9 +85,11 @@ pub async fn run_command(
             cmd.env(key, v);
         }
     }
+    sandbox::confine(&mut cmd, &limits.sandbox, ws.root(), tmp.path(), network)
+        .map_err(ToolError::failed)?;
     let mut child = cmd
         .spawn()
-        .map_err(|e| ToolError::failed(format!("cannot start sh: {e}")))?;
+        .map_err(|e| ToolError::failed(format!("cannot start sh in the sandbox: {e}")))?;
     let pgid = child.id();
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let read_all = async {
@@ -151,6 +160,7 @@ mod tests {
             &ws,
             "pwd; echo key=$MACROHARD_TEST_SECRET_KEY",
             None,
+            false,
             &CommandLimits::default(),
             &CancellationToken::new(),
         )
@@ -173,6 +183,7 @@ mod tests {
             &ws,
             "echo oops >&2; exit 3",
             None,
+            false,
             &CommandLimits::default(),
             &CancellationToken::new(),
         )
@@ -195,6 +206,7 @@ mod tests {
             &ws,
             "sleep 30 & sleep 30",
             Some(1),
+            false,
             &limits,
             &CancellationToken::new(),
         )
@@ -207,6 +219,7 @@ mod tests {
             &ws,
             "yes | head -c 5000",
             None,
+            false,
             &limits,
             &CancellationToken::new(),
         )
@@ -214,5 +227,108 @@ mod tests {
         .unwrap();
         assert!(out.text.contains("bytes cut"));
         assert!(out.text.len() < 300);
+    }
+
+    /// The sandbox is checked for real wherever the kernel offers it; CI must offer it.
+    fn sandbox_here() -> bool {
+        let s = sandbox::support();
+        if std::env::var_os("CI").is_some() {
+            assert!(
+                s.complete(),
+                "CI needs Landlock and namespaces: {}",
+                s.describe()
+            );
+        }
+        if !s.complete() {
+            eprintln!("skipping: {}", s.describe());
+        }
+        s.complete()
+    }
+
+    async fn sh(ws: &Workspace, command: &str, network: bool) -> ToolOutput {
+        run_command(
+            ws,
+            command,
+            Some(20),
+            network,
+            &CommandLimits::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn sandboxed_commands_write_only_in_the_workspace_and_their_temp_dir() {
+        if !sandbox_here() {
+            return;
+        }
+        let outer = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(&outer.path().join("ws")).unwrap();
+        let out = sh(
+            &ws,
+            "echo in > inside.txt && echo t > \"$TMPDIR/t\" && cat \"$TMPDIR/t\" && mkdir -p sub/dir",
+            false,
+        )
+        .await;
+        assert!(out.ok, "{}", out.text);
+        assert!(ws.root().join("inside.txt").exists());
+        assert!(ws.root().join("sub/dir").is_dir());
+        let out = sh(&ws, "echo x > ../escape", false).await;
+        assert!(!out.ok, "{}", out.text);
+        assert!(out.text.contains("ermission denied"), "{}", out.text);
+        assert!(!outer.path().join("escape").exists());
+        let neighbour = outer.path().join("neighbour.txt");
+        std::fs::write(&neighbour, "keep").unwrap();
+        let out = sh(
+            &ws,
+            "rm -f ../neighbour.txt; ln -s .. up; echo y > up/escape2",
+            false,
+        )
+        .await;
+        assert!(!out.ok, "{}", out.text);
+        assert_eq!(std::fs::read_to_string(&neighbour).unwrap(), "keep");
+        assert!(!outer.path().join("escape2").exists());
+        // Redirections to /dev/null still work.
+        let out = sh(&ws, "echo quiet > /dev/null && echo ok", false).await;
+        assert!(out.ok, "{}", out.text);
+    }
+
+    #[tokio::test]
+    async fn sandboxed_commands_reach_no_network_unless_granted() {
+        if !sandbox_here() {
+            return;
+        }
+        let (_d, ws) = ws();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let connect = format!(
+            "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3); print('connected')\""
+        );
+        let out = sh(&ws, &connect, false).await;
+        assert!(!out.ok, "{}", out.text);
+        assert!(!out.text.contains("\nconnected"), "{}", out.text);
+        assert!(listener.accept().is_err(), "a connection got through");
+        // A command's own server on its loopback still works.
+        let own = "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); c=socket.create_connection(s.getsockname()); print('own loopback ok')\"";
+        let out = sh(&ws, own, false).await;
+        assert!(out.text.contains("own loopback ok"), "{}", out.text);
+        let out = sh(&ws, &connect, true).await;
+        assert!(out.ok, "{}", out.text);
+        assert!(out.text.contains("connected"), "{}", out.text);
+    }
+
+    #[tokio::test]
+    async fn resource_limits_apply_to_commands() {
+        if !sandbox_here() {
+            return;
+        }
+        let (_d, ws) = ws();
+        let out = sh(&ws, "ulimit -c; ulimit -d", false).await;
+        assert!(out.ok, "{}", out.text);
+        let lines: Vec<&str> = out.text.lines().collect();
+        assert_eq!(lines.get(1), Some(&"0"), "{}", out.text);
+        assert_eq!(lines.get(2), Some(&"8388608"), "{}", out.text);
     }
 }

@@ -7,6 +7,7 @@ mod error;
 mod files;
 pub mod git;
 mod registry;
+pub mod sandbox;
 mod workspace;
 
 pub use command::CommandLimits;
@@ -15,7 +16,7 @@ pub use files::diffstat;
 pub use registry::{ToolCall, ToolSpec, specs};
 pub use workspace::Workspace;
 
-use crate::domain::policy::Effect;
+use crate::domain::policy::{Effect, Risk};
 use tokio_util::sync::CancellationToken;
 
 /// A file a tool changed, with its diffstat.
@@ -60,15 +61,18 @@ impl Tools {
         &self.ws
     }
 
-    /// Runs a workspace tool. Engine tools (`create_task`, `complete_task`, …) are handled by
-    /// the engine and are refused here.
+    /// Runs a workspace tool; `network` grants a command the network. Engine tools
+    /// (`create_task`, `complete_task`, …) are handled by the engine and are refused here.
     pub async fn execute(
         &self,
         call: &ToolCall,
+        network: bool,
         cancel: &CancellationToken,
     ) -> Result<ToolOutput, ToolError> {
         if let ToolCall::RunCommand { command, timeout_s } = call {
-            return command::run_command(&self.ws, command, *timeout_s, &self.limits, cancel).await;
+            let limits = &self.limits;
+            return command::run_command(&self.ws, command, *timeout_s, network, limits, cancel)
+                .await;
         }
         let ws = self.ws.clone();
         let call = call.clone();
@@ -100,16 +104,34 @@ impl ToolCall {
         }
     }
 
-    /// A one-line description of the risk, for approval requests.
-    pub fn risk(&self) -> String {
+    /// What the call puts at stake, for approval requests: `network` when the command may
+    /// reach the network, `confined` when the sandbox keeps its writes in the workspace.
+    pub fn risk(&self, network: bool, confined: bool) -> Risk {
         match self {
-            ToolCall::RunCommand { .. } => {
-                "runs a program in the workspace: it may change or delete files there, cannot be undone, and can reach the network".into()
-            }
-            ToolCall::WriteFile { path, .. } | ToolCall::EditFile { path, .. } => {
-                format!("changes {path} inside the workspace (reversible from the event log)")
-            }
-            _ => "reads only".into(),
+            ToolCall::RunCommand { .. } => Risk {
+                touches: if confined {
+                    "files in the workspace (sandboxed)".into()
+                } else {
+                    "any file this account can write (no sandbox)".into()
+                },
+                reversible: false,
+                network,
+            },
+            ToolCall::WriteFile { path, .. } | ToolCall::EditFile { path, .. } => Risk {
+                touches: format!("{path} in the workspace (the old content stays in git)"),
+                reversible: true,
+                network: false,
+            },
+            ToolCall::AskHuman { .. } => Risk {
+                touches: "nothing: a question for a person".into(),
+                reversible: true,
+                network: false,
+            },
+            _ => Risk {
+                touches: "nothing (reads only)".into(),
+                reversible: true,
+                network: false,
+            },
         }
     }
 

@@ -26,6 +26,8 @@ pub enum Action {
     Approve,
     ApproveAlways,
     Deny,
+    Examine,
+    ExtendBudget,
     Retry,
     Cancel,
     Filter,
@@ -37,7 +39,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 32] = [
         Action::Help,
         Action::FocusNext,
         Action::FocusPrev,
@@ -60,6 +62,8 @@ impl Action {
         Action::Approve,
         Action::ApproveAlways,
         Action::Deny,
+        Action::Examine,
+        Action::ExtendBudget,
         Action::Retry,
         Action::Cancel,
         Action::Filter,
@@ -95,6 +99,8 @@ impl Action {
             Action::Approve => "approve",
             Action::ApproveAlways => "approve-always",
             Action::Deny => "deny",
+            Action::Examine => "examine",
+            Action::ExtendBudget => "extend-budget",
             Action::Retry => "retry",
             Action::Cancel => "cancel",
             Action::Filter => "filter",
@@ -130,6 +136,10 @@ impl Action {
             Action::Approve => "approve the oldest request",
             Action::ApproveAlways => "approve it and always allow this kind in this run",
             Action::Deny => "deny the oldest request (asks for a reason)",
+            Action::Examine => "examine the oldest request: its risk, rule and arguments",
+            Action::ExtendBudget => {
+                "extend the budget reached last by its first amount (:budget sets any)"
+            }
             Action::Retry => "retry the selected task",
             Action::Cancel => "cancel the selected task (asks to confirm)",
             Action::Filter => "filter the focused list / search the text",

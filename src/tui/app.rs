@@ -280,6 +280,21 @@ impl App {
                 let name = self.theme().name.clone();
                 self.say(format!("theme: {name}"));
             }
+            Action::Examine => match self.oldest_pending() {
+                Some(a) => {
+                    let lines = self.examine(&a);
+                    self.popup = Some(Popup::Text {
+                        title: format!("approval {} · y approve · a always · n deny", a.id),
+                        lines,
+                        scroll: 0,
+                    });
+                }
+                None => self.say("nothing waits for approval"),
+            },
+            Action::ExtendBudget => {
+                self.say("extending the budget reached last by its first amount");
+                self.send(Command::ExtendBudget { target: None });
+            }
             Action::Detach => self.quit = Some(Quit::Detach),
             Action::Stop => {
                 if self.can_steer && !self.view.state.status.is_terminal() {
@@ -298,6 +313,61 @@ impl App {
                 }
             }
         }
+    }
+
+    fn oldest_pending(&self) -> Option<crate::domain::ApprovalState> {
+        self.view.state.pending_approvals().next().cloned()
+    }
+
+    /// The lines of an approval request examined: what, risk, the rule that asked, the call.
+    fn examine(&self, a: &crate::domain::ApprovalState) -> Vec<String> {
+        let s = &self.view.state;
+        let mut lines = vec![
+            format!("request   {}", a.summary),
+            format!(
+                "by        {}{}",
+                a.agent,
+                a.task
+                    .as_ref()
+                    .map(|t| format!(" for {t}"))
+                    .unwrap_or_default()
+            ),
+            format!("tool      {}", a.tool),
+        ];
+        match &a.label {
+            Some(r) => {
+                lines.push(format!("touches   {}", r.touches));
+                lines.push(format!(
+                    "undo      {}",
+                    if r.reversible {
+                        "reversible"
+                    } else {
+                        "irreversible: nothing undoes it"
+                    }
+                ));
+                lines.push(format!(
+                    "network   {}",
+                    if r.network {
+                        "can reach the network"
+                    } else {
+                        "none (sandboxed)"
+                    }
+                ));
+            }
+            None => lines.push(format!("risk      {}", a.risk)),
+        }
+        if let Some(sb) = s.sandbox.as_ref().filter(|sb| !sb.complete) {
+            lines.push(format!("sandbox   INCOMPLETE: {}", sb.detail));
+        }
+        if let Some(c) = s.calls.iter().find(|c| c.call == a.call) {
+            if let Some(p) = &c.policy {
+                lines.push(format!("decided   {p}"));
+            }
+            lines.push(String::new());
+            let args = serde_json::to_string_pretty(&c.args).unwrap_or_default();
+            lines.extend(args.lines().map(str::to_owned));
+        }
+        lines
     }
 
     fn open(&mut self) {

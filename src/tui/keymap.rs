@@ -178,6 +178,8 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("y", Action::Approve),
     ("a", Action::ApproveAlways),
     ("n", Action::Deny),
+    ("e", Action::Examine),
+    ("B", Action::ExtendBudget),
     ("r", Action::Retry),
     ("x", Action::Cancel),
     ("/", Action::Filter),

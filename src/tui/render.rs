@@ -85,6 +85,28 @@ pub fn draw(f: &mut Frame, app: &App, now_ms: u64) {
                 rect,
             );
         }
+        Some(Popup::Text {
+            title,
+            lines,
+            scroll,
+        }) => {
+            let height = (lines.len() as u16 + 2).min(body.height.saturating_sub(2));
+            let rect = centered(body, 96, height.max(3));
+            f.render_widget(Clear, rect);
+            let block = super::panes::frame(format!(" {title} · Esc closes "), true, theme);
+            let text: Vec<Line> = lines
+                .iter()
+                .skip(*scroll)
+                .map(|l| Line::styled(l.clone(), theme.base))
+                .collect();
+            f.render_widget(
+                Paragraph::new(text)
+                    .block(block)
+                    .wrap(Wrap { trim: false })
+                    .style(theme.base),
+                rect,
+            );
+        }
         Some(Popup::Confirm(c)) => {
             let rect = centered(body, 64, 3);
             f.render_widget(Clear, rect);

@@ -168,8 +168,10 @@ impl View {
                 agent,
                 summary,
                 risk,
+                label,
                 ..
             } => {
+                let risk = label.as_ref().map_or_else(|| risk.clone(), |l| l.badges());
                 self.transcript(agent).push(
                     LineKind::Approval,
                     &format!("⚠ {approval} needs approval: {summary} ({risk})"),

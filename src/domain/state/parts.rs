@@ -4,7 +4,7 @@
 use crate::domain::budget::Usage;
 use crate::domain::event::{Actor, ApprovalDecision};
 use crate::domain::ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
-use crate::domain::policy::Autonomy;
+use crate::domain::policy::{Autonomy, Risk, Rule};
 use crate::domain::status::{AgentStatus, TaskStatus};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,11 @@ pub struct TaskState {
     pub cost_usd: f64,
     pub turns: u64,
     pub created_by: AgentId,
+    /// When the first attempt started and when the task ended (ms), for its wall time.
+    #[serde(default)]
+    pub started_ms: Option<u64>,
+    #[serde(default)]
+    pub ended_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +84,8 @@ pub struct ApprovalState {
     pub tool: String,
     pub risk: String,
     pub summary: String,
+    #[serde(default)]
+    pub label: Option<Risk>,
     pub requested_seq: u64,
     pub resolution: Option<(ApprovalDecision, Actor)>,
     /// The call it was for was abandoned (the process stopped while it waited).
@@ -97,6 +104,12 @@ pub struct PendingCall {
     pub agent: AgentId,
     pub task: Option<TaskId>,
     pub tool: String,
+    /// The arguments, as the model sent them.
+    #[serde(default)]
+    pub args: serde_json::Value,
+    /// What decided the call.
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,4 +118,27 @@ pub struct HumanNote {
     pub text: String,
     pub by: Actor,
     pub seq: u64,
+}
+
+/// A rule a person added during the run ("approve always for this kind").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRule {
+    pub rule: Rule,
+    pub by: Actor,
+    pub seq: u64,
+}
+
+/// A scope whose budget was reached and is paused until a person extends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetHold {
+    pub target: crate::domain::budget::BudgetTarget,
+    pub reason: String,
+    pub seq: u64,
+}
+
+/// What the sandbox can do where the run runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxNote {
+    pub complete: bool,
+    pub detail: String,
 }

@@ -233,6 +233,7 @@ fn recovery_puts_running_work_back_and_expires_its_approvals() {
             task: Some(TaskId::numbered(1)),
             tool: "run_command".into(),
             risk: "r".into(),
+            label: None,
             summary: "s".into(),
         },
     ));

@@ -14,7 +14,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let block = frame(format!(" 1 Agents ({}) ", agents.len()), focused, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let height = inner.height as usize;
+    let budgets = budget_lines(app, inner.width as usize);
+    // The budgets take the bottom of the pane when there is room for the agents too.
+    let reserved = if budgets.is_empty() || (inner.height as usize) < budgets.len() + 3 {
+        0
+    } else {
+        budgets.len() + 1
+    };
+    let height = (inner.height as usize).saturating_sub(reserved);
     let sel = app.agent_sel.min(agents.len().saturating_sub(1));
     let first = sel.saturating_sub(height.saturating_sub(1));
     let w = inner.width as usize;
@@ -60,5 +67,60 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
         lines.push(Line::from(spans));
     }
+    if reserved > 0 {
+        lines.resize(height, Line::raw(""));
+        lines.push(Line::styled(
+            fit(" budgets", inner.width as usize),
+            theme.dim,
+        ));
+        lines.extend(budgets);
+    }
     f.render_widget(Paragraph::new(lines).style(theme.base), inner);
+}
+
+/// Spend against budget for every role with a budget and every active or held task scope.
+fn budget_lines(app: &App, w: usize) -> Vec<Line<'static>> {
+    use crate::domain::{BudgetTarget, TaskStatus};
+    let theme = app.theme();
+    let s = &app.view.state;
+    let now = s.updated_ms;
+    let mut targets: Vec<BudgetTarget> = s
+        .budgets
+        .roles
+        .keys()
+        .map(|role| BudgetTarget::Role { role: role.clone() })
+        .collect();
+    targets.extend(
+        s.tasks
+            .iter()
+            .filter(|t| {
+                matches!(t.status, TaskStatus::Running | TaskStatus::AwaitingApproval)
+                    || s.budget_holds
+                        .iter()
+                        .any(|h| matches!(&h.target, BudgetTarget::Task { task } if task == &t.id))
+            })
+            .map(|t| BudgetTarget::Task { task: t.id.clone() })
+            .filter(|t| !s.budget_of(t).is_unlimited()),
+    );
+    targets
+        .into_iter()
+        .map(|t| {
+            let held = s.budget_holds.iter().any(|h| h.target == t);
+            let name = match &t {
+                BudgetTarget::Role { role } => role.clone(),
+                other => other.to_string(),
+            };
+            let text = format!(
+                " {}{name}: {}",
+                if held { "⏸ " } else { "" },
+                s.budget_of(&t).against(&s.spend_of(&t, now))
+            );
+            let style = if held {
+                theme.warn.add_modifier(ratatui::style::Modifier::BOLD)
+            } else {
+                theme.dim
+            };
+            Line::styled(fit(&text, w), style)
+        })
+        .collect()
 }

@@ -19,10 +19,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let Some(a) = pending.first() else { return };
     let k = |act| app.keymap.key_for(act);
     let keys = format!(
-        " {} approve · {} always · {} deny ",
+        " {} approve · {} always · {} deny · {} examine ",
         k(Action::Approve),
         k(Action::ApproveAlways),
-        k(Action::Deny)
+        k(Action::Deny),
+        k(Action::Examine)
     );
     let more = if pending.len() > 1 {
         format!(" (+{} more)", pending.len() - 1)
@@ -31,13 +32,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let task = a.task.as_ref().map(|t| format!(" {t}")).unwrap_or_default();
     let head = format!(" ⚠ {} {}{task}{more}: ", a.id, a.agent);
-    let room = (area.width as usize).saturating_sub(head.chars().count() + keys.chars().count());
-    let what = fit(&format!("{} — {}", a.summary, a.risk), room);
+    // The risk badges come first, so a narrow terminal cuts the summary, never the risk.
+    let (badges, touches) = match &a.label {
+        Some(r) => (format!("[{}] ", r.badges()), r.touches.clone()),
+        None => (String::new(), a.risk.clone()),
+    };
+    let room = (area.width as usize)
+        .saturating_sub(head.chars().count() + keys.chars().count() + badges.chars().count());
+    let what = fit(&format!("{} — touches {touches}", a.summary), room);
+    let badge_style = match &a.label {
+        Some(r) if !r.reversible || r.network => theme.error.add_modifier(Modifier::BOLD),
+        _ => theme.warn.add_modifier(Modifier::BOLD),
+    };
     let line = Line::from(vec![
         Span::styled(
             head,
             theme.warn.add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ),
+        Span::styled(badges, badge_style),
         Span::styled(format!("{what:<room$}"), theme.warn),
         Span::styled(keys, theme.selection),
     ]);

@@ -43,7 +43,22 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, now_ms: u64) {
                 "░".repeat(10 - filled)
             )
         }
+        _ if !s.budget.is_unlimited() => s.budget.against(&s.spend()),
         _ => usd(s.cost_usd, s.unpriced_requests),
+    };
+    let holds = if s.budget_holds.is_empty() {
+        String::new()
+    } else {
+        format!("⏸ {} over budget · ", s.budget_holds.len())
+    };
+    let sandbox = match &s.sandbox {
+        Some(sb) if !sb.complete => Span::styled(
+            " ⚠ SANDBOX INCOMPLETE ",
+            theme
+                .error
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ),
+        _ => Span::raw(""),
     };
     let badge = if info.simulated {
         Span::styled(
@@ -59,7 +74,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, now_ms: u64) {
         Span::styled(" READ-ONLY ", theme.dim.add_modifier(Modifier::REVERSED))
     };
     let right = format!(
-        " {} · {} tok · {spend} ",
+        " {holds}{} · {} · {} tok · {spend} ",
+        info.autonomy,
         duration(elapsed),
         tokens(s.usage.total())
     );
@@ -68,6 +84,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, now_ms: u64) {
         + status.len()
         + right.chars().count()
         + badge.content.chars().count()
+        + sandbox.content.chars().count()
         + readonly.content.chars().count();
     let room = (area.width as usize).saturating_sub(fixed);
     let run_id: String = info.id.as_str().chars().take(10).collect();
@@ -79,6 +96,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, now_ms: u64) {
         Span::styled(status, status_style),
         Span::styled(right, theme.base),
         readonly,
+        sandbox,
         badge,
     ]);
     f.render_widget(Paragraph::new(line).style(theme.base), area);

@@ -1,16 +1,27 @@
 //! The `:` command line. Its words are the action names of the keymap (one command set), plus
-//! a few that take arguments: `budget`, `inject`, `deny`, `retry`, `cancel`, `theme`, `level`.
+//! a few that take arguments: `budget`, `autonomy`, `rules`, `revoke`, `inject`, `deny`,
+//! `retry`, `cancel`, `theme`, `level`.
 
 use super::super::action::Action;
 use super::super::app::App;
-use crate::domain::{BudgetScope, LogLevel, TaskId};
+use super::Popup;
+use crate::domain::{Autonomy, BudgetScope, BudgetTarget, LogLevel, TaskId};
 use crate::protocol::Command;
 
-const WITH_ARGS: [(&str, &str); 10] = [
+const WITH_ARGS: [(&str, &str); 13] = [
     (
         "budget",
-        "budget USD | budget tokens|turns|secs N: raise a run budget",
+        "budget [role R | task T] [usd|tokens|turns|secs] [+]N: set (or +extend) a budget",
     ),
+    (
+        "autonomy",
+        "autonomy suggest|ask-risky|full: switch the level for the rest of the run",
+    ),
+    (
+        "rules",
+        "rules: the policy rules and those added in this run",
+    ),
+    ("revoke", "revoke N: take back run rule N"),
     ("inject", "inject TEXT: message the selected agent"),
     ("deny", "deny REASON: deny the oldest request"),
     ("retry", "retry TASK"),
@@ -76,6 +87,96 @@ fn task_arg(app: &App, arg: &str) -> Result<TaskId, String> {
         .ok_or_else(|| format!("there is no task {arg}"))
 }
 
+enum Amount {
+    Set(f64),
+    Add(f64),
+}
+
+/// `[run | role R | task T] [usd|tokens|turns|secs] [+]N`; USD when no unit is given.
+fn parse_budget(app: &App, arg: &str) -> Result<(BudgetTarget, BudgetScope, Amount), String> {
+    let usage =
+        "budget [role R | task T] [usd|tokens|turns|secs] [+]N, e.g. :budget task T3 usd +0.5";
+    let mut words: Vec<&str> = arg.split_whitespace().collect();
+    let target = match words.as_slice() {
+        ["run", ..] => {
+            words.remove(0);
+            BudgetTarget::Run
+        }
+        ["role", role, ..] => {
+            let role = (*role).to_owned();
+            words.drain(..2);
+            BudgetTarget::Role { role }
+        }
+        ["task", task, ..] => {
+            let task = task_arg(app, task)?;
+            words.drain(..2);
+            BudgetTarget::Task { task }
+        }
+        _ => BudgetTarget::Run,
+    };
+    let (scope, value) = match words.as_slice() {
+        [unit, value] => (BudgetScope::from_word(unit).ok_or(usage)?, *value),
+        [value] => (BudgetScope::Usd, *value),
+        _ => return Err(usage.into()),
+    };
+    let (add, number) = match value.strip_prefix('+') {
+        Some(v) => (true, v),
+        None => (false, value),
+    };
+    let v: f64 = number
+        .trim_start_matches('$')
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("budget: {value:?} is not an amount; {usage}"))?;
+    Ok((
+        target,
+        scope,
+        if add { Amount::Add(v) } else { Amount::Set(v) },
+    ))
+}
+
+/// The config's rules, then the run's, numbered as `:revoke` counts them.
+fn rule_lines(app: &App) -> Vec<String> {
+    let s = &app.view.state;
+    let mut lines = vec![format!(
+        "autonomy: {}",
+        s.info
+            .as_ref()
+            .map(|i| i.autonomy.to_string())
+            .unwrap_or_default()
+    )];
+    if let Some(sb) = &s.sandbox {
+        let mark = if sb.complete { "" } else { "INCOMPLETE: " };
+        lines.push(format!("sandbox: {mark}{}", sb.detail));
+    }
+    lines.push(String::new());
+    if s.run_rules.is_empty() {
+        lines.push("No rules were added in this run (a approves always and adds one).".into());
+    } else {
+        lines.push("Added in this run (first match after the config's [[policy]]):".into());
+        for (i, r) in s.run_rules.iter().enumerate() {
+            lines.push(format!(
+                "  {}. {}   (by {}, #{})",
+                i + 1,
+                r.rule.describe(),
+                r.by,
+                r.seq
+            ));
+        }
+    }
+    lines.push(String::new());
+    if s.policy_rules.is_empty() {
+        lines.push("The config has no [[policy]] rules.".into());
+    } else {
+        lines.push("The config's [[policy]] rules (first match first, before the run's):".into());
+        for (i, r) in s.policy_rules.iter().enumerate() {
+            lines.push(format!("  {}. {}", i + 1, r.describe()));
+        }
+    }
+    lines
+}
+
 pub fn execute(app: &mut App, input: &str) -> Result<(), String> {
     let input = input.trim().trim_start_matches(':');
     let (word, arg) = input
@@ -94,16 +195,38 @@ pub fn execute(app: &mut App, input: &str) -> Result<(), String> {
         "resume" => steer(app, Command::ResumeRun, "resuming the run".into()),
         "pause" if arg == "next" => steer(app, Command::PauseRun { now: false }, "pausing at the next step".into()),
         "budget" => {
-            let (scope, value) = match arg.split_once(' ') {
-                Some(("tokens", v)) => (BudgetScope::Tokens, v),
-                Some(("turns", v)) => (BudgetScope::Turns, v),
-                Some(("secs", v)) => (BudgetScope::WallTime, v),
-                Some(("usd", v)) => (BudgetScope::Usd, v),
-                _ => (BudgetScope::Usd, arg),
+            let (target, scope, value) = parse_budget(app, arg)?;
+            let current = app.view.state.budget_of(&target);
+            let now = |scope: BudgetScope| match scope {
+                BudgetScope::Usd => current.usd,
+                BudgetScope::Tokens => current.tokens.map(|v| v as f64),
+                BudgetScope::Turns => current.turns.map(|v| v as f64),
+                BudgetScope::WallTime => current.wall_secs.map(|v| v as f64),
             };
-            let v: f64 = value.trim_start_matches('$').parse().map_err(|_| format!("budget: {value:?} is not a number"))?;
-            let budget = app.view.state.budget.with(scope, v);
-            steer(app, Command::SetBudget { budget }, format!("{scope} budget set to {v}"))
+            let v = match value {
+                Amount::Set(v) => v,
+                Amount::Add(v) => now(scope).unwrap_or(0.0) + v,
+            };
+            let budget = current.with(scope, v);
+            let msg = format!("{target} {scope} budget set to {}", scope.amount(v));
+            steer(app, Command::SetBudget { target, budget }, msg)
+        }
+        "autonomy" => {
+            let level = match arg {
+                "suggest" => Autonomy::Suggest,
+                "ask-risky" => Autonomy::AskRisky,
+                "full" => Autonomy::Full,
+                _ => return Err("autonomy: suggest, ask-risky or full".into()),
+            };
+            steer(app, Command::SetAutonomy { level }, format!("autonomy set to {level}"))
+        }
+        "rules" => {
+            app.popup = Some(Popup::Text { title: "policy rules · :revoke N takes a run rule back".into(), lines: rule_lines(app), scroll: 0 });
+            Ok(())
+        }
+        "revoke" => {
+            let index: usize = arg.parse().map_err(|_| "revoke N: the number :rules shows".to_owned())?;
+            steer(app, Command::RevokeRule { index }, format!("revoking run rule {index}"))
         }
         "inject" if !arg.is_empty() => {
             let target = app.selected_agent().cloned();

@@ -53,6 +53,34 @@ impl App {
                 }),
                 _ => Some(Popup::Detail { task, scroll }),
             },
+            Popup::Text {
+                title,
+                lines,
+                mut scroll,
+            } => match key.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => None,
+                KeyCode::Down | KeyCode::Char('j') => {
+                    scroll = (scroll + 1).min(lines.len().saturating_sub(1));
+                    Some(Popup::Text {
+                        title,
+                        lines,
+                        scroll,
+                    })
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    scroll = scroll.saturating_sub(1);
+                    Some(Popup::Text {
+                        title,
+                        lines,
+                        scroll,
+                    })
+                }
+                _ => Some(Popup::Text {
+                    title,
+                    lines,
+                    scroll,
+                }),
+            },
             Popup::LogEntry(line) => match key.code {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => None,
                 _ => Some(Popup::LogEntry(line)),

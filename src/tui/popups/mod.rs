@@ -30,9 +30,21 @@ impl Confirm {
 }
 
 pub enum Popup {
-    Help { filter: String, scroll: usize },
-    Detail { task: TaskId, scroll: usize },
+    Help {
+        filter: String,
+        scroll: usize,
+    },
+    Detail {
+        task: TaskId,
+        scroll: usize,
+    },
     LogEntry(LogLine),
     Confirm(Confirm),
     Composer(Box<Composer>),
+    /// A page of text: an approval request examined, the run's rules.
+    Text {
+        title: String,
+        lines: Vec<String>,
+        scroll: usize,
+    },
 }
