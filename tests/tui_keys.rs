@@ -250,3 +250,66 @@ fn a_viewer_that_cannot_steer_sends_nothing_and_says_why() {
     press(&mut a, "/warn\n");
     assert_eq!(a.log_filter.text, "warn");
 }
+
+#[test]
+fn governance_from_the_keyboard_budgets_autonomy_rules_and_examine() {
+    use macrohard::domain::Autonomy;
+    let mut a = app(true);
+    // The fixture's engineer role has $0.05 and 40 turns; extend the task's own by an amount.
+    press(&mut a, ":budget task t2 usd +0.5\n");
+    assert_eq!(
+        a.outbox.pop(),
+        Some(Command::SetBudget {
+            target: BudgetTarget::Task {
+                task: TaskId::from("T2")
+            },
+            budget: Budget {
+                usd: Some(0.5),
+                ..Budget::default()
+            },
+        })
+    );
+    press(&mut a, ":budget role engineer turns +10\n");
+    let Some(Command::SetBudget { target, budget }) = a.outbox.pop() else {
+        panic!("no budget command")
+    };
+    assert_eq!(
+        target,
+        BudgetTarget::Role {
+            role: "engineer".into()
+        }
+    );
+    assert_eq!((budget.turns, budget.usd), (Some(50), Some(0.05)));
+    press(&mut a, ":budget role engineer lots\n");
+    assert!(a.outbox.is_empty());
+    assert!(a.status.as_deref().unwrap_or("").contains("budget"));
+    press(&mut a, "B");
+    assert_eq!(a.outbox.pop(), Some(Command::ExtendBudget { target: None }));
+    press(&mut a, ":autonomy full\n");
+    assert_eq!(
+        a.outbox.pop(),
+        Some(Command::SetAutonomy {
+            level: Autonomy::Full
+        })
+    );
+    press(&mut a, ":autonomy yolo\n");
+    assert!(a.outbox.is_empty());
+    press(&mut a, ":revoke 2\n");
+    assert_eq!(a.outbox.pop(), Some(Command::RevokeRule { index: 2 }));
+    press(&mut a, ":rules\n");
+    let Some(Popup::Text { lines, .. }) = a.popup.as_ref() else {
+        panic!("no rules popup")
+    };
+    assert!(lines.iter().any(|l| l.contains("autonomy: ask-risky")));
+    assert!(lines.iter().any(|l| l.contains("sandbox:")));
+    press(&mut a, "\x1b");
+    // e examines the oldest request: its risk, in words, and its arguments.
+    press(&mut a, "e");
+    let Some(Popup::Text { title, lines, .. }) = a.popup.as_ref() else {
+        panic!("no examine popup")
+    };
+    assert!(title.contains("A1"), "{title}");
+    let text = lines.join("\n");
+    assert!(text.contains("irreversible"), "{text}");
+    assert!(text.contains("none (sandboxed)"), "{text}");
+}

@@ -373,7 +373,9 @@ mod tests {
             decision: Decision::Ask,
             network: Some(true),
         };
-        assert!(network_grant(std::slice::from_ref(&grant), &[], "curl example.org", false).is_some());
+        assert!(
+            network_grant(std::slice::from_ref(&grant), &[], "curl example.org", false).is_some()
+        );
         assert!(network_grant(&[grant], &[], "cargo test", false).is_none());
         assert!(network_grant(&[], &[], "cargo test", true).is_some());
     }

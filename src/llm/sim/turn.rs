@@ -95,6 +95,15 @@ impl<'a> Conversation<'a> {
             .find(|s| s.tool == "run_command")
     }
 
+    /// Whether a person has written to the agent at any point of this conversation.
+    pub fn heard_anyone(&self) -> bool {
+        self.request
+            .messages
+            .iter()
+            .skip(1)
+            .any(|m| m.role == MessageRole::User && m.content.starts_with("Message from "))
+    }
+
     /// Messages a person injected since the agent's latest answer.
     pub fn new_human_messages(&self) -> Vec<String> {
         let msgs = &self.request.messages;

@@ -99,7 +99,8 @@ impl App {
             Popup::Composer(mut c) => match c.key(key) {
                 Some(text) => {
                     self.composed(c.purpose.clone(), text);
-                    None
+                    // A command may open a popup of its own (`:rules`).
+                    self.popup.take()
                 }
                 None if c.cancelled => None,
                 None => Some(Popup::Composer(c)),

@@ -1,0 +1,373 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Governance end to end on the simulated company's scenarios: a looping agent, a budget
+//! overrun, a denied command, run rules and the live autonomy switch.
+
+use macrohard::domain::policy::{Decision, Rule};
+use macrohard::domain::{
+    Actor, AgentStatus, Autonomy, Budget, BudgetTarget, Budgets, Event, EventRecord, RunState,
+    RunStatus, TaskId, TaskStatus,
+};
+use macrohard::engine::{self, Engine, EngineConfig, NewRun, Roster, RunTarget};
+use macrohard::llm::sim::{SimProvider, SimSpeed};
+use macrohard::protocol::Command;
+use macrohard::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+fn tester() -> Actor {
+    Actor::Human {
+        user: "tester".into(),
+        host: Some("lab".into()),
+        auto: false,
+    }
+}
+
+fn t(n: usize) -> TaskId {
+    TaskId::numbered(n)
+}
+
+async fn wait_for(
+    rx: &mut broadcast::Receiver<EventRecord>,
+    what: &str,
+    pred: impl Fn(&Event) -> bool,
+) -> EventRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let rec = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap();
+        if pred(&rec.event) {
+            return rec;
+        }
+    }
+}
+
+struct Run {
+    _dir: tempfile::TempDir,
+    store: Store,
+    engine: Engine,
+}
+
+async fn start(goal: &str, configure: impl FnOnce(&mut EngineConfig)) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("ws"));
+    configure(&mut config);
+    let new = NewRun {
+        goal: goal.into(),
+        workspace: None,
+        seed: 1,
+        by: tester(),
+    };
+    let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
+    let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
+        .await
+        .unwrap();
+    Run {
+        _dir: dir,
+        store,
+        engine,
+    }
+}
+
+impl Run {
+    async fn cmd(&self, c: Command) -> Result<(), String> {
+        self.engine.handle.command(tester(), c).await
+    }
+
+    async fn finish(self) -> (RunState, Vec<EventRecord>) {
+        let state = tokio::time::timeout(Duration::from_secs(60), self.engine.join)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let records = self
+            .store
+            .events(state.id().unwrap(), 1)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        (state, records)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_looping_reviewer_is_marked_stuck_and_a_message_frees_it() {
+    let run = start("Build a command-line todo app #loop", |c| {
+        c.auto_approve = Some(tester());
+    })
+    .await;
+    let (_, mut rx) = run.engine.handle.subscribe().await.unwrap();
+    let rec = wait_for(&mut rx, "the stuck reviewer", |e| {
+        matches!(
+            e,
+            Event::AgentStatusChanged {
+                status: AgentStatus::Stuck,
+                ..
+            }
+        )
+    })
+    .await;
+    let Event::AgentStatusChanged { agent, reason, .. } = rec.event else {
+        unreachable!()
+    };
+    assert_eq!(agent.as_str(), "reviewer-1");
+    assert!(
+        reason.contains("search_files") && reason.contains("on T6"),
+        "{reason}"
+    );
+    run.cmd(Command::Inject {
+        target: Some(agent.clone()),
+        text: "stop searching, the code is clean: write the verdict".into(),
+    })
+    .await
+    .unwrap();
+    run.cmd(Command::ResumeAgent { agent }).await.unwrap();
+    let (state, records) = run.finish().await;
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert_eq!(state.task(&t(6)).unwrap().status, TaskStatus::Done);
+    // The supervisor heard about it too.
+    assert!(records.iter().any(|r| matches!(&r.event,
+        Event::LlmRequestStarted { agent, .. } if agent.as_str() == "supervisor")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_budget_pauses_only_that_task_and_a_person_extends_it() {
+    let run = start("Build a command-line todo app #overrun", |c| {
+        c.auto_approve = Some(tester());
+        c.budgets = Budgets {
+            task: Budget {
+                usd: Some(0.05),
+                ..Budget::default()
+            },
+            ..Budgets::default()
+        };
+    })
+    .await;
+    let (_, mut rx) = run.engine.handle.subscribe().await.unwrap();
+    let rec = wait_for(&mut rx, "the overrun", |e| {
+        matches!(e, Event::BudgetExceeded { .. })
+    })
+    .await;
+    let Event::BudgetExceeded { target, limit, .. } = rec.event else {
+        unreachable!()
+    };
+    assert_eq!(target, BudgetTarget::Task { task: t(4) });
+    assert!((limit - 0.05).abs() < 1e-9);
+    // Only T4 stops: the rest of the company finishes its work meanwhile.
+    wait_for(
+        &mut rx,
+        "T7 done while T4 waits",
+        |e| matches!(e, Event::TaskCompleted { task, .. } if task == &t(7)),
+    )
+    .await;
+    let (state, _) = run.engine.handle.subscribe().await.unwrap();
+    assert_eq!(state.status, RunStatus::Running);
+    let growth = state.agents.iter().find(|a| a.role == "growth").unwrap();
+    assert_eq!(
+        growth.status,
+        AgentStatus::Paused,
+        "{}",
+        growth.status_reason
+    );
+    assert!(
+        growth
+            .status_reason
+            .contains("task T4 reached its USD budget"),
+        "{}",
+        growth.status_reason
+    );
+    assert_eq!(state.budget_holds.len(), 1);
+    let t4_turns = state.task(&t(4)).unwrap().turns;
+    // One key (B): extend by the first amount.
+    run.cmd(Command::ExtendBudget { target: None })
+        .await
+        .unwrap();
+    let rec = wait_for(&mut rx, "the extension", |e| {
+        matches!(e, Event::BudgetChanged { .. })
+    })
+    .await;
+    let Event::BudgetChanged { target, budget, by } = rec.event else {
+        unreachable!()
+    };
+    assert_eq!(target, BudgetTarget::Task { task: t(4) });
+    assert_eq!(budget.usd, Some(0.1));
+    assert_eq!(by, tester());
+    // It works again, then reaches the new limit.
+    wait_for(&mut rx, "the second overrun", |e| {
+        matches!(e, Event::BudgetExceeded { target: BudgetTarget::Task { .. }, limit, .. } if (limit - 0.1).abs() < 1e-9)
+    })
+    .await;
+    let (state, _) = run.engine.handle.subscribe().await.unwrap();
+    assert!(state.task(&t(4)).unwrap().turns > t4_turns);
+    // Any amount with :budget.
+    run.cmd(Command::SetBudget {
+        target: BudgetTarget::Task { task: t(4) },
+        budget: Budget {
+            usd: Some(50.0),
+            ..Budget::default()
+        },
+    })
+    .await
+    .unwrap();
+    // The runaway writer then either finishes or is caught by the stuck detector (its drafts
+    // bring nothing new); a person cancels it in that case.
+    let end = wait_for(&mut rx, "T4 to finish or be caught", |e| {
+        matches!(e, Event::TaskCompleted { task, .. } if task == &t(4))
+            || matches!(
+                e,
+                Event::AgentStatusChanged {
+                    status: AgentStatus::Stuck,
+                    ..
+                }
+            )
+    })
+    .await;
+    if matches!(end.event, Event::AgentStatusChanged { .. }) {
+        run.cmd(Command::CancelTask {
+            task: t(4),
+            reason: Some("enough drafts".into()),
+        })
+        .await
+        .unwrap();
+    }
+    let (state, records) = run.finish().await;
+    let overruns = records
+        .iter()
+        .filter(|r| matches!(r.event, Event::BudgetExceeded { .. }))
+        .count();
+    assert_eq!(overruns, 2);
+    assert!(
+        !records.iter().any(|r| matches!(&r.event,
+            Event::RunStatusChanged { status: RunStatus::Paused, reason } if reason.contains("budget"))),
+        "the run itself never paused for a task's budget"
+    );
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_command_is_refused_by_policy_and_the_agent_takes_another_way() {
+    let run = start("Build a command-line todo app #deny", |c| {
+        c.auto_approve = Some(tester());
+        c.rules = vec![Rule {
+            tool: Some("run_command".into()),
+            command: Some("curl *".into()),
+            path: None,
+            decision: Decision::Deny,
+            network: None,
+        }];
+    })
+    .await;
+    let (state, records) = run.finish().await;
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    let denied = records.iter().find_map(|r| match &r.event {
+        Event::ToolCallFinished {
+            ok: false, output, ..
+        } if output.contains("curl") => Some(output.clone()),
+        _ => None,
+    });
+    let denied = denied.expect("the curl command was refused");
+    assert!(
+        denied.starts_with("denied by policy rule 1: deny run_command `curl *`"),
+        "{denied}"
+    );
+    assert!(
+        !records
+            .iter()
+            .any(|r| matches!(&r.event, Event::ApprovalRequested { summary, .. } if summary.contains("curl"))),
+        "a denied command is never put to a person"
+    );
+    assert_eq!(state.task(&t(7)).unwrap().status, TaskStatus::Done);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_rules_are_added_and_revoked_and_the_autonomy_switches_live() {
+    let run = start("Build a command-line todo app", |_| {}).await;
+    let (_, mut rx) = run.engine.handle.subscribe().await.unwrap();
+    let rec = wait_for(&mut rx, "the first approval", |e| {
+        matches!(e, Event::ApprovalRequested { .. })
+    })
+    .await;
+    let Event::ApprovalRequested {
+        approval, label, ..
+    } = rec.event
+    else {
+        unreachable!()
+    };
+    let label = label.expect("every approval carries a risk label");
+    assert!(!label.reversible);
+    assert!(!label.network, "commands have no network by default");
+    run.cmd(Command::Approve {
+        approval,
+        always: true,
+    })
+    .await
+    .unwrap();
+    wait_for(&mut rx, "the run rule", |e| {
+        matches!(e, Event::RunRuleAdded { .. })
+    })
+    .await;
+    run.cmd(Command::RevokeRule { index: 1 }).await.unwrap();
+    assert!(
+        run.cmd(Command::RevokeRule { index: 1 })
+            .await
+            .unwrap_err()
+            .contains("no run rule 1")
+    );
+    run.cmd(Command::SetAutonomy {
+        level: Autonomy::Full,
+    })
+    .await
+    .unwrap();
+    // Anything asked before the switch is answered; nothing asks after it.
+    let (state, _) = run.engine.handle.subscribe().await.unwrap();
+    for a in state.pending_approvals() {
+        run.cmd(Command::Approve {
+            approval: a.id.clone(),
+            always: false,
+        })
+        .await
+        .unwrap();
+    }
+    let (state, records) = run.finish().await;
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert!(state.run_rules.is_empty());
+    assert_eq!(state.info.as_ref().unwrap().autonomy, Autonomy::Full);
+    let switched = records
+        .iter()
+        .position(|r| matches!(&r.event, Event::AutonomyChanged { level: Autonomy::Full, by } if *by == tester()))
+        .expect("the switch is recorded and attributed");
+    assert!(records.iter().any(
+        |r| matches!(&r.event, Event::RunRuleRevoked { index: 1, by, .. } if *by == tester())
+    ));
+    let after = &records[switched..];
+    assert!(after.iter().any(|r| matches!(&r.event,
+        Event::ToolCallRequested { tool, policy: Some(p), .. } if tool == "run_command" && p == "allow: autonomy full")));
+    let asked_after = after
+        .iter()
+        .filter(|r| matches!(r.event, Event::ApprovalRequested { .. }))
+        .count();
+    assert_eq!(asked_after, 0);
+}
