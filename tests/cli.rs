@@ -61,10 +61,17 @@ fn a_headless_run_with_yes_completes_and_is_listed_exported_and_reported() {
         "**Goal:**",
         "## Plan",
         "## How the plan changed",
-        "## Approvals and decisions",
-        "## Changes",
+        "## Why the run stopped",
+        "## Decisions by people",
+        "## Approvals, with their risk",
+        "## Policy and sandbox",
+        "## Stuck agents and budget holds",
+        "## Files changed, by agent",
         "## Evidence",
         "## Costs by agent",
+        "## Costs by task",
+        "## Costs by model",
+        "## Sign-off",
         "SIMULATED",
     ] {
         assert!(md.contains(section), "report lacks {section}");
@@ -370,4 +377,68 @@ fn policy_rules_decide_calls_and_the_deciding_rule_is_recorded() {
         .find(|e| e["event"]["type"] == "tool_call_requested" && e["event"]["tool"] == "write_file")
         .unwrap();
     assert_eq!(write["event"]["policy"], "allow: autonomy ask-risky");
+}
+
+#[test]
+fn a_sandboxed_run_keeps_its_commands_off_the_network_and_the_report_is_one_html_page() {
+    let dir = tempfile::tempdir().unwrap();
+    // --yes approves the release's `curl … | sh`: the sandbox, not a person, stops it.
+    let out = run(
+        dir.path(),
+        &[
+            "--foreground",
+            "run",
+            "--headless",
+            "--yes",
+            "Build a command-line todo app #deny",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let events = export_jsonl(dir.path(), "last");
+    let sandbox = events
+        .iter()
+        .find(|e| e["event"]["type"] == "sandbox_reported")
+        .expect("the run records its sandbox");
+    let curl = events.iter().find(|e| {
+        e["event"]["type"] == "tool_call_finished"
+            && e["event"]["output"]
+                .as_str()
+                .is_some_and(|o| o.contains("curl:"))
+    });
+    if sandbox["event"]["complete"] == true {
+        let output = curl.expect("curl ran")["event"]["output"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(output.contains("Could not resolve host"), "{output}");
+    }
+    let page = dir.path().join("report.html");
+    let out = run(
+        dir.path(),
+        &[
+            "export",
+            "last",
+            "--format",
+            "html",
+            "-o",
+            page.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!doctype html>"));
+    for needle in [
+        "<h2>Decisions by people</h2>",
+        "<h2>Policy and sandbox</h2>",
+        "<h2>Stuck agents and budget holds</h2>",
+        "<h2>Costs by model</h2>",
+        "<h2>Why the run stopped</h2>",
+        "(--yes)</td><td>approved A",
+        "<table>",
+    ] {
+        assert!(html.contains(needle), "{needle} not in the page");
+    }
+    // Self-contained: nothing is loaded from anywhere.
+    assert!(!html.contains("<script") && !html.contains(" src=") && !html.contains("<link"));
 }

@@ -133,6 +133,26 @@ async fn the_looping_reviewer_is_marked_stuck_and_a_message_frees_it() {
         state.status_reason
     );
     assert_eq!(state.task(&t(6)).unwrap().status, TaskStatus::Done);
+    let report = macrohard::export::report(&state, &records);
+    assert!(
+        report.contains("**reviewer-1 stuck**: stuck on T6")
+            && report.contains("Ended: `#")
+            && report.contains("tester@lab wrote to it: stop searching"),
+        "{report}"
+    );
+    assert_eq!(
+        report.matches("**reviewer-1 stuck**").count(),
+        1,
+        "one episode"
+    );
+    assert!(
+        report.contains("| tester@lab | wrote to reviewer-1: stop searching"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| tester@lab | reviewer-1 → thinking: resumed by tester@lab |"),
+        "{report}"
+    );
     // The supervisor heard about it too.
     assert!(records.iter().any(|r| matches!(&r.event,
         Event::LlmRequestStarted { agent, .. } if agent.as_str() == "supervisor")));
@@ -169,7 +189,6 @@ async fn a_task_budget_pauses_only_that_task_and_a_person_extends_it() {
     )
     .await;
     let (state, _) = run.engine.handle.subscribe().await.unwrap();
-    assert_eq!(state.status, RunStatus::Running);
     let growth = state.agents.iter().find(|a| a.role == "growth").unwrap();
     assert_eq!(
         growth.status,
@@ -239,15 +258,59 @@ async fn a_task_budget_pauses_only_that_task_and_a_person_extends_it() {
         .unwrap();
     }
     let (state, records) = run.finish().await;
+    let report = macrohard::export::report(&state, &records);
+    for needle in [
+        "| tester@lab | set the task T4 budget to $0.1000 |",
+        "| tester@lab | set the task T4 budget to $50.00 |",
+        "**task T4 reached its USD budget**",
+        "Ended: `#",
+        "## Costs by task",
+        "## Costs by model\n\n| model | requests | tokens in | tokens out | cost |\n|---|---|---|---|---|\n| sim-1 |",
+        "## Why the run stopped\n\nThe run is **completed**",
+    ] {
+        assert!(report.contains(needle), "{needle} not in\n{report}");
+    }
     let overruns = records
         .iter()
         .filter(|r| matches!(r.event, Event::BudgetExceeded { .. }))
         .count();
     assert_eq!(overruns, 2);
+    // The run went on while T4 waited: it paused only when nothing but T4 was left, and said
+    // who waits for what.
+    let over = records
+        .iter()
+        .position(|r| matches!(r.event, Event::BudgetExceeded { .. }))
+        .unwrap();
+    let t7_done = records
+        .iter()
+        .position(|r| matches!(&r.event, Event::TaskCompleted { task, .. } if task == &t(7)))
+        .unwrap();
+    assert!(over < t7_done);
+    let paused: Vec<&str> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                reason,
+            } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
     assert!(
-        !records.iter().any(|r| matches!(&r.event,
-            Event::RunStatusChanged { status: RunStatus::Paused, reason } if reason.contains("budget"))),
-        "the run itself never paused for a task's budget"
+        !records[..t7_done].iter().any(|r| matches!(
+            r.event,
+            Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                ..
+            }
+        )),
+        "{paused:?}"
+    );
+    assert!(
+        paused
+            .iter()
+            .all(|p| p.starts_with("waiting for a person: task T4 reached its USD budget")),
+        "{paused:?}"
     );
     assert_eq!(
         state.status,
@@ -295,6 +358,9 @@ async fn a_denied_command_is_refused_by_policy_and_the_agent_takes_another_way()
         "a denied command is never put to a person"
     );
     assert_eq!(state.task(&t(7)).unwrap().status, TaskStatus::Done);
+    let report = macrohard::export::report(&state, &records);
+    assert!(report.contains("- Calls denied by policy: 1"), "{report}");
+    assert!(report.contains("1. deny run_command `curl *`"), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,4 +436,14 @@ async fn run_rules_are_added_and_revoked_and_the_autonomy_switches_live() {
         .filter(|r| matches!(r.event, Event::ApprovalRequested { .. }))
         .count();
     assert_eq!(asked_after, 0);
+    let report = macrohard::export::report(&state, &records);
+    for needle in [
+        "| tester@lab | approved always for this kind A1",
+        "| tester@lab | added the run rule: allow run_command `python3 -m unittest*`",
+        "| tester@lab | revoked run rule 1: allow run_command `python3 -m unittest*`",
+        "| tester@lab | switched the autonomy to full |",
+        "- Autonomy: ask-risky, switched to full during the run",
+    ] {
+        assert!(report.contains(needle), "{needle} not in\n{report}");
+    }
 }

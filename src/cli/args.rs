@@ -36,7 +36,7 @@ pub enum Cmd {
         #[arg(default_value = "last")]
         run: String,
     },
-    /// Write a run's events (jsonl) or its report (markdown)
+    /// Write a run's events (jsonl) or its report (markdown, or html: one self-contained page)
     Export {
         /// A run id, a unique prefix of one, or `last`
         #[arg(default_value = "last")]
@@ -94,6 +94,8 @@ pub enum Cmd {
 pub enum ExportFormat {
     Jsonl,
     Markdown,
+    /// The report as one self-contained HTML page.
+    Html,
 }
 
 /// How a run is followed and steered from the command line.

@@ -234,7 +234,7 @@ pub async fn export(
                 .await
                 .map_err(|f| broken.take().map_or(f, out_err))?;
         }
-        ExportFormat::Markdown => {
+        ExportFormat::Markdown | ExportFormat::Html => {
             let mut records = Vec::new();
             source
                 .each_event(spec, |rec| {
@@ -243,8 +243,12 @@ pub async fn export(
                 })
                 .await?;
             let state = crate::domain::RunState::fold(&records);
-            sink.write_all(export::report(&state, &records).as_bytes())
-                .map_err(out_err)?;
+            let text = if format == ExportFormat::Html {
+                export::html_page(&state, &records)
+            } else {
+                export::report(&state, &records)
+            };
+            sink.write_all(text.as_bytes()).map_err(out_err)?;
         }
     }
     sink.flush().map_err(out_err)?;

@@ -107,6 +107,9 @@ pub(crate) struct RunActor {
     pub(super) manual_retries: HashMap<TaskId, u32>,
     pub(super) nudges: u32,
     pub(super) told_settled: bool,
+    /// The run paused itself because every worker waits for a person; that person's fix
+    /// resumes it.
+    pub(super) held_pause: bool,
     shutdown: Option<(oneshot::Sender<()>, Instant)>,
     ended_at: Option<Instant>,
 }
@@ -215,6 +218,7 @@ impl RunActor {
             manual_retries: HashMap::new(),
             nudges: 0,
             told_settled: false,
+            held_pause: false,
             shutdown: None,
             ended_at: None,
         })

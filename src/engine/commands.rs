@@ -37,6 +37,40 @@ impl RunActor {
                 self.state.status
             ));
         }
+        let fixes_a_hold = matches!(
+            command,
+            Command::ResumeAgent { .. }
+                | Command::ExtendBudget { .. }
+                | Command::SetBudget { .. }
+                | Command::CancelTask { .. }
+                | Command::Inject { .. }
+        );
+        let result = self.apply_command(by, command);
+        if result.is_ok() && fixes_a_hold && self.held_pause {
+            self.held_pause = false;
+            if self.state.status == RunStatus::Paused {
+                self.pending.push(Event::RunStatusChanged {
+                    status: RunStatus::Running,
+                    reason: format!("resumed by {by}"),
+                });
+            }
+        }
+        if matches!(self.state.status, RunStatus::Paused) && result.is_ok() && !fixes_a_hold {
+            // Any other way out of the pause (a person's resume) ends it as well.
+            self.held_pause &= !self.pending.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::RunStatusChanged {
+                        status: RunStatus::Running,
+                        ..
+                    }
+                )
+            });
+        }
+        result
+    }
+
+    fn apply_command(&mut self, by: &Actor, command: Command) -> Result<(), String> {
         match command {
             Command::PauseRun { now } => {
                 if self.state.status == RunStatus::Paused {

@@ -182,6 +182,7 @@ impl RunActor {
     /// When every task is settled, the supervisor is asked to finish; when nothing can move,
     /// the run waits for a person and says why.
     fn check_settled(&mut self) {
+        self.check_held();
         if self.state.tasks.is_empty()
             || self.live.values().any(|l| l.task.is_some())
             || !self.supervisor_idle()
@@ -229,6 +230,50 @@ impl RunActor {
                 ),
             });
         }
+    }
+
+    /// When every worker waits for a person (stuck, over budget, paused) and nothing else can
+    /// start, the run pauses and says who waits for what, so an unattended run stops (exit 3)
+    /// instead of waiting forever. The person's fix (p, B, :budget, x) resumes it.
+    fn check_held(&mut self) {
+        let workers: Vec<(&AgentId, &super::actor::Live)> =
+            self.live.iter().filter(|(_, l)| l.task.is_some()).collect();
+        if workers.is_empty()
+            || !self.pending.is_empty()
+            || !self.news.is_empty()
+            || !self.supervisor_idle()
+            || self.state.pending_approvals().next().is_some()
+        {
+            return;
+        }
+        let mut why = Vec::new();
+        for (id, l) in &workers {
+            if l.parked.is_none() {
+                return;
+            }
+            if let Some(pattern) = self.stuck.get(*id) {
+                why.push(format!("{id} is {pattern}"));
+            } else if let Some(h) = self.state.hold_for(id) {
+                why.push(format!("{}; B extends it", h.reason));
+            } else if self.paused_agents.contains(*id) {
+                why.push(format!("{id} is paused; p resumes it"));
+            } else {
+                return;
+            }
+        }
+        let startable = self
+            .state
+            .tasks
+            .iter()
+            .any(|t| t.status == TaskStatus::Ready && !self.state.task_held(t));
+        if startable {
+            return;
+        }
+        self.held_pause = true;
+        self.pending.push(Event::RunStatusChanged {
+            status: RunStatus::Paused,
+            reason: format!("waiting for a person: {}", why.join("; ")),
+        });
     }
 
     /// Answers agents waiting at a step boundary when they may go on.

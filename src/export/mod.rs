@@ -1,9 +1,12 @@
 //! Exports of a run: the event log as JSON lines (the stable interchange format) and the run
-//! report in Markdown. Pure functions over records and state.
+//! report in Markdown, and the same report as one HTML page. Pure functions over records and
+//! state.
 
+mod html;
 mod jsonl;
 mod markdown;
 
+pub use html::page as html_page;
 pub use jsonl::{ExportLine, jsonl_line};
 pub use markdown::report;
 

@@ -1,0 +1,105 @@
+//! The run report as one self-contained HTML page, for sharing: the Markdown report rendered
+//! with pulldown-cmark, with inline styles and nothing fetched from anywhere. Text that came
+//! from a model or a person is shown, never interpreted: raw HTML becomes text, and links and
+//! images are reduced to their text.
+
+use crate::domain::{EventRecord, RunState};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#1d2330}\
+h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #d0d5e0;padding-bottom:.2rem}\
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}th,td{border:1px solid #d0d5e0;padding:.25rem .5rem;vertical-align:top;text-align:left}\
+th{background:#eef1f7}code,pre{font-family:ui-monospace,monospace;font-size:.85rem}pre{background:#f5f6fa;padding:.6rem;overflow-x:auto}\
+@media(prefers-color-scheme:dark){body{background:#161922;color:#d8dce8}th{background:#232838}th,td{border-color:#3a4158}pre{background:#1f2330}}";
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The page for a run.
+pub fn page(state: &RunState, records: &[EventRecord]) -> String {
+    let markdown = super::report(state, records);
+    let title = state.info.as_ref().map_or_else(
+        || "Empty run".to_owned(),
+        |i| format!("Run {} · {}", i.id, i.goal),
+    );
+    let events = Parser::new_ext(&markdown, Options::ENABLE_TABLES).filter_map(|e| match e {
+        Event::Html(s) | Event::InlineHtml(s) => Some(Event::Text(s)),
+        Event::Start(Tag::Link { .. } | Tag::Image { .. })
+        | Event::End(TagEnd::Link | TagEnd::Image) => None,
+        other => Some(other),
+    });
+    let mut body = String::with_capacity(markdown.len() * 2);
+    pulldown_cmark::html::push_html(&mut body, events);
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"macrohard-tui\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        escape(&title)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Actor, AgentId, Autonomy, Budget, Event as E, EventRecord, RunId};
+
+    fn rec(seq: u64, event: E) -> EventRecord {
+        EventRecord {
+            v: crate::domain::SCHEMA_VERSION,
+            run: RunId::from("r1"),
+            seq,
+            ts_ms: 1_700_000_000_000 + seq,
+            event,
+        }
+    }
+
+    #[test]
+    fn what_people_and_models_wrote_is_shown_never_run() {
+        let person = Actor::Human {
+            user: "ada".into(),
+            host: None,
+            auto: false,
+        };
+        let records = vec![
+            rec(
+                1,
+                E::RunCreated {
+                    goal: "a <b>bold</b> goal".into(),
+                    workspace: "w".into(),
+                    provider: "sim".into(),
+                    model: "sim-1".into(),
+                    base_url: None,
+                    simulated: true,
+                    budget: Budget::default(),
+                    budgets: Default::default(),
+                    concurrency: 1,
+                    max_attempts: 1,
+                    autonomy: Autonomy::AskRisky,
+                    seed: 1,
+                    by: person.clone(),
+                },
+            ),
+            rec(
+                2,
+                E::HumanMessage {
+                    target: AgentId::from("supervisor"),
+                    text: "<script>alert(1)</script> see [here](javascript:alert(2)) ![x](http://tracker.example/p.png)".into(),
+                    by: person,
+                },
+            ),
+        ];
+        let state = RunState::fold(&records);
+        let html = page(&state, &records);
+        assert!(html.starts_with("<!doctype html>"));
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("javascript:alert(2)\""), "{html}");
+        assert!(!html.contains("<a "), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("<title>Run r1 · a &lt;b&gt;bold&lt;/b&gt; goal</title>"));
+        assert!(html.contains("<h2>Decisions by people</h2>"));
+        assert!(html.contains("ada"));
+    }
+}
