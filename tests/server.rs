@@ -414,3 +414,46 @@ async fn another_user_cannot_connect() {
     drop(listener);
     s.task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_inside_an_agents_sandbox_cannot_reach_the_server() {
+    use macrohard::tools::{CommandLimits, ToolCall, Tools, Workspace, sandbox};
+    let support = sandbox::support();
+    if std::env::var_os("CI").is_some() {
+        assert!(support.complete(), "{}", support.describe());
+    }
+    if !support.complete() {
+        eprintln!("skipping: {}", support.describe());
+        return;
+    }
+    let srv = serve(0.0, 64).await;
+    let ws_dir = tempfile::tempdir().unwrap();
+    let tools = Tools::new(
+        Workspace::open(ws_dir.path()).unwrap(),
+        CommandLimits::default(),
+    );
+    let command = format!(
+        "python3 -c \"import socket, struct; s = socket.socket(socket.AF_UNIX); s.connect('{}'); n = struct.unpack('>I', s.recv(4))[0]; print(s.recv(n).decode())\"",
+        srv.socket.display()
+    );
+    let out = tools
+        .execute(
+            &ToolCall::RunCommand {
+                command,
+                timeout_s: Some(20),
+            },
+            false,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    // Refused by Landlock (ABI 9 and later) or by the server (another network namespace).
+    assert!(
+        out.text
+            .contains("clients inside an agent's sandbox may not steer runs")
+            || out.text.contains("PermissionError"),
+        "{}",
+        out.text
+    );
+    srv.task.abort();
+}

@@ -312,4 +312,14 @@ fn governance_from_the_keyboard_budgets_autonomy_rules_and_examine() {
     let text = lines.join("\n");
     assert!(text.contains("irreversible"), "{text}");
     assert!(text.contains("none (sandboxed)"), "{text}");
+    // And answered from there.
+    press(&mut a, "y");
+    assert!(a.popup.is_none());
+    assert_eq!(
+        a.outbox.pop(),
+        Some(Command::Approve {
+            approval: ApprovalId::from("A1"),
+            always: false
+        })
+    );
 }

@@ -33,6 +33,7 @@ struct Client {
 
 pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
     let peer = socket::peer_uid(&stream);
+    let sandboxed = socket::peer_in_sandbox(&stream);
     let (rd, wr) = stream.into_split();
     let mut frames = FramedRead::new(rd, wire::codec(MAX_CLIENT_FRAME));
     let mut sink = FramedWrite::new(wr, wire::codec(wire::MAX_SERVER_FRAME));
@@ -66,11 +67,17 @@ pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
         )
         .await;
     });
-    if peer != Some(socket::my_uid()) {
-        tracing::warn!(?peer, "refused a client of another user");
+    if peer != Some(socket::my_uid()) || sandboxed {
+        let reason = if sandboxed {
+            tracing::warn!("refused a client inside an agent's sandbox");
+            "clients inside an agent's sandbox may not steer runs"
+        } else {
+            tracing::warn!(?peer, "refused a client of another user");
+            "this server belongs to another user"
+        };
         let _ = out
             .send(ServerMsg::Refused {
-                reason: "this server belongs to another user".into(),
+                reason: reason.into(),
             })
             .await;
         drop(out);

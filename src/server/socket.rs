@@ -119,6 +119,17 @@ pub fn unbind(path: &Path) {
     let _ = std::fs::remove_file(pid_path(path));
 }
 
+/// Whether the process at the other end of `stream` runs in another network namespace than
+/// the server: an agent's sandboxed command does, and may not steer the run it belongs to.
+pub fn peer_in_sandbox(stream: &tokio::net::UnixStream) -> bool {
+    let Some(pid) = stream.peer_cred().ok().and_then(|c| c.pid()) else {
+        return false;
+    };
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net"));
+    let ours = std::fs::read_link("/proc/self/ns/net");
+    matches!((theirs, ours), (Ok(t), Ok(o)) if t != o)
+}
+
 /// The uid of the process at the other end of `stream`.
 pub fn peer_uid(stream: &tokio::net::UnixStream) -> Option<u32> {
     stream.peer_cred().ok().map(|c| c.uid())

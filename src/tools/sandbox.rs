@@ -17,8 +17,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// The newest Landlock ABI this build asks for; older kernels get what they support.
-const ABI_WANTED: ABI = ABI::V6;
+/// The newest Landlock ABI this build asks for; older kernels get what they support. From ABI 9
+/// on, connecting to a UNIX socket outside the workspace (the control room's server among them)
+/// is refused too; before it, the server refuses clients from another network namespace.
+const ABI_WANTED: ABI = ABI::V9;
 
 /// What to do with commands when the kernel cannot confine them fully.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Keys while a popup is open: each popup owns the keyboard until it closes, and what it
 //! produces (a confirmed action, a message, a filter, a command line) is carried out here.
 
+use super::super::action::Action;
 use super::super::app::{App, Focus, LogFilter, Quit};
 use super::{ComposerPurpose, Confirm, Popup, command_line};
 use crate::protocol::Command;
@@ -58,6 +59,18 @@ impl App {
                 lines,
                 mut scroll,
             } => match key.code {
+                // An examined request is answered from its page.
+                _ if title.starts_with("approval ")
+                    && matches!(
+                        self.keymap.action(&key),
+                        Some(Action::Approve | Action::ApproveAlways | Action::Deny)
+                    ) =>
+                {
+                    if let Some(action) = self.keymap.action(&key) {
+                        self.perform(action);
+                    }
+                    self.popup.take()
+                }
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => None,
                 KeyCode::Down | KeyCode::Char('j') => {
                     scroll = (scroll + 1).min(lines.len().saturating_sub(1));
