@@ -108,18 +108,41 @@ fn chains(command: &str) -> bool {
     command.contains([';', '|', '&', '`', '\n']) || command.contains("$(")
 }
 
-/// `*` any run of characters, `?` one character; anything else is itself.
+/// `*` any run of characters, `?` one character; anything else is itself. The classic match
+/// that backtracks only to the last star: no regex is built per call.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let mut re = String::from("(?s)^");
-    for c in pattern.chars() {
-        match c {
-            '*' => re.push_str(".*"),
-            '?' => re.push('.'),
-            c => re.push_str(&regex_lite::escape(&c.to_string())),
+    if pattern.is_ascii() && text.is_ascii() {
+        return wildcard(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    wildcard(&p, &t, '*', '?')
+}
+
+fn wildcard<T: PartialEq + Copy>(p: &[T], t: &[T], many: T, one: T) -> bool {
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(&c) if c == many => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == one || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
         }
     }
-    re.push('$');
-    regex_lite::Regex::new(&re).is_ok_and(|r| r.is_match(text))
+    p[pi..].iter().all(|&c| c == many)
 }
 
 impl Rule {
@@ -318,6 +341,26 @@ mod tests {
         let (dec, why) = d("write_file", Effect::WorkspaceWrite, None, Some("src/a.rs"));
         assert_eq!((dec, why.as_str()), (Decision::Allow, "autonomy full"));
         assert!(glob("a?c*", "abcdef") && !glob("a?c", "abcd") && glob("x.(y)", "x.(y)"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_the_regex_it_stands_for(
+            pattern in "[aé*?]{0,8}",
+            text in "[aéc]{0,10}",
+        ) {
+            let mut re = String::from("(?s)^");
+            for c in pattern.chars() {
+                match c {
+                    '*' => re.push_str(".*"),
+                    '?' => re.push('.'),
+                    c => re.push(c),
+                }
+            }
+            re.push('$');
+            let want = regex_lite::Regex::new(&re).unwrap().is_match(&text);
+            proptest::prop_assert_eq!(glob(&pattern, &text), want);
+        }
     }
 
     #[test]
