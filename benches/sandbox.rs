@@ -14,13 +14,18 @@ fn command(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ws = Workspace::open(dir.path()).unwrap();
-    eprintln!("sandbox: {}", macrohard::tools::sandbox::support().describe());
+    eprintln!(
+        "sandbox: {}",
+        macrohard::tools::sandbox::support().describe()
+    );
     let call = ToolCall::RunCommand {
         command: "true".into(),
         timeout_s: Some(10),
     };
     let mut group = c.benchmark_group("run_command");
-    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(8));
     for (name, enabled) in [("sandboxed", true), ("unsandboxed", false)] {
         let limits = CommandLimits {
             sandbox: SandboxConfig {

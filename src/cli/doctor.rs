@@ -101,8 +101,38 @@ pub async fn run(
     for (users, resolved) in provider::all(&config, &run) {
         check_provider(&mut r, &config, roster.as_ref(), &users, resolved).await;
     }
+    check_sandbox(&mut r, &config);
     check_terminal(&mut r);
     Ok(u8::from(r.failed))
+}
+
+fn check_sandbox(r: &mut Report, config: &Config) {
+    use crate::tools::sandbox::{self, Unsupported};
+    let s = sandbox::support();
+    let cfg = &config.sandbox;
+    if !cfg.enabled {
+        r.line(
+            Level::Warn,
+            "sandbox",
+            "off ([sandbox] enabled = false): agents' commands run unconfined. Remove the line to confine them",
+        );
+    } else if s.complete() {
+        r.line(Level::Ok, "sandbox", s.describe());
+    } else {
+        let then = match cfg.unsupported {
+            Unsupported::Continue => "commands run anyway ([sandbox] unsupported = \"continue\")",
+            Unsupported::Ask => "every command asks a person first",
+            Unsupported::Deny => "commands are refused",
+        };
+        r.line(
+            Level::Warn,
+            "sandbox",
+            format!(
+                "incomplete: {}; {then}. Fix: a kernel with Landlock (5.13 or later, `lsm=landlock,…`) and unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or AppArmor's restrict_unprivileged_userns=0)",
+                s.describe()
+            ),
+        );
+    }
 }
 
 fn check_paths(r: &mut Report, paths: &Paths) {

@@ -225,9 +225,14 @@ impl Budget {
                 spend.wall_secs as f64,
             ),
         ];
+        // Turns are counted as a request starts: a limit of N lets N requests run, and the
+        // next one is stopped. The others are reached as they are used up.
         checks.into_iter().find_map(|(scope, limit, used)| {
             limit
-                .filter(|l| used >= *l)
+                .filter(|l| match scope {
+                    BudgetScope::Turns => used > *l,
+                    _ => used >= *l,
+                })
                 .map(|limit| Exceeded { scope, limit, used })
         })
     }
@@ -280,6 +285,24 @@ mod tests {
         };
         let e = budget.exceeded(&over).map(|e| (e.scope, e.used));
         assert_eq!(e, Some((BudgetScope::Usd, 1.25)));
+        let turns = Budget {
+            turns: Some(3),
+            ..Budget::default()
+        };
+        let third = Spend {
+            turns: 3,
+            ..Spend::default()
+        };
+        assert_eq!(
+            turns.exceeded(&third),
+            None,
+            "the third of three turns runs"
+        );
+        let fourth = Spend {
+            turns: 4,
+            ..Spend::default()
+        };
+        assert!(turns.exceeded(&fourth).is_some());
     }
 
     #[test]
