@@ -2,6 +2,9 @@
 //! People steering a run through the engine's commands, and the workspace confinement of the
 //! file tools under a model that tries to escape.
 
+mod common;
+use common::wait_for;
+
 use macrohard::domain::{
     Actor, AgentId, AgentStatus, ApprovalDecision, Event, EventRecord, LogLevel, RunStatus, TaskId,
     TaskStatus,
@@ -14,30 +17,13 @@ use macrohard::store::Store;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 fn tester() -> Actor {
     Actor::Human {
         user: "tester".into(),
         host: Some("lab".into()),
         auto: false,
-    }
-}
-
-async fn wait_for(
-    rx: &mut broadcast::Receiver<EventRecord>,
-    what: &str,
-    pred: impl Fn(&Event) -> bool,
-) -> EventRecord {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let rec = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap();
-        if pred(&rec.event) {
-            return rec;
-        }
     }
 }
 

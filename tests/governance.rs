@@ -2,6 +2,9 @@
 //! Governance end to end on the simulated company's scenarios: a looping agent, a budget
 //! overrun, a denied command, run rules and the live autonomy switch.
 
+mod common;
+use common::wait_for;
+
 use macrohard::domain::policy::{Decision, Rule};
 use macrohard::domain::{
     Actor, AgentStatus, Autonomy, Budget, BudgetTarget, Budgets, Event, EventRecord, RunState,
@@ -13,7 +16,6 @@ use macrohard::protocol::Command;
 use macrohard::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
 
 fn tester() -> Actor {
     Actor::Human {
@@ -25,23 +27,6 @@ fn tester() -> Actor {
 
 fn t(n: usize) -> TaskId {
     TaskId::numbered(n)
-}
-
-async fn wait_for(
-    rx: &mut broadcast::Receiver<EventRecord>,
-    what: &str,
-    pred: impl Fn(&Event) -> bool,
-) -> EventRecord {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let rec = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap();
-        if pred(&rec.event) {
-            return rec;
-        }
-    }
 }
 
 struct Run {

@@ -3,7 +3,10 @@
 //! killed mid-stream, a slow client dropped, a read-only client refused, garbage frames, a
 //! stale socket, and another user kept out.
 
-use macrohard::domain::{Actor, Event, EventRecord, RunStatus};
+mod common;
+use common::wait_for;
+
+use macrohard::domain::{Actor, Event, RunStatus};
 use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
 use macrohard::llm::sim::{SimProvider, SimSpeed};
 use macrohard::protocol::Command;
@@ -78,23 +81,6 @@ fn hello(host: &str, read_only: bool) -> Hello {
         host: Some(host.into()),
         read_only,
         auto: false,
-    }
-}
-
-async fn wait_for(
-    rx: &mut broadcast::Receiver<EventRecord>,
-    what: &str,
-    pred: impl Fn(&Event) -> bool,
-) -> EventRecord {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let rec = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap_or_else(|e| panic!("the stream ended waiting for {what}: {e}"));
-        if pred(&rec.event) {
-            return rec;
-        }
     }
 }
 

@@ -211,6 +211,30 @@ impl RunState {
         }
     }
 
+    /// The scopes below the run with a budget to watch: every role that has one, and every task
+    /// that is active or held and has one.
+    pub fn budget_scopes(&self) -> Vec<BudgetTarget> {
+        let roles = self
+            .budgets
+            .roles
+            .keys()
+            .map(|role| BudgetTarget::Role { role: role.clone() });
+        let tasks =
+            self.tasks
+                .iter()
+                .filter(|t| {
+                    t.status.is_active()
+                        || self.budget_holds.iter().any(
+                            |h| matches!(&h.target, BudgetTarget::Task { task } if task == &t.id),
+                        )
+                })
+                .map(|t| BudgetTarget::Task { task: t.id.clone() });
+        roles
+            .chain(tasks)
+            .filter(|t| !self.budget_of(t).is_unlimited())
+            .collect()
+    }
+
     /// The budget hold that keeps an agent paused: its role's or its task's.
     pub fn hold_for(&self, agent: &AgentId) -> Option<&BudgetHold> {
         let a = self.agent(agent)?;

@@ -492,26 +492,13 @@ impl RunActor {
             });
             self.pause_steps();
         }
-        let mut targets: Vec<BudgetTarget> = self
-            .state
-            .budgets
-            .roles
-            .keys()
-            .map(|role| BudgetTarget::Role { role: role.clone() })
-            .collect();
-        targets.extend(
-            self.state
-                .tasks
-                .iter()
-                .filter(|t| t.status.is_active())
-                .map(|t| BudgetTarget::Task { task: t.id.clone() }),
-        );
+        let targets = self.state.budget_scopes();
         for target in targets {
             let held = self.state.budget_holds.iter().any(|h| h.target == target);
-            let budget = self.state.budget_of(&target);
-            if held || budget.is_unlimited() || already(&self.pending, &target) {
+            if held || already(&self.pending, &target) {
                 continue;
             }
+            let budget = self.state.budget_of(&target);
             let Some(e) = budget.exceeded(&self.state.spend_of(&target, now)) else {
                 continue;
             };

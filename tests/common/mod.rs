@@ -58,3 +58,21 @@ fn run_export(data: &Path, run: &str) -> Output {
 
 #[allow(unused_imports)]
 pub use pty::{server_pid, stop_server};
+
+/// The next event on `rx` that `pred` accepts; panics after 60 s, naming `what`.
+pub async fn wait_for(
+    rx: &mut tokio::sync::broadcast::Receiver<macrohard::domain::EventRecord>,
+    what: &str,
+    pred: impl Fn(&macrohard::domain::Event) -> bool,
+) -> macrohard::domain::EventRecord {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let rec = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|e| panic!("the stream ended waiting for {what}: {e}"));
+        if pred(&rec.event) {
+            return rec;
+        }
+    }
+}

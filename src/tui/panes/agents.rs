@@ -80,28 +80,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 
 /// Spend against budget for every role with a budget and every active or held task scope.
 fn budget_lines(app: &App, w: usize) -> Vec<Line<'static>> {
-    use crate::domain::{BudgetTarget, TaskStatus};
+    use crate::domain::BudgetTarget;
     let theme = app.theme();
     let s = &app.view.state;
     let now = s.updated_ms;
-    let mut targets: Vec<BudgetTarget> = s
-        .budgets
-        .roles
-        .keys()
-        .map(|role| BudgetTarget::Role { role: role.clone() })
-        .collect();
-    targets.extend(
-        s.tasks
-            .iter()
-            .filter(|t| {
-                matches!(t.status, TaskStatus::Running | TaskStatus::AwaitingApproval)
-                    || s.budget_holds
-                        .iter()
-                        .any(|h| matches!(&h.target, BudgetTarget::Task { task } if task == &t.id))
-            })
-            .map(|t| BudgetTarget::Task { task: t.id.clone() })
-            .filter(|t| !s.budget_of(t).is_unlimited()),
-    );
+    let targets = s.budget_scopes();
     targets
         .into_iter()
         .map(|t| {
