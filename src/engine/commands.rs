@@ -43,7 +43,6 @@ impl RunActor {
                 | Command::ExtendBudget { .. }
                 | Command::SetBudget { .. }
                 | Command::CancelTask { .. }
-                | Command::Inject { .. }
         );
         let result = self.apply_command(by, command);
         if result.is_ok() && fixes_a_hold && self.held_pause {

@@ -266,7 +266,7 @@ fn loopback_up() {
     }
 }
 
-fn set_limit(resource: libc::__rlimit_resource_t, value: u64) {
+fn set_limit(resource: u32, value: u64) {
     let lim = libc::rlimit {
         rlim_cur: value,
         rlim_max: value,
@@ -275,13 +275,13 @@ fn set_limit(resource: libc::__rlimit_resource_t, value: u64) {
     // already below ours) is left as it is.
     unsafe {
         let mut old: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(resource, &mut old) == 0
+        if libc::getrlimit(resource as _, &mut old) == 0
             && old.rlim_max != libc::RLIM_INFINITY
             && old.rlim_max < value
         {
             return;
         }
-        libc::setrlimit(resource, &lim);
+        libc::setrlimit(resource as _, &lim);
     }
 }
 
