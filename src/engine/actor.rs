@@ -34,7 +34,7 @@ pub(super) struct Live {
     pub task: Option<TaskId>,
     pub role: String,
     pub cancel: CancellationToken,
-    pub step_cancel: CancellationToken,
+    pub step_cancel: super::msg::StepStop,
     /// The agent waits at a step boundary for this answer.
     pub parked: Option<oneshot::Sender<Go>>,
     pub idle: bool,
@@ -490,7 +490,7 @@ impl RunActor {
                     "budget reached: {used} of {limit} allowed; B extends it by its first amount, :budget sets it"
                 ),
             });
-            self.pause_steps();
+            self.pause_steps("the run's budget was reached");
         }
         let targets = self.state.budget_scopes();
         for target in targets {
@@ -528,7 +528,8 @@ impl RunActor {
                     BudgetTarget::Run => true,
                 };
                 if hit {
-                    live.step_cancel.cancel();
+                    live.step_cancel
+                        .stop(format!("cancelled: {target} reached its budget"));
                 }
             }
         }
@@ -558,14 +559,14 @@ impl RunActor {
                     "{agent}'s model provider refused: {reason}. Fix it (credit, key, model or server), then resume"
                 ),
             });
-            self.pause_steps();
+            self.pause_steps("the model provider refused");
         }
     }
 
     /// Cancels every in-flight step (for "pause now" and budgets); agents stop at the boundary.
-    pub(super) fn pause_steps(&mut self) {
+    pub(super) fn pause_steps(&mut self, why: &str) {
         for live in self.live.values_mut() {
-            live.step_cancel.cancel();
+            live.step_cancel.stop(format!("cancelled: {why}"));
         }
     }
 

@@ -2,7 +2,7 @@
 //! boundary whether to go on. It never writes events itself; it sends them to the engine.
 
 use super::deltas::Coalescer;
-use super::msg::{AgentMsg, Go, Msg, Outcome, Verdict};
+use super::msg::{AgentMsg, Go, Msg, Outcome, StepStop, Verdict};
 use crate::domain::{AgentId, DeltaKind, Event, LogLevel, TaskId, Usage};
 use crate::llm::context::{self, HIGH_WATER, TARGET};
 use crate::llm::pricing::Prices;
@@ -174,7 +174,7 @@ impl AgentLoop {
         &mut self,
         context: &crate::llm::RequestContext,
         step: u32,
-        step_cancel: &CancellationToken,
+        step_cancel: &StepStop,
     ) -> Result<Option<(String, Vec<ToolUse>)>, String> {
         let mut attempt = 0;
         let mut too_long = 0;
@@ -217,7 +217,7 @@ impl AgentLoop {
                         .await;
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
-                        () = step_cancel.cancelled() => return Ok(None),
+                        () = step_cancel.stopped() => return Ok(None),
                         () = self.cancel.cancelled() => return Ok(None),
                     }
                 }
@@ -237,7 +237,7 @@ impl AgentLoop {
         &mut self,
         request: LlmRequest,
         step: u32,
-        step_cancel: &CancellationToken,
+        step_cancel: &StepStop,
     ) -> Streamed {
         let started = Instant::now();
         let model = request.model.clone();
@@ -260,7 +260,7 @@ impl AgentLoop {
         let result = loop {
             let item = tokio::select! {
                 item = rx.recv() => item,
-                () = step_cancel.cancelled() => break Err("cancelled: paused now by a person".to_owned()),
+                () = step_cancel.stopped() => break Err(step_cancel.why()),
                 () = self.cancel.cancelled() => break Err("cancelled: the task was stopped".to_owned()),
             };
             let due = match item {

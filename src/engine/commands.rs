@@ -81,7 +81,7 @@ impl RunActor {
                     reason: format!("paused {when} by {by}"),
                 });
                 if now {
-                    self.pause_steps();
+                    self.pause_steps(&format!("paused now by {by}"));
                 }
                 Ok(())
             }

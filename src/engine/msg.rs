@@ -84,9 +84,39 @@ pub(crate) enum Go {
     Continue {
         messages: Vec<String>,
         context: Box<RequestContext>,
-        step_cancel: CancellationToken,
+        step_cancel: StepStop,
     },
     Stop,
+}
+
+/// Stops one step of an agent (pause now, a budget reached, a provider refusal) and says why,
+/// so the cancelled step is recorded with its real cause.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StepStop {
+    token: CancellationToken,
+    why: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl StepStop {
+    /// Stops the step; the first reason given is the one recorded.
+    pub fn stop(&self, why: impl Into<String>) {
+        if let Ok(mut w) = self.why.lock() {
+            w.get_or_insert_with(|| why.into());
+        }
+        self.token.cancel();
+    }
+
+    pub async fn stopped(&self) {
+        self.token.cancelled().await;
+    }
+
+    pub fn why(&self) -> String {
+        self.why
+            .lock()
+            .ok()
+            .and_then(|w| w.clone())
+            .unwrap_or_else(|| "the step was stopped".to_owned())
+    }
 }
 
 /// The engine's answer to a tool request.

@@ -7,7 +7,6 @@ use super::msg::{Go, Outcome};
 use super::prompt;
 use crate::domain::{AgentId, AgentStatus, Event, RunStatus, TaskId, TaskStatus};
 use crate::llm::Message;
-use tokio_util::sync::CancellationToken;
 
 /// Nudges the supervisor gets to plan or to finish before the engine decides for it.
 const MAX_NUDGES: u32 = 2;
@@ -333,7 +332,7 @@ impl RunActor {
                 messages.insert(0, prompt::supervisor_update(&self.state, &news));
             }
             live.shown = None;
-            live.step_cancel = CancellationToken::new();
+            live.step_cancel = super::msg::StepStop::default();
             let step_cancel = live.step_cancel.clone();
             let (role, task) = (live.role.clone(), live.task.clone());
             let Some(reply) = live.parked.take() else {

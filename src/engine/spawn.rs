@@ -75,7 +75,7 @@ impl RunActor {
                 task,
                 role: role.name.clone(),
                 cancel,
-                step_cancel: CancellationToken::new(),
+                step_cancel: super::msg::StepStop::default(),
                 parked: None,
                 idle: false,
                 finishing: false,
