@@ -432,3 +432,59 @@ async fn run_rules_are_added_and_revoked_and_the_autonomy_switches_live() {
         assert!(report.contains(needle), "{needle} not in\n{report}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_cancelled_by_a_pause_or_a_budget_is_recorded_with_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("ws"));
+    config.auto_approve = Some(tester());
+    config.budgets.roles.insert(
+        "engineer".into(),
+        Budget {
+            turns: Some(1),
+            ..Budget::default()
+        },
+    );
+    let new = NewRun {
+        goal: "Build a command-line todo app".into(),
+        workspace: None,
+        seed: 1,
+        by: tester(),
+    };
+    // Slow enough that a step is still streaming when it is stopped.
+    let provider = Arc::new(SimProvider::new(SimSpeed(4.0), None));
+    let engine = engine::start(store, provider, config, RunTarget::New(new))
+        .await
+        .unwrap();
+    let (_, mut rx) = engine.handle.subscribe().await.unwrap();
+    // The engineer's second request starts over its one-turn budget and is stopped.
+    let rec = wait_for(&mut rx, "the engineer's cancelled step", |e| {
+        matches!(e, Event::LlmRequestFinished { agent, stop_reason, .. }
+            if agent.as_str() == "engineer-1" && stop_reason.starts_with("cancelled"))
+    })
+    .await;
+    let Event::LlmRequestFinished { stop_reason, .. } = rec.event else {
+        unreachable!()
+    };
+    assert_eq!(stop_reason, "cancelled: role engineer reached its budget");
+    // A person's "pause now" names the person.
+    wait_for(&mut rx, "another step", |e| {
+        matches!(e, Event::LlmRequestStarted { .. })
+    })
+    .await;
+    engine
+        .handle
+        .command(tester(), Command::PauseRun { now: true })
+        .await
+        .unwrap();
+    let rec = wait_for(&mut rx, "the paused step", |e| {
+        matches!(e, Event::LlmRequestFinished { stop_reason, .. } if stop_reason.starts_with("cancelled"))
+    })
+    .await;
+    let Event::LlmRequestFinished { stop_reason, .. } = rec.event else {
+        unreachable!()
+    };
+    assert_eq!(stop_reason, "cancelled: paused now by tester@lab");
+    engine.handle.shutdown().await;
+}
