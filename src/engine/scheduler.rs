@@ -260,11 +260,14 @@ impl RunActor {
                 return;
             }
         }
-        let startable = self
-            .state
-            .tasks
-            .iter()
-            .any(|t| t.status == TaskStatus::Ready && !self.state.task_held(t));
+        // A task that could start needs a free place too: held workers keep theirs.
+        let room = (self.config.concurrency as usize) > workers.len();
+        let startable = room
+            && self
+                .state
+                .tasks
+                .iter()
+                .any(|t| t.status == TaskStatus::Ready && !self.state.task_held(t));
         if startable {
             return;
         }
