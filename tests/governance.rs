@@ -488,3 +488,38 @@ async fn a_step_cancelled_by_a_pause_or_a_budget_is_recorded_with_its_cause() {
     assert_eq!(stop_reason, "cancelled: paused now by tester@lab");
     engine.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raising_the_runs_budget_lets_the_paused_run_go_on() {
+    let run = start("Build a command-line todo app", |c| {
+        c.auto_approve = Some(tester());
+        c.budget = Budget {
+            usd: Some(0.01),
+            ..Budget::default()
+        };
+    })
+    .await;
+    let (_, mut rx) = run.engine.handle.subscribe().await.unwrap();
+    wait_for(&mut rx, "the run's budget", |e| {
+        matches!(e, Event::RunStatusChanged { status: RunStatus::Paused, reason } if reason.starts_with("budget reached"))
+    })
+    .await;
+    run.cmd(Command::SetBudget {
+        target: BudgetTarget::Run,
+        budget: Budget {
+            usd: Some(100.0),
+            ..Budget::default()
+        },
+    })
+    .await
+    .unwrap();
+    let (state, records) = run.finish().await;
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert!(records.iter().any(|r| matches!(&r.event,
+        Event::RunStatusChanged { status: RunStatus::Running, reason } if reason == "resumed by tester@lab: the budget was raised")));
+}

@@ -44,10 +44,48 @@ impl RunActor {
                 | Command::SetBudget { .. }
                 | Command::CancelTask { .. }
         );
+        let raises_run_budget = matches!(
+            &command,
+            Command::ExtendBudget { .. }
+                | Command::SetBudget {
+                    target: BudgetTarget::Run,
+                    ..
+                }
+        );
         let result = self.apply_command(by, command);
+        // The run paused on its own budget goes on once a person has raised it enough.
+        if result.is_ok()
+            && raises_run_budget
+            && self.state.status == RunStatus::Paused
+            && self.state.status_reason.starts_with("budget reached")
+        {
+            let budget = self.pending.iter().rev().find_map(|e| match e {
+                Event::BudgetChanged {
+                    target: BudgetTarget::Run,
+                    budget,
+                    ..
+                } => Some(*budget),
+                _ => None,
+            });
+            if budget.is_some_and(|b| b.exceeded(&self.state.spend()).is_none()) {
+                self.pending.push(Event::RunStatusChanged {
+                    status: RunStatus::Running,
+                    reason: format!("resumed by {by}: the budget was raised"),
+                });
+            }
+        }
+        let resuming = self.pending.iter().any(|e| {
+            matches!(
+                e,
+                Event::RunStatusChanged {
+                    status: RunStatus::Running,
+                    ..
+                }
+            )
+        });
         if result.is_ok() && fixes_a_hold && self.held_pause {
             self.held_pause = false;
-            if self.state.status == RunStatus::Paused {
+            if self.state.status == RunStatus::Paused && !resuming {
                 self.pending.push(Event::RunStatusChanged {
                     status: RunStatus::Running,
                     reason: format!("resumed by {by}"),
