@@ -35,7 +35,8 @@ struct Run {
     engine: Engine,
 }
 
-async fn start(goal: &str, configure: impl FnOnce(&mut EngineConfig)) -> Run {
+/// A run of the simulated company at sim `speed` (0: instant).
+async fn start_at(speed: f64, goal: &str, configure: impl FnOnce(&mut EngineConfig)) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
     let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("ws"));
@@ -46,7 +47,7 @@ async fn start(goal: &str, configure: impl FnOnce(&mut EngineConfig)) -> Run {
         seed: 1,
         by: tester(),
     };
-    let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
+    let provider = Arc::new(SimProvider::new(SimSpeed(speed), None));
     let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
         .await
         .unwrap();
@@ -55,6 +56,10 @@ async fn start(goal: &str, configure: impl FnOnce(&mut EngineConfig)) -> Run {
         store,
         engine,
     }
+}
+
+async fn start(goal: &str, configure: impl FnOnce(&mut EngineConfig)) -> Run {
+    start_at(0.0, goal, configure).await
 }
 
 impl Run {
@@ -435,28 +440,19 @@ async fn run_rules_are_added_and_revoked_and_the_autonomy_switches_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_cancelled_by_a_pause_or_a_budget_is_recorded_with_its_cause() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("store")).unwrap();
-    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("ws"));
-    config.auto_approve = Some(tester());
-    config.budgets.roles.insert(
-        "engineer".into(),
-        Budget {
-            turns: Some(1),
-            ..Budget::default()
-        },
-    );
-    let new = NewRun {
-        goal: "Build a command-line todo app".into(),
-        workspace: None,
-        seed: 1,
-        by: tester(),
-    };
     // Slow enough that a step is still streaming when it is stopped.
-    let provider = Arc::new(SimProvider::new(SimSpeed(4.0), None));
-    let engine = engine::start(store, provider, config, RunTarget::New(new))
-        .await
-        .unwrap();
+    let run = start_at(4.0, "Build a command-line todo app", |c| {
+        c.auto_approve = Some(tester());
+        c.budgets.roles.insert(
+            "engineer".into(),
+            Budget {
+                turns: Some(1),
+                ..Budget::default()
+            },
+        );
+    })
+    .await;
+    let engine = &run.engine;
     let (_, mut rx) = engine.handle.subscribe().await.unwrap();
     // The engineer's second request starts over its one-turn budget and is stopped.
     let rec = wait_for(&mut rx, "the engineer's cancelled step", |e| {

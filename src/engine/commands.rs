@@ -92,18 +92,6 @@ impl RunActor {
                 });
             }
         }
-        if matches!(self.state.status, RunStatus::Paused) && result.is_ok() && !fixes_a_hold {
-            // Any other way out of the pause (a person's resume) ends it as well.
-            self.held_pause &= !self.pending.iter().any(|e| {
-                matches!(
-                    e,
-                    Event::RunStatusChanged {
-                        status: RunStatus::Running,
-                        ..
-                    }
-                )
-            });
-        }
         result
     }
 
@@ -135,6 +123,7 @@ impl RunActor {
                         e.scope.amount(e.limit)
                     ));
                 }
+                self.held_pause = false;
                 let status = if self.state.tasks.is_empty() {
                     RunStatus::Planning
                 } else {

@@ -86,7 +86,9 @@ impl RunActor {
                     path,
                 );
                 match tc {
-                    ToolCall::RunCommand { command, .. } => self.command_gate(decided, command),
+                    ToolCall::RunCommand { command, .. } => {
+                        self.command_gate(decided, command, &run_rules)
+                    }
                     _ => (decided.0, decided.1, false),
                 }
             });
@@ -140,12 +142,16 @@ impl RunActor {
 
     /// What the sandbox adds to a command's decision: the network grant, and, where the kernel
     /// cannot confine commands, what `[sandbox] unsupported` says.
-    fn command_gate(&self, decided: (Decision, String), command: &str) -> (Decision, String, bool) {
+    fn command_gate(
+        &self,
+        decided: (Decision, String),
+        command: &str,
+        run_rules: &[crate::domain::Rule],
+    ) -> (Decision, String, bool) {
         use crate::tools::sandbox::{self, Unsupported};
         let (mut decision, mut why) = decided;
         let cfg = &self.config.limits.sandbox;
-        let run_rules = self.state.run_rule_list();
-        let grant = policy::network_grant(&self.config.rules, &run_rules, command, cfg.network);
+        let grant = policy::network_grant(&self.config.rules, run_rules, command, cfg.network);
         let support = sandbox::support();
         let network = grant.is_some() || !cfg.enabled || !support.network_isolation();
         if let Some(g) = grant {

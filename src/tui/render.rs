@@ -6,6 +6,7 @@
 use super::app::{App, Focus};
 use super::panes::{agents, approvals, grid, header, hints, logs, reasoning, task_graph};
 use super::popups::{self, Popup};
+use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
@@ -61,10 +62,7 @@ pub fn draw(f: &mut Frame, app: &App, now_ms: u64) {
         Some(Popup::Help { filter, scroll }) => popups::help::draw(f, body, app, filter, *scroll),
         Some(Popup::Detail { task, scroll }) => popups::detail::draw(f, body, app, task, *scroll),
         Some(Popup::LogEntry(line)) => {
-            let rect = centered(body, 80, 10);
-            f.render_widget(Clear, rect);
-            let block =
-                super::panes::frame(format!(" log #{} · Esc closes ", line.seq), true, theme);
+            let title = format!(" log #{} · Esc closes ", line.seq);
             let text = vec![
                 Line::styled(
                     format!(
@@ -77,35 +75,21 @@ pub fn draw(f: &mut Frame, app: &App, now_ms: u64) {
                 ),
                 Line::styled(line.text.clone(), theme.base),
             ];
-            f.render_widget(
-                Paragraph::new(text)
-                    .block(block)
-                    .wrap(Wrap { trim: false })
-                    .style(theme.base),
-                rect,
-            );
+            text_box(f, centered(body, 80, 10), title, text, theme);
         }
         Some(Popup::Text {
             title,
             lines,
             scroll,
         }) => {
-            let height = (lines.len() as u16 + 2).min(body.height.saturating_sub(2));
-            let rect = centered(body, 96, height.max(3));
-            f.render_widget(Clear, rect);
-            let block = super::panes::frame(format!(" {title} · Esc closes "), true, theme);
+            let height = u16::try_from(lines.len()).unwrap_or(u16::MAX).max(1);
             let text: Vec<Line> = lines
                 .iter()
                 .skip(*scroll)
                 .map(|l| Line::styled(l.clone(), theme.base))
                 .collect();
-            f.render_widget(
-                Paragraph::new(text)
-                    .block(block)
-                    .wrap(Wrap { trim: false })
-                    .style(theme.base),
-                rect,
-            );
+            let title = format!(" {title} · Esc closes ");
+            text_box(f, centered(body, 96, height), title, text, theme);
         }
         Some(Popup::Confirm(c)) => {
             let rect = centered(body, 64, 3);
@@ -147,6 +131,20 @@ fn body_panes(f: &mut Frame, body: Rect, app: &App) {
     }
 }
 
+/// A framed popup of wrapped text over whatever is below it.
+fn text_box(f: &mut Frame, rect: Rect, title: String, text: Vec<Line>, theme: &Theme) {
+    f.render_widget(Clear, rect);
+    let block = super::panes::frame(title, true, theme);
+    f.render_widget(
+        Paragraph::new(text)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .style(theme.base),
+        rect,
+    );
+}
+
+/// A `w`×`h` area (plus its frame) in the middle of `area`.
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = (h + 2).min(area.height);
