@@ -3,6 +3,7 @@
 //! file tools under a model that tries to escape.
 
 mod common;
+use common::scripted::Scripted;
 use common::wait_for;
 
 use macrohard::domain::{
@@ -11,7 +12,7 @@ use macrohard::domain::{
 };
 use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
 use macrohard::llm::sim::{SimProvider, SimSpeed, Turn};
-use macrohard::llm::{LlmRequest, Provider, ProviderInfo, StreamEvent, StreamItem};
+use macrohard::llm::{LlmRequest, Provider, ProviderInfo, StreamItem};
 use macrohard::protocol::Command;
 use macrohard::store::Store;
 use serde_json::json;
@@ -244,42 +245,6 @@ async fn people_cancel_deny_inject_pause_approve_always_and_retry() {
     );
     assert!(records.iter().any(|r| matches!(&r.event, Event::TaskStatusChanged { reason, .. } if reason == "cancelled by tester@lab: not needed")));
     assert!(records.iter().any(|r| matches!(&r.event, Event::TaskStatusChanged { reason, .. } if reason == "retry requested by tester@lab")));
-}
-
-/// A provider that plays fixed turns chosen by role and step.
-struct Scripted(fn(&LlmRequest) -> Turn);
-
-impl Provider for Scripted {
-    fn info(&self) -> ProviderInfo {
-        ProviderInfo {
-            name: "scripted".into(),
-            model: "scripted-1".into(),
-            base_url: None,
-            simulated: true,
-        }
-    }
-
-    fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
-        let (tx, rx) = mpsc::channel(16);
-        let turn = (self.0)(&request);
-        tokio::spawn(async move {
-            let _ = tx.send(Ok(StreamEvent::Reasoning(turn.reasoning))).await;
-            let stop = if turn.calls.is_empty() {
-                "end_turn"
-            } else {
-                "tool_use"
-            };
-            for c in turn.calls {
-                let _ = tx.send(Ok(StreamEvent::ToolCall(c))).await;
-            }
-            let _ = tx
-                .send(Ok(StreamEvent::Done {
-                    stop_reason: stop.into(),
-                }))
-                .await;
-        });
-        rx
-    }
 }
 
 fn escaping_company(req: &LlmRequest) -> Turn {

@@ -4,6 +4,7 @@
 pub mod fixture;
 pub mod llm_server;
 pub mod pty;
+pub mod scripted;
 
 use std::path::Path;
 use std::process::{Command, Output};
