@@ -9,8 +9,10 @@ pub mod graph;
 pub mod ids;
 pub mod meta;
 pub mod policy;
+pub mod remote_code;
 pub mod state;
 pub mod status;
+pub mod workspace_path;
 
 pub use budget::{Budget, BudgetScope, BudgetTarget, Budgets, Spend, Usage};
 pub use event::{Actor, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, SCHEMA_VERSION};

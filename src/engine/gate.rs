@@ -76,6 +76,10 @@ impl RunActor {
             .filter(|tc| !tc.is_engine_tool())
             .map(|tc| {
                 let (command, path) = tc.targets();
+                // The policy reads the path the file tool will touch: its canonical spelling,
+                // under the case rule of the workspace's file system.
+                let ws = self.tools.workspace();
+                let path = path.map(|p| ws.canonical(p).unwrap_or_else(|_| p.to_owned()));
                 let decided = policy::decide_with(
                     &self.config.rules,
                     &run_rules,
@@ -83,10 +87,13 @@ impl RunActor {
                     tc.effect(),
                     &name,
                     command,
-                    path,
+                    path.as_deref(),
+                    ws.case(),
                 );
                 match tc {
                     ToolCall::RunCommand { command, .. } => {
+                        let decided =
+                            policy::guard_remote_code(&self.config.rules, command, decided);
                         self.command_gate(decided, command, &run_rules)
                     }
                     _ => (decided.0, decided.1, false),
@@ -201,9 +208,13 @@ impl RunActor {
             ToolCall::AskHuman { question } => question.clone(),
             _ => tc.summary(),
         };
-        let kind = (!matches!(tc, ToolCall::AskHuman { .. })).then(|| {
+        // "Approve always" never covers remote code: such a request has no kind to allow, so
+        // its `a` approves it once (see `resolve`).
+        let kind = (!matches!(tc, ToolCall::AskHuman { .. }) && !label.remote_code).then(|| {
             let (command, path) = tc.targets();
-            crate::domain::Rule::allow_kind(tc.name(), command, path)
+            let ws = self.tools.workspace();
+            let path = path.map(|p| ws.canonical(p).unwrap_or_else(|_| p.to_owned()));
+            crate::domain::Rule::allow_kind(tc.name(), command, path.as_deref())
         });
         self.pending.push(Event::ApprovalRequested {
             approval: approval.clone(),
@@ -246,6 +257,21 @@ impl RunActor {
                 ),
                 None => format!("there is no approval {approval}"),
             });
+        };
+        // Only requests to run remote code are parked with no kind to allow (besides
+        // questions): "approve always" approves those once, and the record says so.
+        let decision = match decision {
+            ApprovalDecision::ApproveAlways if p.kind.is_none() && p.tool != "ask_human" => {
+                self.pending.push(Event::log(
+                    LogLevel::Warn,
+                    "policy",
+                    format!(
+                        "{approval} approved once by {by}: a command that runs remote code is never approved always, so no run rule was added"
+                    ),
+                ));
+                ApprovalDecision::Approve
+            }
+            d => d,
         };
         self.pending.push(Event::ApprovalResolved {
             approval: approval.clone(),

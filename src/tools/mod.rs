@@ -105,32 +105,41 @@ impl ToolCall {
     }
 
     /// What the call puts at stake, for approval requests: `network` when the command may
-    /// reach the network, `confined` when the sandbox keeps its writes in the workspace.
+    /// reach the network, `confined` when the sandbox keeps its writes in the workspace. A
+    /// command that runs remote code is labelled so, and as reaching the network even where
+    /// the sandbox takes the network away: the person sees what the agent tried.
     pub fn risk(&self, network: bool, confined: bool) -> Risk {
         match self {
-            ToolCall::RunCommand { .. } => Risk {
-                touches: if confined {
-                    "files in the workspace (sandboxed)".into()
-                } else {
-                    "any file this account can write (no sandbox)".into()
-                },
-                reversible: false,
-                network,
-            },
+            ToolCall::RunCommand { command, .. } => {
+                let remote_code = crate::domain::remote_code::remote_code(command).is_some();
+                Risk {
+                    touches: if confined {
+                        "files in the workspace (sandboxed)".into()
+                    } else {
+                        "any file this account can write (no sandbox)".into()
+                    },
+                    reversible: false,
+                    network: network || remote_code,
+                    remote_code,
+                }
+            }
             ToolCall::WriteFile { path, .. } | ToolCall::EditFile { path, .. } => Risk {
                 touches: format!("{path} in the workspace (the old content stays in git)"),
                 reversible: true,
                 network: false,
+                remote_code: false,
             },
             ToolCall::AskHuman { .. } => Risk {
                 touches: "nothing: a question for a person".into(),
                 reversible: true,
                 network: false,
+                remote_code: false,
             },
             _ => Risk {
                 touches: "nothing (reads only)".into(),
                 reversible: true,
                 network: false,
+                remote_code: false,
             },
         }
     }
