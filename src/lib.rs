@@ -9,6 +9,7 @@ pub mod cli;
 pub mod domain;
 pub mod engine;
 pub mod export;
+pub mod fsread;
 pub mod llm;
 pub mod protocol;
 pub mod server;

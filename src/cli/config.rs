@@ -268,17 +268,13 @@ pub struct ConfigError(pub String);
 impl Config {
     /// Reads `path`; a missing file is the default configuration unless `required`.
     pub fn load(path: &Path, required: bool) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        // A FIFO or a device is refused at once, and a file over 1 MiB too: never a hang.
+        let text = match crate::fsread::read_text(path, crate::fsread::TEXT_FILE_LIMIT) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            Err(e) if e.is_not_found() && !required => {
                 return Ok(Self::default());
             }
-            Err(e) => {
-                return Err(ConfigError(format!(
-                    "{}: cannot read it: {e}",
-                    path.display()
-                )));
-            }
+            Err(e) => return Err(ConfigError(format!("cannot read the config file {e}"))),
         };
         let config =
             Self::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;

@@ -1,11 +1,14 @@
 //! Coalesces token deltas into `AgentDelta` events of a useful size: one event per ~100 ms or
-//! per few hundred bytes, never one per token.
+//! per few hundred bytes, never one per token, and never more than [`MAX_CHUNK`] bytes in one
+//! (a provider that sends a whole 40 MB answer at once still makes many small events).
 
 use crate::domain::{AgentId, DeltaKind, Event};
 use std::time::{Duration, Instant};
 
 const MAX_BYTES: usize = 480;
 const MAX_AGE: Duration = Duration::from_millis(100);
+/// The most text one `AgentDelta` carries.
+pub const MAX_CHUNK: usize = 64 * 1024;
 
 pub struct Coalescer {
     agent: AgentId,
@@ -36,6 +39,15 @@ impl Coalescer {
         }
         self.buf.push_str(text);
         if self.buf.len() >= MAX_BYTES || self.since.elapsed() >= MAX_AGE {
+            while self.buf.len() > MAX_CHUNK {
+                let mut end = MAX_CHUNK;
+                while !self.buf.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let rest = self.buf.split_off(end);
+                out.extend(self.flush());
+                self.buf = rest;
+            }
             out.extend(self.flush());
         }
         out
@@ -77,5 +89,28 @@ mod tests {
             texts,
             vec![(DeltaKind::Reasoning, 250), (DeltaKind::Text, 6)]
         );
+    }
+
+    #[test]
+    fn one_huge_piece_of_text_becomes_many_bounded_events_with_nothing_lost() {
+        let mut c = Coalescer::new(AgentId::from("a"));
+        // Two-byte characters, so a cut inside one would show.
+        let huge = "é".repeat(MAX_CHUNK * 3 + 7);
+        let mut events = c.push(DeltaKind::Text, &huge);
+        events.extend(c.flush());
+        assert!(events.len() >= 6, "{} events", events.len());
+        let mut joined = String::new();
+        for e in &events {
+            let Event::AgentDelta { text, .. } = e else {
+                unreachable!()
+            };
+            assert!(
+                !text.is_empty() && text.len() <= MAX_CHUNK,
+                "{}",
+                text.len()
+            );
+            joined.push_str(text);
+        }
+        assert_eq!(joined, huge);
     }
 }

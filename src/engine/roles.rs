@@ -73,6 +73,9 @@ pub fn prompt_hash(rendered: &str) -> String {
 pub enum RoleError {
     #[error("{}: {detail}", path.display())]
     Invalid { path: PathBuf, detail: String },
+    /// A prompt file that cannot be read (missing, too large, not a regular file).
+    #[error("prompt file {0}")]
+    Read(#[from] crate::fsread::ReadError),
 }
 
 fn parse(text: &str, source: &str, path: &Path) -> Result<RoleDef, RoleError> {
@@ -160,10 +163,7 @@ impl Roster {
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| RoleError::Invalid {
-                path: path.clone(),
-                detail: e.to_string(),
-            })?;
+            let text = crate::fsread::read_text(&path, crate::fsread::TEXT_FILE_LIMIT)?;
             let role = parse(&text, &path.display().to_string(), &path)?;
             let stem = path
                 .file_stem()
@@ -267,6 +267,33 @@ mod tests {
         let e = Roster::load(Some(dir.path())).unwrap_err().to_string();
         assert!(
             e.contains("qa.md") && e.contains("line 6") && e.contains("bogus"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_prompt_file_that_is_a_device_a_fifo_or_too_large_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("engineer.md")).unwrap();
+        let started = std::time::Instant::now();
+        let e = Roster::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(
+            e.contains("engineer.md") && e.contains("character device"),
+            "{e}"
+        );
+        std::fs::remove_file(dir.path().join("engineer.md")).unwrap();
+        let fifo = std::ffi::CString::new(dir.path().join("qa.md").as_os_str().as_encoded_bytes())
+            .unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let e = Roster::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(e.contains("qa.md") && e.contains("FIFO"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        std::fs::remove_file(dir.path().join("qa.md")).unwrap();
+        std::fs::write(dir.path().join("ops.md"), vec![b'x'; 2 << 20]).unwrap();
+        let e = Roster::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(
+            e.contains("ops.md") && e.contains("limit for it is 1.0 MiB"),
             "{e}"
         );
     }

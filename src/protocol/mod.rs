@@ -7,7 +7,7 @@ use crate::domain::{AgentId, ApprovalId, Autonomy, Budget, BudgetTarget, RunStat
 use serde::{Deserialize, Serialize};
 
 /// The version of this protocol; a client and server must agree on it.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// A person's instruction to the engine. It takes effect at the next step boundary unless it
 /// says `now`.

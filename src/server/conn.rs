@@ -1,30 +1,46 @@
 //! One client connection: the handshake, then requests (attach, commands, listings, starts)
 //! and the live events of the attached run. Frames go out through one writer task; a client
 //! that cannot keep up with the live events is dropped. A bad frame closes this connection only.
+//!
+//! Memory stays bounded whatever the run holds: recorded events (backlogs, exports) are read
+//! from the store as they are sent, in frames of about a megabyte, and only a few such frames
+//! wait for one client at a time ([`Flow`]); large messages leave in parts ([`wire::frames`]).
 
 use super::{Hub, Start, socket};
-use crate::domain::{Actor, EventRecord, RunId, RunState};
+use crate::domain::{Actor, EventRecord, RunId};
 use crate::engine::{Backlog, EngineHandle};
 use crate::protocol::PROTOCOL_VERSION;
 use crate::protocol::wire::{
-    self, AttachTarget, ClientMsg, MAX_CLIENT_FRAME, RECORDS_PER_FRAME, ServerMsg,
+    self, AttachTarget, ClientMsg, MAX_CLIENT_FRAME, RECORDS_FRAME_BYTES, ServerMsg,
 };
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::UnixStream;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Frames of recorded events that may wait for one client before more are read.
+const BULK_AHEAD: u64 = 4;
+
+/// How many messages were queued for the client and how many the writer has sent, so that a
+/// bulk sender waits for the client instead of queueing a whole run.
+#[derive(Default)]
+struct Flow {
+    queued: AtomicU64,
+    written: watch::Sender<u64>,
+}
 
 struct Client {
     hub: Arc<Hub>,
     out: mpsc::Sender<ServerMsg>,
     kill: CancellationToken,
+    flow: Arc<Flow>,
     by: Actor,
     read_only: bool,
     attached: Option<EngineHandle>,
@@ -42,6 +58,8 @@ pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
     // in the middle of a write.
     let kill = CancellationToken::new();
     let killed = kill.clone();
+    let flow = Arc::new(Flow::default());
+    let counted = flow.clone();
     let writer = tokio::spawn(async move {
         loop {
             let msg = tokio::select! {
@@ -50,13 +68,15 @@ pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
             };
             let Some(msg) = msg else { break };
             let closing = matches!(msg, ServerMsg::Closing { .. } | ServerMsg::Refused { .. });
-            let Ok(bytes) = wire::encode(&msg) else {
-                continue;
+            let sent = match wire::frames(&msg) {
+                Ok(frames) => send_frames(&mut sink, frames, &killed).await,
+                Err(e) => {
+                    tracing::warn!("a message not sent: {e}");
+                    true
+                }
             };
-            let sent = tokio::select! {
-                r = sink.send(bytes) => r.is_ok(),
-                () = killed.cancelled() => false,
-            };
+            drop(msg);
+            counted.written.send_modify(|n| *n += 1);
             if !sent || closing {
                 break;
             }
@@ -143,6 +163,7 @@ pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
         hub,
         out,
         kill: kill.clone(),
+        flow,
         by,
         read_only,
         attached: None,
@@ -183,21 +204,28 @@ async fn refuse(out: &mpsc::Sender<ServerMsg>, reason: String) {
     let _ = out.send(ServerMsg::Refused { reason }).await;
 }
 
-/// The records of a run in frames of at most `RECORDS_PER_FRAME`; `frame` makes the message
-/// and is told which frame is the last.
-fn framed(
-    records: &[EventRecord],
-    frame: fn(Vec<EventRecord>, bool) -> ServerMsg,
-) -> Vec<ServerMsg> {
-    if records.is_empty() {
-        return vec![frame(Vec::new(), true)];
+/// Sends the frames of one message; false when the client is gone or dropped.
+async fn send_frames(
+    sink: &mut FramedWrite<
+        tokio::net::unix::OwnedWriteHalf,
+        tokio_util::codec::LengthDelimitedCodec,
+    >,
+    frames: wire::Frames,
+    killed: &CancellationToken,
+) -> bool {
+    for frame in frames {
+        let Ok(bytes) = frame else {
+            return true;
+        };
+        let sent = tokio::select! {
+            r = sink.send(bytes) => r.is_ok(),
+            () = killed.cancelled() => false,
+        };
+        if !sent {
+            return false;
+        }
     }
-    let n = records.len().div_ceil(RECORDS_PER_FRAME);
-    records
-        .chunks(RECORDS_PER_FRAME)
-        .enumerate()
-        .map(|(i, part)| frame(part.to_vec(), i + 1 == n))
-        .collect()
+    true
 }
 
 fn backlog_frame(records: Vec<EventRecord>, last: bool) -> ServerMsg {
@@ -210,12 +238,43 @@ fn recorded(records: Vec<EventRecord>, last: bool) -> ServerMsg {
 
 impl Client {
     async fn send(&self, msg: ServerMsg) -> Result<(), ()> {
-        self.out.send(msg).await.map_err(|_| ())
+        self.out.send(msg).await.map_err(|_| ())?;
+        self.flow.queued.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
-    async fn send_all(&self, msgs: Vec<ServerMsg>) -> Result<(), ()> {
-        for m in msgs {
-            self.send(m).await?;
+    /// Sends a bulk message, then waits until at most [`BULK_AHEAD`] messages wait for the
+    /// client: a run's worth of records is never queued at once.
+    async fn send_bulk(&self, msg: ServerMsg) -> Result<(), ()> {
+        self.send(msg).await?;
+        let mine = self.flow.queued.load(Ordering::SeqCst);
+        let mut written = self.flow.written.subscribe();
+        tokio::select! {
+            r = written.wait_for(|w| w + BULK_AHEAD >= mine) => r.map(|_| ()).map_err(|_| ()),
+            () = self.out.closed() => Err(()),
+        }
+    }
+
+    /// Sends `records` in frames of about [`RECORDS_FRAME_BYTES`], reading them only as the
+    /// client takes them; `frame` makes each message and is told which one is the last. No
+    /// records make one empty last frame. A record that cannot be read ends it with an error.
+    async fn send_records(
+        &self,
+        records: impl Iterator<Item = Result<EventRecord, StoreError>>,
+        frame: fn(Vec<EventRecord>, bool) -> ServerMsg,
+    ) -> Result<(), ()> {
+        let mut frames = wire::pack(records, RECORDS_FRAME_BYTES);
+        let mut current = frames.next();
+        if current.is_none() {
+            return self.send(frame(Vec::new(), true)).await;
+        }
+        while let Some(now) = current {
+            let next = frames.next();
+            match now {
+                Ok(batch) => self.send_bulk(frame(batch, next.is_none())).await?,
+                Err(e) => return self.error(e.to_string()).await,
+            }
+            current = next;
         }
         Ok(())
     }
@@ -257,11 +316,10 @@ impl Client {
                 let records = self.resolve(&run).and_then(|r| {
                     self.store()
                         .events(&r, from.max(1))
-                        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                         .map_err(|e| e.to_string())
                 });
                 match records {
-                    Ok(records) => self.send_all(framed(&records, recorded)).await,
+                    Ok(records) => self.send_records(records, recorded).await,
                     Err(e) => self.error(e).await,
                 }
             }
@@ -297,7 +355,7 @@ impl Client {
 
     /// The newest snapshot and the events after it: exact for a live run too, since every
     /// event is durable before anyone sees it.
-    fn state_of(&self, run: &RunId) -> Result<RunState, String> {
+    fn state_of(&self, run: &RunId) -> Result<crate::domain::RunState, String> {
         self.store().load_state(run).map_err(|e| e.to_string())
     }
 
@@ -336,19 +394,33 @@ impl Client {
         }
     }
 
+    /// The events `from..=last` of `run` as `Backlog` frames, read from the store as they
+    /// are sent (every event up to a state's `last_seq` is durable).
+    async fn send_backlog(&self, run: &RunId, last: u64, backlog: u64) -> Result<(), ()> {
+        let from = last.saturating_sub(backlog).max(1);
+        match self.store().events_between(run, from, last) {
+            Ok(records) => self.send_records(records, backlog_frame).await,
+            Err(e) => self.error(e.to_string()).await,
+        }
+    }
+
     async fn attach_live(&mut self, handle: EngineHandle, backlog: u64) -> Result<(), ()> {
-        let Some(sub) = handle.subscribe_with(Backlog::Last(backlog)).await else {
+        // The backlog comes from the store, not from the engine's memory; live events after
+        // the state wait in the subscription meanwhile.
+        let Some(sub) = handle.subscribe_with(Backlog::None).await else {
             // It ended just now: show it as recorded.
             let run = handle.run().clone();
             return self.attach_recorded(&run, backlog).await;
         };
+        let last = sub.state.last_seq;
         self.send(ServerMsg::Snapshot {
             state: sub.state,
             live: true,
         })
         .await?;
-        self.send_all(framed(&sub.backlog, backlog_frame)).await?;
+        self.send_backlog(handle.run(), last, backlog).await?;
         let out = self.out.clone();
+        let flow = self.flow.clone();
         let kill = self.kill.clone();
         let mut events = sub.events;
         let store = self.hub.store.clone();
@@ -357,7 +429,9 @@ impl Client {
             loop {
                 match events.recv().await {
                     Ok(record) => match out.try_send(ServerMsg::Event { record }) {
-                        Ok(()) => {}
+                        Ok(()) => {
+                            flow.queued.fetch_add(1, Ordering::SeqCst);
+                        }
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             tracing::warn!(%run, "dropping a client that stopped reading");
                             kill.cancel();
@@ -391,21 +465,14 @@ impl Client {
     }
 
     async fn attach_recorded(&mut self, run: &RunId, backlog: u64) -> Result<(), ()> {
-        let records = self
-            .store()
-            .events(run, 1)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>());
-        let records = match records {
-            Ok(r) => r,
-            Err(e) => return self.error(e.to_string()).await,
+        let state = match self.state_of(run) {
+            Ok(s) => s,
+            Err(e) => return self.error(e).await,
         };
-        let state = RunState::fold(&records);
-        let keep = records.len().saturating_sub(backlog as usize);
-        let (status, reason) = (state.status, state.status_reason.clone());
+        let (status, reason, last) = (state.status, state.status_reason.clone(), state.last_seq);
         self.send(ServerMsg::Snapshot { state, live: false })
             .await?;
-        self.send_all(framed(&records[keep..], backlog_frame))
-            .await?;
+        self.send_backlog(run, last, backlog).await?;
         self.send(ServerMsg::Ended { status, reason }).await
     }
 }

@@ -48,6 +48,8 @@ pub struct Hello {
 pub struct Conn {
     rd: Reader,
     wr: Writer,
+    /// Joins messages the server sent in parts.
+    joiner: wire::Assembler,
     /// The server's process id.
     pub server_pid: u32,
 }
@@ -70,6 +72,7 @@ impl Conn {
         let mut conn = Conn {
             rd: FramedRead::new(rd, wire::codec(MAX_SERVER_FRAME)),
             wr: FramedWrite::new(wr, wire::codec(wire::MAX_CLIENT_FRAME)),
+            joiner: wire::Assembler::default(),
             server_pid: 0,
         };
         conn.send(&ClientMsg::Hello {
@@ -106,12 +109,19 @@ impl Conn {
             .map_err(|e| format!("the server is gone: {e}"))
     }
 
-    /// The next message; an error when the connection ended or the frame is bad.
+    /// The next message (joined when it came in parts); an error when the connection ended
+    /// or a frame is bad.
     pub async fn recv(&mut self) -> Result<ServerMsg, String> {
-        match self.rd.next().await {
-            Some(Ok(frame)) => wire::decode(&frame),
-            Some(Err(e)) => Err(format!("a bad frame from the server: {e}")),
-            None => Err("the server closed the connection".into()),
+        loop {
+            match self.rd.next().await {
+                Some(Ok(frame)) => {
+                    if let Some(msg) = self.joiner.take(&frame)? {
+                        return Ok(msg);
+                    }
+                }
+                Some(Err(e)) => return Err(format!("a bad frame from the server: {e}")),
+                None => return Err("the server closed the connection".into()),
+            }
         }
     }
 
@@ -256,8 +266,14 @@ impl SocketSession {
         let Conn { mut rd, wr, .. } = conn;
         let replies = pending.clone();
         let reader = tokio::spawn(async move {
+            let mut joiner = wire::Assembler::default();
             while let Some(Ok(frame)) = rd.next().await {
-                match wire::decode::<ServerMsg>(&frame) {
+                let msg = match joiner.take(&frame) {
+                    Ok(None) => continue,
+                    Ok(Some(m)) => Ok(m),
+                    Err(e) => Err(e),
+                };
+                match msg {
                     Ok(ServerMsg::Event { record }) => {
                         let _ = tx.send(record);
                     }

@@ -1,3 +1,4 @@
+use super::bound::{self, MAX_EVENT_BYTES};
 use super::{RunMeta, Store, StoreError, events_tree, snapshots_tree};
 use crate::domain::{Event, EventRecord, RunId, RunState, SCHEMA_VERSION};
 
@@ -102,7 +103,8 @@ impl Journal {
     }
 
     /// Appends a batch of `(unix ms, event)` atomically and makes it durable with one flush.
-    /// Returns the records with their sequence numbers; only then may they be acted on.
+    /// Returns the records with their sequence numbers; only then may they be acted on. An
+    /// event over [`MAX_EVENT_BYTES`] is cut (see [`bound`]): the records say how it was kept.
     pub async fn append(
         &mut self,
         batch: Vec<(u64, Event)>,
@@ -121,6 +123,12 @@ impl Journal {
                 event,
             };
             let bytes = serde_json::to_vec(&rec).map_err(|e| StoreError::Encode(e.to_string()))?;
+            // Nothing larger than the bound reaches the log (or any reader of it).
+            let (rec, bytes) = if bytes.len() > MAX_EVENT_BYTES {
+                bound::fit(rec, bytes.len(), MAX_EVENT_BYTES).map_err(StoreError::Encode)?
+            } else {
+                (rec, bytes)
+            };
             sled_batch.insert(&rec.seq.to_be_bytes(), bytes);
             records.push(rec);
         }

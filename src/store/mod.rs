@@ -5,12 +5,14 @@
 //! An append is durable (flushed) before [`Journal::append`] returns, and one flush covers a
 //! whole batch: group commit.
 
+mod bound;
 mod error;
 mod journal;
 
 pub mod recovery;
 
 pub use crate::domain::RunMeta;
+pub use bound::MAX_EVENT_BYTES;
 pub use error::StoreError;
 pub use journal::Journal;
 
@@ -143,6 +145,26 @@ impl Store {
             let (k, v) = kv?;
             journal::decode(&run, &k, &v)
         }))
+    }
+
+    /// The run's events with `from <= seq <= to`, in order.
+    pub fn events_between(
+        &self,
+        run: &RunId,
+        from: u64,
+        to: u64,
+    ) -> Result<impl Iterator<Item = Result<EventRecord, StoreError>> + use<>, StoreError> {
+        let tree = self.db.open_tree(events_tree(run))?;
+        let run = run.clone();
+        // A reversed range is never handed to sled: `from > to` reads nothing.
+        let hi = to.max(from);
+        Ok(tree
+            .range(from.to_be_bytes()..=hi.to_be_bytes())
+            .filter(move |_| from <= to)
+            .map(move |kv| {
+                let (k, v) = kv?;
+                journal::decode(&run, &k, &v)
+            }))
     }
 
     /// The run's state: the newest snapshot plus the events after it.

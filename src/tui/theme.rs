@@ -255,8 +255,8 @@ impl Themes {
                 .collect();
             paths.sort();
             for p in paths {
-                let text =
-                    std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let text = crate::fsread::read_text(&p, crate::fsread::TEXT_FILE_LIMIT)
+                    .map_err(|e| format!("theme {e}"))?;
                 let theme =
                     Theme::parse(&text, depth).map_err(|e| format!("{}: {e}", p.display()))?;
                 match list.iter_mut().find(|t| t.name == theme.name) {
@@ -333,5 +333,26 @@ mod tests {
         text.push('\n');
         let e = Theme::parse(&text, ColorDepth::TrueColor).unwrap_err();
         assert!(e.contains("not a colour"), "{e}");
+    }
+
+    #[test]
+    fn a_theme_file_that_is_a_device_or_a_fifo_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.toml")).unwrap();
+        let started = std::time::Instant::now();
+        let e = Themes::load(Some(dir.path()), ColorDepth::TrueColor).unwrap_err();
+        assert!(
+            e.contains("zero.toml") && e.contains("character device"),
+            "{e}"
+        );
+        std::fs::remove_file(dir.path().join("zero.toml")).unwrap();
+        let fifo =
+            std::ffi::CString::new(dir.path().join("pipe.toml").as_os_str().as_encoded_bytes())
+                .unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let e = Themes::load(Some(dir.path()), ColorDepth::TrueColor).unwrap_err();
+        assert!(e.contains("pipe.toml") && e.contains("FIFO"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }
