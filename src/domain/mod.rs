@@ -10,6 +10,7 @@ pub mod ids;
 pub mod meta;
 pub mod policy;
 pub mod remote_code;
+pub mod sanitize;
 pub mod state;
 pub mod status;
 pub mod workspace_path;

@@ -1,9 +1,10 @@
 //! The run report as one self-contained HTML page, for sharing: the Markdown report rendered
 //! with pulldown-cmark, with inline styles and nothing fetched from anywhere. Text that came
-//! from a model or a person is shown, never interpreted: raw HTML becomes text, and links and
-//! images are reduced to their text.
+//! from a model or a person is shown, never interpreted: the Markdown report escapes it (see
+//! `literal`), and as a second line of defence raw HTML becomes text and links and images are
+//! reduced to their text.
 
-use crate::domain::{EventRecord, RunState};
+use crate::domain::{EventRecord, RunState, sanitize};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#1d2330}\
@@ -24,7 +25,7 @@ pub fn page(state: &RunState, records: &[EventRecord]) -> String {
     let markdown = super::report(state, records);
     let title = state.info.as_ref().map_or_else(
         || "Empty run".to_owned(),
-        |i| format!("Run {} · {}", i.id, i.goal),
+        |i| format!("Run {} · {}", i.id, sanitize::line(&i.goal)),
     );
     let events = Parser::new_ext(&markdown, Options::ENABLE_TABLES).filter_map(|e| match e {
         Event::Html(s) | Event::InlineHtml(s) => Some(Event::Text(s)),
@@ -52,6 +53,136 @@ mod tests {
             seq,
             ts_ms: 1_700_000_000_000 + seq,
             event,
+        }
+    }
+
+    fn created(goal: &str, by: Actor) -> E {
+        E::RunCreated {
+            goal: goal.into(),
+            workspace: "w".into(),
+            provider: "sim".into(),
+            model: "sim-1".into(),
+            base_url: None,
+            simulated: true,
+            budget: Budget::default(),
+            budgets: Default::default(),
+            concurrency: 1,
+            max_attempts: 1,
+            autonomy: Autonomy::AskRisky,
+            seed: 1,
+            by,
+        }
+    }
+
+    /// Every place of the report that carries a model's or a person's text, each with text
+    /// that Markdown would otherwise interpret.
+    fn hostile_run() -> Vec<EventRecord> {
+        use crate::domain::{ApprovalDecision, ApprovalId, CallId, TaskId};
+        let person = Actor::Human {
+            user: "ada".into(),
+            host: None,
+            auto: false,
+        };
+        let agent = AgentId::from("engineer-1");
+        let task = TaskId::from("T1");
+        vec![
+            rec(1, created("run __main__ and *x* fast", person.clone())),
+            rec(
+                2,
+                E::TaskCreated {
+                    task: task.clone(),
+                    title: "<script>alert(1)</script> | piped".into(),
+                    description: "d".into(),
+                    role: "engineer".into(),
+                    depends_on: vec![],
+                    by: AgentId::from("supervisor"),
+                },
+            ),
+            rec(
+                3,
+                E::ApprovalRequested {
+                    approval: ApprovalId::from("A1"),
+                    call: CallId::from("c1"),
+                    agent: agent.clone(),
+                    task: Some(task.clone()),
+                    tool: "run_command".into(),
+                    risk: "runs `rm` | **bold**".into(),
+                    summary: "[x](javascript:alert(1))".into(),
+                    label: None,
+                },
+            ),
+            rec(
+                4,
+                E::ApprovalResolved {
+                    approval: ApprovalId::from("A1"),
+                    decision: ApprovalDecision::Deny {
+                        reason: "no <img src=x onerror=alert(1)> _thanks_".into(),
+                    },
+                    by: person.clone(),
+                },
+            ),
+            rec(
+                5,
+                E::FileChanged {
+                    agent: agent.clone(),
+                    task: Some(task.clone()),
+                    path: "odd|name`.py".into(),
+                    added: 1,
+                    removed: 0,
+                },
+            ),
+            rec(
+                6,
+                E::TaskCompleted {
+                    task,
+                    summary: "# Heading? *no* see <https://evil.example>".into(),
+                    evidence: "ok\n```\n<script>x</script>\n[y](javascript:alert(3))\n````".into(),
+                },
+            ),
+            rec(
+                7,
+                E::HumanMessage {
+                    target: agent,
+                    text: "use __init__ & &amp; ~~strike~~".into(),
+                    by: person,
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn model_and_person_text_renders_literally_in_the_page() {
+        let records = hostile_run();
+        let state = RunState::fold(&records);
+        let html = page(&state, &records);
+        for bad in [
+            "<a ",
+            "<script",
+            "<img",
+            "<strong>main</strong>",
+            "<em>x</em>",
+            "<em>thanks</em>",
+            "<del>",
+            "<h1>Heading",
+            "<h3>Heading",
+        ] {
+            assert!(!html.contains(bad), "{bad} in\n{html}");
+        }
+        for literal in [
+            "__main__ and *x* fast",
+            "&lt;script&gt;alert(1)&lt;/script&gt; | piped",
+            "[x](javascript:alert(1))",
+            "runs `rm` | **bold**",
+            "no &lt;img src=x onerror=alert(1)&gt; _thanks_",
+            "odd|name`.py",
+            "# Heading? *no* see &lt;https://evil.example&gt;",
+            "```\n&lt;script&gt;x&lt;/script&gt;\n[y](javascript:alert(3))\n````",
+            "use __init__ &amp; &amp;amp; ~~strike~~",
+        ] {
+            assert!(
+                html.contains(literal),
+                "{literal} not shown literally in\n{html}"
+            );
         }
     }
 

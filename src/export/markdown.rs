@@ -3,14 +3,17 @@
 //! agent, evidence, costs by agent, task and model, stuck episodes and budget holds, and why
 //! the run stopped.
 
+use super::literal::{cell_code, code, fence, md};
 use super::{duration, rfc3339, usd};
 use crate::domain::state::RunInfo;
 use crate::domain::{AgentStatus, ApprovalDecision, Event, EventRecord, RunState};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// A model's, a command's or a person's text as inline Markdown that renders as itself (one
+/// line, pipes escaped for tables).
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    md(text).to_string()
 }
 
 /// The sections of the report, in order.
@@ -48,19 +51,25 @@ fn summary(out: &mut String, state: &RunState, info: &RunInfo, _records: &[Event
     } else {
         ""
     };
-    let _ = writeln!(out, "# Run {}\n", info.id);
-    let _ = writeln!(out, "**Goal:** {}\n", info.goal);
+    let _ = writeln!(out, "# Run {}\n", md(&info.id));
+    let _ = writeln!(out, "**Goal:** {}\n", md(&info.goal));
     let _ = writeln!(
         out,
         "- Status: **{}** — {}",
-        state.status, state.status_reason
+        state.status,
+        md(&state.status_reason)
     );
-    let _ = writeln!(out, "- Provider: {} / {}{sim}", info.provider, info.model);
+    let _ = writeln!(
+        out,
+        "- Provider: {} / {}{sim}",
+        md(&info.provider),
+        md(&info.model)
+    );
     let _ = writeln!(
         out,
         "- Started {} by {}; last event {}",
         rfc3339(state.created_ms),
-        info.created_by,
+        md(&info.created_by),
         rfc3339(state.updated_ms)
     );
     let _ = writeln!(out, "- Active time: {}", duration(state.active_ms));
@@ -71,7 +80,7 @@ fn summary(out: &mut String, state: &RunState, info: &RunInfo, _records: &[Event
         state.usage.output_tokens,
         usd(state.cost_usd, state.unpriced_requests)
     );
-    let _ = writeln!(out, "- Workspace: `{}`", info.workspace);
+    let _ = writeln!(out, "- Workspace: {}", code(&info.workspace));
     let _ = writeln!(
         out,
         "- Policy: autonomy {}, {} attempts per task, {} agents at once\n",
@@ -91,7 +100,7 @@ fn plan(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRe
             "| {} {} | {} | {} | {} | {} | {} |",
             t.id,
             cell(&t.title),
-            t.role,
+            md(&t.role),
             t.status,
             t.attempts,
             deps.join(", "),
@@ -106,7 +115,7 @@ fn history(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Even
         let line = match &r.event {
             Event::TaskCreated {
                 task, title, by, ..
-            } => format!("{task} created by {by}: {title}"),
+            } => format!("{task} created by {}: {}", md(by), cell(title)),
             Event::TaskStatusChanged {
                 task,
                 status,
@@ -117,7 +126,8 @@ fn history(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Even
                 format!("run → {status}: {}", cell(reason))
             }
             Event::Recovered { reason, tasks, .. } => format!(
-                "recovered after a stop ({reason}); {} task(s) put back",
+                "recovered after a stop ({}); {} task(s) put back",
+                cell(reason),
                 tasks.len()
             ),
             Event::BudgetExceeded {
@@ -126,7 +136,8 @@ fn history(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Even
                 limit,
                 used,
             } => format!(
-                "{target}: {scope} budget reached: {} of {}",
+                "{}: {scope} budget reached: {} of {}",
+                md(target),
                 scope.amount(*used),
                 scope.amount(*limit)
             ),
@@ -159,7 +170,7 @@ fn approvals(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[Ev
                 out,
                 "| {} | {} | {task} | {} | {} | {} | {} |",
                 a.id,
-                a.agent,
+                md(&a.agent),
                 cell(&a.summary),
                 cell(&a.risk),
                 cell(&decision),
@@ -181,7 +192,7 @@ fn decisions(out: &mut String, state: &RunState, info: &RunInfo, records: &[Even
     let request = |id: &crate::domain::ApprovalId| {
         state
             .approval(id)
-            .map(|a| format!("{id} ({}: {})", a.agent, cell(&a.summary)))
+            .map(|a| format!("{id} ({}: {})", md(&a.agent), cell(&a.summary)))
             .unwrap_or_else(|| id.to_string())
     };
     for r in records {
@@ -199,17 +210,19 @@ fn decisions(out: &mut String, state: &RunState, info: &RunInfo, records: &[Even
                 Some((by, format!("{what} {}", request(approval))))
             }
             Event::HumanMessage { target, text, by } => {
-                Some((by, format!("wrote to {target}: {}", cell(text))))
+                Some((by, format!("wrote to {}: {}", md(target), cell(text))))
             }
             Event::BudgetChanged { target, budget, by } => {
-                Some((by, format!("set the {target} budget to {budget}")))
+                Some((by, format!("set the {} budget to {budget}", md(target))))
             }
-            Event::RunRuleAdded { rule, by } => {
-                Some((by, format!("added the run rule: {}", rule.describe())))
-            }
-            Event::RunRuleRevoked { index, rule, by } => {
-                Some((by, format!("revoked run rule {index}: {}", rule.describe())))
-            }
+            Event::RunRuleAdded { rule, by } => Some((
+                by,
+                format!("added the run rule: {}", cell(&rule.describe())),
+            )),
+            Event::RunRuleRevoked { index, rule, by } => Some((
+                by,
+                format!("revoked run rule {index}: {}", cell(&rule.describe())),
+            )),
             Event::AutonomyChanged { level, by } => {
                 Some((by, format!("switched the autonomy to {level}")))
             }
@@ -231,7 +244,7 @@ fn decisions(out: &mut String, state: &RunState, info: &RunInfo, records: &[Even
                 agent,
                 status,
                 reason,
-            } => Some((format!("{agent} → {status}"), reason)),
+            } => Some((format!("{} → {status}", md(agent)), reason)),
             _ => None,
         };
         // Approvals are listed above, not again through the status they changed.
@@ -300,7 +313,7 @@ fn governance(out: &mut String, state: &RunState, info: &RunInfo, records: &[Eve
                 "  {}. {} (by {}, #{})",
                 i + 1,
                 cell(&r.rule.describe()),
-                r.by,
+                md(&r.by),
                 r.seq
             );
         }
@@ -357,13 +370,14 @@ fn episodes(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Eve
                             rfc3339(later.ts_ms),
                             cell(reason)
                         )),
-                        Event::HumanMessage { target, text, by } if target == agent => {
-                            Some(format!("`#{}` {by} wrote to it: {}", later.seq, cell(text)))
-                        }
+                        Event::HumanMessage { target, text, by } if target == agent => Some(
+                            format!("`#{}` {} wrote to it: {}", later.seq, md(by), cell(text)),
+                        ),
                         _ => None,
                     });
                 format!(
-                    "**{agent} stuck**: {}. Ended: {}",
+                    "**{} stuck**: {}. Ended: {}",
+                    md(agent),
                     cell(reason),
                     end.unwrap_or_else(|| "not yet (still stuck)".into())
                 )
@@ -382,12 +396,13 @@ fn episodes(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Eve
                             budget,
                             by,
                         } if t == target => {
-                            Some(format!("`#{}` {by} set it to {budget}", later.seq))
+                            Some(format!("`#{}` {} set it to {budget}", later.seq, md(by)))
                         }
                         _ => None,
                     });
                 format!(
-                    "**{target} reached its {scope} budget**: {} of {}. Ended: {}",
+                    "**{} reached its {scope} budget**: {} of {}. Ended: {}",
+                    md(target),
                     scope.amount(*used),
                     scope.amount(*limit),
                     end.unwrap_or_else(|| "not extended".into())
@@ -436,9 +451,10 @@ fn changes(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Even
     for (path, (tasks, agents, a, d)) in &files {
         let _ = writeln!(
             out,
-            "| `{path}` | {} | {} | +{a} −{d} |",
-            tasks.join(", "),
-            agents.join(", ")
+            "| {} | {} | {} | +{a} −{d} |",
+            cell_code(path),
+            cell(&tasks.join(", ")),
+            cell(&agents.join(", "))
         );
     }
 }
@@ -450,14 +466,10 @@ fn evidence(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[Eve
             out,
             "\n### {} {}\n\n{}\n",
             t.id,
-            t.title,
-            t.summary.as_deref().unwrap_or("")
+            cell(&t.title),
+            cell(t.summary.as_deref().unwrap_or(""))
         );
-        let _ = writeln!(
-            out,
-            "```text\n{}\n```",
-            t.evidence.as_deref().unwrap_or("").trim_end()
-        );
+        out.push_str(&fence("text", t.evidence.as_deref().unwrap_or("").trim_end()).to_string());
         if !t.failures.is_empty() {
             let _ = writeln!(out, "\nEarlier attempts failed:");
             for f in &t.failures {
@@ -473,9 +485,9 @@ fn costs(out: &mut String, state: &RunState, info: &RunInfo, records: &[EventRec
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            a.id,
-            a.role,
-            a.model,
+            md(&a.id),
+            md(&a.role),
+            md(&a.model),
             a.requests,
             a.usage.input_tokens,
             a.usage.output_tokens,
@@ -489,7 +501,7 @@ fn costs(out: &mut String, state: &RunState, info: &RunInfo, records: &[EventRec
             "| {} {} | {} | {} | {} | {} | ${:.4} |",
             t.id,
             cell(&t.title),
-            t.role,
+            md(&t.role),
             t.turns,
             t.usage.input_tokens,
             t.usage.output_tokens,
@@ -525,7 +537,8 @@ fn costs(out: &mut String, state: &RunState, info: &RunInfo, records: &[EventRec
     for (model, (n, i, o, c, unpriced)) in &by_model {
         let _ = writeln!(
             out,
-            "| {model} | {n} | {i} | {o} | {} |",
+            "| {} | {n} | {i} | {o} | {} |",
+            md(model),
             usd(*c, *unpriced)
         );
     }

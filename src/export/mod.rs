@@ -4,6 +4,7 @@
 
 mod html;
 mod jsonl;
+mod literal;
 mod markdown;
 
 pub use html::page as html_page;
