@@ -107,7 +107,7 @@ pub async fn run(
 }
 
 fn check_sandbox(r: &mut Report, config: &Config) {
-    use crate::tools::sandbox::{self, Unsupported};
+    use crate::tools::sandbox::{self, PartState, Unsupported};
     let s = sandbox::support();
     let cfg = &config.sandbox;
     if !cfg.enabled {
@@ -116,8 +116,16 @@ fn check_sandbox(r: &mut Report, config: &Config) {
             "sandbox",
             "off ([sandbox] enabled = false): agents' commands run unconfined. Remove the line to confine them",
         );
-    } else if s.complete() {
-        r.line(Level::Ok, "sandbox", s.describe());
+        return;
+    }
+    // SAFETY: geteuid cannot fail.
+    let who = if unsafe { libc::geteuid() } == 0 {
+        "as root"
+    } else {
+        "as an ordinary account"
+    };
+    if s.complete() {
+        r.line(Level::Ok, "sandbox", format!("complete ({who}), part by part:"));
     } else {
         let then = match cfg.unsupported {
             Unsupported::Continue => "commands run anyway ([sandbox] unsupported = \"continue\")",
@@ -128,9 +136,24 @@ fn check_sandbox(r: &mut Report, config: &Config) {
             Level::Warn,
             "sandbox",
             format!(
-                "incomplete: {}; {then}. Fix: a kernel with Landlock (5.13 or later, `lsm=landlock,…`) and unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or AppArmor's restrict_unprivileged_userns=0)",
-                s.describe()
+                "incomplete ({who}); {then}. Fix: a kernel with Landlock (5.13 or later, `lsm=landlock,…`), the new mount API (5.12) and user namespaces for ordinary accounts (sysctl kernel.unprivileged_userns_clone=1, or AppArmor's restrict_unprivileged_userns=0). Part by part:"
             ),
+        );
+    }
+    for p in s.parts() {
+        let level = match p.state {
+            PartState::Ok => Level::Ok,
+            PartState::Partial | PartState::Missing => Level::Warn,
+        };
+        let state = match p.state {
+            PartState::Ok => "",
+            PartState::Partial => "partial: ",
+            PartState::Missing => "missing: ",
+        };
+        r.line(
+            level,
+            "sandbox",
+            format!("  {:<12} {state}{}", p.name, p.detail),
         );
     }
 }

@@ -65,6 +65,12 @@ impl From<crate::store::StoreError> for Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Agents' commands run as this account: they may not read this process's memory or
+    // environment (API keys), nor find the control room's socket.
+    crate::tools::sandbox::protect_this_process();
+    if let Ok(dir) = crate::server::socket::runtime_dir() {
+        crate::tools::sandbox::hide_from_commands(dir);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -49,7 +49,7 @@ struct Client {
 
 pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
     let peer = socket::peer_uid(&stream);
-    let sandboxed = socket::peer_in_sandbox(&stream);
+    let sandboxed = socket::peer_refusal(&stream);
     let (rd, wr) = stream.into_split();
     let mut frames = FramedRead::new(rd, wire::codec(MAX_CLIENT_FRAME));
     let mut sink = FramedWrite::new(wr, wire::codec(wire::MAX_SERVER_FRAME));
@@ -87,9 +87,9 @@ pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
         )
         .await;
     });
-    if peer != Some(socket::my_uid()) || sandboxed {
-        let reason = if sandboxed {
-            tracing::warn!("refused a client inside an agent's sandbox");
+    if peer != Some(socket::my_uid()) || sandboxed.is_some() {
+        let reason = if let Some(why) = &sandboxed {
+            tracing::warn!("refused a client: {why}");
             "clients inside an agent's sandbox may not steer runs"
         } else {
             tracing::warn!(?peer, "refused a client of another user");

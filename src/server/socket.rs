@@ -119,15 +119,78 @@ pub fn unbind(path: &Path) {
     let _ = std::fs::remove_file(pid_path(path));
 }
 
-/// Whether the process at the other end of `stream` runs in another network namespace than
-/// the server: an agent's sandboxed command does, and may not steer the run it belongs to.
-pub fn peer_in_sandbox(stream: &tokio::net::UnixStream) -> bool {
-    let Some(pid) = stream.peer_cred().ok().and_then(|c| c.pid()) else {
-        return false;
+/// Why the process at the other end of `stream` may not steer runs, or `None` when it may.
+/// It may only when it is a process of the server's own network, PID and mount namespaces: an
+/// agent's sandboxed command runs in others. Fails closed: a peer that cannot be identified
+/// (it has exited, having passed the socket on; `/proc` cannot be read) is refused too.
+pub fn peer_refusal(stream: &tokio::net::UnixStream) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let pid = stream.peer_cred().ok().and_then(|c| c.pid());
+    refusal(pid, peer_pidfd(stream.as_raw_fd()))
+}
+
+/// `SO_PEERPIDFD` (Linux 6.5): a handle on the very process that connected, which no later
+/// process can take the place of.
+fn peer_pidfd(fd: std::os::fd::RawFd) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    const SO_PEERPIDFD: libc::c_int = 77;
+    let mut pidfd: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt on a socket we hold, into an int we own.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_PEERPIDFD,
+            (&mut pidfd as *mut libc::c_int).cast(),
+            &mut len,
+        )
     };
-    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net"));
-    let ours = std::fs::read_link("/proc/self/ns/net");
-    matches!((theirs, ours), (Ok(t), Ok(o)) if t != o)
+    // SAFETY: on success the kernel gave us this descriptor to own.
+    (rc == 0 && pidfd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd) })
+}
+
+/// The decision for a peer process `pid`, with its pidfd where the kernel gives one.
+fn refusal(pid: Option<i32>, pidfd: Option<std::os::fd::OwnedFd>) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let Some(pid) = pid.filter(|p| *p > 0) else {
+        return Some("the client's process cannot be identified".into());
+    };
+    for ns in ["net", "pid", "mnt"] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}"));
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}"));
+        match (theirs, ours) {
+            (Ok(t), Ok(o)) if t == o => {}
+            (Ok(_), Ok(_)) => {
+                return Some(format!(
+                    "the client runs in another {ns} namespace (an agent's sandbox)"
+                ));
+            }
+            (Err(_), _) | (_, Err(_)) => {
+                return Some(
+                    "the client's process is gone or cannot be inspected (it may have passed the socket on)".into(),
+                );
+            }
+        }
+    }
+    // What was read belongs to the process that connected only if it is still alive now: a
+    // pid can be reused once its process has exited.
+    if let Some(fd) = pidfd {
+        // SAFETY: pidfd_send_signal with signal 0 only checks that the process lives.
+        let alive = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                0,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        } == 0;
+        if !alive {
+            return Some("the client's process has exited (it passed the socket on)".into());
+        }
+    }
+    None
 }
 
 /// The uid of the process at the other end of `stream`.
@@ -166,6 +229,44 @@ pub fn user_name(uid: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_live_process_of_our_namespaces_is_trusted_and_unknown_peers_are_refused() {
+        let me = std::process::id() as i32;
+        assert_eq!(refusal(Some(me), None), None);
+        assert!(refusal(None, None).is_some());
+        assert!(refusal(Some(0), None).is_some());
+        // A process that connected and exited: whatever its pid now names, it is refused.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        let why = refusal(Some(pid), None).expect("refused");
+        assert!(why.contains("gone"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_whose_connecting_process_exited_is_refused_through_its_pidfd() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // The child connects, hands nothing back, and exits; its socket outlives it in the
+        // kernel until accepted.
+        let status = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import socket, os; s = socket.socket(socket.AF_UNIX); s.connect({:?}); os._exit(0) if os.fork() == 0 else None; import time; time.sleep(0.05)",
+                path.display().to_string()
+            ))
+            .status();
+        let Ok(status) = status else {
+            eprintln!("skipping: no python3");
+            return;
+        };
+        assert!(status.success());
+        let (stream, _) = listener.accept().await.unwrap();
+        let why = peer_refusal(&stream).expect("a peer that has exited is refused");
+        assert!(why.contains("gone") || why.contains("exited"), "{why}");
+    }
 
     #[test]
     fn sockets_differ_by_data_directory_and_the_directory_is_private() {

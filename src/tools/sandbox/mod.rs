@@ -1,26 +1,29 @@
 //! The sandbox `run_command` runs in: Linux Landlock lets the command write only inside the
 //! workspace and a private temporary directory; a new network namespace (with only its own
-//! loopback) takes the network away unless policy grants it; resource limits cap memory,
-//! processes, CPU time and file size.
+//! loopback) takes the network away unless policy grants it; a private mount namespace makes
+//! everything else read-only (the workspace's `.git` included), gives it a `/dev` of its own
+//! and hides the control room's socket; a PID namespace hides other processes and ends what a
+//! command leaves behind; the command holds no capabilities, even as root; resource limits cap
+//! memory, processes, CPU time and file size (`child` does the work between fork and exec).
 //!
 //! What the kernel offers is probed once per process (`support()`); where Landlock or
 //! namespaces are missing, the run says so and the `[sandbox] unsupported` setting decides
 //! whether commands go on.
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, LandlockStatus, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope, path_beneath_rules,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    RulesetCreated, RulesetCreatedAttr, Scope, path_beneath_rules,
 };
 use serde::{Deserialize, Serialize};
 use std::ffi::CString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 /// The newest Landlock ABI this build asks for; older kernels get what they support. From ABI 9
 /// on, connecting to a UNIX socket outside the workspace (the control room's server among them)
 /// is refused too; before it, the server refuses clients from another network namespace.
-const ABI_WANTED: ABI = ABI::V9;
+pub(crate) const ABI_WANTED: ABI = ABI::V9;
 
 /// What to do with commands when the kernel cannot confine them fully.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -68,203 +71,10 @@ impl Default for SandboxConfig {
     }
 }
 
-/// How the network is taken away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NetMode {
-    /// `unshare(CLONE_NEWNET)`: we may (root or CAP_SYS_ADMIN).
-    Namespace,
-    /// A user namespace first, then the network namespace (an ordinary account).
-    UserNamespace,
-}
+mod child;
+mod support;
 
-/// What this kernel lets us do, probed once.
-#[derive(Debug, Clone)]
-pub struct Support {
-    /// The Landlock ABI in effect, or why there is none.
-    pub landlock: Result<i32, String>,
-    net: Result<NetMode, String>,
-}
-
-impl Support {
-    /// Whether Landlock confines writes.
-    pub fn landlock(&self) -> bool {
-        self.landlock.is_ok()
-    }
-
-    /// Whether commands can be cut off from the network (a namespace, or Landlock's TCP rules).
-    pub fn network_isolation(&self) -> bool {
-        self.net.is_ok() || self.landlock.as_ref().is_ok_and(|abi| *abi >= 4)
-    }
-
-    /// Both halves work.
-    pub fn complete(&self) -> bool {
-        self.landlock() && self.net.is_ok()
-    }
-
-    /// One line for the log and the screen.
-    pub fn describe(&self) -> String {
-        let fs = match &self.landlock {
-            Ok(abi) => format!("Landlock ABI {abi}: writes only in the workspace"),
-            Err(e) => format!("no Landlock ({e}): commands can write anywhere this account can"),
-        };
-        let net = match (&self.net, &self.landlock) {
-            (Ok(NetMode::Namespace), _) => "network namespace: no network".to_owned(),
-            (Ok(NetMode::UserNamespace), _) => "user + network namespace: no network".to_owned(),
-            (Err(e), Ok(abi)) if *abi >= 4 => {
-                format!("no network namespace ({e}): only TCP is blocked, by Landlock")
-            }
-            (Err(e), _) => format!("no network namespace ({e}): commands can reach the network"),
-        };
-        format!("{fs}; {net}")
-    }
-}
-
-/// The probe, run once per process.
-pub fn support() -> &'static Support {
-    static SUPPORT: OnceLock<Support> = OnceLock::new();
-    SUPPORT.get_or_init(|| Support {
-        landlock: probe_landlock(),
-        net: probe_net(),
-    })
-}
-
-/// Restricts a throwaway thread (Landlock applies to the thread that asks and its children)
-/// to learn the ABI in effect.
-fn probe_landlock() -> Result<i32, String> {
-    let probe = std::thread::spawn(|| -> Result<i32, String> {
-        let status = Ruleset::default()
-            .handle_access(AccessFs::from_write(ABI_WANTED))
-            .and_then(|r| r.create())
-            .and_then(|r| r.restrict_self())
-            .map_err(|e| e.to_string())?;
-        match (status.ruleset, status.landlock) {
-            (RulesetStatus::NotEnforced, LandlockStatus::NotEnabled) => {
-                Err("not enabled in this kernel".into())
-            }
-            (RulesetStatus::NotEnforced, LandlockStatus::NotImplemented) => {
-                Err("not built into this kernel".into())
-            }
-            (RulesetStatus::NotEnforced, _) => Err("not enforced".into()),
-            (_, LandlockStatus::Available { effective_abi, .. }) => Ok(effective_abi as i32),
-            (_, _) => Err("status unknown".into()),
-        }
-    });
-    probe
-        .join()
-        .unwrap_or_else(|_| Err("the probe failed".into()))
-}
-
-/// Starts `true` in a new network namespace, directly and then inside a user namespace.
-fn probe_net() -> Result<NetMode, String> {
-    let try_mode = |mode: NetMode| -> io::Result<()> {
-        let maps = IdMaps::new();
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.args(["-c", "exit 0"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        // SAFETY: the closure only makes system calls (no allocation, no locks).
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                enter_netns(mode, &maps)
-            });
-        }
-        let status = cmd.status()?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!("the probe exited with {status}")))
-        }
-    };
-    match try_mode(NetMode::Namespace) {
-        Ok(()) => Ok(NetMode::Namespace),
-        Err(first) => match try_mode(NetMode::UserNamespace) {
-            Ok(()) => Ok(NetMode::UserNamespace),
-            Err(e) => Err(format!("{first}; with a user namespace: {e}")),
-        },
-    }
-}
-
-/// `uid_map` / `gid_map` lines that map this account to itself, written before the fork so
-/// the child does not allocate.
-struct IdMaps {
-    uid: CString,
-    gid: CString,
-}
-
-impl IdMaps {
-    fn new() -> Self {
-        // SAFETY: getuid/getgid cannot fail.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        Self {
-            uid: CString::new(format!("{uid} {uid} 1")).unwrap_or_default(),
-            gid: CString::new(format!("{gid} {gid} 1")).unwrap_or_default(),
-        }
-    }
-}
-
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// Writes `text` to a `/proc/self` file, in the child.
-fn write_proc(path: &std::ffi::CStr, text: &std::ffi::CStr) -> io::Result<()> {
-    // SAFETY: plain open/write/close on NUL-terminated strings we own.
-    unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        check(fd)?;
-        let bytes = text.to_bytes();
-        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
-        libc::close(fd);
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Moves the calling (child) process into a new network namespace and brings its loopback up,
-/// so a command's own servers on 127.0.0.1 still work while nothing outside can be reached.
-fn enter_netns(mode: NetMode, maps: &IdMaps) -> io::Result<()> {
-    // SAFETY: unshare affects only this (single-threaded, just forked) process.
-    unsafe {
-        match mode {
-            NetMode::Namespace => check(libc::unshare(libc::CLONE_NEWNET))?,
-            NetMode::UserNamespace => {
-                check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET))?;
-                write_proc(c"/proc/self/setgroups", c"deny")?;
-                write_proc(c"/proc/self/uid_map", &maps.uid)?;
-                write_proc(c"/proc/self/gid_map", &maps.gid)?;
-            }
-        }
-    }
-    loopback_up();
-    Ok(())
-}
-
-/// `ip link set lo up`, best effort: without it the namespace simply has no loopback.
-fn loopback_up() {
-    // SAFETY: an ioctl on a socket we open and close, with a zeroed ifreq we own.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return;
-        }
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-            *dst = *src as libc::c_char;
-        }
-        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) == 0 {
-            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
-        }
-        libc::close(fd);
-    }
-}
+pub use support::{Part, PartState, Support, support};
 
 fn set_limit(resource: u32, value: u64) {
     let lim = libc::rlimit {
@@ -342,8 +152,58 @@ fn ruleset(
         .add_rules(path_beneath_rules(DEVICES, write))
 }
 
-/// Sets a command up to run confined: limits, the network namespace and Landlock, applied in
-/// the child between fork and exec. `network` grants the network to this command.
+/// Directories no command may see (the control room's socket directory), covered in each
+/// command's private view. Registered by whoever knows them (the CLI, at start).
+static HIDDEN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Hides `dir` from every command started after this call.
+pub fn hide_from_commands(dir: PathBuf) {
+    if let Ok(mut hidden) = HIDDEN.lock()
+        && !hidden.contains(&dir)
+    {
+        hidden.push(dir);
+    }
+}
+
+/// Keeps other processes of this account (an agent's command among them) from reading this
+/// process's memory and environment through `/proc`, or attaching a debugger to it.
+pub fn protect_this_process() {
+    // SAFETY: prctl on this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
+fn cpath(path: &Path) -> Result<CString, String> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("{} contains a NUL byte", path.display()))
+}
+
+/// The private view for a command in `workspace` (see `child`).
+fn mounts(workspace: &Path, tmp: &Path) -> Result<child::Mounts, String> {
+    let git = workspace.join(".git");
+    let git_dir = match std::fs::symlink_metadata(&git) {
+        Ok(m) if m.is_dir() => Some(cpath(&git)?),
+        _ => None,
+    };
+    let hide = HIDDEN
+        .lock()
+        .map(|h| h.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.is_dir() && !workspace.starts_with(d) && !tmp.starts_with(d))
+        .map(|d| cpath(&d))
+        .collect::<Result<_, _>>()?;
+    Ok(child::Mounts {
+        workspace: cpath(workspace)?,
+        tmp: cpath(tmp)?,
+        git_dir,
+        hide,
+    })
+}
+
+/// Sets a command up to run confined: limits, namespaces and a private view of the file
+/// system, Landlock, then no capabilities, applied in the child between fork and exec.
+/// `network` grants the network to this command.
 pub fn confine(
     cmd: &mut tokio::process::Command,
     config: &SandboxConfig,
@@ -365,10 +225,16 @@ pub fn confine(
         (libc::RLIMIT_CORE, 0),
     ];
     let support = support();
-    let net = (!network)
-        .then_some(support.net.as_ref().ok().copied())
-        .flatten();
-    let block_tcp = !network && net.is_none();
+    let mut plan = child::Plan::bare(support.last_cap);
+    if let Ok(mode) = support.ns {
+        plan.ns = Some(mode);
+        plan.new_net = !network;
+        if support.mounts.is_ok() {
+            plan.mounts = Some(mounts(workspace, tmp)?);
+            plan.new_pid = support.pid.is_ok();
+        }
+    }
+    let block_tcp = !network && !plan.new_net;
     let ruleset = match support.landlock {
         Ok(_) => Some(
             ruleset(workspace, tmp, block_tcp)
@@ -377,23 +243,20 @@ pub fn confine(
         Err(_) => None,
     };
     let ruleset = Mutex::new(ruleset);
-    let maps = IdMaps::new();
-    // SAFETY: between fork and exec the closure makes system calls only; the ruleset was built
-    // in the parent, and its lock is fresh in the child.
+    // SAFETY: between fork and exec the closure makes system calls only; the plan and the
+    // ruleset were built in the parent, and the lock is fresh in the child.
     unsafe {
         cmd.pre_exec(move || {
             for (resource, value) in limits {
                 set_limit(resource, value);
             }
-            if let Some(mode) = net {
-                enter_netns(mode, &maps)?;
-            }
+            child::enter(&plan)?;
             let taken = ruleset.lock().ok().and_then(|mut r| r.take());
             if let Some(r) = taken {
                 r.restrict_self()
                     .map_err(|_| io::Error::from_raw_os_error(libc::EPERM))?;
             }
-            Ok(())
+            child::drop_capabilities(plan.last_cap)
         });
     }
     Ok(())
@@ -408,7 +271,12 @@ mod tests {
         let s = support();
         let d = s.describe();
         assert!(d.contains("Landlock"), "{d}");
-        assert!(d.contains("network"), "{d}");
+        let names: Vec<&str> = s.parts().iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            ["filesystem", "network", "capabilities", "devices", "processes", "socket"]
+        );
+        assert_eq!(s.complete(), !d.contains("missing") && !d.contains("partial"));
     }
 
     #[test]
