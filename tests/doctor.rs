@@ -169,10 +169,20 @@ fn a_key_in_a_readable_config_is_a_warning() {
 /// The sandbox lines of `doctor`: a verdict, then every part; "complete" only when every part
 /// is ok.
 fn assert_sandbox_report(out: &str) {
-    let lines: Vec<&str> = out.lines().filter(|l| l[4..].trim_start().starts_with("sandbox")).collect();
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l[4..].trim_start().starts_with("sandbox"))
+        .collect();
     let verdict = lines.first().copied().unwrap_or_default();
     let parts = &lines[1.min(lines.len())..];
-    let names = ["filesystem", "network", "capabilities", "devices", "processes", "socket"];
+    let names = [
+        "filesystem",
+        "network",
+        "capabilities",
+        "devices",
+        "processes",
+        "socket",
+    ];
     assert_eq!(parts.len(), names.len(), "{out}");
     for (line, name) in parts.iter().zip(names) {
         assert!(line.contains(name), "{line}");
@@ -215,6 +225,9 @@ fn doctor_reports_the_sandbox_part_by_part_for_an_ordinary_account() {
         eprintln!("skipping: the binary is not reachable by nobody: {stderr}");
         return;
     }
-    assert!(stdout.contains("as an ordinary account"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("as an ordinary account"),
+        "{stdout}{stderr}"
+    );
     assert_sandbox_report(&stdout);
 }

@@ -125,7 +125,11 @@ fn check_sandbox(r: &mut Report, config: &Config) {
         "as an ordinary account"
     };
     if s.complete() {
-        r.line(Level::Ok, "sandbox", format!("complete ({who}), part by part:"));
+        r.line(
+            Level::Ok,
+            "sandbox",
+            format!("complete ({who}), part by part:"),
+        );
     } else {
         let then = match cfg.unsupported {
             Unsupported::Continue => "commands run anyway ([sandbox] unsupported = \"continue\")",

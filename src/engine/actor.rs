@@ -188,6 +188,18 @@ impl RunActor {
         for a in &state.agents {
             *agents_per_role.entry(a.role.clone()).or_insert(0) += 1;
         }
+        // The repository exists before any command runs, so that no agent can make `.git`
+        // first, and commands find it to keep read-only.
+        let root = ws.root().to_owned();
+        if let Ok(Err(e)) =
+            tokio::task::spawn_blocking(move || crate::tools::git::ensure_repo(&root)).await
+        {
+            boot_events.push(Event::log(
+                LogLevel::Warn,
+                "git",
+                format!("the workspace is not a git repository, so tasks are not committed: {e}"),
+            ));
+        }
         let git = git_worker(ws.root().to_owned(), tx.clone());
         let tools = Tools::new(ws, config.limits);
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);

@@ -1,6 +1,14 @@
 //! The workspace as a git repository: each finished task is one commit whose author is the
 //! agent's role and whose trailers say which task, run, model, prompt and approvals it came
 //! from; `blame` reads them back for a line. Uses the `git` command (no library to build).
+//!
+//! The workspace is hostile: an agent may have written `.gitattributes`, and (where the kernel
+//! cannot keep `.git` read-only) `.git/config` or hooks. The engine's git never runs a program
+//! the repository defines: no system or global config, hooks pointed at nothing, fsmonitor,
+//! pagers, editors, external diffs, askpass, credential helpers and ssh commands switched off on
+//! the command line (which outranks every config file, included ones too), attributes read
+//! from the empty tree instead of the work tree, and every filter, diff or merge driver the
+//! repository's config defines neutered by name.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,21 +43,126 @@ pub struct LineOrigin {
     pub trailers: BTreeMap<String, Vec<String>>,
 }
 
-fn git(root: &Path) -> Command {
+/// Settings that keep repository-defined programs from running, given on the command line.
+const SAFE: [&str; 19] = [
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.pager=cat",
+    "core.editor=true",
+    "sequence.editor=true",
+    "core.askPass=",
+    "core.sshCommand=",
+    "core.gitProxy=",
+    "core.attributesFile=/dev/null",
+    "core.alternateRefsCommand=",
+    "credential.helper=",
+    "diff.external=",
+    "uploadpack.packObjectsHook=",
+    "protocol.allow=never",
+    "commit.gpgsign=false",
+    "tag.gpgsign=false",
+    "gpg.program=false",
+    "init.templateDir=",
+    "status.showUntrackedFiles=all",
+];
+
+/// The empty tree: attributes come from it, so `.gitattributes` in the work tree (written by
+/// an agent) selects no filter, diff or merge driver.
+const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+/// Whether this git reads attributes from a tree (`--attr-source`, git 2.40).
+fn attr_source_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let out = Command::new("git").arg("--version").output();
+        let text = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let version: Vec<u32> = text
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or("0")
+            .split('.')
+            .map_while(|p| p.parse().ok())
+            .collect();
+        version.as_slice() >= [2, 40].as_slice()
+    })
+}
+
+/// `git` for the repository at `root`, with nothing from the environment, the system or the
+/// account, and the settings of `SAFE`.
+fn base(root: &Path) -> Command {
     let mut c = Command::new("git");
-    c.arg("-C")
-        .arg(root)
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "core.hooksPath=/dev/null",
-        ])
+    c.arg("--no-pager");
+    for setting in SAFE {
+        c.args(["-c", setting]);
+    }
+    if attr_source_supported() {
+        c.arg(format!("--attr-source={EMPTY_TREE}"));
+    }
+    c.current_dir(root)
+        .env("GIT_DIR", root.join(".git"))
+        .env("GIT_WORK_TREE", root)
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE");
+        .env("GIT_PAGER", "cat")
+        .env("GIT_EDITOR", "true")
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_EXTERNAL_DIFF")
+        .env_remove("GIT_SSH")
+        .env_remove("GIT_SSH_COMMAND")
+        .env_remove("GIT_ASKPASS")
+        .env_remove("SSH_ASKPASS")
+        .env_remove("GIT_PROXY_COMMAND")
+        .env_remove("GIT_CONFIG")
+        .env_remove("GIT_CONFIG_COUNT")
+        .env_remove("GIT_CONFIG_PARAMETERS")
+        .env_remove("GIT_ATTR_SOURCE")
+        .env_remove("GIT_TEMPLATE_DIR")
+        .env_remove("GIT_EXEC_PATH")
+        .env_remove("PAGER")
+        .env_remove("EDITOR")
+        .env_remove("VISUAL");
+    c
+}
+
+/// The repository's own filter, diff and merge drivers, as `key=` settings that switch each
+/// off (an empty command runs nothing; a filter is no longer required). Reading config runs
+/// nothing.
+fn neutered_drivers(root: &Path) -> Vec<String> {
+    let mut c = base(root);
+    c.args([
+        "config",
+        "--name-only",
+        "--get-regexp",
+        r"^(filter|diff|merge)\..*\.(clean|smudge|process|textconv|command|driver)$",
+    ]);
+    let Ok(out) = c.output() else {
+        return Vec::new();
+    };
+    let mut settings = Vec::new();
+    for key in String::from_utf8_lossy(&out.stdout).lines() {
+        if key.is_empty() {
+            continue;
+        }
+        settings.push(format!("{key}="));
+        // A "required" filter that runs nothing would fail the command: not required.
+        if let Some((driver, _)) = key.strip_prefix("filter.").and_then(|k| k.rsplit_once('.')) {
+            settings.push(format!("filter.{driver}.required=false"));
+        }
+    }
+    settings
+}
+
+fn git(root: &Path) -> Command {
+    let drivers = neutered_drivers(root);
+    let mut c = base(root);
+    for d in &drivers {
+        c.args(["-c", d]);
+    }
     c
 }
 
@@ -71,8 +184,8 @@ pub fn ensure_repo(root: &Path) -> Result<(), String> {
     if root.join(".git").exists() {
         return Ok(());
     }
-    let mut c = git(root);
-    c.args(["init", "-q"]);
+    let mut c = base(root);
+    c.args(["init", "-q", "--template="]);
     run(c, "init").map(|_| ())
 }
 
@@ -93,7 +206,13 @@ pub fn commit_task(root: &Path, t: &TaskCommit) -> Result<Option<String>, String
         run(c, "rm")?;
     }
     let mut staged = git(root);
-    staged.args(["diff", "--cached", "--quiet"]);
+    staged.args([
+        "diff",
+        "--cached",
+        "--quiet",
+        "--no-ext-diff",
+        "--no-textconv",
+    ]);
     if staged.status().map_err(|e| e.to_string())?.success() {
         return Ok(None);
     }
@@ -115,7 +234,7 @@ pub fn commit_task(root: &Path, t: &TaskCommit) -> Result<Option<String>, String
             .collect::<String>()
     );
     let mut c = git(root);
-    c.args(["commit", "-q", "-F", "-"])
+    c.args(["commit", "-q", "--no-verify", "-F", "-"])
         .env("GIT_AUTHOR_NAME", &t.role)
         .env("GIT_AUTHOR_EMAIL", &email)
         .env("GIT_COMMITTER_NAME", "macrohard-tui")
@@ -151,6 +270,7 @@ pub fn blame(root: &Path, file: &str, line: usize) -> Result<LineOrigin, String>
     let mut c = git(root);
     c.args([
         "blame",
+        "--no-textconv",
         "--porcelain",
         "-L",
         &format!("{line},{line}"),
@@ -209,6 +329,148 @@ pub fn blame(root: &Path, file: &str, line: usize) -> Result<LineOrigin, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A repository whose config, hooks and attributes were written by an attacker: every
+    /// program they name leaves a mark in `marks` if it ever runs.
+    fn hostile_repo(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let root = dir.join("ws");
+        let marks = dir.join("marks");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&marks).unwrap();
+        ensure_repo(&root).unwrap();
+        let evil = |name: &str| {
+            let p = dir.join(format!("{name}.sh"));
+            std::fs::write(
+                &p,
+                format!("#!/bin/sh\ntouch '{}/{name}'\ncat\n", marks.display()),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p.display().to_string()
+        };
+        let hooks = root.join(".git/hooks");
+        std::fs::create_dir_all(&hooks).unwrap();
+        for hook in [
+            "pre-commit",
+            "commit-msg",
+            "prepare-commit-msg",
+            "post-commit",
+            "post-index-change",
+            "reference-transaction",
+        ] {
+            std::fs::copy(evil(&format!("hook-{hook}")), hooks.join(hook)).unwrap();
+        }
+        let other_hooks = dir.join("other-hooks");
+        std::fs::create_dir_all(&other_hooks).unwrap();
+        std::fs::copy(evil("hookspath"), other_hooks.join("pre-commit")).unwrap();
+        let included = dir.join("included.cfg");
+        std::fs::write(
+            &included,
+            format!(
+                "[core]\n\tfsmonitor = {}\n[filter \"inc\"]\n\tclean = {}\n",
+                evil("include-fsmonitor"),
+                evil("include-filter")
+            ),
+        )
+        .unwrap();
+        let config = format!(
+            "[core]\n\thooksPath = {}\n\tfsmonitor = {}\n\tpager = {}\n\tattributesFile = {}\n\
+             [diff]\n\texternal = {}\n\
+             [filter \"evil\"]\n\tclean = {}\n\tsmudge = {}\n\tprocess = {}\n\trequired = true\n\
+             [diff \"evil\"]\n\ttextconv = {}\n\tcommand = {}\n\
+             [pager]\n\tblame = {}\n\tshow = {}\n\
+             [commit]\n\tgpgsign = true\n[gpg]\n\tprogram = {}\n\
+             [include]\n\tpath = {}\n",
+            other_hooks.display(),
+            evil("fsmonitor"),
+            evil("pager"),
+            dir.join("global-attributes").display(),
+            evil("diff-external"),
+            evil("filter-clean"),
+            evil("filter-smudge"),
+            evil("filter-process"),
+            evil("textconv"),
+            evil("diff-command"),
+            evil("pager-blame"),
+            evil("pager-show"),
+            evil("gpg"),
+            included.display(),
+        );
+        let mut text = std::fs::read_to_string(root.join(".git/config")).unwrap();
+        text.push_str(&config);
+        std::fs::write(root.join(".git/config"), text).unwrap();
+        std::fs::write(dir.join("global-attributes"), "* filter=evil diff=evil\n").unwrap();
+        std::fs::write(
+            root.join(".gitattributes"),
+            "* filter=evil diff=evil\n*.py filter=inc\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join(".git/info")).unwrap();
+        std::fs::write(
+            root.join(".git/info/attributes"),
+            "* filter=evil diff=evil\n",
+        )
+        .unwrap();
+        (root, marks)
+    }
+
+    #[test]
+    fn the_engines_git_runs_nothing_the_repository_defines() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, marks) = hostile_repo(dir.path());
+        std::fs::write(root.join("core.py"), "def f():\n    return 1\n").unwrap();
+        let t = TaskCommit {
+            task: "T1".into(),
+            run: "01run".into(),
+            title: "Write core".into(),
+            summary: "core.py".into(),
+            role: "engineer".into(),
+            model: "m".into(),
+            prompt_hash: "h".into(),
+            approved_by: Vec::new(),
+            cost_usd: 0.0,
+            paths: vec!["core.py".into(), ".gitattributes".into()],
+        };
+        let sha = commit_task(&root, &t).unwrap().expect("a commit");
+        let o = blame(&root, "core.py", 2).unwrap();
+        assert_eq!(o.text, "    return 1");
+        assert!(o.commit.starts_with(&sha[..7]));
+        // Changed again, so that git looks at the file's content once more.
+        std::fs::write(root.join("core.py"), "def f():\n    return 2\n").unwrap();
+        let t2 = TaskCommit {
+            task: "T2".into(),
+            paths: vec!["core.py".into()],
+            ..t
+        };
+        commit_task(&root, &t2).unwrap().expect("a second commit");
+        blame(&root, "core.py", 1).unwrap();
+        let ran: Vec<String> = std::fs::read_dir(&marks)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(ran.is_empty(), "repository-defined programs ran: {ran:?}");
+        // The content went in as written: no clean filter touched it.
+        let mut show = base(&root);
+        show.args(["show", "HEAD:core.py"]);
+        assert_eq!(run(show, "show").unwrap(), "def f():\n    return 2\n");
+    }
+
+    #[test]
+    fn the_same_repository_runs_its_programs_under_a_plain_git() {
+        // The fixture is live: a plain `git add` does run the attacker's filter.
+        let dir = tempfile::tempdir().unwrap();
+        let (root, marks) = hostile_repo(dir.path());
+        std::fs::write(root.join("x.txt"), "x\n").unwrap();
+        let out = Command::new("git")
+            .current_dir(&root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["add", "x.txt"])
+            .output()
+            .unwrap();
+        let _ = out;
+        assert!(std::fs::read_dir(&marks).unwrap().next().is_some());
+    }
 
     #[test]
     fn a_task_is_one_commit_by_its_role_and_blame_reads_it_back() {

@@ -219,13 +219,7 @@ const DEVICES: [&CStr; 5] = [
 
 /// Builds the private view described in the module doc. Runs in the new mount namespace.
 fn private_view(m: &Mounts) -> io::Result<()> {
-    mount(
-        c"none",
-        c"/",
-        None,
-        libc::MS_REC | libc::MS_PRIVATE,
-        None,
-    )?;
+    mount(c"none", c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)?;
     // Copies taken before `/` turns read-only keep their own flags.
     let workspace = open_tree(&m.workspace)?;
     let tmp = open_tree(&m.tmp)?;
@@ -457,7 +451,13 @@ pub(super) fn drop_capabilities(last_cap: u32) -> io::Result<()> {
         for cap in 0..=last_cap {
             libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
         }
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
         let header = CapHeader {
             version: CAP_V3,
             pid: 0,

@@ -274,9 +274,19 @@ mod tests {
         let names: Vec<&str> = s.parts().iter().map(|p| p.name).collect();
         assert_eq!(
             names,
-            ["filesystem", "network", "capabilities", "devices", "processes", "socket"]
+            [
+                "filesystem",
+                "network",
+                "capabilities",
+                "devices",
+                "processes",
+                "socket"
+            ]
         );
-        assert_eq!(s.complete(), !d.contains("missing") && !d.contains("partial"));
+        assert_eq!(
+            s.complete(),
+            !d.contains("missing") && !d.contains("partial")
+        );
     }
 
     #[test]

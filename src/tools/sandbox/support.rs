@@ -82,22 +82,30 @@ impl Support {
             (Ok(abi), None) => part(
                 "filesystem",
                 PartState::Ok,
-                format!("writes only in the workspace and a private temp dir (Landlock ABI {abi}); everything else read-only, so chmod and chown outside the workspace fail; .git read-only"),
+                format!(
+                    "writes only in the workspace and a private temp dir (Landlock ABI {abi}); everything else read-only, so chmod and chown outside the workspace fail; .git read-only"
+                ),
             ),
             (Ok(abi), Some(e)) => part(
                 "filesystem",
                 PartState::Partial,
-                format!("writes only in the workspace and a private temp dir (Landlock ABI {abi}); no private mount namespace ({e}): the workspace's .git is writable by commands, and this account's files outside the workspace can be chmod-ed"),
+                format!(
+                    "writes only in the workspace and a private temp dir (Landlock ABI {abi}); no private mount namespace ({e}): the workspace's .git is writable by commands, and this account's files outside the workspace can be chmod-ed"
+                ),
             ),
             (Err(e), None) => part(
                 "filesystem",
                 PartState::Partial,
-                format!("no Landlock ({e}); everything outside the workspace is read-only by a private mount namespace, .git read-only"),
+                format!(
+                    "no Landlock ({e}); everything outside the workspace is read-only by a private mount namespace, .git read-only"
+                ),
             ),
             (Err(e), Some(m)) => part(
                 "filesystem",
                 PartState::Missing,
-                format!("no Landlock ({e}) and no mount namespace ({m}): commands can write anywhere this account can"),
+                format!(
+                    "no Landlock ({e}) and no mount namespace ({m}): commands can write anywhere this account can"
+                ),
             ),
         };
         let network = match (&self.ns, &self.landlock) {
@@ -186,7 +194,9 @@ impl Support {
             (Some(e), _) => part(
                 "socket",
                 PartState::Partial,
-                format!("the socket is visible ({e}); the server refuses clients from another namespace and any it cannot identify"),
+                format!(
+                    "the socket is visible ({e}); the server refuses clients from another namespace and any it cannot identify"
+                ),
             ),
         };
         vec![
@@ -326,9 +336,8 @@ fn probe_caps(last_cap: u32) -> Result<Caps, String> {
             .find_map(|l| l.strip_prefix(name))
             .map(|v| v.trim().to_owned())
     };
-    let zero = |name: &str| {
-        field(name).is_some_and(|v| v.chars().all(|c| c == '0') && !v.is_empty())
-    };
+    let zero =
+        |name: &str| field(name).is_some_and(|v| v.chars().all(|c| c == '0') && !v.is_empty());
     Ok(Caps {
         effective_empty: zero("CapEff:") && zero("CapPrm:"),
         bounding_empty: zero("CapBnd:"),
