@@ -1,8 +1,10 @@
 //! `--headless`: follow a run on standard output, one line (or JSON object) per event. Without
 //! `--yes`, an approval is asked on the terminal when there is one, and otherwise the process
-//! stops with exit code 3 and says what the run waits for.
+//! stops with exit code 3 and says what the run waits for. Text from models, commands and
+//! people is sanitised on its way to the terminal (JSON keeps it exact, escaped).
 
 use super::lines;
+use crate::domain::sanitize::{self, line as safe};
 use crate::domain::{Actor, AgentId, ApprovalId, Event, EventRecord, RunState, RunStatus, TaskId};
 use crate::engine::Engine;
 use crate::protocol::Command;
@@ -37,7 +39,8 @@ impl FollowOptions {
 fn print_record(rec: &EventRecord, json: bool) {
     let mut out = std::io::stdout().lock();
     let text = if json {
-        serde_json::to_string(rec).unwrap_or_default()
+        let raw = serde_json::to_string(rec).unwrap_or_default();
+        sanitize::json(&raw).into_owned()
     } else {
         lines::line(rec)
     };
@@ -57,14 +60,17 @@ fn banner(state: &RunState) {
     };
     eprintln!(
         "macrohard-tui  run {}  {}/{}{sim}",
-        info.id, info.provider, info.model
+        safe(info.id.as_str()),
+        safe(&info.provider),
+        safe(&info.model)
     );
-    eprintln!("goal: {}", info.goal);
-    eprintln!("workspace: {}", info.workspace);
+    eprintln!("goal: {}", safe(&info.goal));
+    eprintln!("workspace: {}", safe(&info.workspace));
 }
 
 /// Asks one approval on the terminal; returns the command to send.
 async fn prompt(id: ApprovalId, summary: String) -> Option<Command> {
+    let summary = safe(&summary).into_owned();
     tokio::task::spawn_blocking(move || {
         let stdin = std::io::stdin();
         loop {
@@ -121,11 +127,17 @@ pub async fn follow(engine: Engine, opts: FollowOptions) -> u8 {
     match engine.join.await {
         Ok(Ok(_)) => code,
         Ok(Err(e)) => {
-            eprintln!("macrohard-tui: the engine stopped: {e}");
+            eprintln!(
+                "macrohard-tui: the engine stopped: {}",
+                safe(&e.to_string())
+            );
             1
         }
         Err(e) => {
-            eprintln!("macrohard-tui: the engine crashed: {e}");
+            eprintln!(
+                "macrohard-tui: the engine crashed: {}",
+                safe(&e.to_string())
+            );
             1
         }
     }
@@ -148,7 +160,11 @@ fn needs_approval(
         return None;
     }
     let on = task.map(|t| format!(" on {t}")).unwrap_or_default();
-    eprintln!("waiting for a person: approval {approval} ({agent}{on}): {summary}");
+    eprintln!(
+        "waiting for a person: approval {approval} ({}{on}): {}",
+        safe(agent.as_str()),
+        safe(summary)
+    );
     eprintln!(
         "answer it in the control room, or continue unattended with `macrohard-tui resume last --headless --yes`"
     );
@@ -157,7 +173,7 @@ fn needs_approval(
 
 /// A paused run: the follower stops (3) and says how to go on.
 fn paused(reason: &str) -> u8 {
-    eprintln!("the run is paused: {reason}");
+    eprintln!("the run is paused: {}", safe(reason));
     eprintln!(
         "continue with `macrohard-tui resume last --headless` (add --budget-usd/--budget-tokens to raise a budget)"
     );
@@ -214,6 +230,9 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
         eprintln!("macrohard-tui: cannot attach to the run");
         return 1;
     };
+    if let Some(info) = &attached.state.info {
+        tracing::info!(run = %info.id, goal = %info.goal, by = %opts.by, "following the run");
+    }
     if !opts.json {
         banner(&attached.state);
     }
@@ -232,7 +251,7 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
                     always: false,
                 };
                 if let Err(e) = session.send(approve).await {
-                    eprintln!(">>> {}: not approved: {e}", a.id);
+                    eprintln!(">>> {}: not approved: {}", a.id, safe(&e.to_string()));
                 }
             }
         }
@@ -297,7 +316,7 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
                 asking = None;
                 if let Some(cmd) = answer {
                     if let Err(e) = session.send(cmd).await {
-                        eprintln!(">>> not accepted: {e}");
+                        eprintln!(">>> not accepted: {}", safe(&e.to_string()));
                     }
                 }
             }
@@ -323,7 +342,13 @@ async fn approve_on_my_own<S: Session>(session: &S, event: &Event, opts: &Follow
 
 fn ended(state: &RunState) -> u8 {
     let id = state.id().map(ToString::to_string).unwrap_or_default();
-    eprintln!("run {id} {}: {}", state.status, state.status_reason);
+    tracing::info!(run = %id, status = %state.status, reason = %state.status_reason, "run ended");
+    eprintln!(
+        "run {} {}: {}",
+        safe(&id),
+        state.status,
+        safe(&state.status_reason)
+    );
     exit_code(state.status)
 }
 

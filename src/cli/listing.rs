@@ -1,8 +1,10 @@
-//! Commands that read the store: `runs`, `show`, `export`.
+//! Commands that read the store: `runs`, `show`, `export`, `blame`. What models, commands,
+//! files and people wrote is sanitised before it reaches the terminal (`safe`: one line each).
 
 use super::Failure;
 use super::args::ExportFormat;
 use super::config::Paths;
+use crate::domain::sanitize::{self, line as safe};
 use crate::domain::{EventRecord, RunMeta, RunState};
 use crate::export::{self, duration, usd};
 use crate::protocol::wire::{ClientMsg, ServerMsg};
@@ -95,7 +97,7 @@ pub async fn runs(paths: &Paths, json: bool) -> Result<u8, Failure> {
     if json {
         let text =
             serde_json::to_string_pretty(&runs).map_err(|e| Failure::runtime(e.to_string()))?;
-        writeln!(out, "{text}").map_err(out_err)?;
+        writeln!(out, "{}", sanitize::json(&text)).map_err(out_err)?;
         return Ok(0);
     }
     if runs.is_empty() {
@@ -120,14 +122,14 @@ pub async fn runs(paths: &Paths, json: bool) -> Result<u8, Failure> {
 
 fn row(m: &RunMeta) -> String {
     let provider = if m.simulated {
-        format!("{} (SIM)", m.provider)
+        format!("{} (SIM)", safe(&m.provider))
     } else {
-        m.provider.clone()
+        safe(&m.provider).into_owned()
     };
-    let goal: String = m.goal.chars().take(60).collect();
+    let goal: String = safe(&m.goal).chars().take(60).collect();
     format!(
         "{:<26}  {:<10} {:>7}  {:>10}  {:>8}  {:<14} {goal}",
-        m.id,
+        safe(m.id.as_str()),
         m.status.to_string(),
         format!("{}/{}", m.tasks_done, m.tasks_total),
         usd(m.cost_usd, m.unpriced_requests),
@@ -144,11 +146,16 @@ pub async fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
     let mut out = String::new();
     use std::fmt::Write as _;
     let sim = if info.simulated { "  [SIMULATED]" } else { "" };
-    let _ = writeln!(out, "run       {}{sim}", info.id);
-    let _ = writeln!(out, "goal      {}", info.goal);
-    let _ = writeln!(out, "status    {} — {}", s.status, s.status_reason);
-    let _ = writeln!(out, "provider  {} / {}", info.provider, info.model);
-    let _ = writeln!(out, "workspace {}", info.workspace);
+    let _ = writeln!(out, "run       {}{sim}", safe(info.id.as_str()));
+    let _ = writeln!(out, "goal      {}", safe(&info.goal));
+    let _ = writeln!(out, "status    {} — {}", s.status, safe(&s.status_reason));
+    let _ = writeln!(
+        out,
+        "provider  {} / {}",
+        safe(&info.provider),
+        safe(&info.model)
+    );
+    let _ = writeln!(out, "workspace {}", safe(&info.workspace));
     let _ = writeln!(
         out,
         "events    {}   active {}   tokens {} in / {} out   cost {}",
@@ -171,8 +178,8 @@ pub async fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
             "  {:<4} {:<18} {:<9} {}{after}",
             t.id.as_str(),
             t.status.to_string(),
-            t.role,
-            t.title
+            safe(&t.role),
+            safe(&t.title)
         );
     }
     let _ = writeln!(out, "\nAGENTS");
@@ -185,7 +192,7 @@ pub async fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
         let _ = writeln!(
             out,
             "  {:<14} {:<20} {:<5} {:>6} req  {}",
-            a.id.as_str(),
+            safe(a.id.as_str()),
             a.status.to_string(),
             task,
             a.requests,
@@ -196,7 +203,14 @@ pub async fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
     if !pending.is_empty() {
         let _ = writeln!(out, "\nWAITING FOR APPROVAL");
         for a in pending {
-            let _ = writeln!(out, "  {} {} ({}): {}", a.id, a.agent, a.tool, a.summary);
+            let _ = writeln!(
+                out,
+                "  {} {} ({}): {}",
+                a.id,
+                safe(a.agent.as_str()),
+                safe(&a.tool),
+                safe(&a.summary)
+            );
         }
     }
     std::io::stdout()
@@ -298,26 +312,26 @@ pub async fn blame(paths: &Paths, spec: &str, target: &str) -> Result<u8, Failur
     use std::fmt::Write as _;
     for n in lines {
         let o = crate::tools::git::blame(root, &rel, n).map_err(Failure::runtime)?;
+        // The file's line, its commit and its trailers are the workspace's: all sanitised.
         let first = |k: &str| {
             o.trailers
                 .get(k)
                 .and_then(|v| v.first())
-                .cloned()
-                .unwrap_or_else(|| "-".into())
+                .map_or_else(|| "-".into(), |v| safe(v).into_owned())
         };
+        let (text, author, commit) = (safe(&o.text), safe(&o.author), safe(&o.commit));
         let task = first("Task");
         let agent = state
             .tasks
             .iter()
             .find(|t| t.id.as_str() == task)
-            .and_then(|t| t.agent.as_ref().map(ToString::to_string))
+            .and_then(|t| t.agent.as_ref().map(|a| safe(a.as_str()).into_owned()))
             .unwrap_or_else(|| "-".into());
         if line.is_none() {
             let _ = writeln!(
                 out,
-                "{n:>5} {task:<4} {agent:<14} {:<12} {}",
-                &o.commit[..o.commit.len().min(12)],
-                o.text
+                "{n:>5} {task:<4} {agent:<14} {:<12} {text}",
+                commit.chars().take(12).collect::<String>(),
             );
             continue;
         }
@@ -325,18 +339,18 @@ pub async fn blame(paths: &Paths, spec: &str, target: &str) -> Result<u8, Failur
             .tasks
             .iter()
             .find(|t| t.id.as_str() == task)
-            .map(|t| t.title.clone())
+            .map(|t| safe(&t.title).into_owned())
             .unwrap_or_default();
         let approved = o.trailers.get("Approved-By").cloned().unwrap_or_default();
-        let _ = writeln!(out, "{rel}:{n}  {}", o.text);
-        let _ = writeln!(out, "  commit     {} ({})", o.commit, o.author);
+        let _ = writeln!(out, "{}:{n}  {text}", safe(&rel));
+        let _ = writeln!(out, "  commit     {commit} ({author})");
         let _ = writeln!(
             out,
             "  when       {}",
             export::rfc3339(o.time.saturating_mul(1000))
         );
         let _ = writeln!(out, "  task       {task} {title}");
-        let _ = writeln!(out, "  agent      {agent} (role {})", o.author);
+        let _ = writeln!(out, "  agent      {agent} (role {author})");
         let _ = writeln!(out, "  model      {}", first("Model"));
         let _ = writeln!(out, "  prompt     {}", first("Prompt-Hash"));
         let _ = writeln!(
@@ -345,7 +359,7 @@ pub async fn blame(paths: &Paths, spec: &str, target: &str) -> Result<u8, Failur
             if approved.is_empty() {
                 "no approval was asked".to_owned()
             } else {
-                approved.join(", ")
+                safe(&approved.join(", ")).into_owned()
             }
         );
         let _ = writeln!(

@@ -12,13 +12,19 @@ pub struct ExportLine<'a> {
     pub event: &'a Event,
 }
 
+/// The line, with every value exactly as recorded; DEL, C1 and bidi controls, which JSON leaves
+/// raw, are written as `\uXXXX` escapes so the line is safe to show on a terminal.
 pub fn jsonl_line(rec: &EventRecord) -> Result<String, serde_json::Error> {
-    serde_json::to_string(&ExportLine {
+    let line = serde_json::to_string(&ExportLine {
         seq: rec.seq,
         time: super::rfc3339(rec.ts_ms),
         ts_ms: rec.ts_ms,
         run: &rec.run,
         v: rec.v,
         event: &rec.event,
+    })?;
+    Ok(match crate::domain::sanitize::json(&line) {
+        std::borrow::Cow::Borrowed(_) => line,
+        std::borrow::Cow::Owned(escaped) => escaped,
     })
 }
