@@ -4,7 +4,7 @@
 //! (down to 80×24): agents over the task graph on the left, reasoning on the right.
 
 use super::app::{App, Focus};
-use super::panes::{agents, approvals, grid, header, hints, logs, reasoning, task_graph};
+use super::panes::{agents, approvals, grid, header, hints, logs, reasoning, task_graph, visible};
 use super::popups::{self, Popup};
 use super::theme::Theme;
 use ratatui::Frame;
@@ -65,15 +65,15 @@ pub fn draw(f: &mut Frame, app: &App, now_ms: u64) {
             let title = format!(" log #{} · Esc closes ", line.seq);
             let text = vec![
                 Line::styled(
-                    format!(
+                    visible(format!(
                         "{} {} {}",
                         crate::domain::describe::clock(line.ts_ms),
                         line.level,
                         line.who
-                    ),
+                    )),
                     theme.dim,
                 ),
-                Line::styled(line.text.clone(), theme.base),
+                Line::styled(visible(line.text.clone()), theme.base),
             ];
             text_box(f, centered(body, 80, 10), title, text, theme);
         }
@@ -86,7 +86,7 @@ pub fn draw(f: &mut Frame, app: &App, now_ms: u64) {
             let text: Vec<Line> = lines
                 .iter()
                 .skip(*scroll)
-                .map(|l| Line::styled(l.clone(), theme.base))
+                .map(|l| Line::styled(visible(l.clone()), theme.base))
                 .collect();
             let title = format!(" {title} · Esc closes ");
             text_box(f, centered(body, 96, height), title, text, theme);

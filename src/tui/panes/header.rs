@@ -66,7 +66,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, now_ms: u64) {
             theme.simulated.add_modifier(Modifier::REVERSED),
         )
     } else {
-        Span::styled(format!(" {}/{} ", info.provider, info.model), theme.accent)
+        Span::styled(
+            super::visible(format!(" {}/{} ", info.provider, info.model)),
+            theme.accent,
+        )
     };
     let readonly = if app.can_steer {
         Span::raw("")

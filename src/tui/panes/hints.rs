@@ -11,7 +11,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
     if let Some(msg) = &app.status {
         f.render_widget(
-            Paragraph::new(Line::styled(format!(" {msg}"), theme.accent)),
+            Paragraph::new(Line::styled(
+                super::visible(format!(" {msg}")),
+                theme.accent,
+            )),
             area,
         );
         return;

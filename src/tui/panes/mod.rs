@@ -10,6 +10,7 @@ pub mod reasoning;
 pub mod task_graph;
 
 use super::theme::Theme;
+use crate::domain::sanitize;
 use crate::domain::{AgentStatus, TaskStatus};
 use ratatui::style::Style;
 use ratatui::text::Span;
@@ -28,7 +29,18 @@ pub fn frame<'a>(title: impl Into<String>, focused: bool, theme: &Theme) -> Bloc
         .borders(Borders::ALL)
         .border_type(kind)
         .border_style(style)
-        .title(Span::styled(title.into(), title_style))
+        .title(Span::styled(visible(title.into()), title_style))
+}
+
+/// `text` as one row of the screen: terminal controls and bidi overrides become visible marks
+/// (ratatui drops C0/C1 controls silently and passes bidi overrides through). Clean text is
+/// returned as it came, without a copy.
+pub fn visible(text: String) -> String {
+    if sanitize::is_clean(&text, false) {
+        text
+    } else {
+        sanitize::line(&text).into_owned()
+    }
 }
 
 pub fn task_glyph(s: TaskStatus) -> &'static str {
@@ -76,10 +88,21 @@ pub fn agent_style(s: AgentStatus, theme: &Theme) -> Style {
     }
 }
 
-/// Splits `text` into rows of at most `width` columns, breaking at spaces when it can.
+/// Splits `text` into rows of at most `width` columns, at its newlines and at spaces when it
+/// can. Terminal controls and bidi overrides show as visible marks.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut rows = Vec::new();
+    for part in text.split('\n') {
+        let part = part.strip_suffix('\r').unwrap_or(part);
+        wrap_line(&sanitize::line(part), width, &mut rows);
+    }
+    rows
+}
+
+/// Adds the rows of one line (at least one row) to `rows`.
+fn wrap_line(text: &str, width: usize, rows: &mut Vec<String>) {
+    let start = rows.len();
     let mut row = String::new();
     let mut row_w = 0;
     for word in text.split_inclusive(' ') {
@@ -103,14 +126,16 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
             row_w += w;
         }
     }
-    if !row.is_empty() || rows.is_empty() {
+    if !row.is_empty() || rows.len() == start {
         rows.push(row);
     }
-    rows
 }
 
-/// Cuts `text` to `width` columns with an ellipsis.
+/// Cuts `text` to `width` columns with an ellipsis. Terminal controls, bidi overrides and
+/// newlines show as visible marks.
 pub fn fit(text: &str, width: usize) -> String {
+    let text = sanitize::line(text);
+    let text: &str = &text;
     let mut out = String::new();
     let mut w = 0;
     for c in text.chars() {
@@ -147,5 +172,22 @@ mod tests {
         assert_eq!(wrap("", 4), vec![""]);
         assert_eq!(fit("hello world", 6), "hello…");
         assert_eq!(fit("hi", 6), "hi");
+        assert_eq!(wrap("ab\r\n\ncd", 4), vec!["ab", "", "cd"]);
+    }
+
+    #[test]
+    fn hostile_text_becomes_visible_marks_on_screen() {
+        let hostile =
+            "a\u{1b}]52;c;eA==\u{7}\u{1b}[2J\u{9b}1m\u{202e}gnp.exe\u{2066}\u{200f}\u{7f}";
+        let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        let rows = wrap(hostile, 80);
+        assert_eq!(rows, vec!["a␛]52;c;eA==␇␛[2J␛[1m�gnp.exe��␡"]);
+        let cut = fit(&format!("{hostile}\nforged line"), 200);
+        assert!(!cut.chars().any(|c| c.is_control() || bidi(c)), "{cut}");
+        assert!(cut.contains("␛]52") && cut.contains("␤forged"), "{cut}");
+        assert_eq!(visible(hostile.to_owned()), rows[0]);
+        // The marks take columns, so a cut row still fits.
+        let narrow = fit(hostile, 10);
+        assert_eq!(narrow.chars().count(), 10, "{narrow}");
     }
 }

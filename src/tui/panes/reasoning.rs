@@ -139,4 +139,24 @@ mod tests {
         let r = rows(&t, 40, 5, 10, &theme, None);
         assert_eq!(r[4].spans[0].content, "line 99989");
     }
+
+    #[test]
+    fn a_hostile_model_moves_no_cursor_and_reorders_no_text() {
+        let theme = Themes::load(None, ColorDepth::TrueColor)
+            .unwrap()
+            .list
+            .remove(0);
+        let mut t = Transcript::default();
+        t.delta(
+            LineKind::Reasoning,
+            "ok \u{1b}]0;title\u{7}\u{1b}[H\u{9b}2J \u{202e}txt.exe\u{2069}\u{200e}\u{61c}",
+        );
+        let r = rows(&t, 80, 3, 0, &theme, None);
+        let shown: String = r
+            .iter()
+            .flat_map(|l| &l.spans)
+            .map(|s| &*s.content)
+            .collect();
+        assert_eq!(shown, "ok ␛]0;title␇␛[H␛[2J �txt.exe���");
+    }
 }

@@ -41,7 +41,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             format!(" ← {}", deps.join(","))
         };
         let head = format!("{indent}{} {:<3} ", task_glyph(t.status), t.id.as_str());
-        let tail = format!(" {}{after}", t.role);
+        let tail = super::visible(format!(" {}{after}", t.role));
         let title_w = w.saturating_sub(head.chars().count() + tail.chars().count());
         let mut spans = vec![
             Span::styled(head, task_style(t.status, theme)),

@@ -2,7 +2,7 @@
 //! agent's transcript.
 
 use super::super::app::App;
-use super::super::panes::{frame, reasoning, task_glyph, task_style, wrap};
+use super::super::panes::{frame, reasoning, task_glyph, task_style, visible, wrap};
 use crate::domain::TaskId;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -32,18 +32,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
     let field = |name: &str, value: String| {
         Line::from(vec![
             Span::styled(format!("{name:<12}"), theme.dim),
-            Span::styled(value, theme.base),
+            Span::styled(visible(value), theme.base),
         ])
     };
     lines.push(Line::from(vec![
         Span::styled(format!("{:<12}", "status"), theme.dim),
         Span::styled(
-            format!(
+            visible(format!(
                 "{} {} — {}",
                 task_glyph(t.status),
                 t.status,
                 t.status_reason
-            ),
+            )),
             task_style(t.status, theme),
         ),
     ]));
@@ -113,15 +113,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
         lines.extend(
             t.artifacts
                 .iter()
-                .map(|a| Line::styled(format!("  {a}"), theme.base)),
+                .map(|a| Line::styled(visible(format!("  {a}")), theme.base)),
         );
     }
     if let Some(tr) = t.agent.as_ref().and_then(|a| app.view.transcripts.get(a)) {
         lines.push(Line::styled(
-            format!(
+            visible(format!(
                 "Transcript of {}:",
                 t.agent.as_ref().map_or("", |a| a.as_str())
-            ),
+            )),
             theme.title,
         ));
         lines.extend(reasoning::rows(tr, w, 400, 0, theme, None));
