@@ -31,19 +31,111 @@ impl Default for CommandLimits {
 /// dropped.
 const PASSED_ENV: [&str; 5] = ["PATH", "LANG", "LC_ALL", "TZ", "USER"];
 
-/// Keeps the head and the tail of `bytes` within `cap`, marking the cut.
-fn cap_output(bytes: &[u8], cap: usize) -> String {
-    if bytes.len() <= cap {
-        return String::from_utf8_lossy(bytes).into_owned();
+/// A command's output as it is read: the first half of the cap and the latest half, however
+/// much the command prints (a command printing gigabytes holds `cap` bytes, not gigabytes).
+struct Capped {
+    cap: usize,
+    head: Vec<u8>,
+    /// A ring of the latest bytes once the head is full; `start` is its oldest byte.
+    tail: Vec<u8>,
+    start: usize,
+    total: u64,
+}
+
+impl Capped {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            head: Vec::new(),
+            tail: Vec::new(),
+            start: 0,
+            total: 0,
+        }
     }
-    let head = &bytes[..cap / 2];
-    let tail = &bytes[bytes.len() - cap / 2..];
-    format!(
-        "{}\n[… {} bytes cut …]\n{}",
-        String::from_utf8_lossy(head),
-        bytes.len() - head.len() - tail.len(),
-        String::from_utf8_lossy(tail)
-    )
+
+    fn push(&mut self, mut bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        let head_room = (self.cap / 2).saturating_sub(self.head.len());
+        let n = head_room.min(bytes.len());
+        self.head.extend_from_slice(&bytes[..n]);
+        bytes = &bytes[n..];
+        let tail_cap = self.cap - self.cap / 2;
+        if tail_cap == 0 || bytes.is_empty() {
+            return;
+        }
+        if bytes.len() >= tail_cap {
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&bytes[bytes.len() - tail_cap..]);
+            self.start = 0;
+            return;
+        }
+        while !bytes.is_empty() {
+            if self.tail.len() < tail_cap {
+                let n = (tail_cap - self.tail.len()).min(bytes.len());
+                self.tail.extend_from_slice(&bytes[..n]);
+                bytes = &bytes[n..];
+                continue;
+            }
+            let n = (tail_cap - self.start).min(bytes.len());
+            self.tail[self.start..self.start + n].copy_from_slice(&bytes[..n]);
+            self.start = (self.start + n) % tail_cap;
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// The text, with the cut marked where there was one.
+    fn text(&self) -> String {
+        let mut tail = Vec::with_capacity(self.tail.len());
+        tail.extend_from_slice(&self.tail[self.start..]);
+        tail.extend_from_slice(&self.tail[..self.start]);
+        let kept = (self.head.len() + tail.len()) as u64;
+        if kept >= self.total {
+            let mut all = self.head.clone();
+            all.extend_from_slice(&tail);
+            return String::from_utf8_lossy(&all).into_owned();
+        }
+        format!(
+            "{}\n[… {} bytes cut …]\n{}",
+            String::from_utf8_lossy(&self.head),
+            self.total - kept,
+            String::from_utf8_lossy(&tail)
+        )
+    }
+}
+
+async fn read_some<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut Option<R>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match r {
+        Some(r) => r.read(buf).await,
+        None => Ok(0),
+    }
+}
+
+/// Reads stdout and stderr together, in the order they come, keeping what `Capped` keeps.
+async fn read_capped(
+    mut out: Option<tokio::process::ChildStdout>,
+    mut err: Option<tokio::process::ChildStderr>,
+    cap: usize,
+) -> Capped {
+    let mut kept = Capped::new(cap);
+    let (mut a, mut b) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    loop {
+        tokio::select! {
+            r = read_some(&mut out, &mut a), if out.is_some() => match r {
+                Ok(n) if n > 0 => kept.push(&a[..n]),
+                _ => out = None,
+            },
+            r = read_some(&mut err, &mut b), if err.is_some() => match r {
+                Ok(n) if n > 0 => kept.push(&b[..n]),
+                _ => err = None,
+            },
+            else => break,
+        }
+    }
+    kept
 }
 
 pub async fn run_command(
@@ -91,26 +183,11 @@ pub async fn run_command(
         .spawn()
         .map_err(|e| ToolError::failed(format!("cannot start sh in the sandbox: {e}")))?;
     let pgid = child.id();
-    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let (out, err) = (child.stdout.take(), child.stderr.take());
     let read_all = async {
-        let mut buf = Vec::new();
-        let mut ebuf = Vec::new();
-        let (a, b) = tokio::join!(
-            async {
-                if let Some(o) = out.as_mut() {
-                    let _ = o.read_to_end(&mut buf).await;
-                }
-            },
-            async {
-                if let Some(e) = err.as_mut() {
-                    let _ = e.read_to_end(&mut ebuf).await;
-                }
-            }
-        );
-        let ((), ()) = (a, b);
-        buf.extend_from_slice(&ebuf);
+        let kept = read_capped(out, err, limits.output_cap).await;
         let status = child.wait().await;
-        (buf, status)
+        (kept, status)
     };
     let kill_group = || {
         if let Some(pid) = pgid {
@@ -119,8 +196,8 @@ pub async fn run_command(
         }
     };
     tokio::select! {
-        (buf, status) = read_all => {
-            let text = cap_output(&buf, limits.output_cap);
+        (kept, status) = read_all => {
+            let text = kept.text();
             match status {
                 Ok(s) if s.success() => Ok(ToolOutput::ok(format!("exit code 0\n{text}"))),
                 Ok(s) => {
@@ -144,6 +221,123 @@ pub async fn run_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What the cap keeps of a whole output, all at once.
+    fn expected(bytes: &[u8], cap: usize) -> String {
+        if bytes.len() <= cap {
+            return String::from_utf8_lossy(bytes).into_owned();
+        }
+        let head = &bytes[..cap / 2];
+        let tail = &bytes[bytes.len() - (cap - cap / 2)..];
+        format!(
+            "{}\n[… {} bytes cut …]\n{}",
+            String::from_utf8_lossy(head),
+            bytes.len() - head.len() - tail.len(),
+            String::from_utf8_lossy(tail)
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn output_kept_while_reading_is_the_head_and_tail_of_the_whole(
+            bytes in proptest::collection::vec(any::<u8>(), 0..400),
+            cuts in proptest::collection::vec(1usize..50, 0..20),
+            cap in 0usize..120,
+        ) {
+            let mut kept = Capped::new(cap);
+            let mut rest = bytes.as_slice();
+            for c in cuts {
+                let n = c.min(rest.len());
+                kept.push(&rest[..n]);
+                rest = &rest[n..];
+            }
+            kept.push(rest);
+            prop_assert_eq!(kept.text(), expected(&bytes, cap));
+            prop_assert!(kept.head.len() + kept.tail.len() <= cap);
+        }
+    }
+
+    #[tokio::test]
+    async fn what_a_command_leaves_running_ends_with_it() {
+        if !sandbox_here() || sandbox::support().parts()[4].state != sandbox::PartState::Ok {
+            return;
+        }
+        let (_d, ws) = ws();
+        let tag = format!("{}.{}", 40 + fastrand::u32(..1000), fastrand::u32(..1000));
+        let out = sh(
+            &ws,
+            &format!("setsid sh -c 'sleep {tag}' >/dev/null 2>&1 & (nohup sleep {tag} >/dev/null 2>&1 &); echo started"),
+            false,
+        )
+        .await;
+        assert!(out.ok, "{}", out.text);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let survivors: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&tag))
+            .collect();
+        assert!(survivors.is_empty(), "still running: {survivors:?}");
+    }
+
+    /// The figure for BENCHMARKS.md: `cargo test --release --lib -- --ignored
+    /// three_gigabytes --nocapture`.
+    #[tokio::test]
+    #[ignore]
+    async fn three_gigabytes_of_output_peak_memory() {
+        let (_d, ws) = ws();
+        let started = std::time::Instant::now();
+        let out = run_command(
+            &ws,
+            "head -c 3000000000 /dev/zero",
+            None,
+            false,
+            &CommandLimits::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert!(out.text.contains("bytes cut"));
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let peak = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        eprintln!("3 GB of output read in {:?}; {peak}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_command_printing_gigabytes_is_read_in_bounded_memory() {
+        let (_d, ws) = ws();
+        let limits = CommandLimits {
+            output_cap: 1000,
+            ..CommandLimits::default()
+        };
+        let started = std::time::Instant::now();
+        let out = run_command(
+            &ws,
+            "head -c 1000000000 /dev/zero | tr '\\0' x; echo; echo the end",
+            None,
+            false,
+            &limits,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert!(out.ok, "{}", out.text);
+        assert!(out.text.contains("bytes cut"), "{}", out.text);
+        assert!(out.text.trim_end().ends_with("the end"), "{}", out.text);
+        assert!(out.text.len() < 1200, "{}", out.text.len());
+        // Holding the output would take this process past a gigabyte; other tests of this
+        // binary share the figure, hence the wide margin.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let peak_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        assert!(peak_kb < 500 * 1024, "peak {peak_kb} kB");
+        eprintln!("1 GB read in {:?}, peak {peak_kb} kB", started.elapsed());
+    }
 
     fn ws() -> (tempfile::TempDir, Workspace) {
         let dir = tempfile::tempdir().unwrap();
