@@ -71,6 +71,10 @@ pub fn main() -> ExitCode {
     if let Ok(dir) = crate::server::socket::runtime_dir() {
         crate::tools::sandbox::hide_from_commands(dir);
     }
+    // Nor read the config, which may hold API keys.
+    if let Some(dirs) = directories::ProjectDirs::from("", "", "macrohard") {
+        crate::tools::sandbox::hide_from_commands(dirs.config_dir().to_owned());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -236,7 +236,9 @@ pub fn describe(event: &Event) -> (String, String) {
                 format!("[[policy]] rules: {}", r.join("; "))
             },
         ),
-        Event::SandboxReported { complete, detail } => (
+        Event::SandboxReported {
+            complete, detail, ..
+        } => (
             "sandbox".into(),
             format!("{}{detail}", if *complete { "" } else { "INCOMPLETE: " }),
         ),

@@ -270,6 +270,9 @@ pub enum Event {
     SandboxReported {
         complete: bool,
         detail: String,
+        /// The parts of the sandbox that are not fully there (`network`, `processes`, …).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        missing: Vec<String>,
     },
     /// The process stopped while work was in flight; that work was put back.
     Recovered {

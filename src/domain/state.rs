@@ -595,10 +595,15 @@ impl RunState {
                 }
             }
             Event::PolicyRules { rules } => self.policy_rules = rules.clone(),
-            Event::SandboxReported { complete, detail } => {
+            Event::SandboxReported {
+                complete,
+                detail,
+                missing,
+            } => {
                 self.sandbox = Some(SandboxNote {
                     complete: *complete,
                     detail: detail.clone(),
+                    missing: missing.clone(),
                 });
             }
             Event::Recovered {

@@ -635,17 +635,25 @@ fn git_worker(
 fn sandbox_events(config: &crate::tools::sandbox::SandboxConfig) -> Vec<Event> {
     use crate::tools::sandbox::{self, Unsupported};
     let s = sandbox::support();
-    let (complete, detail) = if !config.enabled {
+    let (complete, detail, missing) = if !config.enabled {
         (
             false,
             "off ([sandbox] enabled = false): commands run unconfined".to_owned(),
+            vec!["sandbox (off)".to_owned()],
         )
     } else {
-        (s.complete(), s.describe())
+        let missing = s
+            .parts()
+            .into_iter()
+            .filter(|p| p.state != sandbox::PartState::Ok)
+            .map(|p| p.name.to_owned())
+            .collect();
+        (s.complete(), s.describe(), missing)
     };
     let mut events = vec![Event::SandboxReported {
         complete,
         detail: detail.clone(),
+        missing,
     }];
     if !complete {
         let then = match config.unsupported {

@@ -37,7 +37,7 @@ pub fn records() -> Vec<EventRecord> {
             by: person.clone(),
         },
         Event::log(LogLevel::Warn, "engine", "SIMULATED: no model is configured, so the built-in simulated company runs this."),
-        Event::SandboxReported { complete: true, detail: "Landlock ABI 7: writes only in the workspace; network namespace: no network".into() },
+        Event::SandboxReported { complete: true, detail: "Landlock ABI 7: writes only in the workspace; network namespace: no network".into(), missing: Vec::new() },
         Event::AgentSpawned { agent: a("supervisor"), role: "supervisor".into(), model: "sim-1".into(), provider: "sim".into() },
         Event::LlmRequestStarted { agent: a("supervisor"), task: None, model: "sim-1".into(), prompt_hash: "7cbd56c3cbe00164".into(), step: 0, context_window: 32_768 },
         Event::AgentDelta { agent: a("supervisor"), kind: DeltaKind::Reasoning, text: "Breaking the goal down. The smallest thing that fully meets it is a Todo CLI in plain Python, with unit tests, docs, a review and a smoke-tested release.".into() },

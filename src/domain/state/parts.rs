@@ -141,4 +141,7 @@ pub struct BudgetHold {
 pub struct SandboxNote {
     pub complete: bool,
     pub detail: String,
+    /// The parts that are not fully there.
+    #[serde(default)]
+    pub missing: Vec<String>,
 }

@@ -53,7 +53,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, now_ms: u64) {
     };
     let sandbox = match &s.sandbox {
         Some(sb) if !sb.complete => Span::styled(
-            " ⚠ SANDBOX INCOMPLETE ",
+            if sb.missing.is_empty() {
+                " ⚠ SANDBOX INCOMPLETE ".to_owned()
+            } else {
+                format!(" ⚠ SANDBOX: no full {} ", sb.missing.join(", "))
+            },
             theme
                 .error
                 .add_modifier(Modifier::BOLD | Modifier::REVERSED),
