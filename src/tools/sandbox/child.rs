@@ -401,9 +401,16 @@ pub(super) fn enter(plan: &Plan) -> io::Result<()> {
     // SAFETY: unshare affects only this (single-threaded, just forked) process.
     check(unsafe { libc::unshare(flags) })?;
     if mode == NsMode::User {
-        write_proc(c"/proc/self/setgroups", c"deny")?;
-        write_proc(c"/proc/self/uid_map", &plan.uid_map)?;
-        write_proc(c"/proc/self/gid_map", &plan.gid_map)?;
+        // The engine is not dumpable, which leaves its /proc files to root; the maps are
+        // written with that lifted for a moment (exec lifts it for good).
+        // SAFETY: prctl on this process.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+        let written = write_proc(c"/proc/self/setgroups", c"deny")
+            .and_then(|()| write_proc(c"/proc/self/uid_map", &plan.uid_map))
+            .and_then(|()| write_proc(c"/proc/self/gid_map", &plan.gid_map));
+        // SAFETY: prctl on this process.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        written?;
     }
     if plan.new_net {
         loopback_up();
