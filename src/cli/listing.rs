@@ -15,13 +15,13 @@ use std::path::Path;
 
 /// Where the runs are read from: the server that holds the store, or the store itself.
 enum Source {
-    Server(Conn),
+    Server(Box<Conn>),
     Store(Store),
 }
 
 async fn open(paths: &Paths) -> Result<Source, Failure> {
     if let Some(conn) = super::remote::server(paths).await? {
-        return Ok(Source::Server(conn));
+        return Ok(Source::Server(Box::new(conn)));
     }
     if !paths.store_dir().exists() {
         return Err(Failure::usage(format!(

@@ -67,30 +67,44 @@ fn is_bidi(c: char) -> bool {
     )
 }
 
-/// The byte index of the first character that must change. A byte scan: a character is only
-/// decoded when its lead byte could start a hazard (C1 is `C2 80..9F`, U+061C is `D8 9C`, the
-/// others are `E2 80 ..` / `E2 81 ..`).
-fn first_hazard(b: &[u8], multiline: bool) -> Option<usize> {
+/// Bytes that can start a hazard: C0 controls, DEL, and the lead bytes of C1 controls
+/// (`C2 80..9F`), of U+061C (`D8 9C`) and of the U+20xx controls (`E2 80 ..`, `E2 81 ..`).
+const LEAD: [bool; 256] = {
+    let mut t = [false; 256];
     let mut i = 0;
-    while i < b.len() {
-        let hazard = match b[i] {
-            b'\n' | b'\t' => !multiline,
-            0x00..=0x1f | 0x7f => true,
-            0xc2 => b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)),
-            0xd8 => b.get(i + 1) == Some(&0x9c),
-            0xe2 => match (b.get(i + 1), b.get(i + 2)) {
-                (Some(0x80), Some(t)) => matches!(t, 0x8e | 0x8f | 0xaa..=0xae),
-                (Some(0x81), Some(t)) => (0xa6..=0xaf).contains(t),
-                _ => false,
-            },
-            _ => false,
-        };
-        if hazard {
-            return Some(i);
-        }
+    while i < 0x20 {
+        t[i] = true;
         i += 1;
     }
-    None
+    t[0x7f] = true;
+    t[0xc2] = true;
+    t[0xd8] = true;
+    t[0xe2] = true;
+    t
+};
+
+/// The byte index of the first character that must change: one table lookup per byte, and a
+/// closer look only at the few bytes that can start a hazard.
+fn first_hazard(b: &[u8], multiline: bool) -> Option<usize> {
+    b.iter()
+        .enumerate()
+        .find(|&(i, &x)| LEAD[x as usize] && hazard_at(b, i, multiline))
+        .map(|(i, _)| i)
+}
+
+fn hazard_at(b: &[u8], i: usize, multiline: bool) -> bool {
+    match b.get(i) {
+        Some(b'\n' | b'\t') => !multiline,
+        Some(0x00..=0x1f | 0x7f) => true,
+        Some(0xc2) => b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)),
+        Some(0xd8) => b.get(i + 1) == Some(&0x9c),
+        Some(0xe2) => match (b.get(i + 1), b.get(i + 2)) {
+            (Some(0x80), Some(t)) => matches!(t, 0x8e | 0x8f | 0xaa..=0xae),
+            (Some(0x81), Some(t)) => (0xa6..=0xaf).contains(t),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 fn clean(s: &str, multiline: bool) -> Cow<'_, str> {
