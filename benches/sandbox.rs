@@ -67,6 +67,7 @@ fn decide(c: &mut Criterion) {
                 "run_command",
                 Some("cargo test --all"),
                 None,
+                macrohard::domain::workspace_path::Case::Sensitive,
             )
         });
     });

@@ -220,4 +220,48 @@ mod tests {
             "s"
         );
     }
+
+    #[test]
+    fn no_file_tool_opens_git_however_it_is_spelled_or_linked() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path()).unwrap();
+        std::fs::create_dir_all(ws.root().join(".git/hooks")).unwrap();
+        std::fs::write(ws.root().join(".git/config"), "[core]\n").unwrap();
+        // A link a command could have made.
+        std::os::unix::fs::symlink(".git", ws.root().join("g")).unwrap();
+        fn refused(r: Result<ToolOutput, ToolError>) -> bool {
+            let why = match r {
+                Err(ToolError::Confinement { why, .. }) => why,
+                _ => return false,
+            };
+            why.contains(".git")
+        }
+        for p in [
+            ".git/config",
+            ".GIT/config",
+            "sub/../.git/config",
+            "g/config",
+        ] {
+            assert!(
+                refused(write_file(&ws, p, "[core]\n\tfsmonitor = x\n")),
+                "{p}"
+            );
+            assert!(refused(edit_file(&ws, p, "[core]", "[x]")), "{p}");
+            assert!(refused(read_file(&ws, p)), "{p}");
+        }
+        assert!(refused(write_file(
+            &ws,
+            "g/hooks/pre-commit",
+            "#!/bin/sh\n"
+        )));
+        assert!(refused(list_files(&ws, "./.git")));
+        assert!(refused(search_files(&ws, "core", "g")));
+        assert_eq!(
+            std::fs::read_to_string(ws.root().join(".git/config")).unwrap(),
+            "[core]\n"
+        );
+        assert!(!ws.root().join(".git/hooks/pre-commit").exists());
+        // Names that only look like it are files like any other.
+        assert!(write_file(&ws, ".gitignore", "target/\n").is_ok());
+    }
 }

@@ -80,7 +80,7 @@ impl Workspace {
             return Err(refuse("it leads outside the workspace through a symlink"));
         };
         let into_git = inside.components().any(|c| match c {
-            Component::Normal(part) => part.to_str().is_some_and(|p| in_git_dir(p)),
+            Component::Normal(part) => part.to_str().is_some_and(in_git_dir),
             _ => false,
         });
         if into_git {
