@@ -11,6 +11,7 @@ pub mod meta;
 pub mod policy;
 pub mod remote_code;
 pub mod sanitize;
+mod shell_words;
 pub mod state;
 pub mod status;
 pub mod workspace_path;
