@@ -55,9 +55,16 @@ impl<T: Display> Display for Md<T> {
         let text = text.trim_start();
         // `1. x` and `1) x` would start an ordered list.
         let digits = text.chars().take_while(char::is_ascii_digit).count();
-        for (i, c) in text.chars().enumerate() {
+        let chars: Vec<char> = text.chars().collect();
+        let alnum = |i: Option<usize>| {
+            i.and_then(|i| chars.get(i))
+                .is_some_and(|c| c.is_alphanumeric())
+        };
+        for (i, &c) in chars.iter().enumerate() {
             let list = i == digits && digits > 0 && matches!(c, '.' | ')');
-            if special(c) || list || (i == 0 && block_start(c)) {
+            // An underscore inside a word (`run_command`) can neither open nor close emphasis.
+            let inside_word = c == '_' && alnum(i.checked_sub(1)) && alnum(Some(i + 1));
+            if (special(c) && !inside_word) || list || (i == 0 && block_start(c)) {
                 f.write_char('\\')?;
             }
             f.write_char(c)?;
@@ -148,6 +155,7 @@ mod tests {
 
     const HOSTILE: &[&str] = &[
         "__main__",
+        "snake_case_name and _x_ and a_",
         "*x*",
         "**bold** and _it_",
         "<script>alert(1)</script>",

@@ -6,7 +6,7 @@
 use super::literal::{cell_code, code, fence, md};
 use super::{duration, rfc3339, usd};
 use crate::domain::state::RunInfo;
-use crate::domain::{AgentStatus, ApprovalDecision, Event, EventRecord, RunState};
+use crate::domain::{AgentStatus, ApprovalDecision, Event, EventRecord, Rule, RunState};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -14,6 +14,33 @@ use std::fmt::Write;
 /// line, pipes escaped for tables).
 fn cell(text: &str) -> String {
     md(text).to_string()
+}
+
+/// A policy rule as `Rule::describe` reads, with its patterns (which can come from a model's
+/// command, through "approve always") as code spans that hold any text.
+fn rule_md(rule: &Rule, in_table: bool) -> String {
+    let span = |text: &str| {
+        if in_table {
+            cell_code(text).to_string()
+        } else {
+            code(text).to_string()
+        }
+    };
+    let mut s = format!(
+        "{} {}",
+        rule.decision,
+        md(rule.tool.as_deref().unwrap_or("*"))
+    );
+    if let Some(c) = &rule.command {
+        let _ = write!(s, " {}", span(c));
+    }
+    if let Some(p) = &rule.path {
+        let _ = write!(s, " path {}", span(p));
+    }
+    if rule.network == Some(true) {
+        s.push_str(" with network");
+    }
+    s
 }
 
 /// The sections of the report, in order.
@@ -215,13 +242,12 @@ fn decisions(out: &mut String, state: &RunState, info: &RunInfo, records: &[Even
             Event::BudgetChanged { target, budget, by } => {
                 Some((by, format!("set the {} budget to {budget}", md(target))))
             }
-            Event::RunRuleAdded { rule, by } => Some((
-                by,
-                format!("added the run rule: {}", cell(&rule.describe())),
-            )),
+            Event::RunRuleAdded { rule, by } => {
+                Some((by, format!("added the run rule: {}", rule_md(rule, true))))
+            }
             Event::RunRuleRevoked { index, rule, by } => Some((
                 by,
-                format!("revoked run rule {index}: {}", cell(&rule.describe())),
+                format!("revoked run rule {index}: {}", rule_md(rule, true)),
             )),
             Event::AutonomyChanged { level, by } => {
                 Some((by, format!("switched the autonomy to {level}")))
@@ -300,7 +326,7 @@ fn governance(out: &mut String, state: &RunState, info: &RunInfo, records: &[Eve
     } else {
         out.push_str("- `[[policy]]` rules, first match first:\n");
         for (i, r) in state.policy_rules.iter().enumerate() {
-            let _ = writeln!(out, "  {}. {}", i + 1, cell(&r.describe()));
+            let _ = writeln!(out, "  {}. {}", i + 1, rule_md(r, false));
         }
     }
     if state.run_rules.is_empty() {
@@ -312,7 +338,7 @@ fn governance(out: &mut String, state: &RunState, info: &RunInfo, records: &[Eve
                 out,
                 "  {}. {} (by {}, #{})",
                 i + 1,
-                cell(&r.rule.describe()),
+                rule_md(&r.rule, false),
                 md(&r.by),
                 r.seq
             );
