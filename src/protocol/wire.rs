@@ -251,7 +251,7 @@ impl Assembler {
 }
 
 /// The length of `value` as JSON, without keeping the JSON.
-pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+pub fn encoded_len<T: Serialize + ?Sized>(value: &T) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
