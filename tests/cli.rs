@@ -317,6 +317,16 @@ fn each_finished_task_is_a_commit_and_blame_names_who_wrote_a_line() {
     );
     let bad = run(dir.path(), &["blame", "todo/core.py:100000"]);
     assert_eq!(bad.status.code(), Some(2));
+    // A FIFO an agent left in the workspace is refused, not waited on.
+    let fifo = std::path::Path::new(ws).join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let started = std::time::Instant::now();
+    let out = run(dir.path(), &["blame", "pipe:1"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("FIFO"), "{:?}", text(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[test]

@@ -296,10 +296,12 @@ pub async fn blame(paths: &Paths, spec: &str, target: &str) -> Result<u8, Failur
         file.to_owned()
     };
     let rel = rel.to_string_lossy().into_owned();
-    let count = std::fs::read_to_string(root.join(&rel))
-        .map_err(|e| Failure::usage(format!("{rel}: {e}")))?
-        .lines()
-        .count();
+    // The workspace is the agents': the file may be a FIFO or a device (refused, never
+    // waited on) or huge.
+    let bytes = crate::fsread::read_bytes(&root.join(&rel), 256 << 20)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let count = bytes.iter().filter(|b| **b == b'\n').count()
+        + usize::from(bytes.last().is_some_and(|b| *b != b'\n'));
     let lines: Vec<usize> = match line {
         Some(0) => return Err(Failure::usage("lines are numbered from 1")),
         Some(n) if n > count => {
