@@ -17,7 +17,9 @@ pub mod status;
 pub mod workspace_path;
 
 pub use budget::{Budget, BudgetScope, BudgetTarget, Budgets, Spend, Usage};
-pub use event::{Actor, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, SCHEMA_VERSION};
+pub use event::{
+    Actor, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, SCHEMA_VERSION, json_len,
+};
 pub use graph::{GraphError, TaskGraph};
 pub use ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
 pub use meta::RunMeta;

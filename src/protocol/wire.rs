@@ -250,24 +250,6 @@ impl Assembler {
     }
 }
 
-/// The length of `value` as JSON, without keeping the JSON.
-pub fn encoded_len<T: Serialize + ?Sized>(value: &T) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Count(0);
-    // Writing into a counter cannot fail; a value serde cannot encode counts what it wrote.
-    let _ = serde_json::to_writer(&mut c, value);
-    c.0
-}
-
 /// Groups recorded events into frames of at most `budget` bytes of JSON each, one event at
 /// least (an event larger than `budget` travels alone). Reads `records` only as frames are
 /// taken, so a run is never held whole.
@@ -319,7 +301,7 @@ where
                 }
             };
             // The separating comma counts too.
-            let n = encoded_len(&r) + 1;
+            let n = crate::domain::json_len(&r) + 1;
             if !frame.is_empty() && used + n > self.budget {
                 self.held = Some((r, n));
                 break;
@@ -388,7 +370,7 @@ mod tests {
         assert!(frames.len() > 3, "{} frames", frames.len());
         for f in &frames {
             assert!(!f.is_empty(), "never an empty frame");
-            let size = encoded_len(f);
+            let size = crate::domain::json_len(f);
             assert!(
                 f.len() == 1 || size <= budget + 2,
                 "{} records in {size} bytes",

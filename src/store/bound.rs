@@ -49,9 +49,9 @@ pub(super) fn fit(
 fn shrink(rec: &EventRecord, size: usize, limit: usize) -> Option<Event> {
     let mut value = serde_json::to_value(&rec.event).ok()?;
     // The record's envelope (run, seq, time) around the event.
-    let envelope = size.saturating_sub(json_len(&value));
+    let envelope = size.saturating_sub(crate::domain::json_len(&value));
     for _ in 0..64 {
-        let size = envelope + json_len(&value);
+        let size = envelope + crate::domain::json_len(&value);
         if size <= limit {
             return serde_json::from_value(value).ok();
         }
@@ -64,30 +64,12 @@ fn shrink(rec: &EventRecord, size: usize, limit: usize) -> Option<Event> {
             return None;
         };
         // Escapes make a text longer as JSON than it is: cut in proportion.
-        let as_json = json_len(&*s).max(1);
+        let as_json = crate::domain::json_len(&*s).max(1);
         let keep_json = as_json.saturating_sub(over + SLACK);
         let keep = ((len as u128 * keep_json as u128) / as_json as u128) as usize;
         cut(s, keep.max(MIN_CUT), limit);
     }
     None
-}
-
-/// The length of `value` as JSON, counted without building it.
-fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Count(0);
-    // Writing into a counter cannot fail; what serde could not encode is not counted.
-    let _ = serde_json::to_writer(&mut c, value);
-    c.0
 }
 
 /// Cuts `s` to at most `keep` bytes (between characters) and says so at the end.

@@ -289,16 +289,13 @@ mod tests {
     async fn three_gigabytes_of_output_peak_memory() {
         let (_d, ws) = ws();
         let started = std::time::Instant::now();
-        let out = run_command(
+        let out = run_with(
             &ws,
             "head -c 3000000000 /dev/zero",
             None,
-            false,
             &CommandLimits::default(),
-            &CancellationToken::new(),
         )
-        .await
-        .unwrap();
+        .await;
         assert!(out.text.contains("bytes cut"));
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         let peak = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
@@ -313,16 +310,13 @@ mod tests {
             ..CommandLimits::default()
         };
         let started = std::time::Instant::now();
-        let out = run_command(
+        let out = run_with(
             &ws,
             "head -c 1000000000 /dev/zero | tr '\\0' x; echo; echo the end",
             None,
-            false,
             &limits,
-            &CancellationToken::new(),
         )
-        .await
-        .unwrap();
+        .await;
         assert!(out.ok, "{}", out.text);
         assert!(out.text.contains("bytes cut"), "{}", out.text);
         assert!(out.text.trim_end().ends_with("the end"), "{}", out.text);
@@ -339,6 +333,24 @@ mod tests {
         eprintln!("1 GB read in {:?}, peak {peak_kb} kB", started.elapsed());
     }
 
+    async fn run_with(
+        ws: &Workspace,
+        command: &str,
+        timeout_s: Option<u64>,
+        limits: &CommandLimits,
+    ) -> ToolOutput {
+        run_command(
+            ws,
+            command,
+            timeout_s,
+            false,
+            limits,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap()
+    }
+
     fn ws() -> (tempfile::TempDir, Workspace) {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::open(dir.path()).unwrap();
@@ -350,16 +362,13 @@ mod tests {
         let (_d, ws) = ws();
         // SAFETY: tests in this module do not read this variable concurrently.
         unsafe { std::env::set_var("MACROHARD_TEST_SECRET_KEY", "sk-test-123") };
-        let out = run_command(
+        let out = run_with(
             &ws,
             "pwd; echo key=$MACROHARD_TEST_SECRET_KEY",
             None,
-            false,
             &CommandLimits::default(),
-            &CancellationToken::new(),
         )
-        .await
-        .unwrap();
+        .await;
         assert!(out.ok, "{}", out.text);
         assert!(out.text.contains(&ws.root().display().to_string()));
         assert!(
@@ -373,16 +382,13 @@ mod tests {
     #[tokio::test]
     async fn failing_commands_report_their_exit_code_and_output() {
         let (_d, ws) = ws();
-        let out = run_command(
+        let out = run_with(
             &ws,
             "echo oops >&2; exit 3",
             None,
-            false,
             &CommandLimits::default(),
-            &CancellationToken::new(),
         )
-        .await
-        .unwrap();
+        .await;
         assert!(!out.ok);
         assert!(out.text.starts_with("exit code 3"), "{}", out.text);
         assert!(out.text.contains("oops"));
@@ -396,29 +402,11 @@ mod tests {
             ..CommandLimits::default()
         };
         let t0 = std::time::Instant::now();
-        let out = run_command(
-            &ws,
-            "sleep 30 & sleep 30",
-            Some(1),
-            false,
-            &limits,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let out = run_with(&ws, "sleep 30 & sleep 30", Some(1), &limits).await;
         assert!(!out.ok);
         assert!(out.text.contains("timed out"));
         assert!(t0.elapsed() < Duration::from_secs(5));
-        let out = run_command(
-            &ws,
-            "yes | head -c 5000",
-            None,
-            false,
-            &limits,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let out = run_with(&ws, "yes | head -c 5000", None, &limits).await;
         assert!(out.text.contains("bytes cut"));
         assert!(out.text.len() < 300);
     }
