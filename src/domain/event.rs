@@ -337,6 +337,25 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 
+/// The length of `value` as JSON, counted without building it (the store bounds events by it,
+/// the wire packs frames by it).
+pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing into a counter cannot fail; what serde could not encode is not counted.
+    let _ = serde_json::to_writer(&mut c, value);
+    c.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,23 +389,4 @@ mod tests {
         assert_eq!(a.to_string(), "ada@box (--yes)");
         assert_eq!(Actor::Engine.to_string(), "engine");
     }
-}
-
-/// The length of `value` as JSON, counted without building it (the store bounds events by it,
-/// the wire packs frames by it).
-pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Count(0);
-    // Writing into a counter cannot fail; what serde could not encode is not counted.
-    let _ = serde_json::to_writer(&mut c, value);
-    c.0
 }
