@@ -535,3 +535,47 @@ async fn anthropic_tool_input_given_whole_at_the_block_start_is_kept() {
         ]
     );
 }
+
+#[tokio::test]
+async fn anthropic_base_url_is_taken_with_or_without_v1() {
+    let s = start(|_, _| {
+        Reply::Sse(vec![
+            an("message_start", r#"{"type":"message_start","message":{"usage":{"input_tokens":3,"output_tokens":1}}}"#),
+            an("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
+            an("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}}"#),
+            an("message_stop", r#"{"type":"message_stop"}"#),
+        ])
+    })
+    .await;
+    // As `ANTHROPIC_BASE_URL` holds it (Anthropic's clients add `/v1`), with a trailing slash,
+    // and in the `/v1` form.
+    let forms = [
+        s.url.clone(),
+        format!("{}/", s.url),
+        format!("{}/v1", s.url),
+        format!("{}/v1/", s.url),
+    ];
+    for (i, base) in forms.iter().enumerate() {
+        let mut e = Endpoint::new(
+            "anthropic",
+            base,
+            Some(Secret::new("sk-ant-test")),
+            "claude-sonnet-4-5",
+        );
+        e.retry = fast();
+        let p = Anthropic::new(e, "2023-06-01").unwrap();
+        let (events, err) = collect(&p).await;
+        assert!(err.is_none(), "{base}: {err:?}");
+        assert_eq!(text(&events), "ok", "{base}");
+        let head = s.seen.lock().unwrap()[i].head.clone();
+        assert!(head.starts_with("POST /v1/messages HTTP"), "{base}: {head}");
+    }
+    assert_eq!(
+        macrohard::llm::anthropic::api_root("https://api.anthropic.com/v1"),
+        "https://api.anthropic.com/v1"
+    );
+    assert_eq!(
+        macrohard::llm::anthropic::api_root("https://proxy.example/anthropic"),
+        "https://proxy.example/anthropic/v1"
+    );
+}

@@ -242,6 +242,14 @@ pub fn describe(event: &Event) -> (String, String) {
             "sandbox".into(),
             format!("{}{detail}", if *complete { "" } else { "INCOMPLETE: " }),
         ),
+        Event::ApprovalExpired {
+            approval,
+            reason,
+            by,
+        } => (
+            by.to_string(),
+            format!("approval {approval} expired: {reason}"),
+        ),
         Event::Recovered {
             reason,
             tasks,

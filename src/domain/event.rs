@@ -214,6 +214,12 @@ pub enum Event {
         decision: ApprovalDecision,
         by: Actor,
     },
+    /// A pending approval that can no longer be answered (the run was stopped).
+    ApprovalExpired {
+        approval: ApprovalId,
+        reason: String,
+        by: Actor,
+    },
     ToolCallFinished {
         agent: AgentId,
         call: CallId,
@@ -305,6 +311,7 @@ impl Event {
             Event::ToolCallRequested { .. } => "tool_call_requested",
             Event::ApprovalRequested { .. } => "approval_requested",
             Event::ApprovalResolved { .. } => "approval_resolved",
+            Event::ApprovalExpired { .. } => "approval_expired",
             Event::ToolCallFinished { .. } => "tool_call_finished",
             Event::FileChanged { .. } => "file_changed",
             Event::HumanMessage { .. } => "human_message",

@@ -503,6 +503,7 @@ impl RunState {
                     requested_seq: rec.seq,
                     resolution: None,
                     expired: false,
+                    expiry: None,
                 });
                 self.set_agent(
                     agent,
@@ -522,6 +523,18 @@ impl RunState {
                 decision,
                 by,
             } => self.resolve(approval, decision, by),
+            Event::ApprovalExpired {
+                approval, reason, ..
+            } => {
+                if let Some(a) = self
+                    .approvals
+                    .iter_mut()
+                    .find(|a| &a.id == approval && a.is_pending())
+                {
+                    a.expired = true;
+                    a.expiry = Some(reason.clone());
+                }
+            }
             Event::ToolCallFinished { agent, call, .. } => {
                 self.calls.retain(|c| &c.call != call);
                 self.set_agent(agent, AgentStatus::Thinking, "reading tool result");

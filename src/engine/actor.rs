@@ -22,6 +22,8 @@ pub(super) const SUPERVISOR: &str = "supervisor";
 const BROADCAST_CAPACITY: usize = 8192;
 /// How long agents get to stop when the run ends or the engine shuts down.
 const GRACE: Duration = Duration::from_secs(2);
+/// How long the end of a run waits for the git worker's last commits.
+const GIT_DRAIN: Duration = Duration::from_secs(30);
 
 pub(super) fn now_ms() -> u64 {
     SystemTime::now()
@@ -95,8 +97,11 @@ pub(crate) struct RunActor {
     pub(super) stuck: HashMap<AgentId, String>,
     /// The hash of each agent's latest rendered prompt, for the commit of its task.
     prompt_hashes: HashMap<AgentId, String>,
-    /// Finished tasks to commit in the workspace's git repository, one at a time.
-    git: mpsc::UnboundedSender<crate::tools::git::TaskCommit>,
+    /// Finished tasks to commit in the workspace's git repository, one at a time; dropped at
+    /// the end so that the worker finishes what it was given.
+    git: Option<mpsc::UnboundedSender<crate::tools::git::TaskCommit>>,
+    /// The git worker, waited for before the run's state is final.
+    git_done: Option<tokio::task::JoinHandle<()>>,
     pub(super) parked: HashMap<ApprovalId, ParkedCall>,
     /// News for the supervisor, delivered at its next boundary.
     pub(super) news: Vec<String>,
@@ -200,7 +205,7 @@ impl RunActor {
                 format!("the workspace is not a git repository, so tasks are not committed: {e}"),
             ));
         }
-        let git = git_worker(ws.root().to_owned(), tx.clone());
+        let (git, git_done) = git_worker(ws.root().to_owned(), tx.clone());
         let tools = Tools::new(ws, config.limits);
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         Ok(Self {
@@ -223,7 +228,8 @@ impl RunActor {
             watches: HashMap::new(),
             stuck: HashMap::new(),
             prompt_hashes: HashMap::new(),
-            git,
+            git: Some(git),
+            git_done: Some(git_done),
             parked: HashMap::new(),
             news: Vec::new(),
             agents_per_role,
@@ -273,11 +279,48 @@ impl RunActor {
         }
         self.stop_all();
         self.commit().await?;
+        self.drain_git().await;
+        self.commit().await?;
         self.journal.close(&self.state).await?;
         if let Some((reply, _)) = self.shutdown.take() {
             let _ = reply.send(());
         }
         Ok(self.state)
+    }
+
+    /// Waits for the git worker to commit every finished task it was given (the last task's
+    /// commit included), keeping what it reports for the log.
+    async fn drain_git(&mut self) {
+        self.git = None;
+        let Some(mut done) = self.git_done.take() else {
+            return;
+        };
+        let deadline = tokio::time::sleep(GIT_DRAIN);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut done => break,
+                msg = self.rx.recv() => match msg {
+                    Some(Msg::Agent(AgentMsg::Emit(events))) => self.pending.extend(events),
+                    // Anything else comes too late: dropping it answers "the engine has stopped".
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = &mut deadline => {
+                    self.pending.push(Event::log(
+                        LogLevel::Warn,
+                        "git",
+                        "the last commits were still being made when the run stopped",
+                    ));
+                    break;
+                }
+            }
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Agent(AgentMsg::Emit(events)) = msg {
+                self.pending.extend(events);
+            }
+        }
     }
 
     fn finished(&mut self) -> bool {
@@ -319,7 +362,10 @@ impl RunActor {
                 _ => None,
             })
             .collect();
-        let _ = self.git.send(crate::tools::git::TaskCommit {
+        let Some(git) = &self.git else {
+            return;
+        };
+        let _ = git.send(crate::tools::git::TaskCommit {
             task: task.to_string(),
             run: self.run.to_string(),
             title: t.title.clone(),
@@ -599,9 +645,12 @@ impl RunActor {
 fn git_worker(
     root: std::path::PathBuf,
     engine: mpsc::Sender<Msg>,
-) -> mpsc::UnboundedSender<crate::tools::git::TaskCommit> {
+) -> (
+    mpsc::UnboundedSender<crate::tools::git::TaskCommit>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel::<crate::tools::git::TaskCommit>();
-    tokio::spawn(async move {
+    let done = tokio::spawn(async move {
         while let Some(c) = rx.recv().await {
             let (task, role) = (c.task.clone(), c.role.clone());
             let root = root.clone();
@@ -627,7 +676,7 @@ fn git_worker(
             }
         }
     });
-    tx
+    (tx, done)
 }
 
 /// What the sandbox can do here, for the log and the header: recorded at every start, since a

@@ -314,6 +314,7 @@ impl RunActor {
                     status: RunStatus::Cancelled,
                     reason: format!("stopped by {by}{why}"),
                 });
+                self.expire_approvals(by, &format!("the run was stopped by {by}"));
                 self.stop_all();
                 Ok(())
             }

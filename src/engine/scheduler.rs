@@ -19,6 +19,7 @@ impl RunActor {
         if self.state.status.is_terminal() {
             self.stop_all();
             let ended = format!("the run is {}", self.state.status);
+            self.expire_approvals(&crate::domain::Actor::Engine, &ended);
             for a in self
                 .state
                 .agents
@@ -276,6 +277,28 @@ impl RunActor {
             status: RunStatus::Paused,
             reason: format!("waiting for a person: {}", why.join("; ")),
         });
+    }
+
+    /// Expires every approval still waiting for an answer, once (an ended run has none live).
+    pub(super) fn expire_approvals(&mut self, by: &crate::domain::Actor, reason: &str) {
+        let pending: Vec<crate::domain::ApprovalId> =
+            self.state
+                .pending_approvals()
+                .map(|a| a.id.clone())
+                .filter(|id| {
+                    !self.pending.iter().any(
+                        |e| matches!(e, Event::ApprovalExpired { approval, .. } if approval == id),
+                    )
+                })
+                .collect();
+        for approval in pending {
+            self.parked.remove(&approval);
+            self.pending.push(Event::ApprovalExpired {
+                approval,
+                reason: reason.to_owned(),
+                by: by.clone(),
+            });
+        }
     }
 
     /// Answers agents waiting at a step boundary when they may go on.

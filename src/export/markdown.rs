@@ -189,7 +189,10 @@ fn approvals(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[Ev
                 Some((ApprovalDecision::Deny { reason }, by)) => {
                     (format!("denied: {reason}"), by.to_string())
                 }
-                None if a.expired => ("expired (interrupted)".to_owned(), "—".to_owned()),
+                None if a.expired => (
+                    format!("expired ({})", a.expiry.as_deref().unwrap_or("interrupted")),
+                    "—".to_owned(),
+                ),
                 None => ("**pending**".to_owned(), "—".to_owned()),
             };
             let task = a.task.as_ref().map(ToString::to_string).unwrap_or_default();

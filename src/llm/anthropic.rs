@@ -21,6 +21,21 @@ pub struct Anthropic {
     http: Http,
     endpoint: Endpoint,
     version: String,
+    /// Where the API's paths start: the base URL with `/v1` (see [`api_root`]).
+    root: String,
+}
+
+/// Where the API's paths (`/messages`, `/models`) start, from a base URL in either form people
+/// use: with `/v1` (`https://api.anthropic.com/v1`) or as Anthropic's own clients and
+/// `ANTHROPIC_BASE_URL` take it, without (`http://host:port`, `https://proxy/anthropic`), to
+/// which they add `/v1` themselves.
+pub fn api_root(base_url: &str) -> String {
+    let base = base_url.trim().trim_end_matches('/');
+    if base.ends_with("/v1") {
+        base.to_owned()
+    } else {
+        format!("{base}/v1")
+    }
 }
 
 impl Anthropic {
@@ -28,6 +43,7 @@ impl Anthropic {
     pub fn new(endpoint: Endpoint, version: &str) -> Result<Self, LlmError> {
         Ok(Self {
             http: Http::new(&endpoint)?,
+            root: api_root(&endpoint.base_url),
             endpoint,
             version: version.into(),
         })
@@ -288,13 +304,13 @@ impl Provider for Anthropic {
 
     fn models(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, LlmError>> {
         Box::pin(async move {
-            let url = format!("{}/models?limit=1000", self.endpoint.base_url);
+            let url = format!("{}/models?limit=1000", self.root);
             list_models(&self.http, &url, &self.headers()).await
         })
     }
 
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
-        let url = format!("{}/messages", self.endpoint.base_url);
+        let url = format!("{}/messages", self.root);
         let headers = self.headers();
         post_stream(
             self.http.clone(),

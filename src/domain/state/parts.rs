@@ -88,8 +88,12 @@ pub struct ApprovalState {
     pub label: Option<Risk>,
     pub requested_seq: u64,
     pub resolution: Option<(ApprovalDecision, Actor)>,
-    /// The call it was for was abandoned (the process stopped while it waited).
+    /// The call it was for was abandoned (the process stopped while it waited, or the run
+    /// was stopped).
     pub expired: bool,
+    /// Why it expired, when that was recorded (older logs: an interruption).
+    #[serde(default)]
+    pub expiry: Option<String>,
 }
 
 impl ApprovalState {
