@@ -32,8 +32,17 @@ pub enum ReadError {
         size: u64,
         limit: u64,
     },
-    #[error("{}: the file is not UTF-8 text", path.display())]
-    NotText { path: PathBuf },
+    #[error(
+        "{} line {line}: the file is not UTF-8 text (byte {offset} is not); save it as UTF-8",
+        path.display()
+    )]
+    NotText {
+        path: PathBuf,
+        /// The 1-based line of the first byte that is not UTF-8.
+        line: usize,
+        /// Its offset from the start of the file.
+        offset: usize,
+    },
 }
 
 impl ReadError {
@@ -124,11 +133,122 @@ pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
-/// The UTF-8 text of the regular file at `path`, at most `limit` bytes of it.
+/// The UTF-8 text of the regular file at `path`, at most `limit` bytes of it. A byte order
+/// mark (some Windows editors write one) is dropped; bytes that are not UTF-8 are an error
+/// naming the line and the offset of the first one.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
-    String::from_utf8(read_bytes(path, limit)?).map_err(|_| ReadError::NotText {
-        path: path.to_owned(),
+    let bytes = read_bytes(path, limit)?;
+    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        ReadError::NotText {
+            path: path.to_owned(),
+            line,
+            offset,
+        }
     })
+}
+
+/// The 1-based line of byte `offset` in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The table a TOML line opens (`[a.b]` → `a.b`), if it is a table header.
+fn table_header(line: &str) -> Option<String> {
+    let l = line.trim();
+    let l = l.split(" #").next().unwrap_or(l).trim();
+    if !l.starts_with('[') {
+        return None;
+    }
+    Some(l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+}
+
+/// The dotted key a `key = value` line sets under `table`.
+fn key_on(table: &str, line: &str) -> Option<String> {
+    let l = line.trim();
+    if !l.contains('=') || l.starts_with('#') {
+        return None;
+    }
+    let key = l.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() {
+        return None;
+    }
+    Some(if table.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{table}.{key}")
+    })
+}
+
+/// The dotted key (with its table) set on line `line_no` of TOML `text`, or the table a
+/// header line opens.
+pub fn toml_key_at(text: &str, line_no: usize) -> Option<String> {
+    let mut table = String::new();
+    for (i, line) in text.lines().enumerate().take(line_no) {
+        if let Some(t) = table_header(line) {
+            table = t;
+            if i + 1 == line_no {
+                return Some(table);
+            }
+        } else if i + 1 == line_no {
+            return key_on(&table, line);
+        }
+    }
+    None
+}
+
+/// The 1-based line of TOML `text` that sets the dotted `key` (`budget.roles.qa.usd`), if
+/// it is written as `key = …` under its table.
+pub fn toml_key_line(text: &str, key: &str) -> Option<usize> {
+    let mut table = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(t) = table_header(line) {
+            table = t;
+        } else if key_on(&table, line).as_deref() == Some(key) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// A TOML error as people read it: `line N: key `a.b`: what is wrong. fix`. `first_line` is
+/// the line of the file `text` starts on (front matter starts on line 2).
+pub fn describe_toml(text: &str, e: &toml::de::Error, first_line: usize) -> String {
+    let msg = e.message().trim().trim_end_matches('.').to_owned();
+    let Some(span) = e.span() else { return msg };
+    let line_no = line_of(text, span.start);
+    let key = toml_key_at(text, line_no);
+    let fix = if msg.contains("unknown field") {
+        "Remove it or fix its spelling; `macrohard-tui init` writes a commented config with every key."
+    } else if msg.contains("invalid type")
+        || msg.contains("invalid value")
+        || msg.contains("unknown variant")
+    {
+        "Give it a value of the type shown; `macrohard-tui init` writes a commented config with every key."
+    } else if msg.contains("missing field") {
+        "Add it."
+    } else {
+        "Fix the TOML syntax at that line."
+    };
+    let shown = line_no + first_line - 1;
+    match key {
+        Some(k) => format!("line {shown}: key `{k}`: {msg}. {fix}"),
+        None => format!("line {shown}: {msg}. {fix}"),
+    }
 }
 
 #[cfg(test)]
@@ -191,5 +311,45 @@ mod tests {
             read_text(&p, 100).unwrap_err(),
             ReadError::NotText { .. }
         ));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named_by_line_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("theme.toml");
+        std::fs::write(&p, b"a = 1\nb = \"\xff\"\n").unwrap();
+        let e = read_text(&p, 100).unwrap_err().to_string();
+        assert!(e.contains("theme.toml line 2"), "{e}");
+        assert!(e.contains("byte 11"), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, b"\xEF\xBB\xBFx = 1\n").unwrap();
+        assert_eq!(read_text(&p, 100).unwrap(), "x = 1\n");
+    }
+
+    #[test]
+    fn toml_errors_name_the_line_and_the_key() {
+        let text = "[run]\nprovider = \"sim\"\n\n[budget.roles.qa]\nusd = \"lots\"\n";
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Qa {
+            usd: f64,
+        }
+        let e = toml::from_str::<toml::Table>(text)
+            .map(|t| t["budget"]["roles"]["qa"].clone().try_into::<Qa>())
+            .unwrap()
+            .unwrap_err();
+        // A nested error has no span: the message stands alone.
+        assert!(!describe_toml(text, &e, 1).is_empty());
+        let e = toml::from_str::<toml::Table>("a = 1\nb = = 2\n").unwrap_err();
+        let d = describe_toml("a = 1\nb = = 2\n", &e, 1);
+        assert!(d.starts_with("line 2: key `b`"), "{d}");
+        assert_eq!(toml_key_line(text, "budget.roles.qa.usd"), Some(5));
+        assert_eq!(toml_key_line(text, "run.provider"), Some(2));
+        assert_eq!(toml_key_line(text, "run.model"), None);
     }
 }

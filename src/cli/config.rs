@@ -278,35 +278,64 @@ impl Config {
         };
         let config =
             Self::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-        config
-            .validate()
-            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        config.check().map_err(|(key, what)| {
+            let at = key
+                .as_deref()
+                .and_then(|k| crate::fsread::toml_key_line(&text, k))
+                .map(|n| format!(" line {n}"))
+                .unwrap_or_default();
+            let key = key.map(|k| format!(" key `{k}`")).unwrap_or_default();
+            ConfigError(format!("{}{at}:{key} {what}", path.display()))
+        })?;
         Ok(config)
     }
 
     /// Parses TOML text; errors say the line, the key and the fix.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| describe(text, &e))
+        toml::from_str(text).map_err(|e| crate::fsread::describe_toml(text, &e, 1))
     }
 
+    #[cfg(test)]
     fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|(key, what)| match key {
+            Some(k) => format!("key `{k}` {what}"),
+            None => what,
+        })
+    }
+
+    /// Values the types allow but the program does not: the key (if one) and what is wrong.
+    fn check(&self) -> Result<(), (Option<String>, String)> {
+        let key = |k: &str, what: &str| Err((Some(k.to_owned()), what.to_owned()));
         if self.run.concurrency == 0 {
-            return Err("key `run.concurrency` must be at least 1".into());
+            return key("run.concurrency", "must be at least 1");
         }
         if self.run.max_attempts == 0 {
-            return Err("key `run.max_attempts` must be at least 1".into());
+            return key("run.max_attempts", "must be at least 1");
         }
         if self.ui.fps == 0 || self.ui.fps > 240 {
-            return Err("key `ui.fps` must be between 1 and 240".into());
+            return key("ui.fps", "must be between 1 and 240");
         }
         if !(self.sim.speed >= 0.0 && self.sim.speed.is_finite()) {
-            return Err("key `sim.speed` must be 0 (instant) or a positive number".into());
+            return key("sim.speed", "must be 0 (instant) or a positive number");
         }
-        self.prices()?;
+        // Budgets: `usd: -1 is negative; …` becomes key `budget.usd`.
+        let budget = |table: String, b: Budget| -> Result<(), (Option<String>, String)> {
+            b.validate().map_err(|e| {
+                let (field, what) = e.split_once(": ").unwrap_or(("", e.as_str()));
+                (Some(format!("{table}.{field}")), what.to_owned())
+            })
+        };
+        budget("budget".into(), self.budget.budget())?;
+        budget("budget.task".into(), self.budget.task.budget())?;
+        for (role, limits) in &self.budget.roles {
+            budget(format!("budget.roles.{role}"), limits.budget())?;
+        }
+        self.prices().map_err(|e| (None, e))?;
         for (name, p) in &self.providers {
             if p.context_window.is_some_and(|w| w < 1024) {
-                return Err(format!(
-                    "key `providers.{name}.context_window` must be at least 1024 tokens"
+                return Err((
+                    Some(format!("providers.{name}.context_window")),
+                    "must be at least 1024 tokens".into(),
                 ));
             }
         }
@@ -322,55 +351,6 @@ impl Config {
     pub fn holds_keys(&self) -> bool {
         self.providers.values().any(|p| p.api_key.is_some())
     }
-}
-
-/// Turns a TOML error into `line N: key `a.b`: what is wrong. fix`.
-fn describe(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim().to_owned();
-    let Some(span) = e.span() else { return msg };
-    let start = span.start.min(text.len());
-    let line_no = text.get(..start).unwrap_or("").matches('\n').count() + 1;
-    let key = key_at(text, line_no);
-    let fix = if msg.contains("unknown field") {
-        "Remove it or fix its spelling; `macrohard-tui init` writes a commented config with every key."
-    } else if msg.contains("invalid type")
-        || msg.contains("invalid value")
-        || msg.contains("unknown variant")
-    {
-        "Give it a value of the type shown; `macrohard-tui init` writes a commented config with every key."
-    } else {
-        "Fix the TOML syntax at that line."
-    };
-    match key {
-        Some(k) => format!("line {line_no}: key `{k}`: {msg}. {fix}"),
-        None => format!("line {line_no}: {msg}. {fix}"),
-    }
-}
-
-/// The dotted key defined on a line, with the table it sits in.
-fn key_at(text: &str, line_no: usize) -> Option<String> {
-    let mut table = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l.starts_with('[') && !l.starts_with("[[") {
-            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
-        }
-        if i + 1 == line_no {
-            if l.starts_with('[') {
-                return Some(table);
-            }
-            let key = l.split('=').next()?.trim();
-            if key.is_empty() || key.starts_with('#') {
-                return None;
-            }
-            return Some(if table.is_empty() {
-                key.to_owned()
-            } else {
-                format!("{table}.{key}")
-            });
-        }
-    }
-    None
 }
 
 /// Where the configuration and data live.
@@ -466,5 +446,63 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("run.autonomy"), "{e}");
         let e = Config::parse("[nope]\n").unwrap_err();
         assert!(e.contains("line 1") && e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn negative_nan_and_absurd_budgets_name_the_file_the_line_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let cases = [
+            (
+                "[budget]\nusd = -1.0\n",
+                "line 2: key `budget.usd`",
+                "negative",
+            ),
+            (
+                "[budget]\nusd = nan\n",
+                "line 2: key `budget.usd`",
+                "not a number",
+            ),
+            (
+                "[budget]\nusd = inf\n",
+                "line 2: key `budget.usd`",
+                "largest",
+            ),
+            (
+                "[run]\n\n[budget.task]\ntokens = 9000000000000\n",
+                "line 4: key `budget.task.tokens`",
+                "largest",
+            ),
+            (
+                "[budget.roles.qa]\nturns = 3\nusd = 1e12\n",
+                "line 3: key `budget.roles.qa.usd`",
+                "largest",
+            ),
+        ];
+        for (text, at, what) in cases {
+            std::fs::write(&path, text).unwrap();
+            let e = Config::load(&path, true).unwrap_err().0;
+            assert!(e.contains("config.toml") && e.contains(at), "{text}: {e}");
+            assert!(e.contains(what), "{text}: {e}");
+        }
+        std::fs::write(&path, "[run]\nconcurrency = 0\n").unwrap();
+        let e = Config::load(&path, true).unwrap_err().0;
+        assert!(e.contains("line 2: key `run.concurrency`"), "{e}");
+        std::fs::write(&path, "[budget]\nusd = 2.5\n[budget.task]\ntokens = 1000\n").unwrap();
+        Config::load(&path, true).unwrap();
+    }
+
+    #[test]
+    fn a_config_that_is_not_utf8_or_has_a_bom_says_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, b"[run]\nprovider = \"s\xffm\"\n").unwrap();
+        let e = Config::load(&path, true).unwrap_err().0;
+        assert!(
+            e.contains("config.toml line 2") && e.contains("UTF-8"),
+            "{e}"
+        );
+        std::fs::write(&path, b"\xEF\xBB\xBF[run]\nconcurrency = 2\n").unwrap();
+        assert_eq!(Config::load(&path, true).unwrap().run.concurrency, 2);
     }
 }

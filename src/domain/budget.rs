@@ -168,7 +168,55 @@ pub struct Exceeded {
     pub used: f64,
 }
 
+/// The largest USD limit a budget may have: more is a typo, not a budget.
+pub const MAX_USD: f64 = 1e9;
+/// The largest token limit a budget may have.
+pub const MAX_TOKENS: u64 = 1_000_000_000_000;
+/// The largest turn limit a budget may have.
+pub const MAX_TURNS: u64 = 1_000_000_000;
+/// The largest wall-time limit, in seconds (about 31 years).
+pub const MAX_WALL_SECS: u64 = 1_000_000_000;
+
+impl Budgets {
+    /// Every role's budget and the task budget are [`Budget::validate`]d; the error names
+    /// the scope (`role engineer: …`).
+    pub fn validate(&self) -> Result<(), String> {
+        for (role, b) in &self.roles {
+            b.validate().map_err(|e| format!("role {role}: {e}"))?;
+        }
+        self.task.validate().map_err(|e| format!("task: {e}"))
+    }
+}
+
 impl Budget {
+    /// Refuses limits no one means: negative, not a number, infinite, or absurdly large
+    /// (over [`MAX_USD`], [`MAX_TOKENS`], [`MAX_TURNS`], [`MAX_WALL_SECS`]). Every place a
+    /// budget is set (config, flags, `:budget`, the socket) calls this.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(usd) = self.usd {
+            if usd.is_nan() {
+                return Err("usd: not a number; give an amount such as 2.50".into());
+            }
+            if usd < 0.0 {
+                return Err(format!("usd: {usd} is negative; give 0 or more"));
+            }
+            if usd > MAX_USD {
+                return Err(format!(
+                    "usd: {usd} is more than the largest budget (1e9 USD); give a smaller amount"
+                ));
+            }
+        }
+        let whole = |name: &str, v: Option<u64>, max: u64| match v {
+            Some(v) if v > max => Err(format!(
+                "{name}: {v} is more than the largest budget ({max}); give a smaller amount"
+            )),
+            _ => Ok(()),
+        };
+        whole("tokens", self.tokens, MAX_TOKENS)?;
+        whole("turns", self.turns, MAX_TURNS)?;
+        whole("wall_secs", self.wall_secs, MAX_WALL_SECS)
+    }
+
     pub fn is_unlimited(&self) -> bool {
         *self == Budget::default()
     }
@@ -253,6 +301,35 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negative_nan_infinite_and_absurd_budgets_are_refused() {
+        let usd = |v: f64| Budget {
+            usd: Some(v),
+            ..Budget::default()
+        };
+        for bad in [-1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 2e9] {
+            let e = usd(bad).validate().unwrap_err();
+            assert!(e.starts_with("usd: "), "{e}");
+        }
+        assert!(usd(0.0).validate().is_ok());
+        assert!(usd(1e9).validate().is_ok());
+        let tokens = Budget {
+            tokens: Some(MAX_TOKENS + 1),
+            ..Budget::default()
+        };
+        assert!(tokens.validate().unwrap_err().starts_with("tokens: "));
+        // `with` saturates a huge amount; validation still sees it.
+        let huge = Budget::default().with(BudgetScope::Tokens, 1e30);
+        assert!(huge.validate().is_err());
+        let turns = Budget::default().with(BudgetScope::Turns, 1e10);
+        assert!(turns.validate().unwrap_err().starts_with("turns: "));
+        let mut budgets = Budgets::default();
+        budgets.roles.insert("engineer".into(), usd(-2.0));
+        let e = budgets.validate().unwrap_err();
+        assert!(e.starts_with("role engineer: usd: "), "{e}");
+        assert!(Budget::default().validate().is_ok());
+    }
 
     #[test]
     fn unlimited_budget_is_never_exceeded() {

@@ -83,30 +83,22 @@ fn parse(text: &str, source: &str, path: &Path) -> Result<RoleDef, RoleError> {
         path: path.to_owned(),
         detail,
     };
-    let rest = text
-        .strip_prefix("+++\n")
-        .or_else(|| text.strip_prefix("+++\r\n"))
-        .ok_or_else(|| {
-            bad(
-                "line 1: a role file starts with a `+++` line, then TOML front matter, then `+++`"
-                    .into(),
-            )
-        })?;
+    // A byte order mark and Windows line ends (`\r\n`) are accepted: some editors write them.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = text.replace("\r\n", "\n");
+    let rest = text.strip_prefix("+++\n").ok_or_else(|| {
+        bad(
+            "line 1: a role file starts with a `+++` line, then TOML front matter, then `+++`"
+                .into(),
+        )
+    })?;
     let end = rest
         .find("\n+++")
         .ok_or_else(|| bad("the front matter has no closing `+++` line".into()))?;
     let (front, body) = (&rest[..end], &rest[end + 4..]);
-    let fm: FrontMatter = toml::from_str(front).map_err(|e| {
-        // The span is an offset into the front matter, which starts on the file's line 2.
-        let line = e
-            .span()
-            .map(|s| front.get(..s.start).unwrap_or(front).matches('\n').count() + 2);
-        let msg = e.message().to_owned();
-        bad(match line {
-            Some(l) => format!("line {l}: {msg}"),
-            None => msg,
-        })
-    })?;
+    // The front matter starts on the file's line 2.
+    let fm: FrontMatter =
+        toml::from_str(front).map_err(|e| bad(crate::fsread::describe_toml(front, &e, 2)))?;
     let known: Vec<&str> = specs().iter().map(|s| s.name).collect();
     if let Some(t) = fm.tools.iter().find(|t| !known.contains(&t.as_str())) {
         return Err(bad(format!(
@@ -269,6 +261,31 @@ mod tests {
             e.contains("qa.md") && e.contains("line 6") && e.contains("bogus"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_prompt_file_with_windows_line_ends_or_a_byte_order_mark_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let unix = "+++\nname = \"qa\"\ntitle = \"Q\"\ndescription = \"d\"\ntools = []\n+++\n\nTest {{goal}}.\n";
+        let crlf = unix.replace('\n', "\r\n");
+        std::fs::write(dir.path().join("qa.md"), &crlf).unwrap();
+        let r = Roster::load(Some(dir.path())).unwrap();
+        assert_eq!(r.get("qa").unwrap().template, "Test {{goal}}.\n");
+        let bom = format!("\u{feff}{crlf}");
+        std::fs::write(dir.path().join("qa.md"), bom).unwrap();
+        let r = Roster::load(Some(dir.path())).unwrap();
+        assert_eq!(r.get("qa").unwrap().title, "Q");
+        // An error in CRLF front matter still names the line and the key.
+        let bad = crlf.replace("tools = []", "tools = 3");
+        std::fs::write(dir.path().join("qa.md"), bad).unwrap();
+        let e = Roster::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(e.contains("qa.md: line 5: key `tools`"), "{e}");
+        // Bytes that are not UTF-8 name the file and the line.
+        let mut bytes = unix.as_bytes().to_vec();
+        bytes.extend_from_slice(b"caf\xe9\n");
+        std::fs::write(dir.path().join("qa.md"), bytes).unwrap();
+        let e = Roster::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(e.contains("qa.md line 9") && e.contains("UTF-8"), "{e}");
     }
 
     #[test]

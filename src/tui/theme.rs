@@ -176,40 +176,43 @@ pub fn degrade(c: Color, depth: ColorDepth) -> Color {
 
 impl Theme {
     pub fn parse(text: &str, depth: ColorDepth) -> Result<Self, String> {
-        let f: ThemeFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text.get(..s.start).unwrap_or("").matches('\n').count() + 1);
-            match line {
-                Some(l) => format!("line {l}: {}", e.message()),
-                None => e.message().to_owned(),
-            }
-        })?;
+        let f: ThemeFile =
+            toml::from_str(text).map_err(|e| crate::fsread::describe_toml(text, &e, 1))?;
         let c = &f.colors;
-        let col = |s: &str| parse_color(s).map(|c| degrade(c, depth));
-        let fg = |s: &str| -> Result<Style, String> { Ok(Style::new().fg(col(s)?)) };
-        let base = Style::new().fg(col(&c.fg)?).bg(col(&c.bg)?);
+        // A bad colour names its line and key: `line 7: key `colors.fg`: "nope" is not …`.
+        let col = |key: &str, s: &str| {
+            parse_color(s).map(|c| degrade(c, depth)).map_err(|e| {
+                let key = format!("colors.{key}");
+                match crate::fsread::toml_key_line(text, &key) {
+                    Some(n) => format!("line {n}: key `{key}`: {e}"),
+                    None => format!("key `{key}`: {e}"),
+                }
+            })
+        };
+        let fg =
+            |key: &str, s: &str| -> Result<Style, String> { Ok(Style::new().fg(col(key, s)?)) };
+        let base = Style::new().fg(col("fg", &c.fg)?).bg(col("bg", &c.bg)?);
         let mut t = Theme {
             name: f.name.clone(),
             mono: f.mono,
             base,
-            dim: fg(&c.dim)?,
-            accent: fg(&c.accent)?,
-            border: fg(&c.border)?,
-            border_focus: fg(&c.border_focus)?.add_modifier(Modifier::BOLD),
+            dim: fg("dim", &c.dim)?,
+            accent: fg("accent", &c.accent)?,
+            border: fg("border", &c.border)?,
+            border_focus: fg("border_focus", &c.border_focus)?.add_modifier(Modifier::BOLD),
             selection: Style::new()
-                .fg(col(&c.selection_fg)?)
-                .bg(col(&c.selection_bg)?)
+                .fg(col("selection_fg", &c.selection_fg)?)
+                .bg(col("selection_bg", &c.selection_bg)?)
                 .add_modifier(Modifier::BOLD),
-            ok: fg(&c.ok)?,
-            warn: fg(&c.warn)?,
-            error: fg(&c.error)?.add_modifier(Modifier::BOLD),
-            info: fg(&c.info)?,
-            reasoning: fg(&c.reasoning)?,
-            tool: fg(&c.tool)?,
-            human: fg(&c.human)?.add_modifier(Modifier::BOLD),
-            simulated: fg(&c.simulated)?.add_modifier(Modifier::BOLD),
-            title: fg(&c.accent)?.add_modifier(Modifier::BOLD),
+            ok: fg("ok", &c.ok)?,
+            warn: fg("warn", &c.warn)?,
+            error: fg("error", &c.error)?.add_modifier(Modifier::BOLD),
+            info: fg("info", &c.info)?,
+            reasoning: fg("reasoning", &c.reasoning)?,
+            tool: fg("tool", &c.tool)?,
+            human: fg("human", &c.human)?.add_modifier(Modifier::BOLD),
+            simulated: fg("simulated", &c.simulated)?.add_modifier(Modifier::BOLD),
+            title: fg("accent", &c.accent)?.add_modifier(Modifier::BOLD),
         };
         if f.mono {
             let plain = Style::new();
@@ -333,6 +336,18 @@ mod tests {
         text.push('\n');
         let e = Theme::parse(&text, ColorDepth::TrueColor).unwrap_err();
         assert!(e.contains("not a colour"), "{e}");
+        let line = text.lines().position(|l| l.contains("nocolour")).unwrap() + 1;
+        assert!(e.starts_with(&format!("line {line}: key `colors.")), "{e}");
+        let e = Theme::parse("name = \"x\"\nmono = \"yes\"\n", ColorDepth::TrueColor).unwrap_err();
+        assert!(e.starts_with("line 2: key `mono`"), "{e}");
+    }
+
+    #[test]
+    fn a_theme_file_that_is_not_utf8_names_the_file_and_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("odd.toml"), b"name = \"odd\"\n# caf\xe9\n").unwrap();
+        let e = Themes::load(Some(dir.path()), ColorDepth::TrueColor).unwrap_err();
+        assert!(e.contains("odd.toml line 2") && e.contains("UTF-8"), "{e}");
     }
 
     #[test]
