@@ -1,3 +1,4 @@
+use crate::domain::Budget;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -111,16 +112,16 @@ pub struct FollowArgs {
     #[arg(long)]
     pub yes: bool,
     /// Token budget for the run
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = budget_tokens)]
     pub budget_tokens: Option<u64>,
     /// USD budget for the run
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = budget_usd)]
     pub budget_usd: Option<f64>,
     /// LLM turn budget for the run
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = budget_turns)]
     pub budget_turns: Option<u64>,
     /// Wall-time budget for the run, in seconds of running
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = budget_secs)]
     pub budget_secs: Option<u64>,
     /// Control room: at most this many frames a second
     #[arg(long, value_name = "N")]
@@ -186,4 +187,58 @@ pub struct ResumeArgs {
     pub base_url: Option<String>,
     #[command(flatten)]
     pub roles: RoleArgs,
+}
+
+/// A budget flag's value, refused as [`Budget::validate`] refuses it (negative, NaN, absurd).
+fn budget_flag(budget: Budget) -> Result<(), String> {
+    budget.validate().map_err(|e| {
+        e.split_once(": ")
+            .map_or(e.clone(), |(_, what)| what.to_owned())
+    })
+}
+
+fn whole(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("{s:?} is not a whole number of 0 or more"))
+}
+
+fn budget_usd(s: &str) -> Result<f64, String> {
+    let usd: f64 = s
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| format!("{s:?} is not an amount of USD (e.g. 2.50)"))?;
+    budget_flag(Budget {
+        usd: Some(usd),
+        ..Budget::default()
+    })?;
+    Ok(usd)
+}
+
+fn budget_tokens(s: &str) -> Result<u64, String> {
+    let tokens = whole(s)?;
+    budget_flag(Budget {
+        tokens: Some(tokens),
+        ..Budget::default()
+    })?;
+    Ok(tokens)
+}
+
+fn budget_turns(s: &str) -> Result<u64, String> {
+    let turns = whole(s)?;
+    budget_flag(Budget {
+        turns: Some(turns),
+        ..Budget::default()
+    })?;
+    Ok(turns)
+}
+
+fn budget_secs(s: &str) -> Result<u64, String> {
+    let secs = whole(s)?;
+    budget_flag(Budget {
+        wall_secs: Some(secs),
+        ..Budget::default()
+    })?;
+    Ok(secs)
 }

@@ -249,6 +249,8 @@ impl RunActor {
                 Ok(())
             }
             Command::SetBudget { target, budget } => {
+                // From the socket as from `:budget`: no negative, NaN or absurd limit.
+                budget.validate().map_err(|e| format!("{target} budget: {e}"))?;
                 self.budget_target_exists(&target)?;
                 self.pending.push(Event::BudgetChanged {
                     target,
@@ -270,6 +272,7 @@ impl RunActor {
                     return Err(format!("{target} has no budget to extend"));
                 }
                 let budget = now.extended(&self.state.initial_of(&target));
+                budget.validate().map_err(|e| format!("{target} budget: {e}"))?;
                 self.pending.push(Event::BudgetChanged {
                     target: target.clone(),
                     budget,

@@ -208,6 +208,7 @@ pub fn execute(app: &mut App, input: &str) -> Result<(), String> {
                 Amount::Add(v) => now(scope).unwrap_or(0.0) + v,
             };
             let budget = current.with(scope, v);
+            budget.validate().map_err(|e| format!("budget: {e}"))?;
             let msg = format!("{target} {scope} budget set to {}", scope.amount(v));
             steer(app, Command::SetBudget { target, budget }, msg)
         }
