@@ -108,13 +108,13 @@ async fn the_looping_reviewer_is_marked_stuck_and_a_message_frees_it() {
         reason.contains("search_files") && reason.contains("on T6"),
         "{reason}"
     );
+    // The message alone frees it: no `p` needed.
     run.cmd(Command::Inject {
         target: Some(agent.clone()),
         text: "stop searching, the code is clean: write the verdict".into(),
     })
     .await
     .unwrap();
-    run.cmd(Command::ResumeAgent { agent }).await.unwrap();
     let (state, records) = run.finish().await;
     assert_eq!(
         state.status,
@@ -140,7 +140,9 @@ async fn the_looping_reviewer_is_marked_stuck_and_a_message_frees_it() {
         "{report}"
     );
     assert!(
-        report.contains("| tester@lab | reviewer-1 → thinking: resumed by tester@lab |"),
+        report.contains(
+            "| tester@lab | reviewer-1 → thinking: freed by tester@lab, who wrote to it |"
+        ),
         "{report}"
     );
     // The supervisor heard about it too.
@@ -518,4 +520,209 @@ async fn raising_the_runs_budget_lets_the_paused_run_go_on() {
     );
     assert!(records.iter().any(|r| matches!(&r.event,
         Event::RunStatusChanged { status: RunStatus::Running, reason } if reason == "resumed by tester@lab: the budget was raised")));
+}
+
+/// Waits for the reviewer of the `#loop` scenario to be marked stuck.
+async fn stuck_reviewer(rx: &mut tokio::sync::broadcast::Receiver<EventRecord>) -> EventRecord {
+    wait_for(rx, "the stuck reviewer", |e| {
+        matches!(e, Event::AgentStatusChanged { agent, status: AgentStatus::Stuck, .. }
+            if agent.as_str() == "reviewer-1")
+    })
+    .await
+}
+
+fn freed_by_tester(records: &[EventRecord], how: &str) -> bool {
+    records.iter().any(|r| {
+        matches!(&r.event, Event::AgentStatusChanged { agent, status, reason }
+            if agent.as_str() == "reviewer-1" && *status != AgentStatus::Stuck
+                && reason == &format!("freed by tester@lab, who {how}"))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_on_a_stuck_agent_frees_it_with_a_fresh_window() {
+    let run = start("Build a command-line todo app #loop", |c| {
+        c.auto_approve = Some(tester());
+    })
+    .await;
+    let (_, mut rx) = run.engine.handle.subscribe().await.unwrap();
+    let first = stuck_reviewer(&mut rx).await;
+    let reviewer = macrohard::domain::AgentId::from("reviewer-1");
+    // `p` (whether the view sends pause or resume) frees it, never "already paused".
+    run.cmd(Command::PauseAgent {
+        agent: reviewer.clone(),
+    })
+    .await
+    .unwrap();
+    // The sim's reviewer loops until a person writes to it: it is caught again, but only
+    // after a whole new window of calls.
+    let again = stuck_reviewer(&mut rx).await;
+    run.cmd(Command::Inject {
+        target: Some(reviewer.clone()),
+        text: "write the verdict now".into(),
+    })
+    .await
+    .unwrap();
+    let (state, records) = run.finish().await;
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert!(freed_by_tester(&records, "resumed it"), "p is recorded");
+    assert!(freed_by_tester(&records, "wrote to it"), "the message too");
+    let calls = records
+        .iter()
+        .filter(|r| r.seq > first.seq && r.seq < again.seq)
+        .filter(
+            |r| matches!(&r.event, Event::ToolCallRequested { agent, .. } if agent == &reviewer),
+        )
+        .count();
+    let window = macrohard::engine::stuck::StuckLimits::default().window;
+    assert!(calls >= window, "{calls} calls between two episodes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_retry_of_a_stuck_agents_task_frees_it() {
+    let run = start("Build a command-line todo app #loop", |c| {
+        c.auto_approve = Some(tester());
+    })
+    .await;
+    let (_, mut rx) = run.engine.handle.subscribe().await.unwrap();
+    stuck_reviewer(&mut rx).await;
+    run.cmd(Command::CancelTask {
+        task: t(6),
+        reason: None,
+    })
+    .await
+    .unwrap();
+    run.cmd(Command::RetryTask { task: t(6) }).await.unwrap();
+    let (state, records) = run.finish().await;
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert_eq!(state.task(&t(6)).unwrap().status, TaskStatus::Done);
+    assert!(freed_by_tester(&records, "cancelled its task"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_a_run_held_by_a_stuck_agent_frees_it() {
+    let run = start("Build a command-line todo app #loop", |c| {
+        c.auto_approve = Some(tester());
+    })
+    .await;
+    let (_, mut rx) = run.engine.handle.subscribe().await.unwrap();
+    stuck_reviewer(&mut rx).await;
+    wait_for(&mut rx, "the held pause", |e| {
+        matches!(e, Event::RunStatusChanged { status: RunStatus::Paused, reason }
+            if reason.starts_with("waiting for a person"))
+    })
+    .await;
+    run.cmd(Command::ResumeRun).await.unwrap();
+    // Not paused again at once: the reviewer works a new window before it is caught again.
+    let next = wait_for(&mut rx, "the reviewer's next call or a pause", |e| {
+        matches!(e, Event::ToolCallRequested { agent, .. } if agent.as_str() == "reviewer-1")
+            || matches!(
+                e,
+                Event::RunStatusChanged {
+                    status: RunStatus::Paused,
+                    ..
+                }
+            )
+    })
+    .await;
+    assert!(
+        matches!(next.event, Event::ToolCallRequested { .. }),
+        "{:?}",
+        next.event
+    );
+    run.cmd(Command::Inject {
+        target: Some("reviewer-1".into()),
+        text: "write the verdict now".into(),
+    })
+    .await
+    .unwrap();
+    let (state, records) = run.finish().await;
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert!(freed_by_tester(&records, "resumed the run"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_a_stop_frees_the_stuck_agent_and_the_run_completes() {
+    let run = start("Build a command-line todo app #loop", |c| {
+        c.auto_approve = Some(tester());
+    })
+    .await;
+    let (_, mut rx) = run.engine.handle.subscribe().await.unwrap();
+    stuck_reviewer(&mut rx).await;
+    wait_for(&mut rx, "the held pause", |e| {
+        matches!(
+            e,
+            Event::RunStatusChanged {
+                status: RunStatus::Paused,
+                ..
+            }
+        )
+    })
+    .await;
+    // What a headless run does on exit 3: stop the engine, the run stays resumable.
+    run.engine.handle.shutdown().await;
+    let id = run.engine.handle.run().clone();
+    let Run {
+        _dir,
+        store,
+        engine,
+    } = run;
+    let _ = engine.join.await;
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), _dir.path().join("ws"));
+    config.auto_approve = Some(tester());
+    let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
+    let target = RunTarget::Resume {
+        run: id,
+        by: tester(),
+        budget: None,
+    };
+    let engine = engine::start(store.clone(), provider, config, target)
+        .await
+        .unwrap();
+    let (_, mut rx) = engine.handle.subscribe().await.unwrap();
+    let end = wait_for(&mut rx, "the end or another pause", |e| {
+        matches!(
+            e,
+            Event::RunStatusChanged {
+                status: RunStatus::Completed | RunStatus::Paused,
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(
+        matches!(
+            &end.event,
+            Event::RunStatusChanged {
+                status: RunStatus::Completed,
+                ..
+            }
+        ),
+        "{:?}",
+        end.event
+    );
+    let (state, records) = Run {
+        _dir,
+        store,
+        engine,
+    }
+    .finish()
+    .await;
+    assert_eq!(state.task(&t(6)).unwrap().status, TaskStatus::Done);
+    assert!(freed_by_tester(&records, "resumed the run"));
 }

@@ -93,8 +93,8 @@ pub(crate) struct RunActor {
     pub(super) paused_agents: HashSet<AgentId>,
     /// What each agent has done lately, for stuck detection.
     pub(super) watches: HashMap<AgentId, super::stuck::Watch>,
-    /// Agents paused as stuck, with the pattern seen.
-    pub(super) stuck: HashMap<AgentId, String>,
+    /// Agents paused as stuck, with the pattern seen and the task they were on.
+    pub(super) stuck: HashMap<AgentId, super::unstick::StuckMark>,
     /// The hash of each agent's latest rendered prompt, for the commit of its task.
     prompt_hashes: HashMap<AgentId, String>,
     /// Finished tasks to commit in the workspace's git repository, one at a time; dropped at
@@ -115,6 +115,8 @@ pub(crate) struct RunActor {
     /// The run paused itself because every worker waits for a person; that person's fix
     /// resumes it.
     pub(super) held_pause: bool,
+    /// How many stuck agents people have freed (a command that frees one lifts a held pause).
+    pub(super) frees: u64,
     shutdown: Option<(oneshot::Sender<()>, Instant)>,
     ended_at: Option<Instant>,
 }
@@ -154,7 +156,8 @@ impl RunActor {
                         reason: state.status_reason.clone(),
                     });
                 }
-                let mut events: Vec<Event> = recovery::interrupted(&state).into_iter().collect();
+                let mut events = super::unstick::freed_on_resume(&state, &by);
+                events.extend(recovery::interrupted(&state));
                 events.push(Event::log(
                     LogLevel::Info,
                     "engine",
@@ -237,6 +240,7 @@ impl RunActor {
             nudges: 0,
             told_settled: false,
             held_pause: false,
+            frees: 0,
             shutdown: None,
             ended_at: None,
         })
@@ -477,40 +481,6 @@ impl RunActor {
             if let Some(p) = self.watches.entry(agent.clone()).or_default().step(&limits) {
                 self.mark_stuck(&agent, p);
             }
-        }
-    }
-
-    /// Pauses an agent that loops, and tells the person and the supervisor what was seen.
-    pub(super) fn mark_stuck(&mut self, agent: &AgentId, pattern: String) {
-        if self.stuck.contains_key(agent) {
-            return;
-        }
-        self.paused_agents.insert(agent.clone());
-        self.watches.remove(agent);
-        let on = self
-            .live
-            .get(agent)
-            .and_then(|l| l.task.as_ref())
-            .map(|t| format!(" on {t}"))
-            .unwrap_or_default();
-        let reason = format!(
-            "stuck{on}: {pattern}; paused until a person resumes it (p) or sends guidance (i)"
-        );
-        self.stuck.insert(agent.clone(), reason.clone());
-        self.pending.push(Event::AgentStatusChanged {
-            agent: agent.clone(),
-            status: crate::domain::AgentStatus::Stuck,
-            reason,
-        });
-        self.pending.push(Event::log(
-            LogLevel::Warn,
-            agent.as_str(),
-            format!("stuck{on}: {pattern}"),
-        ));
-        if agent.as_str() != SUPERVISOR {
-            self.news.push(format!(
-                "{agent} is stuck{on}: {pattern}. It is paused until a person resumes it; re-plan or cancel the task if it cannot be done this way."
-            ));
         }
     }
 

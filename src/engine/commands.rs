@@ -2,6 +2,7 @@
 //! person, and takes effect at the next step boundary (or at once for "pause now").
 
 use super::actor::{RunActor, SUPERVISOR};
+use super::unstick::Freed;
 use crate::domain::{
     Actor, AgentId, AgentStatus, ApprovalDecision, BudgetTarget, Event, RunStatus, TaskStatus,
 };
@@ -52,7 +53,9 @@ impl RunActor {
                     ..
                 }
         );
+        let frees = self.frees;
         let result = self.apply_command(by, command);
+        let freed = self.frees != frees;
         // The run paused on its own budget goes on once a person has raised it enough.
         if result.is_ok()
             && raises_run_budget
@@ -83,7 +86,7 @@ impl RunActor {
                 }
             )
         });
-        if result.is_ok() && fixes_a_hold && self.held_pause {
+        if result.is_ok() && (fixes_a_hold || freed) && self.held_pause {
             self.held_pause = false;
             if self.state.status == RunStatus::Paused && !resuming {
                 self.pending.push(Event::RunStatusChanged {
@@ -124,6 +127,7 @@ impl RunActor {
                     ));
                 }
                 self.held_pause = false;
+                self.free_all_stuck(by);
                 let status = if self.state.tasks.is_empty() {
                     RunStatus::Planning
                 } else {
@@ -137,6 +141,10 @@ impl RunActor {
             }
             Command::PauseAgent { agent } => {
                 self.known_agent(&agent)?;
+                // `p` on a stuck agent frees it: that is what the person means by it.
+                if self.free_stuck(&agent, by, Freed::Resumed) {
+                    return Ok(());
+                }
                 if !self.paused_agents.insert(agent.clone()) {
                     return Err(format!("{agent} is already paused"));
                 }
@@ -149,10 +157,12 @@ impl RunActor {
             }
             Command::ResumeAgent { agent } => {
                 self.known_agent(&agent)?;
+                if self.free_stuck(&agent, by, Freed::Resumed) {
+                    return Ok(());
+                }
                 if !self.paused_agents.remove(&agent) {
                     return Err(format!("{agent} is not paused"));
                 }
-                self.stuck.remove(&agent);
                 self.watches.remove(&agent);
                 let status = if self.live.contains_key(&agent) {
                     AgentStatus::Thinking
@@ -183,6 +193,7 @@ impl RunActor {
                     None if target.as_str() == SUPERVISOR => self.news.push(line),
                     None => {} // delivered with the agent's next task
                 }
+                self.free_stuck(&target, by, Freed::Message);
                 Ok(())
             }
             Command::Approve { approval, always } => {
@@ -216,6 +227,7 @@ impl RunActor {
                     ));
                 }
                 *self.manual_retries.entry(task.clone()).or_insert(0) += 1;
+                self.free_stuck_on(&task, by, Freed::Retry);
                 self.pending.push(Event::TaskStatusChanged {
                     task: task.clone(),
                     status: TaskStatus::Ready,
@@ -245,12 +257,15 @@ impl RunActor {
                 {
                     live.cancel.cancel();
                 }
+                self.free_stuck_on(&task, by, Freed::Cancelled);
                 self.news.push(format!("{by} cancelled {task}{why}"));
                 Ok(())
             }
             Command::SetBudget { target, budget } => {
                 // From the socket as from `:budget`: no negative, NaN or absurd limit.
-                budget.validate().map_err(|e| format!("{target} budget: {e}"))?;
+                budget
+                    .validate()
+                    .map_err(|e| format!("{target} budget: {e}"))?;
                 self.budget_target_exists(&target)?;
                 self.pending.push(Event::BudgetChanged {
                     target,
@@ -272,7 +287,9 @@ impl RunActor {
                     return Err(format!("{target} has no budget to extend"));
                 }
                 let budget = now.extended(&self.state.initial_of(&target));
-                budget.validate().map_err(|e| format!("{target} budget: {e}"))?;
+                budget
+                    .validate()
+                    .map_err(|e| format!("{target} budget: {e}"))?;
                 self.pending.push(Event::BudgetChanged {
                     target: target.clone(),
                     budget,

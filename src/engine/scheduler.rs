@@ -251,8 +251,8 @@ impl RunActor {
             if l.parked.is_none() {
                 return;
             }
-            if let Some(pattern) = self.stuck.get(*id) {
-                why.push(format!("{id} is {pattern}"));
+            if let Some(mark) = self.stuck.get(*id) {
+                why.push(format!("{id} is {}", mark.reason));
             } else if let Some(h) = self.state.hold_for(id) {
                 why.push(format!("{}; B extends it", h.reason));
             } else if self.paused_agents.contains(*id) {
@@ -318,8 +318,8 @@ impl RunActor {
                 continue;
             };
             let has_news = !live.inbox.is_empty() || (is_sup && !self.news.is_empty());
-            let waiting = if let (true, Some(why)) = (paused, self.stuck.get(&id)) {
-                Some((AgentStatus::Stuck, why.clone()))
+            let waiting = if let (true, Some(mark)) = (paused, self.stuck.get(&id)) {
+                Some((AgentStatus::Stuck, mark.reason.clone()))
             } else if let Some(hold) = self.state.hold_for(&id) {
                 Some((
                     AgentStatus::Paused,

@@ -45,6 +45,9 @@ pub struct Watch {
     results: HashSet<u64>,
     idle_steps: u32,
     planned: Vec<String>,
+    /// Calls still to go before a loop may be flagged again (a fresh window after a person
+    /// freed the agent).
+    grace: usize,
 }
 
 fn digest(parts: &[&str]) -> u64 {
@@ -65,8 +68,26 @@ fn label(name: &str, args: &Value) -> String {
 }
 
 impl Watch {
+    /// The watch of an agent a person has just freed: nothing it did before counts, and no
+    /// loop is flagged until it has filled a whole new window of calls.
+    pub fn fresh(limits: &StuckLimits) -> Self {
+        Self {
+            grace: limits.window.max(2),
+            ..Self::default()
+        }
+    }
+
     /// A tool call the agent asks for; `Some(pattern)` when it completes a loop.
     pub fn call(&mut self, name: &str, args: &Value, limits: &StuckLimits) -> Option<String> {
+        let pattern = self.see_call(name, args, limits);
+        if self.grace > 0 {
+            self.grace -= 1;
+            return None;
+        }
+        pattern
+    }
+
+    fn see_call(&mut self, name: &str, args: &Value, limits: &StuckLimits) -> Option<String> {
         if name == "create_task" {
             let title = args["title"].as_str().unwrap_or("").trim().to_lowercase();
             if !title.is_empty() {
@@ -116,6 +137,11 @@ impl Watch {
 
     /// A tool result; `Some(pattern)` when the same error keeps coming back.
     pub fn result(&mut self, ok: bool, text: &str, limits: &StuckLimits) -> Option<String> {
+        let pattern = self.see_result(ok, text, limits);
+        if self.grace > 0 { None } else { pattern }
+    }
+
+    fn see_result(&mut self, ok: bool, text: &str, limits: &StuckLimits) -> Option<String> {
         if self.results.insert(digest(&[text])) {
             self.idle_steps = 0;
         }
@@ -144,6 +170,9 @@ impl Watch {
     /// A step (one model turn) ended; `Some(pattern)` after too many without anything new.
     pub fn step(&mut self, limits: &StuckLimits) -> Option<String> {
         self.idle_steps += 1;
+        if self.grace > 0 {
+            return None;
+        }
         (self.idle_steps >= limits.idle_steps.max(2)).then(|| {
             format!(
                 "{} steps without a tool result it had not seen before",
@@ -230,6 +259,20 @@ mod tests {
             p.contains("planned the task \"Write the tests\" 3 times"),
             "{p}"
         );
+    }
+
+    #[test]
+    fn a_freed_agent_gets_a_whole_new_window_before_the_same_loop_is_flagged() {
+        let l = StuckLimits::default();
+        let args = json!({"pattern": "TODO", "path": "app"});
+        let mut w = Watch::fresh(&l);
+        for i in 0..l.window {
+            assert_eq!(w.call("search_files", &args, &l), None, "call {i}");
+            assert_eq!(w.result(false, "error: same", &l), None, "result {i}");
+            assert_eq!(w.step(&l), None, "step {i}");
+        }
+        let p = w.call("search_files", &args, &l).unwrap();
+        assert!(p.contains("the same call"), "{p}");
     }
 
     #[test]
