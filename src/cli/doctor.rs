@@ -246,6 +246,9 @@ fn check_roles(r: &mut Report, paths: &Paths, config: &Config) -> Option<Roster>
             r.line(Level::Fail, "roles", format!("[roles.{name}]: {e}"));
         }
     }
+    if let Err(e) = crate::engine::check_roster(&roster) {
+        r.line(Level::Fail, "prompts", e.to_string());
+    }
     let names: Vec<&str> = roster.names().collect();
     r.line(
         Level::Ok,

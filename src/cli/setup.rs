@@ -127,7 +127,9 @@ fn engine_failure(e: EngineError) -> Failure {
                 "run {run} has already ended ({status}): {reason}. `macrohard-tui show {run}` summarises it."
             ),
         },
-        EngineError::MissingRole(_) => Failure::usage(e.to_string()),
+        EngineError::MissingRole(_) | EngineError::SupervisorCannotFinish => {
+            Failure::usage(e.to_string())
+        }
         other => Failure::runtime(other.to_string()),
     }
 }

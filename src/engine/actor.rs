@@ -130,9 +130,7 @@ impl RunActor {
         tx: mpsc::Sender<Msg>,
         rx: mpsc::Receiver<Msg>,
     ) -> Result<Self, EngineError> {
-        if config.roster.get(SUPERVISOR).is_none() {
-            return Err(EngineError::MissingRole(SUPERVISOR.into()));
-        }
+        super::check_roster(&config.roster)?;
         let (run, state, workspace, boot_events) = match target {
             RunTarget::New(new) => {
                 let run = RunId::generate(now_ms(), fastrand::u128(..));

@@ -119,6 +119,21 @@ pub enum EngineError {
     Empty(RunId),
     #[error("role {0:?} is not defined")]
     MissingRole(String),
+    #[error(
+        "the supervisor's prompt (prompts/supervisor.md) does not list finish_run in its `tools`, so a run could never end; add \"finish_run\" to `tools`"
+    )]
+    SupervisorCannotFinish,
+}
+
+/// Whether a roster can run at all: it has a supervisor, and the supervisor can end the run.
+pub fn check_roster(roster: &Roster) -> Result<(), EngineError> {
+    let sup = roster
+        .get(actor::SUPERVISOR)
+        .ok_or_else(|| EngineError::MissingRole(actor::SUPERVISOR.into()))?;
+    if !sup.tools.iter().any(|t| t == "finish_run") {
+        return Err(EngineError::SupervisorCannotFinish);
+    }
+    Ok(())
 }
 
 /// A client's handle on a running engine.
