@@ -125,3 +125,82 @@ async fn stopping_a_run_expires_its_pending_approvals() {
     );
     assert!(!report.contains("**pending**"), "{report}");
 }
+
+#[test]
+fn runs_and_show_say_what_a_waiting_run_waits_for_and_agree_on_active_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Without --yes, the headless run stops at its first approval (exit 3).
+    let out = common::run(
+        &data,
+        &["run", "--headless", "Build a command-line todo app"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{:?}", common::text(&out));
+    let (runs, _) = common::text(&common::run(&data, &["runs"]));
+    let row = runs.lines().nth(1).unwrap_or_default();
+    assert!(row.contains(" waiting "), "{runs}");
+    assert!(!row.contains("running"), "{runs}");
+    assert!(runs.contains("waiting for a person: approval A1"), "{runs}");
+    let (show, _) = common::text(&common::run(&data, &["show", "last"]));
+    assert!(
+        show.contains("status    waiting for a person: approval A1"),
+        "{show}"
+    );
+    // One measure of active time: `show` and `runs` print the same.
+    let active = show
+        .lines()
+        .find_map(|l| l.split("active ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let runs_active = row.split_whitespace().nth(4).unwrap();
+    assert_eq!(runs_active, active, "{runs}\n{show}");
+}
+
+#[test]
+fn planning_counts_as_active_time() {
+    use macrohard::domain::{EventRecord, RunId, RunState};
+    let rec = |seq: u64, ts_ms: u64, event: Event| EventRecord {
+        v: 1,
+        run: RunId::from("r"),
+        seq,
+        ts_ms,
+        event,
+    };
+    let mut s = RunState::default();
+    s.apply(&rec(
+        1,
+        1_000,
+        Event::RunCreated {
+            goal: "g".into(),
+            workspace: "w".into(),
+            provider: "sim".into(),
+            model: "m".into(),
+            base_url: None,
+            simulated: true,
+            budget: Default::default(),
+            budgets: Default::default(),
+            concurrency: 1,
+            max_attempts: 1,
+            autonomy: macrohard::domain::Autonomy::AskRisky,
+            seed: 1,
+            by: tester(),
+        },
+    ));
+    s.apply(&rec(2, 61_000, Event::log(LogLevel::Info, "x", "planning")));
+    assert_eq!(s.active_ms, 60_000, "a minute of planning is active time");
+    assert_eq!(
+        s.active_ms_at(71_000),
+        70_000,
+        "and it counts up while planning"
+    );
+    s.apply(&rec(
+        3,
+        62_000,
+        Event::RunStatusChanged {
+            status: RunStatus::Paused,
+            reason: "paused by tester".into(),
+        },
+    ));
+    assert_eq!(s.active_ms_at(500_000), 61_000, "a pause does not count");
+}

@@ -29,7 +29,8 @@ async fn open(paths: &Paths) -> Result<Source, Failure> {
             paths.data_dir.display()
         )));
     }
-    Ok(Source::Store(Store::open(&paths.store_dir())?))
+    // A read-only store is read from a private copy: it can still be listed and exported.
+    Ok(Source::Store(Store::open_for_reading(&paths.store_dir())?))
 }
 
 fn asked(e: String) -> Failure {
@@ -92,7 +93,12 @@ fn out_err(e: std::io::Error) -> Failure {
 }
 
 pub async fn runs(paths: &Paths, json: bool) -> Result<u8, Failure> {
-    let runs = open(paths).await?.runs().await?;
+    // No store yet is no runs yet: an empty listing, exit 0.
+    let runs = if paths.store_dir().exists() {
+        open(paths).await?.runs().await?
+    } else {
+        Vec::new()
+    };
     let mut out = std::io::stdout().lock();
     if json {
         let text =
@@ -130,12 +136,25 @@ fn row(m: &RunMeta) -> String {
     format!(
         "{:<26}  {:<10} {:>7}  {:>10}  {:>8}  {:<14} {goal}",
         safe(m.id.as_str()),
-        m.status.to_string(),
+        status_word(m.status, m.waiting_for.is_some()),
         format!("{}/{}", m.tasks_done, m.tasks_total),
         usd(m.cost_usd, m.unpriced_requests),
-        duration(m.updated_ms.saturating_sub(m.created_ms)),
+        duration(m.active_ms),
         provider
-    )
+    ) + &m
+        .waiting_for
+        .as_deref()
+        .map(|w| format!("\n{:<28}waiting for a person: {}", "", safe(w)))
+        .unwrap_or_default()
+}
+
+/// A run's status in a listing: "waiting" when it waits for a person, whatever its state.
+fn status_word(status: crate::domain::RunStatus, waiting: bool) -> String {
+    if waiting {
+        "waiting".to_owned()
+    } else {
+        status.to_string()
+    }
 }
 
 pub async fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
@@ -148,7 +167,14 @@ pub async fn show(paths: &Paths, spec: &str) -> Result<u8, Failure> {
     let sim = if info.simulated { "  [SIMULATED]" } else { "" };
     let _ = writeln!(out, "run       {}{sim}", safe(info.id.as_str()));
     let _ = writeln!(out, "goal      {}", safe(&info.goal));
-    let _ = writeln!(out, "status    {} — {}", s.status, safe(&s.status_reason));
+    match s.waiting_for() {
+        Some(w) => {
+            let _ = writeln!(out, "status    waiting for a person: {}", safe(&w));
+        }
+        None => {
+            let _ = writeln!(out, "status    {} — {}", s.status, safe(&s.status_reason));
+        }
+    }
     let _ = writeln!(
         out,
         "provider  {} / {}",

@@ -27,6 +27,12 @@ pub struct RunMeta {
     pub created_ms: u64,
     pub updated_ms: u64,
     pub last_seq: u64,
+    /// Active time as of `updated_ms` (see `RunState::active_ms_at`).
+    #[serde(default)]
+    pub active_ms: u64,
+    /// What the run waits for from a person, when it waits for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
 }
 
 impl RunMeta {
@@ -51,6 +57,8 @@ impl RunMeta {
             created_ms: s.created_ms,
             updated_ms: s.updated_ms,
             last_seq: s.last_seq,
+            active_ms: s.active_ms,
+            waiting_for: s.waiting_for(),
         })
     }
 
@@ -64,5 +72,6 @@ impl RunMeta {
             && self.pending_approvals == state.pending_approvals().count()
             && (self.cost_usd - state.cost_usd).abs() < 0.005
             && self.tokens / 1000 == state.usage.total() / 1000
+            && self.active_ms / 60_000 == state.active_ms / 60_000
     }
 }

@@ -21,7 +21,9 @@ pub struct RunState {
     pub last_seq: u64,
     pub created_ms: u64,
     pub updated_ms: u64,
-    /// Time spent in Running, in milliseconds (downtime between a crash and recovery excluded).
+    /// Time spent working (Planning or Running), in milliseconds, up to the latest event;
+    /// downtime between a crash and recovery excluded. [`RunState::active_ms_at`] adds the
+    /// time since, for a run that is working now.
     pub active_ms: u64,
     pub tasks: Vec<TaskState>,
     pub graph: TaskGraph,
@@ -62,6 +64,16 @@ pub struct RunState {
     pub approvals_made: u64,
     pub warnings: u64,
     pub errors: u64,
+}
+
+/// Active time at `now_ms` of a run whose folded active time is `active_ms` as of its latest
+/// event at `updated_ms`.
+pub fn active_ms_at(status: RunStatus, active_ms: u64, updated_ms: u64, now_ms: u64) -> u64 {
+    if status.is_working() {
+        active_ms + now_ms.saturating_sub(updated_ms)
+    } else {
+        active_ms
+    }
 }
 
 impl PartialEq for RunState {
@@ -135,6 +147,32 @@ impl RunState {
                 .tasks
                 .iter()
                 .all(|t| t.status == TaskStatus::Done || t.status == TaskStatus::Cancelled)
+    }
+
+    /// The run's active time at `now_ms`: the one measure the header, `show`, `runs`, the
+    /// report and the wall-time budget share. Planning counts; pauses and downtime do not.
+    pub fn active_ms_at(&self, now_ms: u64) -> u64 {
+        active_ms_at(self.status, self.active_ms, self.updated_ms, now_ms)
+    }
+
+    /// What the run waits for from a person, when it waits for one: an approval, or whatever
+    /// paused it (a pause only a person lifts).
+    pub fn waiting_for(&self) -> Option<String> {
+        if self.status.is_terminal() {
+            return None;
+        }
+        let approvals: Vec<&ApprovalState> = self.pending_approvals().collect();
+        if let Some(first) = approvals.first() {
+            let more = match approvals.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            return Some(format!(
+                "approval {} for {}: {}{more}",
+                first.id, first.agent, first.summary
+            ));
+        }
+        (self.status == RunStatus::Paused).then(|| self.status_reason.clone())
     }
 
     pub fn spend(&self) -> Spend {
@@ -262,7 +300,10 @@ impl RunState {
     /// Applies one record. Total: an event that does not fit the state (an unknown task, an
     /// illegal transition) changes nothing, so a damaged log still folds.
     pub fn apply(&mut self, rec: &EventRecord) {
-        if self.status == RunStatus::Running && !matches!(rec.event, Event::Recovered { .. }) {
+        if self.info.is_some()
+            && self.status.is_working()
+            && !matches!(rec.event, Event::Recovered { .. })
+        {
             self.active_ms += rec.ts_ms.saturating_sub(self.updated_ms);
         }
         self.last_seq = rec.seq;

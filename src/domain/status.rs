@@ -17,6 +17,11 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// Planning or Running: the time counts as active.
+    pub fn is_working(self) -> bool {
+        matches!(self, Self::Planning | Self::Running)
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }

@@ -490,10 +490,7 @@ impl RunActor {
         }
         let now = now_ms();
         let mut spend = self.state.spend();
-        if self.state.status == RunStatus::Running {
-            spend.wall_secs =
-                (self.state.active_ms + now.saturating_sub(self.state.updated_ms)) / 1000;
-        }
+        spend.wall_secs = self.state.active_ms_at(now) / 1000;
         let already = |pending: &[Event], t: &BudgetTarget| {
             pending
                 .iter()

@@ -21,11 +21,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, now_ms: u64) {
         );
         return;
     };
-    let elapsed = if s.status == RunStatus::Running {
-        s.active_ms + now_ms.saturating_sub(s.updated_ms)
-    } else {
-        s.active_ms
-    };
+    let elapsed = s.active_ms_at(now_ms);
     let status_style = match s.status {
         RunStatus::Running | RunStatus::Planning => theme.ok.add_modifier(Modifier::BOLD),
         RunStatus::Paused => theme.warn.add_modifier(Modifier::BOLD | Modifier::REVERSED),
