@@ -131,7 +131,11 @@ pub async fn follow(engine: Engine, opts: FollowOptions) -> u8 {
                 "macrohard-tui: the engine stopped: {}",
                 safe(&e.to_string())
             );
-            1
+            // A full disk, a read-only or deleted data directory: a person must act (3).
+            match &e {
+                crate::engine::EngineError::Store(s) if s.needs_a_person() => 3,
+                _ => 1,
+            }
         }
         Err(e) => {
             eprintln!(

@@ -55,9 +55,16 @@ impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError as E;
         match e {
-            E::Locked { .. } | E::UnknownRun(_) | E::AmbiguousRun { .. } | E::NoRuns => {
-                Failure::usage(e.to_string())
-            }
+            // The data directory is the user's to fix (permissions, space, a deleted or
+            // mistyped --data-dir): a usage/configuration error, exit 2, one line.
+            E::Locked { .. }
+            | E::NotWritable { .. }
+            | E::Full { .. }
+            | E::Gone { .. }
+            | E::Io { .. }
+            | E::UnknownRun(_)
+            | E::AmbiguousRun { .. }
+            | E::NoRuns => Failure::usage(e.to_string()),
             other => Failure::runtime(other.to_string()),
         }
     }

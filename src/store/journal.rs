@@ -41,6 +41,11 @@ pub(super) fn decode(run: &RunId, key: &[u8], value: &[u8]) -> Result<EventRecor
 
 impl Journal {
     pub(super) fn open(store: Store, run: RunId) -> Result<Self, StoreError> {
+        let dir = store.dir.clone();
+        Self::open_inner(store, run).map_err(|e| e.at(&dir))
+    }
+
+    fn open_inner(store: Store, run: RunId) -> Result<Self, StoreError> {
         let events = store.db.open_tree(events_tree(&run))?;
         let snapshots = store.db.open_tree(snapshots_tree(&run))?;
         let next_seq = match events.last()? {
@@ -105,13 +110,26 @@ impl Journal {
     /// Appends a batch of `(unix ms, event)` atomically and makes it durable with one flush.
     /// Returns the records with their sequence numbers; only then may they be acted on. An
     /// event over [`MAX_EVENT_BYTES`] is cut (see [`bound`]): the records say how it was kept.
+    /// A failure names the store's path and, for a full disk, a read-only or a deleted
+    /// directory, what to do.
     pub async fn append(
+        &mut self,
+        batch: Vec<(u64, Event)>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.append_inner(batch)
+            .await
+            .map_err(|e| e.at(&self.store.dir))
+    }
+
+    async fn append_inner(
         &mut self,
         batch: Vec<(u64, Event)>,
     ) -> Result<Vec<EventRecord>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        // Nothing is acknowledged into a store whose directory has gone.
+        self.store.check_still_there()?;
         let mut sled_batch = sled::Batch::default();
         let mut records = Vec::with_capacity(batch.len());
         for (i, (ts_ms, event)) in batch.into_iter().enumerate() {
@@ -141,6 +159,11 @@ impl Journal {
     /// Called with the state after the appended records were applied: writes a snapshot every
     /// N events and keeps the run's listing current. Both are made durable by the next flush.
     pub fn checkpoint(&mut self, state: &RunState) -> Result<(), StoreError> {
+        self.checkpoint_inner(state)
+            .map_err(|e| e.at(&self.store.dir))
+    }
+
+    fn checkpoint_inner(&mut self, state: &RunState) -> Result<(), StoreError> {
         if state.last_seq >= self.last_snapshot + self.snapshot_every {
             self.snapshot(state)?;
         }
@@ -156,6 +179,13 @@ impl Journal {
 
     /// Writes a snapshot now and the full listing, and flushes (orderly shutdown).
     pub async fn close(&mut self, state: &RunState) -> Result<(), StoreError> {
+        self.close_inner(state)
+            .await
+            .map_err(|e| e.at(&self.store.dir))
+    }
+
+    async fn close_inner(&mut self, state: &RunState) -> Result<(), StoreError> {
+        self.store.check_still_there()?;
         if state.last_seq > self.last_snapshot {
             self.snapshot(state)?;
         }

@@ -36,14 +36,56 @@ fn snapshots_tree(run: &RunId) -> String {
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
+    /// The directory's identity (device, inode) when it was opened: a store whose directory
+    /// was deleted or replaced while open is noticed before an append is acknowledged.
+    identity: Option<(u64, u64)>,
+    /// For a store opened read-only: the private copy the database was opened on, removed
+    /// when the last handle goes (after `db`, which is declared first).
+    _copy: Option<std::sync::Arc<TempCopy>>,
+}
+
+/// A private copy of a store that cannot be written in place; removed on drop.
+struct TempCopy(PathBuf);
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Copies the regular files of `from` (recursively) into `to`, except the holder file.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() && entry.file_name() != HOLDER {
+            std::fs::copy(entry.path(), &target)?;
+            // The copy is this process's to write (the original's mode came with it).
+            std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
-            path: dir.to_owned(),
-            source: e,
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Io {
+                path: dir.to_owned(),
+                source: e,
+            }
+            .at(dir)
         })?;
         // A store that was just closed may still be held for a moment by sled's background
         // flush (in this process), so a lock is tried again for up to a second.
@@ -69,7 +111,51 @@ impl Store {
         Ok(Self {
             db,
             dir: dir.to_owned(),
+            identity: identity(dir),
+            _copy: None,
         })
+    }
+
+    /// Opens the store in `dir` for reading (`runs`, `show`, `export`): a store that cannot
+    /// be written in place (a read-only directory or file system) is read from a private
+    /// copy, so it can still be listed and exported. The store itself is never changed.
+    pub fn open_for_reading(dir: &Path) -> Result<Self, StoreError> {
+        match Self::open(dir) {
+            Err(StoreError::NotWritable { path }) if dir.is_dir() => {
+                let copy = std::env::temp_dir().join(format!(
+                    "macrohard-read-{}-{:08x}",
+                    std::process::id(),
+                    fastrand::u32(..)
+                ));
+                tracing::info!(
+                    "{} is read-only: reading a copy in {}",
+                    path.display(),
+                    copy.display()
+                );
+                let guard = TempCopy(copy.clone());
+                if let Err(e) = copy_tree(dir, &copy) {
+                    tracing::warn!("cannot copy {}: {e}", dir.display());
+                    return Err(StoreError::NotWritable { path });
+                }
+                let mut store = Self::open(&copy)?;
+                store.dir = dir.to_owned();
+                store.identity = identity(dir);
+                store._copy = Some(std::sync::Arc::new(guard));
+                Ok(store)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the store's directory is still the one that was opened (not deleted, moved
+    /// or replaced): sled would go on writing to files nobody can open again.
+    pub(crate) fn check_still_there(&self) -> Result<(), StoreError> {
+        if self._copy.is_none() && identity(&self.dir) != self.identity {
+            return Err(StoreError::Gone {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
