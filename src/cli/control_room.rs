@@ -71,10 +71,14 @@ pub async fn open<S: Session>(
     let id = s.id().map(ToString::to_string).unwrap_or_default();
     if ending != Ending::TerminalLost {
         match s.status {
-            st if st.is_terminal() => eprintln!(
-                "run {id} {st}: {}",
-                crate::domain::describe::one_line(&s.status_reason, 200)
-            ),
+            st if st.is_terminal() => {
+                // Uncut, with where the work is and how to read the report.
+                let reason = crate::domain::sanitize::line(&s.status_reason);
+                eprintln!("run {id} {st}: {reason}");
+                for line in super::where_to_look(s) {
+                    eprintln!("{line}");
+                }
+            }
             _ if ending == Ending::Stopped => eprintln!("run {id} stopped"),
             _ if remote.is_some() => eprintln!(
                 "detached from run {id} ({}); {}",

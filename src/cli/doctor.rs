@@ -88,9 +88,13 @@ pub async fn run(
     }
     check_paths(&mut r, paths);
     let roster = check_roles(&mut r, paths, &config);
+    // The keymap exactly as the control room builds it (unknown actions, bad key names).
     match control_room::options(paths, &config, None) {
         Ok(_) => {}
         Err(e) => r.line(Level::Fail, "ui", e.message),
+    }
+    for w in key_conflicts(&config) {
+        r.line(Level::Warn, "keys", w);
     }
     let run = Choice {
         name: provider.unwrap_or_else(|| config.run.provider.clone()),
@@ -420,6 +424,62 @@ async fn check_provider(
         }
         Err(e) => r.line(Level::Fail, &label, format!("{url}: {e}")),
     }
+}
+
+/// Bindings in `[keys]` that take a key another action had: by default (the other action
+/// loses it) or from another `[keys]` entry (one of the two loses it).
+fn key_conflicts(config: &Config) -> Vec<String> {
+    use crate::tui::action::Action;
+    use crate::tui::keymap::Keymap;
+    use std::collections::BTreeMap;
+    let keys: BTreeMap<String, Vec<String>> = config
+        .keys
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_vec()))
+        .collect();
+    let Ok(bound) = Keymap::with_overrides(&keys) else {
+        // The control room's own check above has said what is wrong.
+        return Vec::new();
+    };
+    let defaults = Keymap::default();
+    let mut warnings = Vec::new();
+    for action in Action::ALL {
+        let now = bound.keys_for(action);
+        let rebound = keys.contains_key(action.name());
+        let lost: Vec<String> = if rebound {
+            // Its own keys that another entry took.
+            let own: Vec<String> = keys[action.name()]
+                .iter()
+                .filter_map(|k| crate::tui::keymap::Key::parse(k).ok())
+                .map(|k| k.label())
+                .collect();
+            own.into_iter().filter(|k| !now.contains(k)).collect()
+        } else {
+            defaults
+                .keys_for(action)
+                .into_iter()
+                .filter(|k| !now.contains(k))
+                .collect()
+        };
+        for key in lost {
+            let taker = Action::ALL
+                .iter()
+                .find(|a| **a != action && bound.keys_for(**a).contains(&key))
+                .map(|a| a.name())
+                .unwrap_or("another action");
+            warnings.push(format!(
+                "[keys] {taker} takes {key:?} from {}: {} is left with {}; bind it another key in [keys]",
+                action.name(),
+                action.name(),
+                if now.is_empty() {
+                    format!("no key (only :{})", action.name())
+                } else {
+                    now.join(", ")
+                }
+            ));
+        }
+    }
+    warnings
 }
 
 fn check_terminal(r: &mut Report) {

@@ -353,6 +353,9 @@ fn ended(state: &RunState) -> u8 {
         state.status,
         safe(&state.status_reason)
     );
+    for line in super::where_to_look(state) {
+        eprintln!("{line}");
+    }
     exit_code(state.status)
 }
 

@@ -70,6 +70,24 @@ impl From<crate::store::StoreError> for Failure {
     }
 }
 
+/// What a person needs when a run ends, uncut: where its workspace is and how to read its
+/// report (the headless end message and the control room's exit message both print it).
+pub(crate) fn where_to_look(state: &crate::domain::RunState) -> Vec<String> {
+    use crate::domain::sanitize::line as safe;
+    let Some(info) = &state.info else {
+        return Vec::new();
+    };
+    let ws = std::path::Path::new(&info.workspace);
+    let ws = std::fs::canonicalize(ws).unwrap_or_else(|_| ws.to_owned());
+    let id = safe(info.id.as_str()).into_owned();
+    vec![
+        format!("workspace: {}", safe(&ws.display().to_string())),
+        format!(
+            "report:    `macrohard-tui show {id}` for a summary; `macrohard-tui export {id} --format markdown` (or `--format html -o report.html`) for the full report"
+        ),
+    ]
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Agents' commands run as this account: they may not read this process's memory or

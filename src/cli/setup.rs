@@ -367,6 +367,23 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
+/// Writes `text` to `path`; `private` files get mode 0600 (before any byte is written).
+fn write_file(path: &std::path::Path, text: &str, private: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mode = if private { 0o600 } else { 0o644 };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    if private {
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    file.write_all(text.as_bytes())
+}
+
 pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {
     let mut files: Vec<(std::path::PathBuf, &str)> =
         vec![(paths.config_file.clone(), super::config::DEFAULT_CONFIG)];
@@ -385,7 +402,10 @@ pub fn init(paths: &Paths, force: bool) -> Result<u8, Failure> {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
         }
-        std::fs::write(&path, text)
+        // The config may come to hold API keys: only its owner reads it (0600), also when
+        // --force rewrites one that was readable by others.
+        let private = path == paths.config_file;
+        write_file(&path, text, private)
             .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
         say(&format!("wrote    {}", path.display()));
     }
