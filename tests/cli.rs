@@ -452,3 +452,57 @@ fn a_sandboxed_run_keeps_its_commands_off_the_network_and_the_report_is_one_html
     // Self-contained: nothing is loaded from anywhere.
     assert!(!html.contains("<script") && !html.contains(" src=") && !html.contains("<link"));
 }
+
+#[test]
+fn a_resumed_run_keeps_the_models_its_roles_were_given_by_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "--foreground",
+            "run",
+            "--headless",
+            "--yes",
+            "--role-model",
+            "engineer=sim-eng",
+            "--budget-turns",
+            "8",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    let before = common::export_jsonl(dir.path(), "last").len();
+    // Resumed without the flag: the engineer keeps its model.
+    let out = run(
+        dir.path(),
+        &[
+            "--foreground",
+            "resume",
+            "last",
+            "--headless",
+            "--yes",
+            "--budget-turns",
+            "1000",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let events = common::export_jsonl(dir.path(), "last");
+    let engineer_models: Vec<(usize, String)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e["event"]["type"] == "llm_request_started"
+                && e["event"]["agent"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("engineer"))
+        })
+        .map(|(i, e)| (i, e["event"]["model"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert!(
+        engineer_models.iter().any(|(i, _)| *i >= before),
+        "the engineer worked after the resume"
+    );
+    assert!(
+        engineer_models.iter().all(|(_, m)| m == "sim-eng"),
+        "{engineer_models:?}"
+    );
+}

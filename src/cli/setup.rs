@@ -4,8 +4,8 @@ use super::args::{Cli, Cmd, FollowArgs, ResumeArgs, RoleArgs, RunArgs};
 use super::config::{Config, Paths};
 use super::headless::{self, FollowOptions};
 use super::{Failure, control_room, identity, logging, provider, remote};
-use crate::domain::Actor;
 use crate::domain::RunStatus;
+use crate::domain::{Actor, RoleChoice};
 use crate::engine::{self, EngineConfig, EngineError, NewRun, Roster, RunTarget};
 use crate::session::{InProcess, Replay};
 use crate::store::Store;
@@ -36,9 +36,24 @@ fn pairs<'a>(flag: &str, values: &'a [String]) -> Result<Vec<(&'a str, &'a str)>
         .collect()
 }
 
-fn load(paths: &Paths, roles: &RoleArgs) -> Result<Loaded, Failure> {
+/// The config, with a resumed run's recorded role settings (`recorded`) over it and the
+/// `--role-*` flags over both, and the roster it configures.
+fn load(
+    paths: &Paths,
+    roles: &RoleArgs,
+    recorded: &BTreeMap<String, RoleChoice>,
+) -> Result<Loaded, Failure> {
     let mut config = Config::load(&paths.config_file, paths.config_given)?;
     let from_config: Vec<String> = config.roles.keys().cloned().collect();
+    for (role, choice) in recorded {
+        let section = config.roles.entry(role.clone()).or_default();
+        if choice.model.is_some() {
+            section.model = choice.model.clone();
+        }
+        if choice.provider.is_some() {
+            section.provider = choice.provider.clone();
+        }
+    }
     for (role, model) in pairs("--role-model", &roles.models)? {
         config.roles.entry(role.to_owned()).or_default().model = Some(model.to_owned());
     }
@@ -82,6 +97,18 @@ fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs, by: &Actor
     ec.prices = c.prices().unwrap_or_default(); // checked when the config was loaded
     ec.stuck = c.stuck.limits();
     ec.rules = c.policy.clone();
+    ec.role_settings = c
+        .roles
+        .iter()
+        .filter(|(_, s)| s.model.is_some() || s.provider.is_some())
+        .map(|(role, s)| {
+            let choice = RoleChoice {
+                provider: s.provider.clone(),
+                model: s.model.clone(),
+            };
+            (role.clone(), choice)
+        })
+        .collect();
     ec.concurrency = c.run.concurrency;
     ec.max_attempts = c.run.max_attempts;
     ec.autonomy = c.run.autonomy;
@@ -158,7 +185,7 @@ pub async fn new_engine(
     args: &RunArgs,
     origin: &Origin,
 ) -> Result<(engine::Engine, Loaded), Failure> {
-    let loaded = load(paths, &args.roles)?;
+    let loaded = load(paths, &args.roles, &BTreeMap::new())?;
     let c = &loaded.config;
     let choice = provider::Choice {
         name: args
@@ -200,8 +227,13 @@ pub async fn resume_engine(
     origin: &Origin,
 ) -> Result<(engine::Engine, Loaded), (Failure, bool)> {
     let usage = |f: Failure| (f, false);
-    let loaded = load(paths, &args.roles).map_err(usage)?;
     let run = store.resolve_run(&args.run).map_err(|e| usage(e.into()))?;
+    // Every role goes on with the provider and model it had, unless a flag says otherwise.
+    let recorded = store
+        .load_state(&run)
+        .map_err(|e| usage(e.into()))?
+        .role_settings;
+    let loaded = load(paths, &args.roles, &recorded).map_err(usage)?;
     let meta = store
         .run_meta(&run)
         .map_err(|e| usage(e.into()))?
@@ -334,7 +366,7 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
         Ok((engine, loaded)) => follow(paths, &loaded, &args.follow, engine).await,
         // A finished run opens read-only in the control room, with its whole history.
         Err((_, true)) if wants_tui(&args.follow) => {
-            let loaded = load(paths, &args.roles)?;
+            let loaded = load(paths, &args.roles, &BTreeMap::new())?;
             let run = store.resolve_run(&args.run)?;
             let records: Vec<_> = store.events(&run, 1)?.collect::<Result<_, _>>()?;
             let opts = control_room::options(paths, &loaded.config, args.follow.fps)?;
@@ -353,7 +385,7 @@ pub async fn default_entry(paths: &Paths) -> Result<u8, Failure> {
     let store = open_store(paths)?;
     logging::init(&paths.log_file());
     let engine = default_engine(paths, store, &Origin::here()).await?;
-    let loaded = load(paths, &RoleArgs::default())?;
+    let loaded = load(paths, &RoleArgs::default(), &BTreeMap::new())?;
     let follow_args = match Cli::try_parse_from(["macrohard-tui", "run"]).map(|c| c.command) {
         Ok(Some(Cmd::Run(a))) => a.follow,
         _ => return Err(Failure::usage("cannot read the defaults")),

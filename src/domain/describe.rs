@@ -236,6 +236,27 @@ pub fn describe(event: &Event) -> (String, String) {
                 format!("[[policy]] rules: {}", r.join("; "))
             },
         ),
+        Event::RoleSettings { roles } => (
+            "roles".into(),
+            if roles.is_empty() {
+                "every role on the run's provider and model".to_owned()
+            } else {
+                let r: Vec<String> = roles
+                    .iter()
+                    .map(|(role, c)| {
+                        format!(
+                            "{role} on {}{}",
+                            c.provider.as_deref().unwrap_or("the run's provider"),
+                            c.model
+                                .as_deref()
+                                .map(|m| format!(" / {m}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                format!("role settings: {}", r.join("; "))
+            },
+        ),
         Event::SandboxReported {
             complete, detail, ..
         } => (

@@ -272,6 +272,11 @@ pub enum Event {
     PolicyRules {
         rules: Vec<Rule>,
     },
+    /// The provider and model each role runs on, as config and flags set them (recorded at
+    /// start and when they change): a resumed run keeps them unless new flags say otherwise.
+    RoleSettings {
+        roles: std::collections::BTreeMap<String, RoleChoice>,
+    },
     /// What the kernel lets the sandbox do on the machine running the run.
     SandboxReported {
         complete: bool,
@@ -322,6 +327,7 @@ impl Event {
             Event::AutonomyChanged { .. } => "autonomy_changed",
             Event::SandboxReported { .. } => "sandbox_reported",
             Event::PolicyRules { .. } => "policy_rules",
+            Event::RoleSettings { .. } => "role_settings",
             Event::Recovered { .. } => "recovered",
             Event::Log { .. } => "log",
         }
@@ -342,6 +348,15 @@ fn is_zero(n: &u64) -> bool {
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
+}
+
+/// A role's own provider and model, where it has them (otherwise the run's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleChoice {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// The length of `value` as JSON, counted without building it (the store bounds events by it,

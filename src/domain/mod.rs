@@ -18,7 +18,8 @@ pub mod workspace_path;
 
 pub use budget::{Budget, BudgetScope, BudgetTarget, Budgets, Spend, Usage};
 pub use event::{
-    Actor, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, SCHEMA_VERSION, json_len,
+    Actor, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, RoleChoice, SCHEMA_VERSION,
+    json_len,
 };
 pub use graph::{GraphError, TaskGraph};
 pub use ids::{AgentId, ApprovalId, CallId, RunId, TaskId};

@@ -58,6 +58,9 @@ pub struct RunState {
     /// The config's `[[policy]]` rules in force.
     #[serde(default)]
     pub policy_rules: Vec<super::policy::Rule>,
+    /// Each role's own provider and model, as last recorded.
+    #[serde(default)]
+    pub role_settings: std::collections::BTreeMap<String, super::event::RoleChoice>,
     #[serde(default)]
     pub sandbox: Option<SandboxNote>,
     pub calls_made: u64,
@@ -649,6 +652,7 @@ impl RunState {
                 }
             }
             Event::PolicyRules { rules } => self.policy_rules = rules.clone(),
+            Event::RoleSettings { roles } => self.role_settings = roles.clone(),
             Event::SandboxReported {
                 complete,
                 detail,

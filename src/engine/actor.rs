@@ -183,6 +183,11 @@ impl RunActor {
                 rules: config.rules.clone(),
             });
         }
+        if config.role_settings != state.role_settings {
+            boot_events.push(Event::RoleSettings {
+                roles: config.role_settings.clone(),
+            });
+        }
         boot_events.extend(sandbox_events(&config.limits.sandbox));
         let ws = Workspace::open(&workspace).map_err(|source| EngineError::Workspace {
             path: workspace.clone(),

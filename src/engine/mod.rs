@@ -56,6 +56,8 @@ pub struct EngineConfig {
     pub stuck: stuck::StuckLimits,
     /// The config's `[[policy]]` rules, first match first.
     pub rules: Vec<crate::domain::policy::Rule>,
+    /// Each role's own provider and model (config and flags), recorded with the run.
+    pub role_settings: std::collections::BTreeMap<String, crate::domain::RoleChoice>,
 }
 
 impl EngineConfig {
@@ -73,6 +75,7 @@ impl EngineConfig {
             step_retries: 3,
             retry_backoff: Duration::from_millis(500),
             workspaces_dir,
+            role_settings: std::collections::BTreeMap::new(),
             prices: Prices::default(),
             stuck: stuck::StuckLimits::default(),
             rules: Vec::new(),
