@@ -5,7 +5,15 @@ use std::path::PathBuf;
 
 /// The control room of an autonomous software company.
 #[derive(Debug, Parser)]
-#[command(name = "macrohard-tui", version, about, long_about = None)]
+#[command(
+    name = "macrohard-tui",
+    version,
+    about,
+    long_about = None,
+    after_help = "Environment: MACROHARD_SIM_SPEED sets the speed of the simulated company \
+(1 takes about a minute, 10 is ten times faster, 0 is instant); MACROHARD_LOG the log level. \
+Exit codes: 0 done, 1 the run failed, 2 usage or configuration error, 3 the run waits for a person."
+)]
 pub struct Cli {
     /// Where runs, workspaces and the log live [default: $XDG_DATA_HOME/macrohard]
     #[arg(long, global = true, env = "MACROHARD_DATA_DIR", value_name = "DIR")]
@@ -14,7 +22,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "MACROHARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Run the engine in this process, without a server: the run ends with the terminal
-    #[arg(long, global = true, env = "MACROHARD_FOREGROUND")]
+    /// (also an option of `run` and `resume`, the other commands that start a run)
+    #[arg(long, env = "MACROHARD_FOREGROUND")]
     pub foreground: bool,
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -28,6 +37,7 @@ pub enum Cmd {
     Resume(ResumeArgs),
     /// List runs with status, tasks done/total and cost
     Runs {
+        /// One JSON array of the runs instead of a table
         #[arg(long)]
         json: bool,
     },
@@ -42,6 +52,7 @@ pub enum Cmd {
         /// A run id, a unique prefix of one, or `last`
         #[arg(default_value = "last")]
         run: String,
+        /// jsonl: every event, one per line (the stable format); markdown or html: the report
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
         /// Write to this file instead of standard output
@@ -70,8 +81,10 @@ pub enum Cmd {
         /// sim, openai, anthropic, …: check this provider instead of the configured one
         #[arg(long, env = "MACROHARD_PROVIDER")]
         provider: Option<String>,
+        /// Check this model instead of the configured one
         #[arg(long, env = "MACROHARD_MODEL")]
         model: Option<String>,
+        /// Check the provider at this address (an OpenAI- or Anthropic-style API)
         #[arg(long, env = "MACROHARD_BASE_URL")]
         base_url: Option<String>,
     },
@@ -126,6 +139,10 @@ pub struct FollowArgs {
     /// Control room: at most this many frames a second
     #[arg(long, value_name = "N")]
     pub fps: Option<u32>,
+    /// Run the engine in this process, without a server: the run ends with the terminal
+    #[arg(long, env = "MACROHARD_FOREGROUND")]
+    #[serde(default)]
+    pub foreground: bool,
 }
 
 /// Per-role models and providers over the config's `[roles.NAME]`.
@@ -158,14 +175,16 @@ pub struct RunArgs {
     /// sim, openai, anthropic, xai, ollama, openrouter, vllm, llamacpp, lmstudio
     #[arg(long, env = "MACROHARD_PROVIDER")]
     pub provider: Option<String>,
+    /// The model every role uses unless --role-model or the config says otherwise
     #[arg(long, env = "MACROHARD_MODEL")]
     pub model: Option<String>,
+    /// The provider's API address (a local server, a proxy)
     #[arg(long, env = "MACROHARD_BASE_URL")]
     pub base_url: Option<String>,
     /// The folder the agents work in [default: DATA_DIR/workspaces/RUN]
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
-    /// Seed of the simulated company
+    /// Seed of the simulated company (its speed: MACROHARD_SIM_SPEED)
     #[arg(long)]
     pub seed: Option<u64>,
     /// Worker agents at once

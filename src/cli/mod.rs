@@ -135,7 +135,14 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             paths.config_given,
         )?)
     };
-    paths.foreground = cli.foreground || config.is_some_and(|c| c.run.foreground);
+    // `--foreground` where it means something: before any command (the default entry), or
+    // on `run` and `resume`.
+    let asked = match &cli.command {
+        Some(Cmd::Run(a)) => a.follow.foreground,
+        Some(Cmd::Resume(a)) => a.follow.foreground,
+        _ => false,
+    };
+    paths.foreground = cli.foreground || asked || config.is_some_and(|c| c.run.foreground);
     match cli.command {
         None => setup::default_entry(&paths).await,
         Some(Cmd::Run(args)) => setup::run(&paths, args).await,
