@@ -110,6 +110,10 @@ pub fn describe(event: &Event) -> (String, String) {
             };
             (agent.to_string(), format!("{tag}: {}", one_line(text, 400)))
         }
+        Event::AgentInput { agent, text } => (
+            agent.to_string(),
+            format!("was told: {}", one_line(text, 200)),
+        ),
         Event::LlmRequestFinished {
             agent,
             usage,

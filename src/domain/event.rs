@@ -177,6 +177,13 @@ pub enum Event {
         kind: DeltaKind,
         text: String,
     },
+    /// A message the engine gave an agent (the supervisor's opening and its updates, a
+    /// person's message as delivered), so that a resumed run can give the agent its
+    /// conversation back.
+    AgentInput {
+        agent: AgentId,
+        text: String,
+    },
     LlmRequestFinished {
         agent: AgentId,
         task: Option<TaskId>,
@@ -328,6 +335,7 @@ impl Event {
             Event::SandboxReported { .. } => "sandbox_reported",
             Event::PolicyRules { .. } => "policy_rules",
             Event::RoleSettings { .. } => "role_settings",
+            Event::AgentInput { .. } => "agent_input",
             Event::Recovered { .. } => "recovered",
             Event::Log { .. } => "log",
         }

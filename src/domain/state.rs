@@ -482,7 +482,7 @@ impl RunState {
                     t.turns += 1;
                 }
             }
-            Event::AgentDelta { .. } => {}
+            Event::AgentDelta { .. } | Event::AgentInput { .. } => {}
             Event::LlmRequestFinished {
                 agent,
                 task,

@@ -105,6 +105,8 @@ pub(crate) struct RunActor {
     pub(super) parked: HashMap<ApprovalId, ParkedCall>,
     /// News for the supervisor, delivered at its next boundary.
     pub(super) news: Vec<String>,
+    /// A resumed run's supervisor conversation, rebuilt from the log, for its first spawn.
+    pub(super) resumed_supervisor: Option<Vec<crate::llm::Message>>,
     pub(super) next_call: u64,
     pub(super) next_approval: u64,
     pub(super) next_task: usize,
@@ -131,6 +133,7 @@ impl RunActor {
         rx: mpsc::Receiver<Msg>,
     ) -> Result<Self, EngineError> {
         super::check_roster(&config.roster)?;
+        let resumed = matches!(target, RunTarget::Resume { .. });
         let (run, state, workspace, boot_events) = match target {
             RunTarget::New(new) => {
                 let run = RunId::generate(now_ms(), fastrand::u128(..));
@@ -178,6 +181,15 @@ impl RunActor {
             }
         };
         let mut boot_events = boot_events;
+        let resumed_supervisor = if resumed {
+            let records = store.events(&run, 1)?.filter_map(Result::ok);
+            Some(super::transcript::rebuild(
+                &AgentId::from(SUPERVISOR),
+                records,
+            ))
+        } else {
+            None
+        };
         if config.rules != state.policy_rules {
             boot_events.push(Event::PolicyRules {
                 rules: config.rules.clone(),
@@ -238,6 +250,7 @@ impl RunActor {
             git_done: Some(git_done),
             parked: HashMap::new(),
             news: Vec::new(),
+            resumed_supervisor,
             agents_per_role,
             manual_retries: HashMap::new(),
             nudges: 0,

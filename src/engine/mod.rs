@@ -13,6 +13,7 @@ pub mod roles;
 mod scheduler;
 mod spawn;
 pub mod stuck;
+mod transcript;
 mod unstick;
 
 pub use roles::{RoleDef, Roster};

@@ -105,6 +105,14 @@ pub fn supervisor_opening(state: &RunState) -> String {
     }
 }
 
+/// What a resumed supervisor is told after its own conversation, given back from the log.
+pub fn supervisor_resumed(state: &RunState) -> String {
+    format!(
+        "The run was stopped and has been resumed here. Go on from where you were; do not plan again what is already planned.\n\nThe plan:\n{}",
+        plan_summary(state)
+    )
+}
+
 /// An update that wakes the supervisor.
 pub fn supervisor_update(state: &RunState, news: &[String]) -> String {
     let mut out = String::from("Update:\n");

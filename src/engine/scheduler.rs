@@ -57,8 +57,26 @@ impl RunActor {
         {
             return;
         }
-        let opening = prompt::supervisor_opening(&self.state);
-        self.spawn_agent(sup, SUPERVISOR, None, vec![Message::user(opening)]);
+        // A resumed supervisor gets its conversation back and is told where the run is.
+        let mut messages = self
+            .resumed_supervisor
+            .take()
+            .filter(|past| {
+                past.iter()
+                    .any(|m| m.role == crate::llm::MessageRole::Assistant)
+            })
+            .unwrap_or_default();
+        let said = if messages.is_empty() {
+            prompt::supervisor_opening(&self.state)
+        } else {
+            prompt::supervisor_resumed(&self.state)
+        };
+        messages.push(Message::user(said.clone()));
+        self.pending.push(Event::AgentInput {
+            agent: sup.clone(),
+            text: said,
+        });
+        self.spawn_agent(sup, SUPERVISOR, None, messages);
     }
 
     fn supervisor_idle(&self) -> bool {
@@ -356,6 +374,13 @@ impl RunActor {
             if is_sup && !self.news.is_empty() {
                 let news = std::mem::take(&mut self.news);
                 messages.insert(0, prompt::supervisor_update(&self.state, &news));
+            }
+            if is_sup {
+                self.pending
+                    .extend(messages.iter().map(|text| Event::AgentInput {
+                        agent: id.clone(),
+                        text: text.clone(),
+                    }));
             }
             live.shown = None;
             live.step_cancel = super::msg::StepStop::default();
