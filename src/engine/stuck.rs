@@ -48,6 +48,8 @@ pub struct Watch {
     /// Calls still to go before a loop may be flagged again (a fresh window after a person
     /// freed the agent).
     grace: usize,
+    /// The latest call fell in the grace window: its result and step do too.
+    graced: bool,
 }
 
 fn digest(parts: &[&str]) -> u64 {
@@ -80,7 +82,8 @@ impl Watch {
     /// A tool call the agent asks for; `Some(pattern)` when it completes a loop.
     pub fn call(&mut self, name: &str, args: &Value, limits: &StuckLimits) -> Option<String> {
         let pattern = self.see_call(name, args, limits);
-        if self.grace > 0 {
+        self.graced = self.grace > 0;
+        if self.graced {
             self.grace -= 1;
             return None;
         }
@@ -138,7 +141,7 @@ impl Watch {
     /// A tool result; `Some(pattern)` when the same error keeps coming back.
     pub fn result(&mut self, ok: bool, text: &str, limits: &StuckLimits) -> Option<String> {
         let pattern = self.see_result(ok, text, limits);
-        if self.grace > 0 { None } else { pattern }
+        if self.graced { None } else { pattern }
     }
 
     fn see_result(&mut self, ok: bool, text: &str, limits: &StuckLimits) -> Option<String> {
@@ -170,7 +173,7 @@ impl Watch {
     /// A step (one model turn) ended; `Some(pattern)` after too many without anything new.
     pub fn step(&mut self, limits: &StuckLimits) -> Option<String> {
         self.idle_steps += 1;
-        if self.grace > 0 {
+        if self.graced || self.grace > 0 {
             return None;
         }
         (self.idle_steps >= limits.idle_steps.max(2)).then(|| {
