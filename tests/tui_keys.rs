@@ -8,6 +8,7 @@ use common::fixture;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use macrohard::domain::{AgentId, ApprovalId, Budget, BudgetTarget, RunState, TaskId};
 use macrohard::protocol::Command;
+use macrohard::tui::action::Action;
 use macrohard::tui::app::{App, Focus, Quit};
 use macrohard::tui::keymap::Keymap;
 use macrohard::tui::popups::Popup;
@@ -133,11 +134,11 @@ fn cancel_and_stop_ask_to_confirm() {
 fn space_pauses_p_pauses_the_agent_r_retries_and_q_detaches() {
     let mut a = app(true);
     press(&mut a, " ");
-    assert_eq!(a.outbox.pop(), Some(Command::PauseRun { now: true }));
+    assert_eq!(a.outbox.pop(), Some(Command::TogglePause { now: true }));
     press(&mut a, "jp");
     assert_eq!(
         a.outbox.pop(),
-        Some(Command::PauseAgent {
+        Some(Command::ToggleAgentPause {
             agent: AgentId::from("architect-1")
         })
     );
@@ -171,7 +172,7 @@ fn the_command_line_shares_the_command_set_and_completes() {
         matches!(a.outbox.pop(), Some(Command::SetBudget { budget, .. }) if budget.tokens == Some(1000))
     );
     press(&mut a, ":pause\n");
-    assert_eq!(a.outbox.pop(), Some(Command::PauseRun { now: true }));
+    assert_eq!(a.outbox.pop(), Some(Command::TogglePause { now: true }));
     press(&mut a, ":pause next\n");
     assert_eq!(a.outbox.pop(), Some(Command::PauseRun { now: false }));
     press(&mut a, ":theme mono\n");
@@ -321,5 +322,250 @@ fn governance_from_the_keyboard_budgets_autonomy_rules_and_examine() {
             approval: ApprovalId::from("A1"),
             always: false
         })
+    );
+}
+
+fn ctrl(app: &mut App, c: char) {
+    app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+}
+
+fn composer_text(app: &App) -> Option<String> {
+    match &app.popup {
+        Some(Popup::Composer(c)) => Some(c.text()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_paste_is_text_for_the_open_field_and_never_keys() {
+    let mut a = app(true);
+    // Nothing open: dropped with a notice, none of its characters acts.
+    a.on_paste("y\nQ\n \nq");
+    assert!(a.outbox.is_empty() && a.popup.is_none() && a.quit.is_none());
+    assert!(a.status.as_deref().unwrap_or("").contains("ignored"));
+    // The composer keeps a message's lines; nothing is sent.
+    press(&mut a, "i");
+    a.on_paste("first line\r\ny");
+    assert_eq!(composer_text(&a).as_deref(), Some("first line\ny"));
+    assert!(a.outbox.is_empty(), "a paste never sends");
+    press(&mut a, "\x1b");
+    // The `:` line and a filter get one line.
+    press(&mut a, ":");
+    a.on_paste("pause\nresume");
+    assert_eq!(composer_text(&a).as_deref(), Some("pause resume"));
+    assert!(a.outbox.is_empty());
+    press(&mut a, "\x1b/");
+    a.on_paste("warn\x1b[A\n");
+    assert_eq!(
+        composer_text(&a).as_deref(),
+        Some("warn[A "),
+        "no control characters"
+    );
+    press(&mut a, "\x1b?");
+    a.on_paste("deny");
+    assert!(matches!(&a.popup, Some(Popup::Help { filter, .. }) if filter == "deny"));
+}
+
+#[test]
+fn a_second_space_during_a_round_trip_toggles_again_in_the_engine() {
+    // The view still shows the run as running when the second space comes: the app must not
+    // decide "pause" twice from it; the engine decides each toggle from its true state.
+    let mut a = app(true);
+    press(&mut a, "  ");
+    assert_eq!(
+        a.outbox,
+        vec![
+            Command::TogglePause { now: true },
+            Command::TogglePause { now: true }
+        ]
+    );
+}
+
+#[test]
+fn popups_follow_the_keymap() {
+    let mut o = std::collections::BTreeMap::new();
+    o.insert("down".to_owned(), vec!["J".to_owned()]);
+    o.insert("close".to_owned(), vec!["ctrl-g".to_owned()]);
+    o.insert("approve".to_owned(), vec!["Y".to_owned()]);
+    o.insert("deny".to_owned(), vec!["N".to_owned()]);
+    let mut a = app(true);
+    a.keymap = Keymap::with_overrides(&o).unwrap();
+    press(&mut a, ":rules\n");
+    assert!(matches!(a.popup, Some(Popup::Text { scroll: 0, .. })));
+    press(&mut a, "j");
+    assert!(
+        matches!(a.popup, Some(Popup::Text { scroll: 0, .. })),
+        "j no longer moves"
+    );
+    press(&mut a, "J");
+    assert!(
+        matches!(a.popup, Some(Popup::Text { scroll: 1, .. })),
+        "J moves"
+    );
+    press(&mut a, "\x1b");
+    assert!(a.popup.is_some(), "Esc no longer closes");
+    ctrl(&mut a, 'g');
+    assert!(a.popup.is_none(), "the close key closes");
+    // Confirmation answers with the approve and deny keys.
+    press(&mut a, "3Jx");
+    assert!(matches!(a.popup, Some(Popup::Confirm(_))));
+    press(&mut a, "yn");
+    assert!(
+        matches!(a.popup, Some(Popup::Confirm(_))),
+        "y and n are plain keys now"
+    );
+    assert!(a.outbox.is_empty());
+    press(&mut a, "Y");
+    assert!(a.popup.is_none());
+    assert!(matches!(a.outbox.pop(), Some(Command::CancelTask { .. })));
+    // A task's detail scrolls with J and closes with the close key.
+    press(&mut a, "\n");
+    assert!(matches!(a.popup, Some(Popup::Detail { scroll: 0, .. })));
+    press(&mut a, "J");
+    assert!(matches!(a.popup, Some(Popup::Detail { scroll: 1, .. })));
+    ctrl(&mut a, 'g');
+    assert!(a.popup.is_none());
+}
+
+fn draw(a: &App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| macrohard::tui::render::draw(f, a, 0)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn help_scrolls_by_page_and_to_either_end_and_says_so() {
+    let mut a = app(true);
+    press(&mut a, "?");
+    let screen = draw(&a, 80, 24);
+    assert!(
+        screen.contains("scroll"),
+        "the help says it scrolls:\n{screen}"
+    );
+    let max = a.scroll_max.get();
+    assert!(max > 10, "the help is longer than a page at 80x24");
+    let scroll = |a: &App| match &a.popup {
+        Some(Popup::Help { scroll, .. }) => *scroll,
+        _ => usize::MAX,
+    };
+    a.on_key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE));
+    assert_eq!(scroll(&a), 10);
+    press(&mut a, "G");
+    assert_eq!(scroll(&a), max);
+    a.on_key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE));
+    assert_eq!(scroll(&a), max - 10);
+    press(&mut a, "g");
+    assert_eq!(scroll(&a), 0);
+    press(&mut a, "j");
+    assert_eq!(scroll(&a), 1);
+    // Typing still filters.
+    press(&mut a, "deny");
+    assert!(matches!(&a.popup, Some(Popup::Help { filter, .. }) if filter == "deny"));
+}
+
+#[test]
+fn the_command_line_kills_to_the_start_and_a_word_back() {
+    let mut a = app(true);
+    press(&mut a, ":budget task t2 10");
+    ctrl(&mut a, 'w');
+    assert_eq!(composer_text(&a).as_deref(), Some("budget task t2 "));
+    ctrl(&mut a, 'u');
+    assert_eq!(composer_text(&a).as_deref(), Some(""));
+    press(&mut a, "pause\n");
+    assert_eq!(a.outbox.pop(), Some(Command::TogglePause { now: true }));
+}
+
+#[test]
+fn search_moves_between_matches_with_keys_that_approve_nothing() {
+    let mut a = app(true);
+    let km = Keymap::default();
+    for action in [Action::SearchNext, Action::SearchPrev] {
+        for k in km.keys_for(action) {
+            assert!(
+                !["y", "a", "n"].contains(&k.as_str()),
+                "{k} is an approval key"
+            );
+        }
+    }
+    press(&mut a, "jj2/ids\n");
+    assert!(
+        a.status.as_deref().unwrap_or("").contains("2 matches"),
+        "{:?}",
+        a.status
+    );
+    let last = a.reasoning_scroll;
+    press(&mut a, "[");
+    assert!(
+        a.status.as_deref().unwrap_or("").contains("match 1 of 2"),
+        "{:?}",
+        a.status
+    );
+    assert!(a.reasoning_scroll > last, "the earlier match is further up");
+    press(&mut a, "[");
+    assert!(
+        a.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("no earlier match")
+    );
+    press(&mut a, "]");
+    assert!(a.status.as_deref().unwrap_or("").contains("match 2 of 2"));
+    assert_eq!(a.reasoning_scroll, last);
+    assert!(a.outbox.is_empty(), "nothing was approved or denied");
+    let help = {
+        press(&mut a, "?");
+        draw(&a, 120, 60)
+    };
+    assert!(
+        help.contains("search-next") && help.contains("search-prev"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_read_only_viewer_is_shown_no_keys_it_cannot_use() {
+    let mut a = app(false);
+    let screen = draw(&a, 120, 40);
+    let hints = screen.lines().last().unwrap_or("");
+    for gone in ["pause run", "pause agent", "message"] {
+        assert!(!hints.contains(gone), "{gone} in the hints: {hints}");
+    }
+    assert!(hints.contains("help"), "{hints}");
+    let bar = screen
+        .lines()
+        .find(|l| l.contains("⚠ A1"))
+        .expect("the approvals bar");
+    assert!(
+        !bar.contains("approve"),
+        "the approvals bar offers no answer: {bar}"
+    );
+    assert!(bar.contains("examine"), "it can still look closer: {bar}");
+    press(&mut a, "?");
+    let help = draw(&a, 120, 60);
+    for gone in [
+        "approve the oldest request",
+        "pause / resume the whole run",
+        "message the selected agent",
+        "set (or +extend) a budget",
+        "stop the run and quit",
+    ] {
+        assert!(!help.contains(gone), "{gone} in a read-only help:\n{help}");
+    }
+    assert!(help.contains("theme NAME"), "{help}");
+    // The steering viewer sees them.
+    let mut s = app(true);
+    press(&mut s, "?");
+    let help = draw(&s, 120, 60);
+    assert!(
+        help.contains(":approve") && help.contains(":budget"),
+        "{help}"
     );
 }

@@ -10,6 +10,11 @@ use crate::tui::theme::{ColorDepth, Themes};
 use crate::tui::{self, Ending, Options};
 use std::collections::BTreeMap;
 
+/// A terminal that cannot address the cursor (`TERM=dumb`, or an empty `TERM`).
+fn dumb_terminal() -> bool {
+    std::env::var_os("TERM").is_some_and(|t| t.is_empty() || t == "dumb")
+}
+
 fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
@@ -57,6 +62,22 @@ pub async fn open<S: Session>(
     opts: Options,
     remote: Option<String>,
 ) -> Result<u8, Failure> {
+    if dumb_terminal() {
+        // No cursor addressing: a full screen would be garbage. Lines work everywhere.
+        eprintln!(
+            "macrohard-tui: TERM={} cannot show the control room; following the run line by line (Ctrl-C leaves it{})",
+            std::env::var("TERM").unwrap_or_default(),
+            if remote.is_some() {
+                "; the run goes on in its server"
+            } else {
+                "; the run stays resumable"
+            }
+        );
+        let opts = super::headless::FollowOptions::new(false, false, remote.is_some());
+        let code = super::headless::follow_session(&session, opts, true).await;
+        session.detach().await;
+        return Ok(code);
+    }
     let mut guard =
         Guard::enter().map_err(|e| Failure::runtime(format!("cannot use this terminal: {e}")))?;
     let input = crossterm::event::EventStream::new();

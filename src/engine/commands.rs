@@ -38,6 +38,7 @@ impl RunActor {
                 self.state.status
             ));
         }
+        let command = self.resolve_toggle(command);
         let fixes_a_hold = matches!(
             command,
             Command::ResumeAgent { .. }
@@ -96,6 +97,21 @@ impl RunActor {
             }
         }
         result
+    }
+
+    /// A toggle becomes the pause or the resume that the true state calls for.
+    fn resolve_toggle(&self, command: Command) -> Command {
+        match command {
+            Command::TogglePause { .. } if self.state.status == RunStatus::Paused => {
+                Command::ResumeRun
+            }
+            Command::TogglePause { now } => Command::PauseRun { now },
+            Command::ToggleAgentPause { agent } if self.paused_agents.contains(&agent) => {
+                Command::ResumeAgent { agent }
+            }
+            Command::ToggleAgentPause { agent } => Command::PauseAgent { agent },
+            other => other,
+        }
     }
 
     fn apply_command(&mut self, by: &Actor, command: Command) -> Result<(), String> {
@@ -337,6 +353,10 @@ impl RunActor {
                 self.expire_approvals(by, &format!("the run was stopped by {by}"));
                 self.stop_all();
                 Ok(())
+            }
+            // Resolved by `resolve_toggle` before they get here.
+            Command::TogglePause { .. } | Command::ToggleAgentPause { .. } => {
+                Err("a toggle reached the engine unresolved".into())
             }
         }
     }

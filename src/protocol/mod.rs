@@ -7,7 +7,10 @@ use crate::domain::{AgentId, ApprovalId, Autonomy, Budget, BudgetTarget, RunStat
 use serde::{Deserialize, Serialize};
 
 /// The version of this protocol; a client and server must agree on it.
-pub const PROTOCOL_VERSION: u32 = 3;
+///
+/// 4: `TogglePause` and `ToggleAgentPause`; a server of 3 would close the connection on them, so
+/// the handshake refuses a mismatch instead.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// A person's instruction to the engine. It takes effect at the next step boundary unless it
 /// says `now`.
@@ -23,6 +26,16 @@ pub enum Command {
         agent: AgentId,
     },
     ResumeAgent {
+        agent: AgentId,
+    },
+    /// Pauses the run when it is not paused, else resumes it: the engine, which holds the
+    /// truth, decides, so a second press during a round trip undoes the first.
+    TogglePause {
+        #[serde(default)]
+        now: bool,
+    },
+    /// Pauses the agent when it is not paused, else resumes it (see `TogglePause`).
+    ToggleAgentPause {
         agent: AgentId,
     },
     /// A message to an agent; `None` means the supervisor.

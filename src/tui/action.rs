@@ -31,6 +31,8 @@ pub enum Action {
     Retry,
     Cancel,
     Filter,
+    SearchNext,
+    SearchPrev,
     CommandLine,
     NextTheme,
     Detach,
@@ -39,7 +41,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 34] = [
         Action::Help,
         Action::FocusNext,
         Action::FocusPrev,
@@ -67,6 +69,8 @@ impl Action {
         Action::Retry,
         Action::Cancel,
         Action::Filter,
+        Action::SearchNext,
+        Action::SearchPrev,
         Action::CommandLine,
         Action::NextTheme,
         Action::Detach,
@@ -104,6 +108,8 @@ impl Action {
             Action::Retry => "retry",
             Action::Cancel => "cancel",
             Action::Filter => "filter",
+            Action::SearchNext => "search-next",
+            Action::SearchPrev => "search-prev",
             Action::CommandLine => "command",
             Action::NextTheme => "theme",
             Action::Detach => "quit",
@@ -143,6 +149,8 @@ impl Action {
             Action::Retry => "retry the selected task",
             Action::Cancel => "cancel the selected task (asks to confirm)",
             Action::Filter => "filter the focused list / search the text",
+            Action::SearchNext => "next match of the search, further down",
+            Action::SearchPrev => "previous match of the search, further up",
             Action::CommandLine => "command line (:pause, :budget 10, :theme mono, …)",
             Action::NextTheme => "next theme",
             Action::Detach => {
@@ -151,6 +159,23 @@ impl Action {
             Action::Stop => "stop the run and quit (asks to confirm)",
             Action::Close => "close the popup / clear the filter",
         }
+    }
+
+    /// True for the commands that steer the run; a read-only viewer neither has nor shows them.
+    pub fn steers(self) -> bool {
+        matches!(
+            self,
+            Action::PauseRun
+                | Action::PauseAgent
+                | Action::Inject
+                | Action::Approve
+                | Action::ApproveAlways
+                | Action::Deny
+                | Action::ExtendBudget
+                | Action::Retry
+                | Action::Cancel
+                | Action::Stop
+        )
     }
 
     pub fn from_name(name: &str) -> Option<Action> {

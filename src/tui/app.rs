@@ -62,6 +62,8 @@ pub struct App {
     pub outbox: Vec<Command>,
     /// Something changed since the last frame.
     pub dirty: bool,
+    /// How far the open popup's text scrolls, as it was last drawn; keys scroll no further.
+    pub scroll_max: std::cell::Cell<usize>,
 }
 
 impl App {
@@ -87,6 +89,7 @@ impl App {
             quit: None,
             outbox: Vec::new(),
             dirty: true,
+            scroll_max: std::cell::Cell::new(usize::MAX),
         }
     }
 
@@ -128,6 +131,35 @@ impl App {
             "this run has ended; it can only be viewed".into()
         } else {
             "this viewer is read-only: it can look but not steer".into()
+        }
+    }
+
+    /// Pasted text: it goes into the text field that is open (the composer, the `:` line, a
+    /// filter), whole and at once, and is never read as keys. With no field open it is dropped.
+    pub fn on_paste(&mut self, text: &str) {
+        self.dirty = true;
+        match &mut self.popup {
+            Some(Popup::Composer(c)) => c.paste(text),
+            Some(Popup::Help { filter, scroll }) => {
+                filter.extend(super::popups::one_line(text).chars().take(200));
+                *scroll = 0;
+            }
+            _ => {
+                let chars = text.chars().count();
+                self.say(format!(
+                    "paste of {chars} characters ignored: open a text field first ({} message, {} command line)",
+                    self.keymap.key_for(Action::Inject),
+                    self.keymap.key_for(Action::CommandLine)
+                ));
+            }
+        }
+    }
+
+    /// The engine's answer to a command sent earlier: only a refusal is news.
+    pub fn on_answer(&mut self, _command: &Command, result: Result<(), String>) {
+        if let Err(e) = result {
+            self.say(format!("not done: {e}"));
+            self.dirty = true;
         }
     }
 
@@ -179,16 +211,19 @@ impl App {
             Action::Open => self.open(),
             Action::Zoom => self.zoomed = !self.zoomed,
             Action::ToggleView => self.grid = !self.grid,
+            // The engine decides pause or resume from its true state: a second press while the
+            // first is on its way undoes it, whatever this view shows yet.
             Action::PauseRun => match self.view.state.status {
-                RunStatus::Paused => {
-                    self.say("resuming the run");
-                    self.send(Command::ResumeRun);
-                }
                 s if s.is_terminal() => self.say(format!("the run is {s}")),
-                _ => {
-                    // Now: streaming stops at once; a tool already running finishes.
-                    self.say("run paused; space resumes");
-                    self.send(Command::PauseRun { now: true });
+                s => {
+                    let key = self.keymap.key_for(Action::PauseRun);
+                    self.say(if s == RunStatus::Paused {
+                        format!("resuming the run; {key} pauses")
+                    } else {
+                        // Now: streaming stops at once; a tool already running finishes.
+                        format!("pausing the run; {key} resumes")
+                    });
+                    self.send(Command::TogglePause { now: true });
                 }
             },
             Action::PauseAgent => {
@@ -200,14 +235,15 @@ impl App {
                     .state
                     .agent(&agent)
                     .is_some_and(|a| a.status == crate::domain::AgentStatus::Paused);
-                if paused {
-                    self.say(format!("resuming {agent}"));
-                    self.send(Command::ResumeAgent { agent });
+                self.say(if paused {
+                    format!("resuming {agent}")
                 } else {
-                    self.say(format!("pausing {agent} at its next step"));
-                    self.send(Command::PauseAgent { agent });
-                }
+                    format!("pausing {agent} at its next step")
+                });
+                self.send(Command::ToggleAgentPause { agent });
             }
+            Action::SearchNext => self.next_match(1),
+            Action::SearchPrev => self.next_match(-1),
             Action::Inject => {
                 let target = if self.focus == Focus::Agents || self.focus == Focus::Reasoning {
                     self.selected_agent().cloned()
@@ -287,10 +323,22 @@ impl App {
             Action::Examine => match self.oldest_pending() {
                 Some(a) => {
                     let lines = self.examine(&a);
+                    let k = |a| self.keymap.key_for(a);
+                    let answer = if self.can_steer {
+                        format!(
+                            " · {} approve · {} always · {} deny",
+                            k(Action::Approve),
+                            k(Action::ApproveAlways),
+                            k(Action::Deny)
+                        )
+                    } else {
+                        String::new()
+                    };
                     self.popup = Some(Popup::Text {
-                        title: format!("approval {} · y approve · a always · n deny", a.id),
+                        title: format!("approval {}{answer}", a.id),
                         lines,
                         scroll: 0,
+                        approval: Some(a.id.clone()),
                     });
                 }
                 None => self.say("nothing waits for approval"),
@@ -407,6 +455,38 @@ impl App {
                     self.popup = Some(Popup::Detail { task, scroll: 0 });
                 }
             }
+        }
+    }
+
+    /// Moves the reasoning to the next (`by` 1, further down) or previous (-1) line that
+    /// matches the search.
+    fn next_match(&mut self, by: isize) {
+        let (Some(q), Some(agent)) = (self.search.clone(), self.selected_agent().cloned()) else {
+            let key = self.keymap.key_for(Action::Filter);
+            self.say(format!("no search: {key} in the reasoning searches"));
+            return;
+        };
+        let Some(t) = self.view.transcripts.get(&agent) else {
+            return;
+        };
+        let hits = t.find(&q);
+        let here = t.len().saturating_sub(1 + self.reasoning_scroll);
+        let found = if by > 0 {
+            hits.iter().position(|&i| i > here)
+        } else {
+            hits.iter().rposition(|&i| i < here)
+        };
+        match found {
+            Some(k) => {
+                self.reasoning_scroll = t.len().saturating_sub(hits[k] + 1);
+                self.say(format!("match {} of {} for \"{q}\"", k + 1, hits.len()));
+            }
+            None if hits.is_empty() => self.say(format!("no match for \"{q}\"")),
+            None => self.say(format!(
+                "no {} match for \"{q}\" ({} in all)",
+                if by > 0 { "later" } else { "earlier" },
+                hits.len()
+            )),
         }
     }
 

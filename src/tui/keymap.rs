@@ -183,6 +183,8 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("r", Action::Retry),
     ("x", Action::Cancel),
     ("/", Action::Filter),
+    ("]", Action::SearchNext),
+    ("[", Action::SearchPrev),
     (":", Action::CommandLine),
     ("t", Action::NextTheme),
     ("q", Action::Detach),

@@ -1,6 +1,7 @@
 //! The control room's one loop: terminal input, session events, command answers, signals and
 //! the frame deadline in a single `select!`. It draws only when something changed, at most
-//! `fps` times a second.
+//! `fps` times a second, and never waits for the engine: commands are queued and answered
+//! later, as events.
 
 use super::app::{App, Quit};
 use super::keymap::Keymap;
@@ -8,12 +9,15 @@ use super::terminal::FrameSink;
 use super::theme::Themes;
 use super::view::View;
 use crate::domain::{RunStatus, describe};
+use crate::protocol::Command;
 use crate::session::Session;
 use crossterm::event::Event as TermEvent;
 use futures_util::{Stream, StreamExt};
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Events kept from before attaching, for transcripts and logs.
@@ -69,12 +73,110 @@ async fn next_signal(s: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
+/// Commands given and not yet sent; more are refused with a notice, never waited for.
+const OUTBOX: usize = 64;
+/// How long leaving (`q`, `Q`) waits for the commands already given (Q's stop among them).
+const FLUSH: Duration = Duration::from_secs(5);
+/// How long a lost terminal or SIGTERM waits for them.
+const FLUSH_LOST: Duration = Duration::from_millis(50);
+/// Input events handled before a frame may be drawn: all that are waiting, up to this many.
+const DRAIN: usize = 4096;
+
+/// A command's answer from the engine, for the loop.
+type Answer = (Command, Result<(), String>);
+
+/// Sends the commands in the order given, one round trip at a time, and hands each answer
+/// back; ends when the loop has dropped its sender and every command given was sent.
+async fn forward<S: Session>(
+    session: &S,
+    mut commands: mpsc::Receiver<Command>,
+    answers: mpsc::UnboundedSender<Answer>,
+) {
+    while let Some(cmd) = commands.recv().await {
+        let result = session.send(cmd.clone()).await;
+        let _ = answers.send((cmd, result));
+    }
+}
+
 /// Runs the control room on `terminal` until the person leaves or the terminal goes away.
+///
+/// A key never waits for the engine: commands go to a queue that a second task sends through
+/// the session, and their answers come back as events of this loop.
 pub async fn run<B, S, I>(
+    terminal: &mut ratatui::Terminal<B>,
+    session: &S,
+    input: I,
+    opts: Options,
+) -> std::io::Result<(Ending, App)>
+where
+    B: FrameSink,
+    S: Session,
+    I: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    let (commands, queue) = mpsc::channel(OUTBOX);
+    let (answered, answers) = mpsc::unbounded_channel();
+    let sender = forward(session, queue, answered);
+    tokio::pin!(sender);
+    let ui = ui(terminal, session, input, opts, commands, answers);
+    tokio::pin!(ui);
+    let mut sent_all = false;
+    let result = tokio::select! {
+        r = &mut ui => r,
+        () = &mut sender => {
+            sent_all = true;
+            ui.await
+        }
+    };
+    if !sent_all && let Ok((ending, _)) = &result {
+        let grace = match ending {
+            Ending::Detached | Ending::Stopped => FLUSH,
+            Ending::TerminalLost | Ending::Terminated => FLUSH_LOST,
+        };
+        let _ = tokio::time::timeout(grace, sender).await;
+    }
+    result
+}
+
+/// The next input event if one is waiting, without waiting for one. It polls with this task's
+/// waker, so a stream that arms a wake-up when it has nothing (crossterm's) wakes this loop.
+async fn ready<I>(input: &mut I) -> Option<Option<std::io::Result<TermEvent>>>
+where
+    I: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    std::future::poll_fn(|cx| match input.poll_next_unpin(cx) {
+        Poll::Ready(ev) => Poll::Ready(Some(ev)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
+}
+
+/// What one input event asks of the loop.
+fn on_input<B: FrameSink>(
+    terminal: &mut ratatui::Terminal<B>,
+    app: &mut App,
+    ev: Option<std::io::Result<TermEvent>>,
+) -> Option<Ending> {
+    match ev {
+        Some(Ok(TermEvent::Key(k))) => app.on_key(k),
+        Some(Ok(TermEvent::Paste(text))) => app.on_paste(&text),
+        Some(Ok(TermEvent::Resize(_, _))) => {
+            let _ = terminal.autoresize();
+            app.dirty = true;
+        }
+        Some(Ok(_)) => {}
+        // A closed or failing tty: never spin on it.
+        Some(Err(_)) | None => return Some(Ending::TerminalLost),
+    }
+    None
+}
+
+async fn ui<B, S, I>(
     terminal: &mut ratatui::Terminal<B>,
     session: &S,
     mut input: I,
     opts: Options,
+    commands: mpsc::Sender<Command>,
+    mut answers: mpsc::UnboundedReceiver<Answer>,
 ) -> std::io::Result<(Ending, App)>
 where
     B: FrameSink,
@@ -105,13 +207,18 @@ where
     let mut last_frame = Instant::now() - frame;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut urgent = false;
     let mut hup = signal_or_pending(SignalKind::hangup(), opts.signals).await;
     let mut term = signal_or_pending(SignalKind::terminate(), opts.signals).await;
     let ending = loop {
         for cmd in std::mem::take(&mut app.outbox) {
-            if let Err(e) = session.send(cmd).await {
-                app.status = Some(format!("not done: {e}"));
+            if let Err(e) = commands.try_send(cmd) {
+                let why = match e {
+                    mpsc::error::TrySendError::Full(_) => {
+                        "too many commands wait for the engine; try again in a moment"
+                    }
+                    mpsc::error::TrySendError::Closed(_) => "the connection to the run is gone",
+                };
+                app.status = Some(format!("not sent: {why}"));
                 app.dirty = true;
             }
         }
@@ -120,29 +227,38 @@ where
             Some(Quit::Stopped) => break Ending::Stopped,
             None => {}
         }
-        // Keys are answered at once; streamed text waits for the next frame slot.
-        let due = if urgent {
-            Instant::now()
-        } else {
-            last_frame + frame
-        };
+        // At most one frame per slot, keys included; a key waits at most one slot.
+        let due = last_frame + frame;
         tokio::select! {
             biased;
             () = next_signal(&mut hup) => break Ending::TerminalLost,
             () = next_signal(&mut term) => break Ending::Terminated,
-            ev = input.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) => {
-                    app.on_key(k);
-                    urgent = true;
+            ev = input.next() => {
+                if let Some(end) = on_input(terminal, &mut app, ev) {
+                    break end;
                 }
-                Some(Ok(TermEvent::Resize(_, _))) => {
-                    let _ = terminal.autoresize().map_err(|e| e.to_string());
-                    app.dirty = true;
+                // Everything typed or pasted so far is handled before the next frame, so the
+                // next key acts on what the screen will show.
+                let mut lost = None;
+                for _ in 0..DRAIN {
+                    if app.quit.is_some() {
+                        break;
+                    }
+                    match ready(&mut input).await {
+                        Some(ev) => {
+                            lost = on_input(terminal, &mut app, ev);
+                            if lost.is_some() {
+                                break;
+                            }
+                        }
+                        None => break,
+                    }
                 }
-                Some(Ok(_)) => {}
-                // A closed or failing tty: never spin on it.
-                Some(Err(_)) | None => break Ending::TerminalLost,
+                if let Some(end) = lost {
+                    break end;
+                }
             },
+            Some((cmd, result)) = answers.recv() => app.on_answer(&cmd, result),
             rec = recv(&mut events) => match rec {
                 Ok(rec) => app.on_record(&rec),
                 Err(RecvError::Lagged(_)) => {
@@ -189,7 +305,6 @@ where
                 terminal.backend_mut().end_frame();
                 last_frame = Instant::now();
                 app.dirty = false;
-                urgent = false;
             }
         }
     };

@@ -81,7 +81,9 @@ pub fn draw(f: &mut Frame, app: &App, now_ms: u64) {
             title,
             lines,
             scroll,
+            ..
         }) => {
+            app.scroll_max.set(lines.len().saturating_sub(1));
             let height = u16::try_from(lines.len()).unwrap_or(u16::MAX).max(1);
             let text: Vec<Line> = lines
                 .iter()
@@ -96,9 +98,15 @@ pub fn draw(f: &mut Frame, app: &App, now_ms: u64) {
             f.render_widget(Clear, rect);
             let block = super::panes::frame(" confirm ", true, theme);
             f.render_widget(
-                Paragraph::new(Line::styled(c.question(), theme.warn))
-                    .block(block)
-                    .style(theme.base),
+                Paragraph::new(Line::styled(
+                    c.question(
+                        &app.keymap.key_for(super::action::Action::Approve),
+                        &app.keymap.key_for(super::action::Action::Deny),
+                    ),
+                    theme.warn,
+                ))
+                .block(block)
+                .style(theme.base),
                 rect,
             );
         }

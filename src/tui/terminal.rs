@@ -1,5 +1,9 @@
-//! The real terminal: raw mode and the alternate screen on the way in, restored on every way
-//! out (drop, panic). When the terminal is gone (SIGHUP) nothing more is written to it.
+//! The real terminal: raw mode, the alternate screen and bracketed paste on the way in, restored
+//! on every way out (drop, panic). When the terminal is gone (SIGHUP) nothing more is written to
+//! it.
+//!
+//! Bracketed paste makes a paste one `Event::Paste` of text: never keys that could send,
+//! approve or stop something.
 
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
@@ -41,6 +45,7 @@ fn restore() {
         let _ = crossterm::terminal::disable_raw_mode();
         let _ = crossterm::execute!(
             std::io::stdout(),
+            crossterm::event::DisableBracketedPaste,
             crossterm::terminal::LeaveAlternateScreen,
             crossterm::cursor::Show
         );
@@ -56,10 +61,19 @@ impl Guard {
         }));
         crossterm::terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
+        let entered = Self::setup();
+        if entered.is_err() {
+            restore();
+        }
+        entered
+    }
+
+    fn setup() -> std::io::Result<Self> {
         let mut out = std::io::stdout();
         crossterm::execute!(
             out,
             crossterm::terminal::EnterAlternateScreen,
+            crossterm::event::EnableBracketedPaste,
             crossterm::cursor::Hide
         )?;
         let terminal = ratatui::Terminal::new(CrosstermBackend::new(out))?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 pub struct Pty {
     pub child: Box<dyn Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
     _master: Box<dyn MasterPty + Send>,
     pub parser: Arc<Mutex<vt100::Parser>>,
     pub bytes: Arc<AtomicUsize>,
@@ -65,7 +65,7 @@ impl Pty {
         });
         Pty {
             child,
-            writer,
+            writer: Arc::new(Mutex::new(writer)),
             _master: pair.master,
             parser,
             bytes,
@@ -77,9 +77,28 @@ impl Pty {
         self.parser.lock().unwrap().screen().contents()
     }
 
+    /// Types `text`; panics when the program has not read it within 30 s (a program that
+    /// stopped reading would otherwise block the test for ever on a full terminal buffer).
     pub fn send(&mut self, text: &str) {
-        self.writer.write_all(text.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
+        let writer = self.writer.clone();
+        let bytes = text.as_bytes().to_vec();
+        let (done, written) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut w = writer.lock().unwrap();
+            let r = w.write_all(&bytes).and_then(|()| w.flush());
+            let _ = done.send(r.is_ok());
+        });
+        match written.recv_timeout(Duration::from_secs(30)) {
+            Ok(true) => {}
+            Ok(false) => panic!(
+                "the terminal is closed; the screen shows:\n{}",
+                self.screen()
+            ),
+            Err(_) => panic!(
+                "the program stopped reading its input; the screen shows:\n{}",
+                self.screen()
+            ),
+        }
     }
 
     /// Waits until the screen satisfies `pred`; panics with the screen after `timeout`.

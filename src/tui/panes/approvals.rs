@@ -20,14 +20,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let k = |act| app.keymap.key_for(act);
     // Remote code is never approved always: its "always" key approves once, and says so.
     let remote = a.label.as_ref().is_some_and(|r| r.remote_code);
-    let keys = format!(
-        " {} approve · {} {} · {} deny · {} examine ",
-        k(Action::Approve),
-        k(Action::ApproveAlways),
-        if remote { "once only" } else { "always" },
-        k(Action::Deny),
-        k(Action::Examine)
-    );
+    // A read-only viewer cannot answer: it is shown only how to look closer.
+    let keys = if app.can_steer {
+        format!(
+            " {} approve · {} {} · {} deny · {} examine ",
+            k(Action::Approve),
+            k(Action::ApproveAlways),
+            if remote { "once only" } else { "always" },
+            k(Action::Deny),
+            k(Action::Examine)
+        )
+    } else {
+        format!(" {} examine ", k(Action::Examine))
+    };
     let more = if pending.len() > 1 {
         format!(" (+{} more)", pending.len() - 1)
     } else {

@@ -40,7 +40,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     ];
     let mut spans = Vec::new();
     let mut width = 0;
-    for a in pane.iter().chain(common.iter()) {
+    // A read-only viewer is shown only the keys it can use.
+    for a in pane
+        .iter()
+        .chain(common.iter())
+        .filter(|a| app.can_steer || !a.steers())
+    {
         let (k, d) = (
             format!(" {} ", app.keymap.key_for(*a)),
             format!(" {} ", short(*a)),

@@ -48,6 +48,11 @@ pub fn words() -> Vec<&'static str> {
     w
 }
 
+/// True for the words with arguments that steer the run (not `rules`, `theme`, `level`).
+pub fn steers(word: &str) -> bool {
+    !matches!(word, "rules" | "theme" | "level")
+}
+
 pub fn help_lines() -> impl Iterator<Item = (&'static str, &'static str)> {
     WITH_ARGS.iter().copied()
 }
@@ -222,7 +227,7 @@ pub fn execute(app: &mut App, input: &str) -> Result<(), String> {
             steer(app, Command::SetAutonomy { level }, format!("autonomy set to {level}"))
         }
         "rules" => {
-            app.popup = Some(Popup::Text { title: "policy rules · :revoke N takes a run rule back".into(), lines: rule_lines(app), scroll: 0 });
+            app.popup = Some(Popup::Text { title: "policy rules · :revoke N takes a run rule back".into(), lines: rule_lines(app), scroll: 0, approval: None });
             Ok(())
         }
         "revoke" => {

@@ -1,5 +1,6 @@
 //! A one-purpose text input on tui-textarea: messages to agents, deny reasons, filters and the
-//! `:` command line. Enter sends, Alt-Enter adds a line (messages only), Esc cancels.
+//! `:` command line. Enter sends, Alt-Enter adds a line (messages only), Esc cancels; Ctrl-U
+//! kills to the start of the line, Ctrl-W a word. A paste is inserted as text, in one piece.
 
 use super::super::theme::Theme;
 use crate::domain::{AgentId, ApprovalId};
@@ -64,9 +65,31 @@ impl Composer {
         (self.area.lines().len() as u16).clamp(1, 6) + 2
     }
 
+    /// Pasted text, inserted in one operation. Only a message keeps its lines; a one-line
+    /// field (a reason, a filter, the `:` line) gets them joined with spaces. Nothing in a paste
+    /// sends: Enter is a key, never a character of pasted text.
+    pub fn paste(&mut self, text: &str) {
+        let text = if matches!(self.purpose, ComposerPurpose::Inject(_)) {
+            super::multi_line(text)
+        } else {
+            super::one_line(text)
+        };
+        self.area.insert_str(text);
+    }
+
     /// Handles a key; returns the text when it is sent.
     pub fn key(&mut self, key: KeyEvent) -> Option<String> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
+            // Readline's kills, in every text field: to the start of the line, a word back.
+            KeyCode::Char('u') if ctrl => {
+                self.area.delete_line_by_head();
+                None
+            }
+            KeyCode::Char('w') if ctrl => {
+                self.area.delete_word();
+                None
+            }
             KeyCode::Esc => {
                 self.cancelled = true;
                 None

@@ -21,7 +21,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
     };
     f.render_widget(Clear, rect);
     let block = frame(
-        format!(" {} {} · Esc closes · j/k scroll ", t.id, t.title),
+        format!(" {} {} · {} ", t.id, t.title, super::scroll_hint(app)),
         true,
         theme,
     );
@@ -127,6 +127,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
         lines.extend(reasoning::rows(tr, w, 400, 0, theme, None));
     }
     let max = lines.len().saturating_sub(inner.height as usize);
+    app.scroll_max.set(max);
     f.render_widget(
         Paragraph::new(lines)
             .scroll((scroll.min(max) as u16, 0))

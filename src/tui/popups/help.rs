@@ -12,7 +12,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) {
     let theme = app.theme();
     let needle = filter.to_lowercase();
     let mut lines = Vec::new();
-    for a in Action::ALL {
+    // A read-only viewer is shown only what it can use.
+    for a in Action::ALL
+        .into_iter()
+        .filter(|a| app.can_steer || !a.steers())
+    {
         let keys = app.keymap.keys_for(a).join(" ");
         let text = format!("{} {} {}", keys, a.name(), a.description());
         if !needle.is_empty() && !text.to_lowercase().contains(&needle) {
@@ -24,7 +28,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) {
             Span::styled(a.description(), theme.base),
         ]));
     }
-    for (word, text) in command_line::help_lines() {
+    for (word, text) in
+        command_line::help_lines().filter(|(w, _)| app.can_steer || !command_line::steers(w))
+    {
         if !needle.is_empty() && !format!("{word} {text}").to_lowercase().contains(&needle) {
             continue;
         }
@@ -43,15 +49,29 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) {
         height: h.max(5),
     };
     f.render_widget(Clear, rect);
-    let title = if filter.is_empty() {
-        " Help · type to filter · Esc closes ".to_owned()
+    let block_inner = rect.height.saturating_sub(2) as usize;
+    let max_scroll = lines.len().saturating_sub(block_inner);
+    app.scroll_max.set(max_scroll);
+    // Where the page is, when there is more than one.
+    let at = if max_scroll > 0 {
+        let first = scroll.min(max_scroll) + 1;
+        let last = (first + block_inner - 1).min(lines.len());
+        format!(
+            "{first}-{last} of {} · {} · ",
+            lines.len(),
+            super::scroll_hint(app)
+        )
     } else {
-        format!(" Help · filter: {filter} ")
+        format!("{} closes · ", app.keymap.key_for(Action::Close))
+    };
+    let title = if filter.is_empty() {
+        format!(" Help · {at}type to filter ")
+    } else {
+        format!(" Help · filter: {filter} · {at}")
     };
     let block = super::super::panes::frame(title, true, theme);
     let inner = block.inner(rect);
     f.render_widget(block, rect);
-    let max_scroll = lines.len().saturating_sub(inner.height as usize);
     f.render_widget(
         Paragraph::new(lines)
             .style(theme.base)

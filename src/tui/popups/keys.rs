@@ -5,105 +5,92 @@ use super::super::action::Action;
 use super::super::app::{App, Focus, LogFilter, Quit};
 use super::{ComposerPurpose, Confirm, Popup, command_line};
 use crate::protocol::Command;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 impl App {
     pub(in crate::tui) fn popup_key(&mut self, popup: Popup, key: KeyEvent) -> Option<Popup> {
+        // Popups read the same keymap as the panes: rebinding `down` moves popups too.
+        let action = self.keymap.action(&key);
+        let max = self.scroll_max.get();
         match popup {
             Popup::Help {
                 mut filter,
                 mut scroll,
-            } => match key.code {
-                KeyCode::Esc => None,
-                KeyCode::Char('?') if filter.is_empty() => None,
-                KeyCode::Down => {
-                    scroll += 1;
-                    Some(Popup::Help { filter, scroll })
+            } => {
+                // While no filter is typed, the keymap's moves scroll (j, k, g, G too); once one
+                // is, characters are text and only keys that type nothing move.
+                let types = matches!(key.code, KeyCode::Char(_))
+                    && !key
+                        .modifiers
+                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+                match action {
+                    Some(Action::Close) => return None,
+                    Some(Action::Help) if filter.is_empty() => return None,
+                    Some(a) if !(types && !filter.is_empty()) => {
+                        if let Some(s) = scrolled(a, scroll, max) {
+                            return Some(Popup::Help { filter, scroll: s });
+                        }
+                    }
+                    _ => {}
                 }
-                KeyCode::Up => {
-                    scroll = scroll.saturating_sub(1);
-                    Some(Popup::Help { filter, scroll })
+                match key.code {
+                    KeyCode::Backspace => {
+                        filter.pop();
+                        scroll = 0;
+                    }
+                    KeyCode::Char(c) if types => {
+                        filter.push(c);
+                        scroll = 0;
+                    }
+                    _ => {}
                 }
-                KeyCode::Backspace => {
-                    filter.pop();
-                    Some(Popup::Help { filter, scroll: 0 })
-                }
-                KeyCode::Char(c) => {
-                    filter.push(c);
-                    Some(Popup::Help { filter, scroll: 0 })
-                }
-                _ => Some(Popup::Help { filter, scroll }),
-            },
-            Popup::Detail { task, mut scroll } => match key.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => None,
-                KeyCode::Down | KeyCode::Char('j') => {
-                    scroll += 1;
-                    Some(Popup::Detail { task, scroll })
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    scroll = scroll.saturating_sub(1);
-                    Some(Popup::Detail { task, scroll })
-                }
-                KeyCode::PageDown => Some(Popup::Detail {
+                Some(Popup::Help { filter, scroll })
+            }
+            Popup::Detail { task, scroll } => match action {
+                Some(Action::Close | Action::Detach | Action::Open) => None,
+                Some(a) => Some(Popup::Detail {
                     task,
-                    scroll: scroll + 10,
+                    scroll: scrolled(a, scroll, max).unwrap_or(scroll),
                 }),
-                KeyCode::PageUp => Some(Popup::Detail {
-                    task,
-                    scroll: scroll.saturating_sub(10),
-                }),
-                _ => Some(Popup::Detail { task, scroll }),
+                None => Some(Popup::Detail { task, scroll }),
             },
             Popup::Text {
                 title,
                 lines,
-                mut scroll,
-            } => match key.code {
+                scroll,
+                approval,
+            } => match action {
                 // An examined request is answered from its page.
-                _ if title.starts_with("approval ")
-                    && matches!(
-                        self.keymap.action(&key),
-                        Some(Action::Approve | Action::ApproveAlways | Action::Deny)
-                    ) =>
+                Some(a @ (Action::Approve | Action::ApproveAlways | Action::Deny))
+                    if approval.is_some() =>
                 {
-                    if let Some(action) = self.keymap.action(&key) {
-                        self.perform(action);
-                    }
+                    self.perform(a);
                     self.popup.take()
                 }
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => None,
-                KeyCode::Down | KeyCode::Char('j') => {
-                    scroll = (scroll + 1).min(lines.len().saturating_sub(1));
-                    Some(Popup::Text {
-                        title,
-                        lines,
-                        scroll,
-                    })
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    scroll = scroll.saturating_sub(1);
-                    Some(Popup::Text {
-                        title,
-                        lines,
-                        scroll,
-                    })
-                }
-                _ => Some(Popup::Text {
+                Some(Action::Close | Action::Detach | Action::Open) => None,
+                Some(a) => Some(Popup::Text {
+                    title,
+                    scroll: scrolled(a, scroll, max).unwrap_or(scroll),
+                    lines,
+                    approval,
+                }),
+                None => Some(Popup::Text {
                     title,
                     lines,
                     scroll,
+                    approval,
                 }),
             },
-            Popup::LogEntry(line) => match key.code {
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => None,
+            Popup::LogEntry(line) => match action {
+                Some(Action::Close | Action::Detach | Action::Open) => None,
                 _ => Some(Popup::LogEntry(line)),
             },
-            Popup::Confirm(c) => match key.code {
-                KeyCode::Char('y') | KeyCode::Enter => {
+            Popup::Confirm(c) => match action {
+                Some(Action::Approve | Action::Open) => {
                     self.confirmed(c);
                     None
                 }
-                KeyCode::Char('n') | KeyCode::Esc => {
+                Some(Action::Deny | Action::Close) => {
                     self.say("not done");
                     None
                 }
@@ -192,4 +179,18 @@ impl App {
             None => self.say(format!("no match for \"{q}\"")),
         }
     }
+}
+
+/// Where a move action takes a popup's scroll, at most `max`; `None` for other actions.
+fn scrolled(action: Action, scroll: usize, max: usize) -> Option<usize> {
+    let to = match action {
+        Action::Down => scroll.saturating_add(1),
+        Action::Up => scroll.saturating_sub(1),
+        Action::PageDown => scroll.saturating_add(10),
+        Action::PageUp => scroll.saturating_sub(10),
+        Action::Top => 0,
+        Action::Bottom => max,
+        _ => return None,
+    };
+    Some(to.min(max))
 }
