@@ -52,23 +52,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) {
     let block_inner = rect.height.saturating_sub(2) as usize;
     let max_scroll = lines.len().saturating_sub(block_inner);
     app.scroll_max.set(max_scroll);
-    // Where the page is, when there is more than one.
-    let at = if max_scroll > 0 {
+    // What is typed, where the page is when there is more than one, and the keys.
+    let mut parts = vec!["Help".to_owned()];
+    if !filter.is_empty() {
+        parts.push(format!("filter: {filter}"));
+    }
+    if max_scroll > 0 {
         let first = scroll.min(max_scroll) + 1;
         let last = (first + block_inner - 1).min(lines.len());
-        format!(
-            "{first}-{last} of {} · {} · ",
-            lines.len(),
-            super::scroll_hint(app)
-        )
+        parts.push(format!("{first}-{last} of {}", lines.len()));
+        parts.push(super::scroll_hint(app));
     } else {
-        format!("{} closes · ", app.keymap.key_for(Action::Close))
-    };
-    let title = if filter.is_empty() {
-        format!(" Help · {at}type to filter ")
-    } else {
-        format!(" Help · filter: {filter} · {at}")
-    };
+        parts.push(format!("{} closes", app.keymap.key_for(Action::Close)));
+    }
+    if filter.is_empty() {
+        parts.push("type to filter".to_owned());
+    }
+    let title = format!(" {} ", parts.join(" · "));
     let block = super::super::panes::frame(title, true, theme);
     let inner = block.inner(rect);
     f.render_widget(block, rect);
