@@ -26,7 +26,7 @@ impl App {
                 match action {
                     Some(Action::Close) => return None,
                     Some(Action::Help) if filter.is_empty() => return None,
-                    Some(a) if !(types && !filter.is_empty()) => {
+                    Some(a) if !types || filter.is_empty() => {
                         if let Some(s) = scrolled(a, scroll, max) {
                             return Some(Popup::Help { filter, scroll: s });
                         }
