@@ -22,11 +22,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// What the loop drew: when each frame ended, and the header of the last one.
+/// What the loop drew: when each frame ended, and the last one's header and whole screen.
 #[derive(Default)]
 struct Frames {
     at: Vec<Instant>,
     header: String,
+    screen: String,
 }
 
 /// A test backend that records its frames.
@@ -76,12 +77,17 @@ impl Backend for Recording {
 impl FrameSink for Recording {
     fn end_frame(&mut self) {
         let buf = self.inner.buffer();
-        let header: String = (0..buf.area.width)
-            .map(|x| buf[(x, 0)].symbol().to_owned())
-            .collect();
+        let mut screen = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                screen.push_str(buf[(x, y)].symbol());
+            }
+            screen.push('\n');
+        }
         let mut f = self.frames.lock().unwrap();
         f.at.push(Instant::now());
-        f.header = header;
+        f.header = screen.lines().next().unwrap_or_default().to_owned();
+        f.screen = screen;
     }
 }
 
@@ -197,5 +203,86 @@ async fn the_loop_pauses_on_space_never_redraws_an_idle_screen_and_holds_the_fra
             w[1] - w[0]
         );
     }
+    session.detach().await;
+}
+
+/// A session whose commands are never answered: a hung server.
+struct Hung(InProcess);
+
+impl Session for Hung {
+    async fn attach(&self, backlog: u64) -> Option<macrohard::session::Attached> {
+        self.0.attach(backlog).await
+    }
+    async fn send(&self, _command: macrohard::protocol::Command) -> Result<(), String> {
+        std::future::pending().await
+    }
+    async fn detach(&self) {
+        self.0.detach().await;
+    }
+    fn can_steer(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn keys_never_wait_for_a_command_a_hung_server_never_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("ws"));
+    let provider = Arc::new(SimProvider::new(SimSpeed(1.0), None));
+    let new = NewRun {
+        goal: "Build a command-line todo app".into(),
+        workspace: None,
+        seed: 7,
+        by: person(),
+    };
+    let engine = engine::start(store, provider, config, RunTarget::New(new))
+        .await
+        .unwrap();
+    let session = Hung(InProcess::new(engine.handle.clone(), person()));
+    let (keys, mut rx) = mpsc::unbounded_channel::<std::io::Result<TermEvent>>();
+    let input = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let frames = Arc::new(Mutex::new(Frames::default()));
+    let mut terminal = ratatui::Terminal::new(Recording {
+        inner: TestBackend::new(120, 40),
+        frames: frames.clone(),
+    })
+    .unwrap();
+    let opts = Options {
+        fps: 30,
+        keymap: Keymap::default(),
+        themes: Themes::load(None, ColorDepth::Ansi16).unwrap(),
+        theme: 0,
+        signals: false,
+    };
+    let person_at_the_keys = async {
+        until(&frames, "the control room", Duration::from_secs(60), |f| {
+            f.screen.contains("1 Agents")
+        })
+        .await;
+        // Space goes to a server that never answers; the next key acts at once all the same.
+        keys.send(key(' ')).unwrap();
+        keys.send(key('?')).unwrap();
+        until(&frames, "the help", Duration::from_secs(1), |f| {
+            f.screen.contains("Help ·")
+        })
+        .await;
+        keys.send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Esc,
+            KeyModifiers::NONE,
+        ))))
+        .unwrap();
+        keys.send(key('q')).unwrap();
+    };
+    let (ended, ()) = tokio::time::timeout(Duration::from_secs(120), async {
+        tokio::join!(
+            tui::run(&mut terminal, &session, input, opts),
+            person_at_the_keys
+        )
+    })
+    .await
+    .expect("the control room never waits for the engine's answer");
+    let (ending, _) = ended.unwrap();
+    assert_eq!(ending, Ending::Detached);
     session.detach().await;
 }
