@@ -185,6 +185,33 @@ async fn the_loop_pauses_on_space_never_redraws_an_idle_screen_and_holds_the_fra
             frames.lock().unwrap().at.len() > after,
             "the keys were drawn"
         );
+        // Two spaces in one round trip: the engine resumes, then pauses again, whatever the
+        // (still paused) view showed when the second was pressed.
+        let (_, mut seen) = engine.handle.subscribe().await.unwrap();
+        keys.send(key(' ')).unwrap();
+        keys.send(key(' ')).unwrap();
+        // The engine writes durably on threads of its own: wait for what it records, not for
+        // a span of this paused clock.
+        let mut statuses = Vec::new();
+        while statuses.len() < 2 {
+            let rec = tokio::time::timeout(Duration::from_secs(600), seen.recv())
+                .await
+                .expect("the engine answers both toggles")
+                .unwrap();
+            if let macrohard::domain::Event::RunStatusChanged { status, .. } = rec.event {
+                statuses.push(status.to_string());
+            }
+        }
+        let shown = frames.lock().unwrap().screen.clone();
+        assert_eq!(
+            statuses,
+            ["running", "paused"],
+            "resumed, then paused again; the screen:\n{shown}"
+        );
+        until(&frames, "PAUSED again", Duration::from_secs(10), |f| {
+            f.header.contains("PAUSED")
+        })
+        .await;
         keys.send(key('q')).unwrap();
     };
     let (ended, ()) = tokio::join!(
