@@ -125,6 +125,31 @@ fn a_lost_terminal_ends_a_foreground_run_within_200_ms_and_it_stays_resumable() 
     a_lost_terminal_ends_the_client_at_once(&["--foreground"]);
 }
 
+/// The terminal closed under a control room in `args`' mode (the window closed, the SSH
+/// connection dropped): the client is gone within 200 ms of the hang-up.
+fn a_closed_terminal_ends_the_client_at_once(args: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Pty::spawn(dir.path(), args, &[("MACROHARD_SIM_SPEED", "2")], 80, 24);
+    p.wait_for("the control room", LONG, |s| s.contains("1 Agents"));
+    p.wait_for("the run to work", LONG, |s| s.contains("RUNNING"));
+    let at = p.hang_up();
+    p.wait_exit(Duration::from_secs(5))
+        .expect("a closed terminal ends the client");
+    let took = at.elapsed();
+    eprintln!("{args:?}: the client ended within {took:?} of the hang-up");
+    assert!(took < Duration::from_millis(200), "{args:?}: took {took:?}");
+}
+
+#[test]
+fn a_closed_terminal_ends_an_attached_client_within_200_ms() {
+    a_closed_terminal_ends_the_client_at_once(&[]);
+}
+
+#[test]
+fn a_closed_terminal_ends_a_foreground_run_within_200_ms() {
+    a_closed_terminal_ends_the_client_at_once(&["--foreground"]);
+}
+
 #[test]
 fn a_dumb_terminal_gets_lines_with_a_notice_not_a_full_screen() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,14 +4,18 @@
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Pty {
     pub child: Box<dyn Child + Send + Sync>,
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
-    _master: Box<dyn MasterPty + Send>,
+    master: Option<Box<dyn MasterPty + Send>>,
+    /// Set by [`Pty::hang_up`]: the reader lets go of the terminal at its next read.
+    hanging_up: Arc<AtomicBool>,
+    /// When the last handle of the terminal's master side was closed.
+    hung_up_at: Arc<Mutex<Option<Instant>>>,
     pub parser: Arc<Mutex<vt100::Parser>>,
     pub bytes: Arc<AtomicUsize>,
     data: std::path::PathBuf,
@@ -53,11 +57,20 @@ impl Pty {
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let bytes = Arc::new(AtomicUsize::new(0));
         let (p, b) = (parser.clone(), bytes.clone());
+        let hanging_up = Arc::new(AtomicBool::new(false));
+        let hung_up_at = Arc::new(Mutex::new(None));
+        let (stop, at) = (hanging_up.clone(), hung_up_at.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
+                }
+                if stop.load(Ordering::SeqCst) {
+                    // The last handle of the master side: closing it hangs the terminal up.
+                    drop(reader);
+                    *at.lock().unwrap() = Some(Instant::now());
+                    return;
                 }
                 b.fetch_add(n, Ordering::Relaxed);
                 p.lock().unwrap().process(&buf[..n]);
@@ -66,10 +79,32 @@ impl Pty {
         Pty {
             child,
             writer: Arc::new(Mutex::new(writer)),
-            _master: pair.master,
+            master: Some(pair.master),
+            hanging_up,
+            hung_up_at,
             parser,
             bytes,
             data: data.to_owned(),
+        }
+    }
+
+    /// Closes the terminal as a dropped SSH connection or a closed window does: every handle of
+    /// its master side goes (the reader's at its next read of the program's output). Returns
+    /// when the terminal was hung up; panics when the program writes nothing for 5 s.
+    pub fn hang_up(&mut self) -> Instant {
+        self.hanging_up.store(true, Ordering::SeqCst);
+        *self.writer.lock().unwrap() = Box::new(std::io::sink());
+        self.master = None;
+        let start = Instant::now();
+        loop {
+            if let Some(at) = *self.hung_up_at.lock().unwrap() {
+                return at;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the program wrote nothing to let the reader go"
+            );
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
