@@ -330,14 +330,11 @@ impl RunActor {
             Err(e) => (false, format!("error: {e}")),
         };
         let limits = self.config.stuck;
-        if let Some(p) = self
+        let stuck = self
             .watches
             .entry(agent.clone())
             .or_default()
-            .result(ok, &output, &limits)
-        {
-            self.mark_stuck(&agent, p);
-        }
+            .result(ok, &output, &limits);
         if let Err(e @ ToolError::Confinement { .. }) = &result {
             self.pending.push(Event::log(
                 LogLevel::Warn,
@@ -362,6 +359,11 @@ impl RunActor {
                     removed: c.removed,
                 });
             }
+        }
+        // After the result, which the fold reads as the agent going on thinking: a loop is
+        // seen with its result, and the agent is stuck from here.
+        if let Some(p) = stuck {
+            self.mark_stuck(&agent, p);
         }
     }
 

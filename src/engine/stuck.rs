@@ -1,7 +1,10 @@
-//! Stuck and loop detection, per agent: the same call again and again, two calls in turn
-//! (A-B-A-B), the same error again and again, steps that bring nothing new, and a supervisor
-//! that plans the same task over and over. What it sees is said in words, for the person and
-//! the supervisor.
+//! Stuck and loop detection, per agent: the same call with the same result again and again,
+//! two calls in turn with the same results (A-B-A-B), the same error again and again, steps
+//! that bring nothing new, and a supervisor that plans the same task over and over. What it
+//! sees is said in words, for the person and the supervisor.
+//!
+//! A call alone is never a loop: test-driven work runs the same test command after every
+//! edit, and each run says something new. Only a call whose result is also the same counts.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -12,7 +15,7 @@ use std::collections::{HashSet, VecDeque};
 pub struct StuckLimits {
     /// Recent tool calls looked at.
     pub window: usize,
-    /// The same call (tool and arguments) this many times in the window.
+    /// The same call (tool and arguments) with the same result this many times in the window.
     pub repeats: usize,
     /// This many A-B pairs in a row.
     pub alternations: usize,
@@ -28,7 +31,7 @@ impl Default for StuckLimits {
     fn default() -> Self {
         Self {
             window: 8,
-            repeats: 3,
+            repeats: 4,
             alternations: 3,
             same_errors: 3,
             idle_steps: 10,
@@ -40,8 +43,11 @@ impl Default for StuckLimits {
 /// What one agent has done lately.
 #[derive(Debug, Default, Clone)]
 pub struct Watch {
+    /// Recent calls with their results: (call and result, the call's label).
     calls: VecDeque<(u64, String)>,
-    errors: VecDeque<String>,
+    /// The call waiting for its result.
+    pending: Option<(u64, String)>,
+    errors: VecDeque<u64>,
     results: HashSet<u64>,
     idle_steps: u32,
     planned: Vec<String>,
@@ -104,17 +110,23 @@ impl Watch {
                 }
             }
         }
-        let key = digest(&[name, &args.to_string()]);
-        self.calls.push_back((key, label(name, args)));
+        self.pending = Some((digest(&[name, &args.to_string()]), label(name, args)));
+        None
+    }
+
+    /// The call just answered, with its result, against the recent ones.
+    fn see_pair(&mut self, text: &str, limits: &StuckLimits) -> Option<String> {
+        let (call, name) = self.pending.take()?;
+        let key = digest(&[&call.to_string(), text]);
+        self.calls.push_back((key, name.clone()));
         while self.calls.len() > limits.window.max(2) {
             self.calls.pop_front();
         }
         let same = self.calls.iter().filter(|(k, _)| *k == key).count();
         if same >= limits.repeats.max(2) {
             return Some(format!(
-                "the same call {same} times in its last {} calls: {}",
+                "the same call with the same result {same} times in its last {} calls: {name}",
                 self.calls.len(),
-                label(name, args)
             ));
         }
         let n = limits.alternations.max(2) * 2;
@@ -128,7 +140,7 @@ impl Watch {
                     .all(|(i, (k, _))| *k == if i % 2 == 0 { a } else { b });
             if alternating {
                 return Some(format!(
-                    "alternating between two calls {} times: {} / {}",
+                    "alternating between two calls with the same results {} times: {} / {}",
                     n / 2,
                     tail[0].1,
                     tail[1].1
@@ -148,26 +160,32 @@ impl Watch {
         if self.results.insert(digest(&[text])) {
             self.idle_steps = 0;
         }
+        let call = self.pending.as_ref().map(|(_, name)| name.clone());
+        let pair = self.see_pair(text, limits);
         if ok {
             self.errors.clear();
-            return None;
+            return pair;
         }
-        let first: String = text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(160)
-            .collect();
-        self.errors.push_back(first.clone());
+        // The same error is the same output, not the same first line: every failing command
+        // starts with "exit code 1".
+        let whole = digest(&[text]);
+        self.errors.push_back(whole);
         while self.errors.len() > limits.same_errors.max(2) {
             self.errors.pop_front();
         }
         let n = self.errors.len();
-        if n >= limits.same_errors.max(2) && self.errors.iter().all(|e| *e == first) {
-            return Some(format!("the same error {n} times in a row: {first}"));
+        if n >= limits.same_errors.max(2) && self.errors.iter().all(|e| *e == whole) {
+            let first: String = text
+                .lines()
+                .find(|l| !l.trim().is_empty() && !l.starts_with("exit code "))
+                .unwrap_or_else(|| text.lines().next().unwrap_or(""))
+                .chars()
+                .take(160)
+                .collect();
+            let from = call.map(|c| format!(" from {c}")).unwrap_or_default();
+            return Some(format!("the same error {n} times in a row{from}: {first}"));
         }
-        None
+        pair
     }
 
     /// A step (one model turn) ended; `Some(pattern)` after too many without anything new.
@@ -190,19 +208,106 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// One call and its result; the pattern either saw.
+    fn act(
+        w: &mut Watch,
+        l: &StuckLimits,
+        name: &str,
+        args: &Value,
+        ok: bool,
+        out: &str,
+    ) -> Option<String> {
+        let a = w.call(name, args, l);
+        let b = w.result(ok, out, l);
+        a.or(b)
+    }
+
     #[test]
-    fn the_same_call_again_and_again() {
+    fn the_same_call_with_the_same_result_again_and_again() {
         let l = StuckLimits::default();
         let mut w = Watch::default();
         let args = json!({"path": "a.py"});
-        assert_eq!(w.call("read_file", &args, &l), None);
-        assert_eq!(w.call("list_files", &json!({"path": "."}), &l), None);
-        assert_eq!(w.call("read_file", &args, &l), None);
-        let p = w.call("read_file", &args, &l).unwrap();
+        assert_eq!(act(&mut w, &l, "read_file", &args, true, "x = 1"), None);
+        assert_eq!(
+            act(
+                &mut w,
+                &l,
+                "list_files",
+                &json!({"path": "."}),
+                true,
+                "a.py"
+            ),
+            None
+        );
+        assert_eq!(act(&mut w, &l, "read_file", &args, true, "x = 1"), None);
+        assert_eq!(act(&mut w, &l, "read_file", &args, true, "x = 1"), None);
+        let p = act(&mut w, &l, "read_file", &args, true, "x = 1").unwrap();
         assert!(
-            p.contains("the same call 3 times") && p.contains("read_file"),
+            p.contains("the same call with the same result 4 times") && p.contains("read_file"),
             "{p}"
         );
+    }
+
+    #[test]
+    fn test_driven_work_runs_the_same_test_command_freely() {
+        let l = StuckLimits::default();
+        let mut w = Watch::default();
+        let test = json!({"command": "pytest -q"});
+        // Edit, test, edit, test: the test command again and again, its output new each time
+        // (and twice the same failure, when an edit did not fix it).
+        let runs = [
+            (false, "exit code 1\nFAILED test_add - NameError: add"),
+            (false, "exit code 1\nFAILED test_add - assert 3 == 4"),
+            (false, "exit code 1\nFAILED test_add - assert 3 == 4"),
+            (false, "exit code 1\nFAILED test_sub - NameError: sub"),
+            (true, "exit code 0\n2 passed"),
+            (false, "exit code 1\nFAILED test_mul - NameError: mul"),
+            (true, "exit code 0\n3 passed"),
+            (true, "exit code 0\n3 passed"),
+        ];
+        for (i, (ok, out)) in runs.iter().enumerate() {
+            let edit =
+                json!({"path": "calc.py", "old": format!("v{i}"), "new": format!("v{}", i + 1)});
+            assert_eq!(
+                act(
+                    &mut w,
+                    &l,
+                    "edit_file",
+                    &edit,
+                    true,
+                    &format!("edited calc.py ({i})")
+                ),
+                None,
+                "edit {i}"
+            );
+            assert_eq!(
+                act(&mut w, &l, "run_command", &test, *ok, out),
+                None,
+                "test {i}"
+            );
+            assert_eq!(w.step(&l), None, "step {i}");
+        }
+    }
+
+    #[test]
+    fn different_failing_commands_are_not_the_same_error() {
+        let l = StuckLimits::default();
+        let mut w = Watch::default();
+        for (i, out) in [
+            "exit code 1\nno module x",
+            "exit code 1\nsyntax error",
+            "exit code 1\n1 failed",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let c = json!({"command": format!("python3 t{i}.py")});
+            assert_eq!(
+                act(&mut w, &l, "run_command", &c, false, out),
+                None,
+                "{out}"
+            );
+        }
     }
 
     #[test]
@@ -215,12 +320,12 @@ mod tests {
         let (a, b) = (json!({"path": "a"}), json!({"path": "b"}));
         let mut seen = None;
         for _ in 0..3 {
-            seen = seen.or(w.call("read_file", &a, &l));
-            seen = seen.or(w.call("read_file", &b, &l));
+            seen = seen.or(act(&mut w, &l, "read_file", &a, true, "A"));
+            seen = seen.or(act(&mut w, &l, "read_file", &b, true, "B"));
         }
         assert!(
             seen.unwrap()
-                .contains("alternating between two calls 3 times")
+                .contains("alternating between two calls with the same results 3 times")
         );
     }
 
@@ -228,7 +333,7 @@ mod tests {
     fn the_same_error_and_no_progress() {
         let l = StuckLimits::default();
         let mut w = Watch::default();
-        assert_eq!(w.result(false, "error: no such file\nmore", &l), None);
+        assert_eq!(w.result(false, "error: no such file", &l), None);
         assert_eq!(w.result(false, "error: no such file", &l), None);
         let p = w.result(false, "error: no such file", &l).unwrap();
         assert!(p.contains("the same error 3 times"), "{p}");
@@ -274,8 +379,8 @@ mod tests {
             assert_eq!(w.result(false, "error: same", &l), None, "result {i}");
             assert_eq!(w.step(&l), None, "step {i}");
         }
-        let p = w.call("search_files", &args, &l).unwrap();
-        assert!(p.contains("the same call"), "{p}");
+        let p = act(&mut w, &l, "search_files", &args, false, "error: same").unwrap();
+        assert!(p.contains("the same"), "{p}");
     }
 
     #[test]
