@@ -7,7 +7,6 @@ use super::child::{self, Mounts, NsMode, Plan};
 use super::{ABI_WANTED, PrivateTmp};
 use landlock::{AccessFs, LandlockStatus, Ruleset, RulesetAttr, RulesetStatus};
 use std::ffi::CString;
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::sync::OnceLock;
@@ -314,16 +313,12 @@ fn try_plan(plan: Plan, script: Option<&str>) -> Result<String, String> {
             child::drop_capabilities(last_cap)
         });
     }
-    let out = cmd.output().map_err(|e| short(&e))?;
+    let out = cmd.output().map_err(|e| e.to_string())?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(format!("the probe exited with {}", out.status))
     }
-}
-
-fn short(e: &io::Error) -> String {
-    e.to_string()
 }
 
 /// Reads a probe command's own capability lines under the fullest plan that works.
