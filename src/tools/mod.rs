@@ -156,6 +156,8 @@ impl ToolCall {
             ToolCall::ListFiles { path } => format!("list {}", path.as_deref().unwrap_or(".")),
             ToolCall::SearchFiles { pattern, .. } => format!("search for /{pattern}/"),
             ToolCall::CreateTask { title, role, .. } => format!("create task for {role}: {title}"),
+            ToolCall::RetryTask { task, guidance } => format!("retry {task}: {guidance}"),
+            ToolCall::CancelTask { task, reason } => format!("cancel {task}: {reason}"),
             ToolCall::CompleteTask { summary, .. } => format!("complete task: {summary}"),
             ToolCall::FailTask { reason } => format!("fail task: {reason}"),
             ToolCall::AskHuman { question } => format!("ask a person: {question}"),

@@ -29,6 +29,25 @@ pub enum ToolCall {
         role: String,
         #[serde(default)]
         depends_on: Vec<TaskId>,
+        /// What done means, in words the worker and the reviewer check against.
+        #[serde(default)]
+        acceptance: Option<String>,
+        /// A shell command the engine runs in the sandbox when the worker calls
+        /// complete_task; the task completes only when it exits 0.
+        #[serde(default)]
+        check: Option<String>,
+        /// A task this one replaces: its dependents wait for this one instead, and it is
+        /// cancelled if it has not ended.
+        #[serde(default)]
+        replaces: Option<TaskId>,
+    },
+    RetryTask {
+        task: TaskId,
+        guidance: String,
+    },
+    CancelTask {
+        task: TaskId,
+        reason: String,
     },
     FinishRun {
         summary: String,
@@ -118,6 +137,8 @@ impl ToolCall {
     pub fn name(&self) -> &'static str {
         match self {
             ToolCall::CreateTask { .. } => "create_task",
+            ToolCall::RetryTask { .. } => "retry_task",
+            ToolCall::CancelTask { .. } => "cancel_task",
             ToolCall::FinishRun { .. } => "finish_run",
             ToolCall::CompleteTask { .. } => "complete_task",
             ToolCall::FailTask { .. } => "fail_task",
@@ -136,6 +157,8 @@ impl ToolCall {
         matches!(
             self,
             ToolCall::CreateTask { .. }
+                | ToolCall::RetryTask { .. }
+                | ToolCall::CancelTask { .. }
                 | ToolCall::FinishRun { .. }
                 | ToolCall::CompleteTask { .. }
                 | ToolCall::FailTask { .. }
@@ -153,25 +176,44 @@ static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
     vec![
         ToolSpec {
             name: "create_task",
-            description: "Add a task to the plan. Supervisor only. depends_on lists ids of tasks that must be done first.",
+            description: "Add a task to the plan (supervisor only). depends_on: ids that must be done first. acceptance: what done means, checkable. check: a shell command the engine runs in the sandbox at complete_task; the task completes only if it exits 0. replaces: a failed or unneeded task this one stands in for; its dependents are re-pointed here and it is cancelled.",
             parameters: object(
                 json!({
                     "title": s("Short imperative title"),
-                    "description": s("What done looks like"),
+                    "description": s("What to do, with the files and interfaces involved"),
                     "role": s("architect, engineer, qa, reviewer, ops or growth"),
-                    "depends_on": { "type": "array", "items": { "type": "string" }, "description": "Task ids, e.g. [\"T1\"]" }
+                    "depends_on": { "type": "array", "items": { "type": "string" }, "description": "Task ids, e.g. [\"T1\"]" },
+                    "acceptance": s("Acceptance criteria"),
+                    "check": s("Command that must exit 0 before the task can complete, e.g. python3 -m unittest"),
+                    "replaces": s("Id of the task this one replaces")
                 }),
                 &["title", "description", "role"],
             ),
         },
         ToolSpec {
+            name: "retry_task",
+            description: "Start a failed, cancelled or blocked task again, with guidance for the next attempt (supervisor only).",
+            parameters: object(
+                json!({ "task": s("Task id, e.g. T3"), "guidance": s("What to do differently this time") }),
+                &["task", "guidance"],
+            ),
+        },
+        ToolSpec {
+            name: "cancel_task",
+            description: "Cancel a task that is not needed or cannot succeed (supervisor only). Its dependents stay blocked until you cancel them too or create a task that replaces it.",
+            parameters: object(
+                json!({ "task": s("Task id"), "reason": s("Why") }),
+                &["task", "reason"],
+            ),
+        },
+        ToolSpec {
             name: "finish_run",
-            description: "End the run when the goal is met. Supervisor only.",
+            description: "End the run when the goal is met: every task done or cancelled (supervisor only).",
             parameters: object(json!({ "summary": s("What was delivered") }), &["summary"]),
         },
         ToolSpec {
             name: "complete_task",
-            description: "Mark your task done, with a summary and the evidence that proves it (for QA: the test output).",
+            description: "Mark your task done, with a summary and the evidence that proves it (command output). Call it alone in its turn, after you have seen the results of your other calls. If the task has a check command, the engine runs it first and refuses on failure.",
             parameters: object(
                 json!({ "summary": s("What you did"), "evidence": s("Proof: command output, files") }),
                 &["summary", "evidence"],
