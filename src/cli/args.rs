@@ -96,6 +96,8 @@ pub enum Cmd {
         #[arg(long, default_value = "last")]
         run: String,
     },
+    /// Run a suite of goals with hidden acceptance tests and report pass rate, cost and time
+    Eval(EvalArgs),
     /// Write the default config and prompts to the config directory
     Init {
         /// Overwrite files that exist
@@ -192,6 +194,62 @@ pub struct RunArgs {
     pub concurrency: Option<u32>,
     #[command(flatten)]
     pub roles: RoleArgs,
+}
+
+/// `eval`: goals run as `run --yes` would, then judged by tests the company never saw.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// `default` (the built-in suite) or a directory of goals, each a folder with goal.toml
+    #[arg(default_value = "default")]
+    pub suite: String,
+    /// sim, openai, anthropic, xai, ollama, openrouter, vllm, llamacpp, lmstudio
+    #[arg(long, env = "MACROHARD_PROVIDER")]
+    pub provider: Option<String>,
+    /// The model every role uses unless --role-model or the config says otherwise
+    #[arg(long, env = "MACROHARD_MODEL")]
+    pub model: Option<String>,
+    /// The provider's API address (a local server, a proxy)
+    #[arg(long, env = "MACROHARD_BASE_URL")]
+    pub base_url: Option<String>,
+    #[command(flatten)]
+    pub roles: RoleArgs,
+    /// Runs of each goal, with seeds 1 to N
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub seeds: u64,
+    /// Only this goal of the suite (repeat it, or separate with commas)
+    #[arg(long = "goal", value_name = "NAME", value_delimiter = ',')]
+    pub goals: Vec<String>,
+    /// Also write the report as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// The report on standard output: a table, or the JSON report
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+    /// Cost cap of each run in USD (then it stops, waiting for a person) [default: 2]
+    #[arg(long, value_name = "USD", value_parser = budget_usd)]
+    pub budget_usd: Option<f64>,
+    /// Time cap of each run, in seconds of running [default: 1200]
+    #[arg(long, value_name = "SECS", value_parser = budget_secs)]
+    pub budget_secs: Option<u64>,
+    /// Token cap of each run
+    #[arg(long, value_name = "N", value_parser = budget_tokens)]
+    pub budget_tokens: Option<u64>,
+    /// LLM turn cap of each run
+    #[arg(long, value_name = "N", value_parser = budget_turns)]
+    pub budget_turns: Option<u64>,
+    /// Worker agents at once in each run
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Write the built-in suite as files into DIR (a start for goals of your own) and exit
+    #[arg(long, value_name = "DIR")]
+    pub write_suite: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]

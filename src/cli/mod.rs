@@ -6,6 +6,7 @@ mod args;
 pub mod config;
 mod control_room;
 mod doctor;
+mod eval;
 mod headless;
 mod identity;
 mod lines;
@@ -155,6 +156,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             output,
         }) => listing::export(&paths, &run, format, output.as_deref()).await,
         Some(Cmd::Init { force }) => setup::init(&paths, force),
+        Some(Cmd::Eval(args)) => eval::run(&paths, args).await,
         Some(Cmd::Blame { target, run }) => listing::blame(&paths, &run, &target).await,
         Some(Cmd::Attach {
             run,
