@@ -66,6 +66,8 @@ pub fn preamble(run: &RunId) -> Vec<EventRecord> {
             role: "engineer".into(),
             depends_on: deps,
             by: "supervisor".into(),
+            acceptance: None,
+            check: None,
         });
     }
     events

@@ -38,6 +38,7 @@ pub fn describe(event: &Event) -> (String, String) {
             title,
             role,
             depends_on,
+            check,
             ..
         } => {
             let deps: Vec<&str> = depends_on.iter().map(|d| d.as_str()).collect();
@@ -46,9 +47,51 @@ pub fn describe(event: &Event) -> (String, String) {
             } else {
                 format!(" (after {})", deps.join(", "))
             };
+            let checked = check
+                .as_deref()
+                .map(|c| format!("; check `{}`", one_line(c, 80)))
+                .unwrap_or_default();
             (
                 task.to_string(),
-                format!("created for {role}: {title}{after}"),
+                format!("created for {role}: {title}{after}{checked}"),
+            )
+        }
+        Event::TaskRetried { task, guidance, by } => (
+            task.to_string(),
+            format!("retried by {by}: {}", one_line(guidance, 200)),
+        ),
+        Event::TaskReplaced {
+            task,
+            replacement,
+            dependents,
+            by,
+        } => {
+            let moved: Vec<&str> = dependents.iter().map(|d| d.as_str()).collect();
+            let moved = if moved.is_empty() {
+                String::new()
+            } else {
+                format!("; {} now wait for {replacement}", moved.join(", "))
+            };
+            (
+                task.to_string(),
+                format!("replaced by {replacement} ({by}){moved}"),
+            )
+        }
+        Event::TaskChecked {
+            task,
+            command,
+            ok,
+            output,
+        } => {
+            let verdict = if *ok { "passed" } else { "failed" };
+            let last = output.lines().last().unwrap_or_default();
+            (
+                task.to_string(),
+                format!(
+                    "check `{}` {verdict}: {}",
+                    one_line(command, 80),
+                    one_line(last, 120)
+                ),
             )
         }
         Event::TaskStatusChanged {
@@ -296,6 +339,9 @@ pub fn describe(event: &Event) -> (String, String) {
             source,
             text,
         } => (source.clone(), format!("{level}: {}", one_line(text, 400))),
+        Event::TaskCommitted { task, sha } => {
+            (task.to_string(), format!("committed to git as {sha}"))
+        }
     }
 }
 

@@ -131,6 +131,34 @@ pub enum Event {
         role: String,
         depends_on: Vec<TaskId>,
         by: AgentId,
+        /// What done means, as the supervisor wrote it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        acceptance: Option<String>,
+        /// A command the engine runs in the sandbox before it accepts complete_task.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        check: Option<String>,
+    },
+    /// The supervisor starts a task again with guidance for the next attempt (a
+    /// `task_status_changed` to Ready follows).
+    TaskRetried {
+        task: TaskId,
+        guidance: String,
+        by: AgentId,
+    },
+    /// `replacement` stands in for `task`: the dependents listed wait for it instead.
+    TaskReplaced {
+        task: TaskId,
+        replacement: TaskId,
+        dependents: Vec<TaskId>,
+        by: AgentId,
+    },
+    /// The engine ran a task's check command when its agent called complete_task; the task
+    /// completes only when it passed. `output` is the tail of what it printed.
+    TaskChecked {
+        task: TaskId,
+        command: String,
+        ok: bool,
+        output: String,
     },
     TaskStatusChanged {
         task: TaskId,
@@ -303,6 +331,11 @@ pub enum Event {
         source: String,
         text: String,
     },
+    /// A finished task's work was committed to the workspace's git repository.
+    TaskCommitted {
+        task: TaskId,
+        sha: String,
+    },
 }
 
 impl Event {
@@ -312,6 +345,9 @@ impl Event {
             Event::RunCreated { .. } => "run_created",
             Event::RunStatusChanged { .. } => "run_status_changed",
             Event::TaskCreated { .. } => "task_created",
+            Event::TaskRetried { .. } => "task_retried",
+            Event::TaskReplaced { .. } => "task_replaced",
+            Event::TaskChecked { .. } => "task_checked",
             Event::TaskStatusChanged { .. } => "task_status_changed",
             Event::TaskAssigned { .. } => "task_assigned",
             Event::TaskCompleted { .. } => "task_completed",
@@ -338,6 +374,7 @@ impl Event {
             Event::AgentInput { .. } => "agent_input",
             Event::Recovered { .. } => "recovered",
             Event::Log { .. } => "log",
+            Event::TaskCommitted { .. } => "task_committed",
         }
     }
 
@@ -365,6 +402,9 @@ pub struct RoleChoice {
     pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// How hard the role's model thinks before it answers, where the model can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<super::Effort>,
 }
 
 /// The length of `value` as JSON, counted without building it (the store bounds events by it,

@@ -98,6 +98,15 @@ impl TaskGraph {
         Ok(())
     }
 
+    /// `task` no longer depends on `dep` (a replaced dependency). Unknown ids change nothing.
+    pub fn remove_dependency(&mut self, task: &TaskId, dep: &TaskId) {
+        if let (Some(&t), Some(&d)) = (self.index.get(task), self.index.get(dep)) {
+            if let Some(e) = self.graph.find_edge(d, t) {
+                self.graph.remove_edge(e);
+            }
+        }
+    }
+
     /// The tasks `id` depends on, in creation order.
     pub fn dependencies(&self, id: &TaskId) -> Vec<TaskId> {
         self.neighbours(id, Direction::Incoming)

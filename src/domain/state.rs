@@ -7,8 +7,8 @@ use super::graph::TaskGraph;
 use super::ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
 use super::status::{AgentStatus, RunStatus, TaskStatus};
 pub use parts::{
-    AgentState, ApprovalState, BudgetHold, HumanNote, PendingCall, RunInfo, RunRule, SandboxNote,
-    TaskState,
+    AgentState, ApprovalState, BudgetHold, HumanNote, LineCounts, PendingCall, RunInfo, RunRule,
+    SandboxNote, TaskState,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -362,6 +362,8 @@ impl RunState {
                 role,
                 depends_on,
                 by,
+                acceptance,
+                check,
             } => {
                 if self.graph.add_task(task.clone(), depends_on).is_ok() {
                     self.tasks.push(TaskState {
@@ -384,6 +386,13 @@ impl RunState {
                         created_by: by.clone(),
                         started_ms: None,
                         ended_ms: None,
+                        acceptance: acceptance.clone(),
+                        check: check.clone(),
+                        last_check: None,
+                        guidance: Vec::new(),
+                        replaced_by: None,
+                        diffstat: BTreeMap::new(),
+                        commit: None,
                     });
                     self.refresh(task);
                 }
@@ -393,6 +402,24 @@ impl RunState {
                 status,
                 reason,
             } => self.change_task(task, *status, reason),
+            Event::TaskRetried { task, guidance, .. } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.guidance.push(guidance.clone());
+                }
+            }
+            Event::TaskReplaced {
+                task,
+                replacement,
+                dependents,
+                ..
+            } => self.replace_task(task, replacement, dependents),
+            Event::TaskChecked {
+                task, ok, output, ..
+            } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.last_check = Some((*ok, output.clone()));
+                }
+            }
             Event::TaskAssigned {
                 task,
                 agent,
@@ -583,11 +610,25 @@ impl RunState {
                 self.calls.retain(|c| &c.call != call);
                 self.set_agent(agent, AgentStatus::Thinking, "reading tool result");
             }
-            Event::FileChanged { task, path, .. } => {
+            Event::FileChanged {
+                task,
+                path,
+                added,
+                removed,
+                ..
+            } => {
                 if let Some(t) = task.as_ref().and_then(|t| self.task_mut(t)) {
                     if !t.artifacts.contains(path) {
                         t.artifacts.push(path.clone());
                     }
+                    let counts = t.diffstat.entry(path.clone()).or_default();
+                    counts.added = counts.added.saturating_add(*added);
+                    counts.removed = counts.removed.saturating_add(*removed);
+                }
+            }
+            Event::TaskCommitted { task, sha } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.commit = Some(sha.clone());
                 }
             }
             Event::HumanMessage { target, text, by } => {
@@ -830,5 +871,6 @@ impl RunState {
 }
 
 mod parts;
+mod repair;
 #[cfg(test)]
 mod tests;

@@ -80,6 +80,8 @@ impl TaskStatus {
             (AwaitingApproval, Running | Done | Failed | Cancelled | Blocked | Ready) => true,
             (Failed | Cancelled | Blocked, Pending | Ready) => true,
             (Blocked, Cancelled | Failed) => true,
+            // A failed task given up for good (cancelled, or replaced by another).
+            (Failed, Cancelled) => true,
             _ => false,
         }
     }

@@ -112,6 +112,8 @@ pub(crate) struct RunActor {
     pub(super) next_task: usize,
     pub(super) agents_per_role: HashMap<String, u32>,
     pub(super) manual_retries: HashMap<TaskId, u32>,
+    /// complete_task calls waiting for their task's check command, by agent.
+    pub(super) checking: HashMap<AgentId, super::repair::Completion>,
     pub(super) nudges: u32,
     pub(super) told_settled: bool,
     /// The run paused itself because every worker waits for a person; that person's fix
@@ -253,6 +255,7 @@ impl RunActor {
             resumed_supervisor,
             agents_per_role,
             manual_retries: HashMap::new(),
+            checking: HashMap::new(),
             nudges: 0,
             told_settled: false,
             held_pause: false,
@@ -467,8 +470,15 @@ impl RunActor {
                 name,
                 args,
                 parsed,
+                from,
                 reply,
-            }) => self.on_tool(agent, task, name, args, parsed, reply),
+            }) => self.on_tool(agent, task, name, args, parsed, from, reply),
+            Msg::Agent(AgentMsg::Checked {
+                agent,
+                call,
+                result,
+                reply,
+            }) => self.on_checked(agent, call, result, reply),
             Msg::Agent(AgentMsg::ToolDone {
                 agent,
                 task,
@@ -635,17 +645,16 @@ fn git_worker(
     let (tx, mut rx) = mpsc::unbounded_channel::<crate::tools::git::TaskCommit>();
     let done = tokio::spawn(async move {
         while let Some(c) = rx.recv().await {
-            let (task, role) = (c.task.clone(), c.role.clone());
+            let task = c.task.clone();
             let root = root.clone();
             let done =
                 tokio::task::spawn_blocking(move || crate::tools::git::commit_task(&root, &c))
                     .await;
             let event = match done {
-                Ok(Ok(Some(sha))) => Event::log(
-                    LogLevel::Info,
-                    &task,
-                    format!("committed to git as {sha} (author: {role})"),
-                ),
+                Ok(Ok(Some(sha))) => Event::TaskCommitted {
+                    task: TaskId::from(task),
+                    sha,
+                },
                 Ok(Ok(None)) => continue,
                 Ok(Err(e)) => Event::log(LogLevel::Warn, &task, format!("not committed: {e}")),
                 Err(_) => continue,

@@ -2,11 +2,14 @@
 //! boundary whether to go on. It never writes events itself; it sends them to the engine.
 
 use super::deltas::Coalescer;
-use super::msg::{AgentMsg, Go, Msg, Outcome, StepStop, Verdict};
+use super::msg::{AgentMsg, CallFrom, Go, Msg, Outcome, StepStop, Verdict};
 use crate::domain::{AgentId, DeltaKind, Event, LogLevel, TaskId, Usage};
 use crate::llm::context::{self, HIGH_WATER, TARGET};
 use crate::llm::pricing::Prices;
-use crate::llm::{LlmError, LlmRequest, Message, Provider, StreamEvent, ToolDef, ToolUse};
+use crate::llm::{
+    Effort, LlmError, LlmRequest, Message, Provider, StopReason, StreamEvent, Thinking, ToolDef,
+    ToolUse,
+};
 use crate::tools::{ToolCall, Tools};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +38,8 @@ pub(crate) struct AgentLoop {
     pub retry_backoff: Duration,
     /// The supervisor waits for news between wakes instead of ending.
     pub long_lived: bool,
+    /// The role's reasoning effort, for models that take one.
+    pub reasoning: Option<Effort>,
 }
 
 /// Condensing again after the server refused a request as too long, before giving up.
@@ -42,9 +47,17 @@ const CONTEXT_RETRIES: u32 = 3;
 
 /// How one streamed turn ended.
 enum Streamed {
-    Answer { text: String, calls: Vec<ToolUse> },
+    Answer(Answer),
     Cancelled,
     Error(LlmError),
+}
+
+/// A model's answer: its text, calls and thinking, and whether the token limit cut it off.
+struct Answer {
+    text: String,
+    calls: Vec<ToolUse>,
+    thinking: Vec<Thinking>,
+    cut_off: bool,
 }
 
 impl AgentLoop {
@@ -101,13 +114,30 @@ impl AgentLoop {
                     self.max_turns
                 ));
             }
-            let (text, calls) = match self.turn(&context, step, &step_cancel).await {
+            let answer = match self.turn(&context, step, &step_cancel).await {
                 Ok(Some(answer)) => answer,
                 Ok(None) => continue, // cancelled by "pause now": ask again at the boundary
                 Err(reason) => return Outcome::Failed(reason),
             };
             step += 1;
-            self.messages.push(Message::assistant(text, calls.clone()));
+            // A cut-off call is kept (the APIs want every call answered) but never run.
+            let split = crate::llm::cut_off::split(answer.calls, answer.cut_off);
+            let calls = split.run.clone();
+            let mut said = Message::assistant(answer.text, calls.clone());
+            said.tool_calls.extend(split.cut.iter().cloned());
+            said.thinking = answer.thinking;
+            self.messages.push(said);
+            if answer.cut_off {
+                let why = split.describe();
+                let _ = self
+                    .emit(vec![Event::log(LogLevel::Warn, self.agent.as_str(), why)])
+                    .await;
+            }
+            if calls.is_empty() && answer.cut_off {
+                self.messages.extend(split.results);
+                self.messages.push(Message::user(crate::llm::cut_off::NOTE));
+                continue;
+            }
             if calls.is_empty() {
                 if self.long_lived {
                     idle = true;
@@ -122,6 +152,10 @@ impl AgentLoop {
                 Ok(true) if !self.long_lived => return Outcome::Finished,
                 Ok(_) => {}
                 Err(()) => return Outcome::Stopped,
+            }
+            if answer.cut_off {
+                self.messages.extend(split.results);
+                self.messages.push(Message::user(crate::llm::cut_off::NOTE));
             }
         }
     }
@@ -138,6 +172,18 @@ impl AgentLoop {
                     .map(|t| t.description.len() + t.parameters.to_string().len())
                     .sum::<usize>(),
         ) + u64::from(max_output_tokens);
+        let masked = crate::llm::masking::mask_old_outputs(&mut self.messages);
+        if masked > 0 {
+            let _ = self
+                .emit(vec![Event::log(
+                    LogLevel::Info,
+                    self.agent.as_str(),
+                    format!(
+                        "context: masked {masked} old tool outputs (the model can get them again)"
+                    ),
+                )])
+                .await;
+        }
         let window = self.context_window as f64;
         let total = fixed + context::tokens(self.messages.iter().map(context::message_bytes).sum());
         if total as f64 > window * HIGH_WATER {
@@ -165,6 +211,7 @@ impl AgentLoop {
             messages: self.messages.clone(),
             tools: self.tools.clone(),
             max_output_tokens,
+            reasoning: self.reasoning,
             context: context.clone(),
         }
     }
@@ -175,14 +222,14 @@ impl AgentLoop {
         context: &crate::llm::RequestContext,
         step: u32,
         step_cancel: &StepStop,
-    ) -> Result<Option<(String, Vec<ToolUse>)>, String> {
+    ) -> Result<Option<Answer>, String> {
         let mut attempt = 0;
         let mut too_long = 0;
         loop {
             let request = self.request(context).await;
             let estimate = request.estimated_input_tokens();
             match self.stream_once(request, step, step_cancel).await {
-                Streamed::Answer { text, calls } => return Ok(Some((text, calls))),
+                Streamed::Answer(answer) => return Ok(Some(answer)),
                 Streamed::Cancelled => return Ok(None),
                 Streamed::Error(LlmError::ContextLength(why)) if too_long < CONTEXT_RETRIES => {
                     // The server's window is smaller than we thought: believe it, and condense
@@ -256,7 +303,8 @@ impl AgentLoop {
         let mut rx = self.provider.stream(request);
         let mut coalescer = Coalescer::new(self.agent.clone());
         let (mut text, mut calls, mut usage, mut stop) =
-            (String::new(), Vec::new(), None::<Usage>, None::<String>);
+            (String::new(), Vec::new(), None::<Usage>, None::<StopReason>);
+        let mut thinking = Vec::new();
         let result = loop {
             let item = tokio::select! {
                 item = rx.recv() => item,
@@ -273,6 +321,10 @@ impl AgentLoop {
                 }
                 Some(Ok(StreamEvent::ToolCall(c))) => {
                     calls.push(c);
+                    Vec::new()
+                }
+                Some(Ok(StreamEvent::Thinking(t))) => {
+                    thinking.push(t);
                     Vec::new()
                 }
                 Some(Ok(StreamEvent::Usage(u))) => {
@@ -299,11 +351,10 @@ impl AgentLoop {
         let mut events: Vec<Event> = coalescer.flush().into_iter().collect();
         let usage = usage.unwrap_or(Usage {
             input_tokens: estimated_input,
-            output_tokens: 0,
-            cached_tokens: 0,
+            ..Usage::default()
         });
         let stop_reason = match (&result, &stop) {
-            (Ok(None), Some(s)) => s.clone(),
+            (Ok(None), Some(s)) => s.to_string(),
             (Ok(Some(e)), _) => format!("error: {e}"),
             (Err(why), _) => why.clone(),
             (Ok(None), None) => "unknown".to_owned(),
@@ -321,12 +372,17 @@ impl AgentLoop {
         }
         match result {
             // Anthropic ends a turn this way when the window filled up while it answered.
-            Ok(None) if stop.as_deref() == Some("model_context_window_exceeded") => {
+            Ok(None) if stop == Some(StopReason::ContextWindow) => {
                 Streamed::Error(LlmError::ContextLength(
                     "the model stopped because its context window is full".into(),
                 ))
             }
-            Ok(None) => Streamed::Answer { text, calls },
+            Ok(None) => Streamed::Answer(Answer {
+                text,
+                calls,
+                thinking,
+                cut_off: stop.as_ref().is_some_and(StopReason::is_cut_off),
+            }),
             Ok(Some(e)) => Streamed::Error(e),
             Err(_) => Streamed::Cancelled,
         }
@@ -335,7 +391,7 @@ impl AgentLoop {
     /// Runs the turn's tool calls in order. `Ok(true)` when one of them ended the task.
     async fn call_tools(&mut self, calls: Vec<ToolUse>) -> Result<bool, ()> {
         let mut ended = false;
-        for call in calls {
+        for (i, call) in calls.into_iter().enumerate() {
             let parsed = ToolCall::parse(&call.name, &call.arguments);
             let (agent, task) = (self.agent.clone(), self.task.clone());
             let (name, args) = (call.name.clone(), call.arguments.clone());
@@ -346,15 +402,21 @@ impl AgentLoop {
                     name,
                     args,
                     parsed: parsed.clone(),
+                    from: CallFrom::Model { batched: i > 0 },
                     reply,
                 })
                 .await
                 .ok_or(())?;
+            let verdict = match verdict {
+                Verdict::Check { call, command } => self.check(call, command).await?,
+                v => v,
+            };
             let result_text = match verdict {
                 Verdict::Answer { text, ends_task } => {
                     ended |= ends_task;
                     text
                 }
+                Verdict::Check { .. } => "error: the check did not run".to_owned(),
                 Verdict::Run { call: id, network } => {
                     let Ok(tool_call) = parsed else { continue };
                     let started = Instant::now();
@@ -389,5 +451,63 @@ impl AgentLoop {
             }
         }
         Ok(ended)
+    }
+
+    /// Runs a task's check command as the engine's own call: through the policy (a rule may
+    /// deny it or ask a person), in the sandbox, recorded like any command. The engine's
+    /// answer to `Checked` says whether the task is done.
+    async fn check(&mut self, call: crate::domain::CallId, command: String) -> Result<Verdict, ()> {
+        let args = serde_json::json!({ "command": command });
+        let parsed = ToolCall::parse("run_command", &args);
+        let (agent, task) = (self.agent.clone(), self.task.clone());
+        let verdict = self
+            .ask(|reply| AgentMsg::Tool {
+                agent,
+                task,
+                name: "run_command".into(),
+                args,
+                parsed: parsed.clone(),
+                from: CallFrom::Check,
+                reply,
+            })
+            .await
+            .ok_or(())?;
+        let result = match (verdict, parsed) {
+            (Verdict::Run { call: id, network }, Ok(tc)) => {
+                let started = Instant::now();
+                let cancel = self.cancel.child_token();
+                let task_cancel = self.cancel.clone();
+                let result = tokio::select! {
+                    r = self.workspace.execute(&tc, network, &cancel) => r,
+                    () = task_cancel.cancelled() => { cancel.cancel(); return Err(()) }
+                };
+                let (agent, task) = (self.agent.clone(), self.task.clone());
+                self.send(AgentMsg::ToolDone {
+                    agent,
+                    task,
+                    call: id,
+                    result: result.clone(),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                })
+                .await?;
+                result
+            }
+            (Verdict::Answer { text, .. }, _) => Ok(crate::tools::ToolOutput {
+                ok: false,
+                text: format!("the check did not run: {text}"),
+                changes: Vec::new(),
+            }),
+            (_, Err(e)) => Err(e),
+            (Verdict::Check { .. }, _) => return Err(()),
+        };
+        let agent = self.agent.clone();
+        self.ask(|reply| AgentMsg::Checked {
+            agent,
+            call,
+            result,
+            reply,
+        })
+        .await
+        .ok_or(())
     }
 }

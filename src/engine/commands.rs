@@ -229,26 +229,8 @@ impl RunActor {
                 self.resolve(by, &approval, ApprovalDecision::Deny { reason })
             }
             Command::RetryTask { task } => {
-                let t = self
-                    .state
-                    .task(&task)
-                    .ok_or_else(|| format!("there is no task {task}"))?;
-                if !matches!(
-                    t.status,
-                    TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Blocked
-                ) {
-                    return Err(format!(
-                        "{task} is {}; only failed, cancelled or blocked tasks can be retried",
-                        t.status
-                    ));
-                }
-                *self.manual_retries.entry(task.clone()).or_insert(0) += 1;
-                self.free_stuck_on(&task, by, Freed::Retry);
-                self.pending.push(Event::TaskStatusChanged {
-                    task: task.clone(),
-                    status: TaskStatus::Ready,
-                    reason: format!("retry requested by {by}"),
-                });
+                self.check_retry(&task)?;
+                self.retry_now(&task, by, format!("retry requested by {by}"));
                 self.news.push(format!("{by} asked to retry {task}"));
                 Ok(())
             }
@@ -257,23 +239,11 @@ impl RunActor {
                     .state
                     .task(&task)
                     .ok_or_else(|| format!("there is no task {task}"))?;
-                if t.status.is_terminal() {
+                if t.status.is_terminal() && t.status != TaskStatus::Failed {
                     return Err(format!("{task} is already {}", t.status));
                 }
                 let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
-                self.pending.push(Event::TaskStatusChanged {
-                    task: task.clone(),
-                    status: TaskStatus::Cancelled,
-                    reason: format!("cancelled by {by}{why}"),
-                });
-                for live in self
-                    .live
-                    .values()
-                    .filter(|l| l.task.as_ref() == Some(&task))
-                {
-                    live.cancel.cancel();
-                }
-                self.free_stuck_on(&task, by, Freed::Cancelled);
+                self.cancel_now(&task, by, format!("cancelled by {by}{why}"));
                 self.news.push(format!("{by} cancelled {task}{why}"));
                 Ok(())
             }

@@ -2,12 +2,11 @@
 //! against the role and the policy, sent to a person when the policy says ask, and the
 //! engine's own tools (tasks, questions, finishing the run) are carried out here.
 
-use super::actor::{ParkedCall, Reply, RunActor, SUPERVISOR};
-use super::msg::Verdict;
+use super::actor::{ParkedCall, Reply, RunActor};
+use super::msg::{CallFrom, Verdict};
 use crate::domain::policy::{self, Decision};
 use crate::domain::{
-    Actor, AgentId, ApprovalDecision, ApprovalId, CallId, Event, LogLevel, RunStatus, TaskId,
-    TaskStatus,
+    Actor, AgentId, ApprovalDecision, ApprovalId, CallId, Event, LogLevel, TaskId,
 };
 use crate::tools::{ToolCall, ToolError, ToolOutput};
 use tokio::sync::oneshot;
@@ -15,7 +14,7 @@ use tokio::sync::oneshot;
 /// Tool output kept in the event log; the model itself gets the whole (capped) output.
 const EVENT_OUTPUT_CAP: usize = 16 * 1024;
 
-fn cap(text: &str) -> String {
+pub(super) fn cap(text: &str) -> String {
     if text.len() <= EVENT_OUTPUT_CAP {
         return text.to_owned();
     }
@@ -31,12 +30,17 @@ fn cap(text: &str) -> String {
 }
 
 impl RunActor {
-    fn answer(&mut self, reply: oneshot::Sender<Verdict>, text: String, ends_task: bool) {
+    pub(super) fn answer(
+        &mut self,
+        reply: oneshot::Sender<Verdict>,
+        text: String,
+        ends_task: bool,
+    ) {
         self.replies
             .push(Reply::Verdict(reply, Verdict::Answer { text, ends_task }));
     }
 
-    fn finish_call(&mut self, agent: &AgentId, call: &CallId, ok: bool, output: &str) {
+    pub(super) fn finish_call(&mut self, agent: &AgentId, call: &CallId, ok: bool, output: &str) {
         self.pending.push(Event::ToolCallFinished {
             agent: agent.clone(),
             call: call.clone(),
@@ -53,6 +57,7 @@ impl RunActor {
         name: String,
         args: serde_json::Value,
         parsed: Result<ToolCall, ToolError>,
+        from: CallFrom,
         reply: oneshot::Sender<Verdict>,
     ) {
         if !self.live.contains_key(&agent) || self.state.status.is_terminal() {
@@ -125,8 +130,21 @@ impl RunActor {
             .roster
             .get(&role)
             .is_some_and(|r| r.tools.iter().any(|t| t == &name));
-        if !allowed {
+        if !allowed && from != CallFrom::Check {
             let text = format!("error: the {role} role may not use {name}");
+            self.finish_call(&agent, &call, false, &text);
+            return self.answer(reply, text, false);
+        }
+        let batched = from == (CallFrom::Model { batched: true });
+        if batched
+            && matches!(
+                tc,
+                ToolCall::CompleteTask { .. } | ToolCall::FinishRun { .. }
+            )
+        {
+            let text = format!(
+                "error: {name} was sent in the same turn as other calls, before you saw their results; nothing was finished. Read those results, then call {name} alone"
+            );
             self.finish_call(&agent, &call, false, &text);
             return self.answer(reply, text, false);
         }
@@ -384,12 +402,40 @@ impl RunActor {
                 description,
                 role,
                 depends_on,
+                acceptance,
+                check,
+                replaces,
             } => self
-                .create_task(&agent, title, description, role, depends_on)
+                .create_task(
+                    &agent,
+                    super::repair::NewTask {
+                        title,
+                        description,
+                        role,
+                        depends_on,
+                        acceptance,
+                        check,
+                        replaces,
+                    },
+                )
                 .map(|t| (t, false)),
-            ToolCall::CompleteTask { summary, evidence } => self
-                .complete_task(&agent, task.as_ref(), summary, evidence)
-                .map(|t| (t, true)),
+            ToolCall::RetryTask { task, guidance } => self
+                .supervisor_retry(&agent, &task, guidance)
+                .map(|t| (t, false)),
+            ToolCall::CancelTask { task, reason } => self
+                .supervisor_cancel(&agent, &task, reason)
+                .map(|t| (t, false)),
+            ToolCall::CompleteTask { summary, evidence } => {
+                match self.begin_completion(&agent, task.as_ref(), &call, summary, evidence) {
+                    Ok(super::repair::Begun::Check(command)) => {
+                        return self
+                            .replies
+                            .push(Reply::Verdict(reply, Verdict::Check { call, command }));
+                    }
+                    Ok(super::repair::Begun::Done(text)) => Ok((text, true)),
+                    Err(e) => Err(e),
+                }
+            }
             ToolCall::FailTask { reason } => match task.as_ref().filter(|t| self.owns(&agent, t)) {
                 Some(t) => {
                     let t = t.clone();
@@ -417,105 +463,9 @@ impl RunActor {
         }
     }
 
-    fn owns(&self, agent: &AgentId, task: &TaskId) -> bool {
+    pub(super) fn owns(&self, agent: &AgentId, task: &TaskId) -> bool {
         self.state
             .task(task)
             .is_some_and(|t| t.status.is_active() && t.agent.as_ref() == Some(agent))
-    }
-
-    fn create_task(
-        &mut self,
-        agent: &AgentId,
-        title: String,
-        description: String,
-        role: String,
-        depends_on: Vec<TaskId>,
-    ) -> Result<String, String> {
-        if agent.as_str() != SUPERVISOR {
-            return Err(
-                "only the supervisor creates tasks; use ask_human or fail_task to raise a need"
-                    .into(),
-            );
-        }
-        if title.trim().is_empty() {
-            return Err("a task needs a title".into());
-        }
-        if role == SUPERVISOR || self.config.roster.get(&role).is_none() {
-            let roles: Vec<&str> = self
-                .config
-                .roster
-                .names()
-                .filter(|r| *r != SUPERVISOR)
-                .collect();
-            return Err(format!(
-                "unknown role {role:?}; the roles are {}",
-                roles.join(", ")
-            ));
-        }
-        let id = TaskId::numbered(self.next_task + 1);
-        self.state
-            .graph
-            .check_new(&id, &depends_on)
-            .map_err(|e| e.to_string())?;
-        self.next_task += 1;
-        self.told_settled = false;
-        self.nudges = 0;
-        self.pending.push(Event::TaskCreated {
-            task: id.clone(),
-            title,
-            description,
-            role,
-            depends_on,
-            by: agent.clone(),
-        });
-        Ok(format!("created {id}"))
-    }
-
-    fn complete_task(
-        &mut self,
-        agent: &AgentId,
-        task: Option<&TaskId>,
-        summary: String,
-        evidence: String,
-    ) -> Result<String, String> {
-        let task = task
-            .filter(|t| self.owns(agent, t))
-            .ok_or("you have no task in progress to complete")?
-            .clone();
-        if summary.trim().is_empty() || evidence.trim().is_empty() {
-            return Err("complete_task needs a summary and evidence (command output, file names) that proves the work".into());
-        }
-        let line = summary.lines().next().unwrap_or_default().to_owned();
-        self.pending.push(Event::TaskCompleted {
-            task: task.clone(),
-            summary,
-            evidence,
-        });
-        self.news.push(format!("{task} done by {agent}: {line}"));
-        Ok(format!("{task} is done"))
-    }
-
-    fn finish_run(&mut self, agent: &AgentId, summary: String) -> Result<String, String> {
-        if agent.as_str() != SUPERVISOR {
-            return Err("only the supervisor finishes the run".into());
-        }
-        let open: Vec<String> = self
-            .state
-            .tasks
-            .iter()
-            .filter(|t| !matches!(t.status, TaskStatus::Done | TaskStatus::Cancelled))
-            .map(|t| format!("{} ({})", t.id, t.status))
-            .collect();
-        if !open.is_empty() {
-            return Err(format!(
-                "tasks are still open: {}; wait for them, or cancel them first",
-                open.join(", ")
-            ));
-        }
-        self.pending.push(Event::RunStatusChanged {
-            status: RunStatus::Completed,
-            reason: summary,
-        });
-        Ok("the run is finished".into())
     }
 }

@@ -9,6 +9,7 @@ mod deltas;
 mod gate;
 mod msg;
 mod prompt;
+mod repair;
 pub mod roles;
 mod scheduler;
 mod spawn;

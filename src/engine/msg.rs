@@ -61,6 +61,14 @@ pub(crate) enum AgentMsg {
         name: String,
         args: serde_json::Value,
         parsed: Result<ToolCall, ToolError>,
+        from: CallFrom,
+        reply: oneshot::Sender<Verdict>,
+    },
+    /// The check command a `Verdict::Check` asked for has run.
+    Checked {
+        agent: AgentId,
+        call: CallId,
+        result: Result<ToolOutput, ToolError>,
         reply: oneshot::Sender<Verdict>,
     },
     /// A tool the engine allowed has finished.
@@ -119,6 +127,17 @@ impl StepStop {
     }
 }
 
+/// Who asks for a tool call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallFrom {
+    /// The model. `batched`: other calls of the same turn came before this one, so the model
+    /// sent it without seeing their results.
+    Model { batched: bool },
+    /// The engine: the check command of the agent's task, run at complete_task. It passes
+    /// the policy like any command, whatever tools the role has.
+    Check,
+}
+
 /// The engine's answer to a tool request.
 pub(crate) enum Verdict {
     /// Carry it out, as this call; `network` when policy grants a command the network.
@@ -126,6 +145,9 @@ pub(crate) enum Verdict {
     /// The result is this text (engine tools, denials, bad arguments); `ends_task` when the
     /// call finished the agent's work.
     Answer { text: String, ends_task: bool },
+    /// Run the task's check command in the sandbox (no network) and send the result back
+    /// with `AgentMsg::Checked`; the engine then completes the task or says why not.
+    Check { call: CallId, command: String },
 }
 
 /// Why an agent loop ended.

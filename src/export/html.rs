@@ -96,6 +96,8 @@ mod tests {
                     role: "engineer".into(),
                     depends_on: vec![],
                     by: AgentId::from("supervisor"),
+                    acceptance: None,
+                    check: None,
                 },
             ),
             rec(

@@ -50,6 +50,33 @@ pub struct TaskState {
     pub started_ms: Option<u64>,
     #[serde(default)]
     pub ended_ms: Option<u64>,
+    /// What done means, and the command the engine runs before it accepts completion.
+    #[serde(default)]
+    pub acceptance: Option<String>,
+    #[serde(default)]
+    pub check: Option<String>,
+    /// The last run of the check: passed, and the tail of its output.
+    #[serde(default)]
+    pub last_check: Option<(bool, String)>,
+    /// The supervisor's guidance for retries, oldest first.
+    #[serde(default)]
+    pub guidance: Vec<String>,
+    /// The task that stands in for this one.
+    #[serde(default)]
+    pub replaced_by: Option<TaskId>,
+    /// Lines added and removed per file the task changed (`artifacts`), summed over attempts.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub diffstat: std::collections::BTreeMap<String, LineCounts>,
+    /// The git commit of the task's work, once the engine has made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// Lines a task added to and removed from one file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineCounts {
+    pub added: u32,
+    pub removed: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

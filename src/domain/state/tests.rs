@@ -59,6 +59,8 @@ fn events(ops: &[Op]) -> Vec<EventRecord> {
                     role: "engineer".into(),
                     depends_on: deps.iter().map(t).collect(),
                     by: AgentId::from("supervisor"),
+                    acceptance: None,
+                    check: None,
                 }
             }
             Op::Assign(n) => Event::TaskAssigned {

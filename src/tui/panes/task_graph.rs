@@ -40,6 +40,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         } else {
             format!(" ← {}", deps.join(","))
         };
+        let after = match &t.replaced_by {
+            Some(r) => format!("{after} → {r}"),
+            None => after,
+        };
         let head = format!("{indent}{} {:<3} ", task_glyph(t.status), t.id.as_str());
         let tail = super::visible(format!(" {}{after}", t.role));
         let title_w = w.saturating_sub(head.chars().count() + tail.chars().count());

@@ -92,6 +92,36 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
             }
         }
     }
+    if let Some(r) = &t.replaced_by {
+        lines.push(field("replaced by", r.to_string()));
+    }
+    if let Some(a) = &t.acceptance {
+        lines.push(Line::styled("Acceptance:", theme.title));
+        lines.extend(wrap(a, w).into_iter().map(|r| Line::styled(r, theme.base)));
+    }
+    if let Some(c) = &t.check {
+        let last = match &t.last_check {
+            Some((true, _)) => " (passed)",
+            Some((false, _)) => " (failed last time)",
+            None => "",
+        };
+        lines.push(field("check", format!("{c}{last}")));
+        if let Some((false, tail)) = &t.last_check {
+            lines.extend(
+                tail.lines()
+                    .flat_map(|l| wrap(l, w))
+                    .map(|r| Line::styled(r, theme.error)),
+            );
+        }
+    }
+    if !t.guidance.is_empty() {
+        lines.push(Line::styled("Supervisor's guidance:", theme.title));
+        for g in &t.guidance {
+            for row in wrap(&format!("- {g}"), w) {
+                lines.push(Line::styled(row, theme.base));
+            }
+        }
+    }
     if let Some(sum) = &t.summary {
         lines.push(Line::styled("Summary:", theme.title));
         lines.extend(
