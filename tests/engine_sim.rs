@@ -58,6 +58,12 @@ async fn the_simulated_company_builds_a_working_project() {
         "the store task fails once and is fixed on retry"
     );
     assert_eq!(core.failures.len(), 1);
+    // QA's task is accepted only once the engine has run the whole suite itself.
+    let qa = state.tasks.iter().find(|t| t.role == "qa").unwrap();
+    let check = qa.check.as_deref().unwrap_or_default();
+    assert!(check.contains("unittest"), "{check}");
+    let (passed, output) = qa.last_check.clone().expect("the check ran");
+    assert!(passed && output.contains("OK"), "{output}");
     assert!(!state.approvals.is_empty());
     let ws = std::path::PathBuf::from(&state.info.as_ref().unwrap().workspace);
     for f in [
