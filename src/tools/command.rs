@@ -1,8 +1,16 @@
 //! `run_command`: a shell command in the workspace, with a timeout, an output cap and a
-//! scrubbed environment. The whole process group is killed on timeout or cancellation.
+//! scrubbed environment. The whole process group is killed on timeout or cancellation. The
+//! result holds the exit code, the files the command changed ([`changes`]) and its output by
+//! lines, head and tail ([`Output`]), the whole of it saved for `read_file` when the result
+//! leaves some out ([`Log`]). The text depends on nothing but what the command did, so the
+//! same call with the same outcome has the same result (loop detection compares them).
 
+use super::changes;
+use super::output::Output;
+use super::output_log::{LOG_CAP, Log};
 use super::sandbox::{self, PrivateTmp, SandboxConfig};
-use super::{ToolError, ToolOutput, Workspace};
+use super::{FileChange, ToolError, ToolOutput, Workspace};
+use sha2::{Digest, Sha256};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -31,77 +39,34 @@ impl Default for CommandLimits {
 /// dropped.
 const PASSED_ENV: [&str; 5] = ["PATH", "LANG", "LC_ALL", "TZ", "USER"];
 
-/// A command's output as it is read: the first half of the cap and the latest half, however
-/// much the command prints (a command printing gigabytes holds `cap` bytes, not gigabytes).
-struct Capped {
-    cap: usize,
-    head: Vec<u8>,
-    /// A ring of the latest bytes once the head is full; `start` is its oldest byte.
-    tail: Vec<u8>,
-    start: usize,
-    total: u64,
-}
-
-impl Capped {
-    fn new(cap: usize) -> Self {
-        Self {
-            cap,
-            head: Vec::new(),
-            tail: Vec::new(),
-            start: 0,
-            total: 0,
+/// Reads stdout and stderr together, in the order they come, into the shown output and the
+/// saved file, then waits for the command's exit.
+async fn read_output(
+    child: &mut tokio::process::Child,
+    shown: &mut Output,
+    log: &mut Option<Log>,
+) -> std::io::Result<std::process::ExitStatus> {
+    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let (mut a, mut b) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    loop {
+        let (from_out, n) = tokio::select! {
+            r = read_some(&mut out, &mut a), if out.is_some() => match r {
+                Ok(n) if n > 0 => (true, n),
+                _ => { out = None; continue }
+            },
+            r = read_some(&mut err, &mut b), if err.is_some() => match r {
+                Ok(n) if n > 0 => (false, n),
+                _ => { err = None; continue }
+            },
+            else => break,
+        };
+        let bytes = if from_out { &a[..n] } else { &b[..n] };
+        shown.push(bytes);
+        if let Some(log) = log.as_mut() {
+            log.write(bytes).await;
         }
     }
-
-    fn push(&mut self, mut bytes: &[u8]) {
-        self.total += bytes.len() as u64;
-        let head_room = (self.cap / 2).saturating_sub(self.head.len());
-        let n = head_room.min(bytes.len());
-        self.head.extend_from_slice(&bytes[..n]);
-        bytes = &bytes[n..];
-        let tail_cap = self.cap - self.cap / 2;
-        if tail_cap == 0 || bytes.is_empty() {
-            return;
-        }
-        if bytes.len() >= tail_cap {
-            self.tail.clear();
-            self.tail
-                .extend_from_slice(&bytes[bytes.len() - tail_cap..]);
-            self.start = 0;
-            return;
-        }
-        while !bytes.is_empty() {
-            if self.tail.len() < tail_cap {
-                let n = (tail_cap - self.tail.len()).min(bytes.len());
-                self.tail.extend_from_slice(&bytes[..n]);
-                bytes = &bytes[n..];
-                continue;
-            }
-            let n = (tail_cap - self.start).min(bytes.len());
-            self.tail[self.start..self.start + n].copy_from_slice(&bytes[..n]);
-            self.start = (self.start + n) % tail_cap;
-            bytes = &bytes[n..];
-        }
-    }
-
-    /// The text, with the cut marked where there was one.
-    fn text(&self) -> String {
-        let mut tail = Vec::with_capacity(self.tail.len());
-        tail.extend_from_slice(&self.tail[self.start..]);
-        tail.extend_from_slice(&self.tail[..self.start]);
-        let kept = (self.head.len() + tail.len()) as u64;
-        if kept >= self.total {
-            let mut all = self.head.clone();
-            all.extend_from_slice(&tail);
-            return String::from_utf8_lossy(&all).into_owned();
-        }
-        format!(
-            "{}\n[… {} bytes cut …]\n{}",
-            String::from_utf8_lossy(&self.head),
-            self.total - kept,
-            String::from_utf8_lossy(&tail)
-        )
-    }
+    child.wait().await
 }
 
 async fn read_some<R: tokio::io::AsyncRead + Unpin>(
@@ -114,28 +79,66 @@ async fn read_some<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-/// Reads stdout and stderr together, in the order they come, keeping what `Capped` keeps.
-async fn read_capped(
-    mut out: Option<tokio::process::ChildStdout>,
-    mut err: Option<tokio::process::ChildStderr>,
-    cap: usize,
-) -> Capped {
-    let mut kept = Capped::new(cap);
-    let (mut a, mut b) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
-    loop {
-        tokio::select! {
-            r = read_some(&mut out, &mut a), if out.is_some() => match r {
-                Ok(n) if n > 0 => kept.push(&a[..n]),
-                _ => out = None,
-            },
-            r = read_some(&mut err, &mut b), if err.is_some() => match r {
-                Ok(n) if n > 0 => kept.push(&b[..n]),
-                _ => err = None,
-            },
-            else => break,
-        }
+/// How a command ended.
+enum Ended {
+    Exited(std::io::Result<std::process::ExitStatus>),
+    TimedOut,
+}
+
+/// The shown output with where the whole of it is, saving the file when the text is not the
+/// whole output.
+async fn shown_text(command: &str, shown: &Output, log: Option<Log>) -> String {
+    if shown.whole() {
+        return shown.text("");
     }
-    kept
+    let mut key = Sha256::new();
+    for part in [command, &shown.text(""), &shown.total().to_string()] {
+        key.update(part.as_bytes());
+        key.update([0]);
+    }
+    let name: String = key.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let saved = match log {
+        Some(log) => log.keep(&name, shown.total()).await,
+        None => None,
+    };
+    let saved = match saved {
+        Some(path) if shown.total() > LOG_CAP => format!(
+            "the first {} MiB are in {path} (read_file it)",
+            LOG_CAP >> 20
+        ),
+        Some(path) => format!("all {} lines are in {path} (read_file it)", shown.lines()),
+        None => "the whole output could not be saved".to_owned(),
+    };
+    if shown.left_out() == 0 {
+        // Only long lines were cut, each marked where it is.
+        return format!(
+            "[long lines are cut below; {saved}]\n{}",
+            shown.text(&saved)
+        );
+    }
+    shown.text(&saved)
+}
+
+/// The files a command changed, as a line of its result.
+fn changes_line(changes: &[FileChange], more: usize) -> Option<String> {
+    if changes.is_empty() {
+        return None;
+    }
+    let named: Vec<&str> = changes.iter().take(10).map(|c| c.path.as_str()).collect();
+    let rest = changes.len() - named.len() + more;
+    let mut line = format!("files changed: {}", named.join(", "));
+    if rest > 0 {
+        line.push_str(&format!(" and {rest} more"));
+    }
+    if more > 0 {
+        line.push_str(&format!(
+            " ({more} not recorded with the task: add a .gitignore for generated files)"
+        ));
+    }
+    Some(line)
 }
 
 pub async fn run_command(
@@ -179,84 +182,73 @@ pub async fn run_command(
     }
     sandbox::confine(&mut cmd, &limits.sandbox, ws.root(), tmp.path(), network)
         .map_err(ToolError::failed)?;
+    let before = changes::snapshot(ws.root()).await;
+    let mut log = Log::create(ws.root());
     let mut child = cmd
         .spawn()
         .map_err(|e| ToolError::failed(format!("cannot start sh in the sandbox: {e}")))?;
     let pgid = child.id();
-    let (out, err) = (child.stdout.take(), child.stderr.take());
-    let read_all = async {
-        let kept = read_capped(out, err, limits.output_cap).await;
-        let status = child.wait().await;
-        (kept, status)
-    };
     let kill_group = || {
         if let Some(pid) = pgid {
             // SAFETY: kill(2) with a negative pid signals the process group we created.
             unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
         }
     };
-    tokio::select! {
-        (kept, status) = read_all => {
-            let text = kept.text();
-            match status {
-                Ok(s) if s.success() => Ok(ToolOutput::ok(format!("exit code 0\n{text}"))),
-                Ok(s) => {
-                    let code = s.code().map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit code {c}"));
-                    Ok(ToolOutput { ok: false, text: format!("{code}\n{text}"), changes: Vec::new() })
-                }
-                Err(e) => Err(ToolError::failed(format!("waiting for the command failed: {e}"))),
+    let mut shown = Output::new(limits.output_cap);
+    let ended = {
+        let reading = read_output(&mut child, &mut shown, &mut log);
+        tokio::pin!(reading);
+        tokio::select! {
+            status = &mut reading => Ended::Exited(status),
+            () = tokio::time::sleep(timeout) => {
+                kill_group();
+                // What it printed before it was killed, as far as it comes at once.
+                let _ = tokio::time::timeout(Duration::from_secs(2), &mut reading).await;
+                Ended::TimedOut
+            }
+            () = cancel.cancelled() => {
+                kill_group();
+                return Err(ToolError::failed("cancelled by a person"));
             }
         }
-        () = tokio::time::sleep(timeout) => {
-            kill_group();
-            Ok(ToolOutput { ok: false, text: format!("timed out after {}s and was killed", timeout.as_secs()), changes: Vec::new() })
+    };
+    shown.finish();
+    let (first, ok) = match ended {
+        Ended::Exited(Ok(s)) if s.success() => ("exit code 0".to_owned(), true),
+        Ended::Exited(Ok(s)) => (
+            s.code().map_or_else(
+                || "killed by a signal".to_owned(),
+                |c| format!("exit code {c}"),
+            ),
+            false,
+        ),
+        Ended::Exited(Err(e)) => {
+            return Err(ToolError::failed(format!(
+                "waiting for the command failed: {e}"
+            )));
         }
-        () = cancel.cancelled() => {
-            kill_group();
-            Err(ToolError::failed("cancelled by a person"))
-        }
+        Ended::TimedOut => (
+            format!("timed out after {}s and was killed", timeout.as_secs()),
+            false,
+        ),
+    };
+    let (changes, more) = match (before, changes::snapshot(ws.root()).await) {
+        (Some(before), Some(after)) => changes::changes(ws.root(), &before, &after).await,
+        _ => (Vec::new(), 0),
+    };
+    let mut text = first;
+    if let Some(line) = changes_line(&changes, more) {
+        text.push('\n');
+        text.push_str(&line);
     }
+    text.push('\n');
+    text.push_str(&shown_text(command, &shown, log).await);
+    Ok(ToolOutput { ok, text, changes })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    /// What the cap keeps of a whole output, all at once.
-    fn expected(bytes: &[u8], cap: usize) -> String {
-        if bytes.len() <= cap {
-            return String::from_utf8_lossy(bytes).into_owned();
-        }
-        let head = &bytes[..cap / 2];
-        let tail = &bytes[bytes.len() - (cap - cap / 2)..];
-        format!(
-            "{}\n[… {} bytes cut …]\n{}",
-            String::from_utf8_lossy(head),
-            bytes.len() - head.len() - tail.len(),
-            String::from_utf8_lossy(tail)
-        )
-    }
-
-    proptest! {
-        #[test]
-        fn output_kept_while_reading_is_the_head_and_tail_of_the_whole(
-            bytes in proptest::collection::vec(any::<u8>(), 0..400),
-            cuts in proptest::collection::vec(1usize..50, 0..20),
-            cap in 0usize..120,
-        ) {
-            let mut kept = Capped::new(cap);
-            let mut rest = bytes.as_slice();
-            for c in cuts {
-                let n = c.min(rest.len());
-                kept.push(&rest[..n]);
-                rest = &rest[n..];
-            }
-            kept.push(rest);
-            prop_assert_eq!(kept.text(), expected(&bytes, cap));
-            prop_assert!(kept.head.len() + kept.tail.len() <= cap);
-        }
-    }
 
     #[tokio::test]
     async fn what_a_command_leaves_running_ends_with_it() {
@@ -407,8 +399,77 @@ mod tests {
         assert!(out.text.contains("timed out"));
         assert!(t0.elapsed() < Duration::from_secs(5));
         let out = run_with(&ws, "yes | head -c 5000", None, &limits).await;
-        assert!(out.text.contains("bytes cut"));
-        assert!(out.text.len() < 300);
+        assert!(
+            out.text.contains("lines (4900 bytes) left out"),
+            "{}",
+            out.text
+        );
+        assert!(out.text.len() < 300, "{}", out.text);
+        // What it printed before it was killed is in the result.
+        let out = run_with(&ws, "echo started; sleep 30", Some(1), &limits).await;
+        assert!(out.text.starts_with("timed out after 1s"), "{}", out.text);
+        assert!(out.text.contains("\nstarted"), "{}", out.text);
+    }
+
+    #[tokio::test]
+    async fn long_output_is_head_and_tail_by_lines_and_saved_whole() {
+        let (_d, ws) = ws();
+        let limits = CommandLimits::default();
+        let out = run_with(&ws, "seq 1 1000", None, &limits).await;
+        let lines: Vec<&str> = out.text.lines().collect();
+        assert_eq!(lines[0], "exit code 0");
+        assert_eq!(lines[1], "1");
+        assert_eq!(lines[50], "50");
+        let marker = lines[51];
+        assert!(marker.starts_with("[… 800 lines ("), "{marker}");
+        let path = marker
+            .split("are in ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap();
+        assert!(path.starts_with(".macrohard/output/"), "{marker}");
+        assert!(marker.ends_with("from line 51]"), "{marker}");
+        assert_eq!(lines[52], "851");
+        assert_eq!(*lines.last().unwrap(), "1000");
+        let saved = std::fs::read_to_string(ws.root().join(path)).unwrap();
+        assert_eq!(saved.lines().count(), 1000);
+        // The same command with the same output: the same result, word for word.
+        let again = run_with(&ws, "seq 1 1000", None, &limits).await;
+        assert_eq!(again.text, out.text);
+        // Short output is whole and saves nothing more.
+        let short = run_with(&ws, "echo hi", None, &limits).await;
+        assert_eq!(short.text, "exit code 0\nhi");
+        let saved = std::fs::read_dir(ws.root().join(".macrohard/output")).unwrap();
+        assert_eq!(saved.count(), 1);
+    }
+
+    #[tokio::test]
+    async fn files_a_command_creates_changes_and_deletes_are_its_changes() {
+        let (_d, ws) = ws();
+        std::fs::write(ws.root().join("old.txt"), "old\n").unwrap();
+        super::super::git::ensure_repo(ws.root()).unwrap();
+        let out = run_with(
+            &ws,
+            "printf 'a\\nb\\n' > made.txt; rm old.txt; mkdir -p __pycache__; touch __pycache__/x.pyc",
+            None,
+            &CommandLimits::default(),
+        )
+        .await;
+        assert!(out.ok, "{}", out.text);
+        let got: Vec<(&str, u32)> = out
+            .changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.added))
+            .collect();
+        assert_eq!(got, [("made.txt", 2), ("old.txt", 0)]);
+        assert!(
+            out.text
+                .starts_with("exit code 0\nfiles changed: made.txt, old.txt"),
+            "{}",
+            out.text
+        );
+        let out = run_with(&ws, "cat made.txt", None, &CommandLimits::default()).await;
+        assert!(out.changes.is_empty(), "{:?}", out.changes);
     }
 
     /// The sandbox is checked for real wherever the kernel offers it; CI must offer it.

@@ -1,29 +1,23 @@
-//! The file tools: read, write, edit, list and search, all through [`Workspace::resolve`].
+//! The file tools write, list and search, all through [`Workspace::resolve`] (read and edit
+//! have files of their own).
 
 use super::{FileChange, ToolError, ToolOutput, Workspace};
 use std::path::Path;
 
-/// Files larger than this are not read whole.
-pub const READ_CAP: usize = 256 * 1024;
 const LIST_CAP: usize = 500;
 const SEARCH_CAP: usize = 200;
-const SKIPPED_DIRS: [&str; 4] = [".git", "target", "node_modules", "__pycache__"];
+/// Folders list and search skip: the repository, the tools' own files (saved command output)
+/// and build or package output.
+const SKIPPED_DIRS: [&str; 5] = [
+    ".git",
+    ".macrohard",
+    "target",
+    "node_modules",
+    "__pycache__",
+];
 
 fn io_err(what: &str, rel: &str, e: std::io::Error) -> ToolError {
     ToolError::failed(format!("cannot {what} {rel}: {e}"))
-}
-
-pub fn read_file(ws: &Workspace, rel: &str) -> Result<ToolOutput, ToolError> {
-    let path = ws.resolve(rel)?;
-    let bytes = std::fs::read(&path).map_err(|e| io_err("read", rel, e))?;
-    let truncated = bytes.len() > READ_CAP;
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(READ_CAP)]).into_owned();
-    let text = if truncated {
-        format!("{text}\n[… truncated: {} bytes in all]", bytes.len())
-    } else {
-        text
-    };
-    Ok(ToolOutput::ok(text))
 }
 
 /// Counts added and removed lines between two texts.
@@ -40,28 +34,29 @@ pub fn diffstat(old: &str, new: &str) -> (u32, u32) {
     (added, removed)
 }
 
-fn write_checked(
+/// Writes `content` to `path` (making its folders) and records the change against `old`.
+pub(super) fn write_checked(
     ws: &Workspace,
     rel: &str,
     path: &Path,
     old: &str,
     content: &str,
-) -> Result<ToolOutput, ToolError> {
+) -> Result<FileChange, ToolError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_err("create the folder for", rel, e))?;
     }
     std::fs::write(path, content).map_err(|e| io_err("write", rel, e))?;
     let (added, removed) = diffstat(old, content);
-    let rel = ws.relative(path);
-    Ok(ToolOutput {
-        ok: true,
-        text: format!("wrote {rel} ({} bytes, +{added} -{removed})", content.len()),
-        changes: vec![FileChange {
-            path: rel,
-            added,
-            removed,
-        }],
+    Ok(FileChange {
+        path: ws.relative(path),
+        added,
+        removed,
     })
+}
+
+/// The first syntax error of a file just written, as a line of its result.
+pub(super) fn syntax_note(path: &str, content: &str) -> Option<String> {
+    super::syntax::check(path, content).map(|e| format!("{e} (the file is saved as it is: fix it)"))
 }
 
 pub fn write_file(ws: &Workspace, rel: &str, content: &str) -> Result<ToolOutput, ToolError> {
@@ -71,27 +66,35 @@ pub fn write_file(ws: &Workspace, rel: &str, content: &str) -> Result<ToolOutput
             "{rel} is a folder; give a file path"
         )));
     }
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    write_checked(ws, rel, &path, &old, content)
+    let old = read_text(&path).unwrap_or_default();
+    let change = write_checked(ws, rel, &path, &old, content)?;
+    let lines = content.lines().count();
+    let mut text = format!(
+        "wrote {} ({} bytes, {lines} lines, +{} -{})",
+        change.path,
+        content.len(),
+        change.added,
+        change.removed
+    );
+    if let Some(note) = syntax_note(&change.path, content) {
+        text.push('\n');
+        text.push_str(&note);
+    }
+    Ok(ToolOutput {
+        ok: true,
+        text,
+        changes: vec![change],
+    })
 }
 
-pub fn edit_file(ws: &Workspace, rel: &str, old: &str, new: &str) -> Result<ToolOutput, ToolError> {
-    let path = ws.resolve(rel)?;
-    let text = std::fs::read_to_string(&path).map_err(|e| io_err("read", rel, e))?;
-    if old.is_empty() {
-        return Err(ToolError::failed(
-            "`old` is empty: give the exact text to replace",
-        ));
-    }
-    match text.matches(old).count() {
-        0 => Err(ToolError::failed(format!(
-            "`old` was not found in {rel}; read the file and copy the text exactly"
-        ))),
-        1 => write_checked(ws, rel, &path, &text, &text.replacen(old, new, 1)),
-        n => Err(ToolError::failed(format!(
-            "`old` occurs {n} times in {rel}; include more context so it occurs once"
-        ))),
-    }
+/// The text of a regular file; `None` for anything else (a FIFO a command left is never
+/// opened for a blocking read) or a file that is not UTF-8.
+pub(super) fn read_text(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = super::read::open_regular(path, "").ok()?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 fn walk(ws: &Workspace, dir: &Path, out: &mut Vec<String>, cap: usize) {
@@ -155,7 +158,7 @@ pub fn search_files(ws: &Workspace, pattern: &str, rel: &str) -> Result<ToolOutp
     let mut hits = Vec::new();
     for f in files.iter().filter(|f| !f.ends_with('/')) {
         let Ok(path) = ws.resolve(f) else { continue };
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Some(text) = read_text(&path) else {
             continue;
         };
         for (n, line) in text.lines().enumerate() {
@@ -177,7 +180,12 @@ pub fn search_files(ws: &Workspace, pattern: &str, rel: &str) -> Result<ToolOutp
 
 #[cfg(test)]
 mod tests {
+    use super::super::edit::edit_file;
     use super::*;
+
+    fn read_file(ws: &Workspace, rel: &str) -> Result<ToolOutput, ToolError> {
+        super::super::read::read_file(ws, rel, None, None)
+    }
 
     #[test]
     fn write_edit_read_list_and_search() {
@@ -194,8 +202,17 @@ mod tests {
         );
         let e = edit_file(&ws, "pkg/a.py", "y = 2", "y = 3").unwrap();
         assert_eq!((e.changes[0].added, e.changes[0].removed), (1, 1));
-        assert_eq!(read_file(&ws, "pkg/a.py").unwrap().text, "x = 1\ny = 3\n");
+        assert_eq!(
+            read_file(&ws, "pkg/a.py").unwrap().text,
+            "     1\tx = 1\n     2\ty = 3\n"
+        );
+        assert!(
+            w.text
+                .starts_with("wrote pkg/a.py (12 bytes, 2 lines, +2 -0)")
+        );
         assert!(edit_file(&ws, "pkg/a.py", "nope", "z").is_err());
+        std::fs::create_dir_all(ws.root().join(".macrohard/output")).unwrap();
+        std::fs::write(ws.root().join(".macrohard/output/x.log"), "y = 9\n").unwrap();
         assert_eq!(list_files(&ws, ".").unwrap().text, "pkg/\npkg/a.py");
         assert_eq!(
             search_files(&ws, r"y = \d", ".").unwrap().text,

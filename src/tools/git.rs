@@ -179,14 +179,144 @@ fn run(mut c: Command, what: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Makes the workspace a repository if it is not one.
+/// Makes the workspace a repository if it is not one, and keeps out of git what the engine's
+/// tools write for themselves (`.macrohard/`) and what builds and test runs leave.
 pub fn ensure_repo(root: &Path) -> Result<(), String> {
-    if root.join(".git").exists() {
+    if !root.join(".git").exists() {
+        let mut c = base(root);
+        c.args(["init", "-q", "--template="]);
+        run(c, "init")?;
+    }
+    ensure_excluded(root)
+}
+
+/// Patterns `ensure_repo` adds to `.git/info/exclude`: never a task's work, and the caches
+/// would otherwise be committed with every command that runs the tests.
+pub const EXCLUDED: [&str; 8] = [
+    ".macrohard/",
+    "__pycache__/",
+    "*.py[cod]",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    "node_modules/",
+    ".venv/",
+];
+
+/// Adds the missing [`EXCLUDED`] patterns to `.git/info/exclude`, following no symlink. A
+/// `.git` that is a file (a linked worktree) is left alone.
+fn ensure_excluded(root: &Path) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let git_dir = root.join(".git");
+    if !std::fs::symlink_metadata(&git_dir).is_ok_and(|m| m.is_dir()) {
         return Ok(());
     }
-    let mut c = base(root);
-    c.args(["init", "-q", "--template="]);
-    run(c, "init").map(|_| ())
+    let info = git_dir.join("info");
+    match std::fs::symlink_metadata(&info) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(".git/info is not a folder".into()),
+        Err(_) => {
+            std::fs::create_dir(&info).map_err(|e| format!("cannot create .git/info: {e}"))?
+        }
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(info.join("exclude"))
+        .map_err(|e| format!("cannot open .git/info/exclude: {e}"))?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(".git/info/exclude is not a file".into());
+    }
+    let mut bytes = Vec::new();
+    Read::by_ref(&mut file)
+        .take(1 << 20)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read .git/info/exclude: {e}"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let missing: Vec<&str> = EXCLUDED
+        .into_iter()
+        .filter(|p| !text.lines().any(|l| l.trim() == *p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut add = String::new();
+    if !text.is_empty() && !text.ends_with('\n') {
+        add.push('\n');
+    }
+    add.push_str("# macrohard-tui: its tools' own files, and what builds and test runs leave\n");
+    for p in missing {
+        add.push_str(p);
+        add.push('\n');
+    }
+    file.write_all(add.as_bytes())
+        .map_err(|e| format!("cannot write .git/info/exclude: {e}"))
+}
+
+/// `git status` of the work tree for [`parse_status`]: changed, deleted and untracked files
+/// (not ignored ones, not inside submodules), a rename as a deletion and an addition. Runs
+/// nothing the repository defines, like every command here; the caller bounds its time.
+pub fn status_command(root: &Path) -> Command {
+    let mut c = git(root);
+    c.args([
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--ignore-submodules=all",
+    ]);
+    c
+}
+
+/// The entries of `git status --porcelain=v1 -z --no-renames`: (the two status letters, path).
+pub fn parse_status(out: &[u8]) -> Vec<(String, String)> {
+    out.split(|b| *b == 0)
+        .filter(|e| e.len() > 3)
+        .map(|e| {
+            (
+                String::from_utf8_lossy(&e[..2]).into_owned(),
+                String::from_utf8_lossy(&e[3..]).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `git diff --numstat` of `paths` between the index and the work tree, for [`parse_numstat`].
+pub fn numstat_command(root: &Path, paths: &[String]) -> Command {
+    let mut c = git(root);
+    c.args([
+        "diff",
+        "--numstat",
+        "-z",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-renames",
+        "--ignore-submodules=all",
+        "--",
+    ])
+    .args(paths);
+    c
+}
+
+/// Path → (added, removed) lines from `git diff --numstat -z`; binary files count 0.
+pub fn parse_numstat(out: &[u8]) -> BTreeMap<String, (u32, u32)> {
+    let mut map = BTreeMap::new();
+    for entry in out.split(|b| *b == 0) {
+        let text = String::from_utf8_lossy(entry);
+        let mut parts = text.splitn(3, '\t');
+        let (Some(a), Some(r), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        map.insert(
+            path.to_owned(),
+            (a.parse().unwrap_or(0), r.parse().unwrap_or(0)),
+        );
+    }
+    map
 }
 
 /// Commits what the task changed, as its role. `Ok(None)` when nothing changed.

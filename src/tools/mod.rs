@@ -2,12 +2,19 @@
 //! model's mistakes with a readable error, workspace-confined file tools and `run_command`.
 //! Tools return results to the engine; they never write events themselves.
 
+mod changes;
 mod command;
+mod edit;
 mod error;
 mod files;
 pub mod git;
+mod lines;
+mod output;
+mod output_log;
+mod read;
 mod registry;
 pub mod sandbox;
+mod syntax;
 mod workspace;
 
 pub use command::CommandLimits;
@@ -77,9 +84,13 @@ impl Tools {
         let ws = self.ws.clone();
         let call = call.clone();
         tokio::task::spawn_blocking(move || match &call {
-            ToolCall::ReadFile { path } => files::read_file(&ws, path),
+            ToolCall::ReadFile {
+                path,
+                offset,
+                limit,
+            } => read::read_file(&ws, path, *offset, *limit),
             ToolCall::WriteFile { path, content } => files::write_file(&ws, path, content),
-            ToolCall::EditFile { path, old, new } => files::edit_file(&ws, path, old, new),
+            ToolCall::EditFile { path, old, new } => edit::edit_file(&ws, path, old, new),
             ToolCall::ListFiles { path } => files::list_files(&ws, path.as_deref().unwrap_or(".")),
             ToolCall::SearchFiles { pattern, path } => {
                 files::search_files(&ws, pattern, path.as_deref().unwrap_or("."))
@@ -152,7 +163,7 @@ impl ToolCall {
                 format!("write {path} ({} bytes)", content.len())
             }
             ToolCall::EditFile { path, .. } => format!("edit {path}"),
-            ToolCall::ReadFile { path } => format!("read {path}"),
+            ToolCall::ReadFile { path, .. } => format!("read {path}"),
             ToolCall::ListFiles { path } => format!("list {}", path.as_deref().unwrap_or(".")),
             ToolCall::SearchFiles { pattern, .. } => format!("search for /{pattern}/"),
             ToolCall::CreateTask { title, role, .. } => format!("create task for {role}: {title}"),

@@ -65,6 +65,12 @@ pub enum ToolCall {
     },
     ReadFile {
         path: String,
+        /// The first line shown, 1-based.
+        #[serde(default)]
+        offset: Option<u64>,
+        /// How many lines to show.
+        #[serde(default)]
+        limit: Option<u64>,
     },
     WriteFile {
         path: String,
@@ -124,7 +130,7 @@ impl ToolCall {
     pub fn targets(&self) -> (Option<&str>, Option<&str>) {
         match self {
             ToolCall::RunCommand { command, .. } => (Some(command), None),
-            ToolCall::ReadFile { path }
+            ToolCall::ReadFile { path, .. }
             | ToolCall::WriteFile { path, .. }
             | ToolCall::EditFile { path, .. } => (None, Some(path)),
             ToolCall::ListFiles { path } | ToolCall::SearchFiles { path, .. } => {
@@ -234,15 +240,19 @@ static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
         },
         ToolSpec {
             name: "read_file",
-            description: "Read a file of the workspace.",
+            description: "Read a text file: up to 400 lines (48 KB) from `offset`, each line prefixed with its number and a tab (not part of the file); lines over 2000 bytes are cut. The last line says how to read on when there is more.",
             parameters: object(
-                json!({ "path": s("Path relative to the workspace root") }),
+                json!({
+                    "path": s("Path relative to the workspace root"),
+                    "offset": { "type": "integer", "minimum": 1, "description": "First line to show, 1-based; default 1" },
+                    "limit": { "type": "integer", "minimum": 1, "description": "Lines to show; default 400" }
+                }),
                 &["path"],
             ),
         },
         ToolSpec {
             name: "write_file",
-            description: "Create or replace a file of the workspace.",
+            description: "Create or replace a whole file (folders are made). Returns its size and line count, and the first syntax error of a TOML, JSON, YAML or Python file (the file is written anyway). To change part of a file, use edit_file.",
             parameters: object(
                 json!({ "path": s("Path relative to the workspace root"), "content": s("The whole new content") }),
                 &["path", "content"],
@@ -250,7 +260,7 @@ static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
         },
         ToolSpec {
             name: "edit_file",
-            description: "Replace one exact occurrence of `old` with `new` in a file.",
+            description: "Replace the one exact occurrence of `old` with `new` in a file: whitespace counts, no line-number prefixes. Read the file first. Returns the changed lines, numbered, with context, and the first syntax error of a TOML, JSON, YAML or Python file. If `old` is not found or occurs more than once, nothing changes and the answer shows the closest match or the occurrences' lines.",
             parameters: object(
                 json!({ "path": s("Path relative to the workspace root"), "old": s("Exact text to replace; must occur once"), "new": s("Replacement") }),
                 &["path", "old", "new"],
@@ -258,7 +268,7 @@ static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
         },
         ToolSpec {
             name: "list_files",
-            description: "List the files under a folder of the workspace (recursive).",
+            description: "List the files under a folder, recursively: at most 500 entries; .git, .macrohard, target, node_modules and __pycache__ are skipped.",
             parameters: object(
                 json!({ "path": s("Folder relative to the workspace root; default .") }),
                 &[],
@@ -266,7 +276,7 @@ static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
         },
         ToolSpec {
             name: "search_files",
-            description: "Search file contents with a regular expression.",
+            description: "Search file contents with a regular expression (Rust syntax), line by line: path:line: text, at most 200 matches; skips what list_files skips.",
             parameters: object(
                 json!({ "pattern": s("Regular expression"), "path": s("Folder or file; default .") }),
                 &["pattern"],
@@ -274,7 +284,7 @@ static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
         },
         ToolSpec {
             name: "run_command",
-            description: "Run a shell command in the workspace root. Returns the exit code and output.",
+            description: "Run a shell command (sh -c) in the workspace root, sandboxed where the system allows: no network unless granted, stdin closed, killed after timeout_s (default 120, at most 1800). No interactive programs, no servers in the foreground. Returns the exit code and the output (stdout and stderr together): the first 50 and last 150 lines, long lines cut; when lines are left out, the whole output is in a file under .macrohard/output/ to read with read_file. Files it creates, changes or deletes are recorded with your task.",
             parameters: object(
                 json!({ "command": s("Shell command"), "timeout_s": { "type": "integer", "minimum": 1, "description": "Seconds before it is killed; default 120" } }),
                 &["command"],
