@@ -9,7 +9,7 @@ use macrohard::llm::anthropic::Anthropic;
 use macrohard::llm::openai::OpenAi;
 use macrohard::llm::retry::RetryPolicy;
 use macrohard::llm::{
-    Endpoint, LlmError, LlmRequest, Message, Provider, RequestContext, Secret, StreamEvent, ToolDef,
+    Endpoint, LlmError, LlmRequest, Message, Provider, Secret, StreamEvent, ToolDef,
 };
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ fn request() -> LlmRequest {
             parameters: serde_json::json!({"type": "object"}),
         }],
         max_output_tokens: 100,
-        context: RequestContext::default(),
+        ..LlmRequest::default()
     }
 }
 
@@ -92,7 +92,7 @@ async fn openai_plain_text_with_keep_alive_comments_and_the_usage_chunk() {
     assert!(events.contains(&StreamEvent::Usage(Usage {
         input_tokens: 12,
         output_tokens: 7,
-        cached_tokens: 0
+        ..Usage::default()
     })));
     assert_eq!(
         events.last(),
@@ -157,7 +157,7 @@ async fn openai_reasoning_and_parallel_tool_calls_from_fragments() {
         events.contains(&StreamEvent::Usage(Usage {
             input_tokens: 5,
             output_tokens: 3,
-            cached_tokens: 0
+            ..Usage::default()
         })),
         "usage with choices: null"
     );
@@ -297,7 +297,7 @@ async fn anthropic_text_thinking_tool_use_ping_and_cumulative_usage() {
     assert!(events.contains(&StreamEvent::Usage(Usage {
         input_tokens: 25,
         output_tokens: 47,
-        cached_tokens: 0
+        ..Usage::default()
     })));
     assert_eq!(
         events.last(),
@@ -311,7 +311,7 @@ async fn anthropic_text_thinking_tool_use_ping_and_cumulative_usage() {
         head.contains("x-api-key: sk-ant-test") && head.contains("anthropic-version: 2023-06-01")
     );
     let body: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
-    assert_eq!(body["system"], "You are a test.");
+    assert_eq!(body["system"][0]["text"], "You are a test.");
     assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
 }
 
@@ -490,7 +490,7 @@ async fn servers_that_ignore_stream_true_are_read_as_one_json_answer() {
     assert!(events.contains(&StreamEvent::Usage(Usage {
         input_tokens: 50,
         output_tokens: 7,
-        cached_tokens: 0
+        ..Usage::default()
     })));
 
     let s = start(|_, _| {

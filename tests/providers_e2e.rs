@@ -79,7 +79,7 @@ fn openai_model(body: &str) -> Reply {
 /// input arrives in two `input_json_delta` pieces.
 fn anthropic_model(body: &str) -> Reply {
     let v: Value = serde_json::from_str(body).unwrap_or_default();
-    let system = v["system"].as_str().unwrap_or("");
+    let system = v["system"][0]["text"].as_str().unwrap_or("");
     let msgs = v["messages"].as_array().cloned().unwrap_or_default();
     let answered = msgs.iter().filter(|m| m["role"] == "assistant").count();
     let last_user = msgs

@@ -234,6 +234,8 @@ pub struct RoleSection {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub max_turns: Option<u32>,
+    /// `low`, `medium` or `high`: OpenAI's reasoning effort, Anthropic's thinking budget.
+    pub reasoning: Option<crate::domain::Effort>,
 }
 
 /// `[providers.NAME]`: where a provider is, its key, and how patient to be with it.
@@ -258,6 +260,18 @@ pub struct ProviderSection {
     pub max_retry_wait_s: Option<u64>,
     /// The model's context window in tokens, when the built-in table does not know it.
     pub context_window: Option<u64>,
+    /// OpenAI-compatible servers: `chat` (Chat Completions, the default) or `responses`
+    /// (the Responses API, for models that need it).
+    pub api: Option<Api>,
+}
+
+/// Which OpenAI API a provider speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    #[default]
+    Chat,
+    Responses,
 }
 
 /// A configuration problem, already phrased for the user.

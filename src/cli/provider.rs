@@ -3,9 +3,10 @@
 //! (`[providers.NAME] kind = "openai"`). `--base-url` overrides any preset's address. Keys come
 //! from the environment or the config file and are never written anywhere.
 
-use super::config::{Config, ConfigError, ProviderSection};
+use super::config::{Api, Config, ConfigError, ProviderSection};
 use crate::llm::anthropic::{Anthropic, DEFAULT_VERSION};
 use crate::llm::openai::OpenAi;
+use crate::llm::responses::Responses;
 use crate::llm::sim::{SimProvider, SimSpeed};
 use crate::llm::{Endpoint, Provider, Providers, Secret};
 use std::collections::BTreeMap;
@@ -155,6 +156,8 @@ pub struct Remote {
     pub kind: Kind,
     pub endpoint: Endpoint,
     pub anthropic_version: String,
+    /// Chat Completions or the Responses API (OpenAI-compatible servers only).
+    pub api: Api,
     pub key_source: KeySource,
 }
 
@@ -274,6 +277,12 @@ pub fn resolve(config: &Config, choice: &Choice) -> Result<Resolved, ConfigError
         endpoint.retry.max_retry_after = Duration::from_secs(w);
     }
     endpoint.context_window = s.context_window;
+    let api = s.api.unwrap_or_default();
+    if api == Api::Responses && kind == Kind::Anthropic {
+        return Err(ConfigError(format!(
+            "[providers.{name}]: api = \"responses\" is an OpenAI API; an anthropic provider speaks the Messages API"
+        )));
+    }
     let anthropic_version = choice
         .var("MACROHARD_ANTHROPIC_VERSION")
         .or_else(|| s.anthropic_version.clone())
@@ -282,6 +291,7 @@ pub fn resolve(config: &Config, choice: &Choice) -> Result<Resolved, ConfigError
         kind,
         endpoint,
         anthropic_version,
+        api,
         key_source,
     })))
 }
@@ -309,6 +319,9 @@ pub fn build(config: &Config, resolved: Resolved) -> Result<Arc<dyn Provider>, C
         )));
     }
     let built: Arc<dyn Provider> = match r.kind {
+        Kind::OpenAi if r.api == Api::Responses => {
+            Arc::new(Responses::new(r.endpoint).map_err(|e| ConfigError(e.to_string()))?)
+        }
         Kind::OpenAi => Arc::new(OpenAi::new(r.endpoint).map_err(|e| ConfigError(e.to_string()))?),
         Kind::Anthropic => Arc::new(
             Anthropic::new(r.endpoint, &r.anthropic_version)
@@ -413,6 +426,7 @@ mod tests {
         assert_eq!(r.endpoint.timeouts.idle, Duration::from_secs(5));
         assert_eq!(r.endpoint.context_window, Some(8192));
         assert_eq!(r.endpoint.retry.max_retries, 1);
+        assert_eq!(r.api, Api::Chat, "Chat Completions unless asked");
         let flagged = remote(
             resolve(
                 &c,
@@ -458,6 +472,18 @@ mod tests {
         assert!(e.0.contains("not a protocol"), "{e}");
         let e = resolve(&config("[providers.x]\nkind = \"openai\"\n"), &choice("x")).unwrap_err();
         assert!(e.0.contains("base_url is missing"), "{e}");
+        let c = config("[providers.openai]\napi = \"responses\"\n");
+        assert_eq!(
+            remote(resolve(&c, &choice("openai")).unwrap()).api,
+            Api::Responses
+        );
+        let e = resolve(
+            &config("[providers.anthropic]\napi = \"responses\"\n"),
+            &choice("anthropic"),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("Messages API"), "{e}");
+        assert!(Config::parse("[providers.openai]\napi = \"completions\"\n").is_err());
         let e = resolve(&Config::default(), &choice("nope")).unwrap_err();
         assert!(e.0.contains("unknown provider \"nope\""), "{e}");
         let bad = Choice {

@@ -53,6 +53,9 @@ fn load(
         if choice.provider.is_some() {
             section.provider = choice.provider.clone();
         }
+        if choice.reasoning.is_some() {
+            section.reasoning = choice.reasoning;
+        }
     }
     for (role, model) in pairs("--role-model", &roles.models)? {
         config.roles.entry(role.to_owned()).or_default().model = Some(model.to_owned());
@@ -100,11 +103,12 @@ fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs, by: &Actor
     ec.role_settings = c
         .roles
         .iter()
-        .filter(|(_, s)| s.model.is_some() || s.provider.is_some())
+        .filter(|(_, s)| s.model.is_some() || s.provider.is_some() || s.reasoning.is_some())
         .map(|(role, s)| {
             let choice = RoleChoice {
                 provider: s.provider.clone(),
                 model: s.model.clone(),
+                reasoning: s.reasoning,
             };
             (role.clone(), choice)
         })

@@ -50,8 +50,17 @@ pub struct Budgets {
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Input tokens read from the provider's prompt cache (part of `input_tokens`).
     #[serde(default)]
     pub cached_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (part of `input_tokens`); Anthropic
+    /// charges them above the input price.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Usage {
@@ -63,6 +72,7 @@ impl Usage {
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.cached_tokens += other.cached_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod describe;
+mod effort;
 pub mod event;
 pub mod graph;
 pub mod ids;
@@ -17,6 +18,7 @@ pub mod status;
 pub mod workspace_path;
 
 pub use budget::{Budget, BudgetScope, BudgetTarget, Budgets, Spend, Usage};
+pub use effort::Effort;
 pub use event::{
     Actor, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, RoleChoice, SCHEMA_VERSION,
     json_len,

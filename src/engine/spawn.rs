@@ -68,6 +68,11 @@ impl RunActor {
             step_retries: self.config.step_retries,
             retry_backoff: self.config.retry_backoff,
             long_lived: task.is_none(),
+            reasoning: self
+                .config
+                .role_settings
+                .get(role_name)
+                .and_then(|c| c.reasoning),
         };
         self.live.insert(
             agent,

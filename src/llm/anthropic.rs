@@ -2,16 +2,17 @@
 //! thinking and `tool_use` (`input_json_delta`), `message_delta` with cumulative usage,
 //! `message_stop`, `ping`, and `error` events that arrive after a 200.
 
+pub use super::anthropic_body::{body, thinking_budget};
 use super::http::{
     Http, arguments, emit, error_message, is_json, list_models, post_stream, read_json,
 };
 use super::{
-    Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem,
-    ToolUse,
+    Endpoint, LlmError, LlmRequest, Provider, ProviderInfo, StopReason, StreamEvent, StreamItem,
+    Thinking, ToolUse,
 };
 use crate::domain::Usage;
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
@@ -50,68 +51,92 @@ impl Anthropic {
     }
 }
 
-/// The request body: `system` on top, tool calls as `tool_use` blocks, results as `tool_result`
-/// blocks in a user turn (consecutive results share one turn).
-pub fn body(req: &LlmRequest) -> Value {
-    let mut messages: Vec<Value> = Vec::new();
-    for m in &req.messages {
-        match m.role {
-            MessageRole::User => messages.push(
-                json!({ "role": "user", "content": [{ "type": "text", "text": m.content }] }),
-            ),
-            MessageRole::Assistant => {
-                let mut content = Vec::new();
-                if !m.content.is_empty() {
-                    content.push(json!({ "type": "text", "text": m.content }));
-                }
-                for c in &m.tool_calls {
-                    let input = if c.arguments.is_object() {
-                        c.arguments.clone()
-                    } else {
-                        json!({})
-                    };
-                    content.push(
-                        json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": input }),
-                    );
-                }
-                if content.is_empty() {
-                    content.push(json!({ "type": "text", "text": "(no answer)" }));
-                }
-                messages.push(json!({ "role": "assistant", "content": content }));
-            }
-            MessageRole::Tool => {
-                let block = json!({ "type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content });
-                match messages.last_mut() {
-                    Some(last)
-                        if last["role"] == "user"
-                            && last["content"][0]["type"] == "tool_result" =>
-                    {
-                        if let Some(arr) = last["content"].as_array_mut() {
-                            arr.push(block);
-                        }
-                    }
-                    _ => messages.push(json!({ "role": "user", "content": [block] })),
-                }
+/// The counts of an Anthropic `usage` object, as they came: fresh input, cache writes, cache
+/// reads, output. `message_delta` may repeat some of them (cumulatively) or none.
+#[derive(Default)]
+struct Counts {
+    fresh: u64,
+    written: u64,
+    read: u64,
+    output: u64,
+}
+
+impl Counts {
+    fn update(&mut self, u: &Value) {
+        for (key, field) in [
+            ("input_tokens", &mut self.fresh),
+            ("cache_creation_input_tokens", &mut self.written),
+            ("cache_read_input_tokens", &mut self.read),
+            ("output_tokens", &mut self.output),
+        ] {
+            if let Some(n) = u[key].as_u64() {
+                *field = n;
             }
         }
     }
-    let tools: Vec<Value> = req.tools.iter().map(|t| json!({ "name": t.name, "description": t.description, "input_schema": t.parameters })).collect();
-    let mut b = json!({ "model": req.model, "max_tokens": req.max_output_tokens, "stream": true, "system": req.system, "messages": messages });
-    if !tools.is_empty() {
-        b["tools"] = json!(tools);
+
+    /// Usage as the run counts it: cache reads and writes are input too.
+    fn usage(&self) -> Usage {
+        Usage {
+            input_tokens: self.fresh + self.written + self.read,
+            output_tokens: self.output,
+            cached_tokens: self.read,
+            cache_write_tokens: self.written,
+        }
     }
-    b
 }
 
-/// Usage as Anthropic counts it: cache reads and writes are input too.
 fn usage_of(u: &Value) -> Usage {
-    let cached = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
-    Usage {
-        input_tokens: u["input_tokens"].as_u64().unwrap_or(0)
-            + u["cache_creation_input_tokens"].as_u64().unwrap_or(0)
-            + cached,
-        output_tokens: u["output_tokens"].as_u64().unwrap_or(0),
-        cached_tokens: cached,
+    let mut c = Counts::default();
+    c.update(u);
+    c.usage()
+}
+
+/// A content block being streamed.
+enum Block {
+    Thinking {
+        text: String,
+        signature: String,
+    },
+    Redacted(String),
+    /// id, name, input JSON text, whether deltas have arrived
+    Tool(String, String, String, bool),
+}
+
+impl Block {
+    fn start(b: &Value) -> Option<Self> {
+        let s = |k: &str| b[k].as_str().unwrap_or("").to_owned();
+        match b["type"].as_str()? {
+            "thinking" => Some(Block::Thinking {
+                text: s("thinking"),
+                signature: s("signature"),
+            }),
+            "redacted_thinking" => Some(Block::Redacted(s("data"))),
+            "tool_use" => {
+                // Servers that send the whole input here and no deltas are read too.
+                let start = match &b["input"] {
+                    Value::Object(o) if !o.is_empty() => b["input"].to_string(),
+                    _ => String::new(),
+                };
+                Some(Block::Tool(s("id"), s("name"), start, false))
+            }
+            _ => None,
+        }
+    }
+
+    fn event(self) -> StreamEvent {
+        match self {
+            Block::Thinking { text, signature } => StreamEvent::Thinking(Thinking::Thinking {
+                thinking: text,
+                signature,
+            }),
+            Block::Redacted(data) => StreamEvent::Thinking(Thinking::RedactedThinking { data }),
+            Block::Tool(id, name, json_text, _) => StreamEvent::ToolCall(ToolUse {
+                id,
+                name,
+                arguments: arguments(&Value::String(json_text)),
+            }),
+        }
     }
 }
 
@@ -131,7 +156,20 @@ async fn message(v: &Value, tx: &mpsc::Sender<StreamItem>) -> Result<(), LlmErro
     for b in blocks {
         let item = match b["type"].as_str().unwrap_or("") {
             "text" => StreamEvent::Text(b["text"].as_str().unwrap_or("").into()),
-            "thinking" => StreamEvent::Reasoning(b["thinking"].as_str().unwrap_or("").into()),
+            "thinking" => {
+                emit(
+                    tx,
+                    StreamEvent::Reasoning(b["thinking"].as_str().unwrap_or("").into()),
+                )
+                .await?;
+                StreamEvent::Thinking(Thinking::Thinking {
+                    thinking: b["thinking"].as_str().unwrap_or("").into(),
+                    signature: b["signature"].as_str().unwrap_or("").into(),
+                })
+            }
+            "redacted_thinking" => StreamEvent::Thinking(Thinking::RedactedThinking {
+                data: b["data"].as_str().unwrap_or("").into(),
+            }),
             "tool_use" => StreamEvent::ToolCall(ToolUse {
                 id: b["id"].as_str().unwrap_or("").into(),
                 name: b["name"].as_str().unwrap_or("").into(),
@@ -142,11 +180,12 @@ async fn message(v: &Value, tx: &mpsc::Sender<StreamItem>) -> Result<(), LlmErro
         emit(tx, item).await?;
     }
     emit(tx, StreamEvent::Usage(usage_of(&v["usage"]))).await?;
-    let stop = v["stop_reason"].as_str().unwrap_or("end_turn").to_owned();
+    let stop = StopReason::parse(v["stop_reason"].as_str().unwrap_or("end_turn"));
     emit(tx, StreamEvent::Done { stop_reason: stop }).await
 }
 
-/// Parses a streamed Messages response into events on `tx`.
+/// Parses a streamed Messages response into events on `tx`. Thinking blocks and tool calls
+/// are sent whole, in the order they came, once the message has stopped.
 pub async fn read_stream(
     http: &Http,
     resp: reqwest::Response,
@@ -155,9 +194,8 @@ pub async fn read_stream(
     if is_json(&resp) {
         return message(&read_json(http, resp).await?, tx).await;
     }
-    // index → (id, name, input JSON text, whether deltas have arrived)
-    let mut tools: BTreeMap<u64, (String, String, String, bool)> = BTreeMap::new();
-    let mut usage = Usage::default();
+    let mut blocks: BTreeMap<u64, Block> = BTreeMap::new();
+    let mut counts = Counts::default();
     let mut stop: Option<String> = None;
     let mut stopped = false;
     let mut reader = http.events(resp);
@@ -174,83 +212,30 @@ pub async fn read_stream(
                 .clone()
                 .or_else(|| v["type"].as_str().map(str::to_owned))
                 .unwrap_or_default();
+            let index = v["index"].as_u64().unwrap_or(0);
             match kind.as_str() {
-                "message_start" => usage = usage_of(&v["message"]["usage"]),
+                "message_start" => counts.update(&v["message"]["usage"]),
                 "content_block_start" => {
-                    let b = &v["content_block"];
-                    if b["type"] == "tool_use" {
-                        let i = v["index"].as_u64().unwrap_or(0);
-                        // Servers that send the whole input here and no deltas are read too.
-                        let start = match &b["input"] {
-                            Value::Object(o) if !o.is_empty() => b["input"].to_string(),
-                            _ => String::new(),
-                        };
-                        tools.insert(
-                            i,
-                            (
-                                b["id"].as_str().unwrap_or("").into(),
-                                b["name"].as_str().unwrap_or("").into(),
-                                start,
-                                false,
-                            ),
-                        );
+                    if let Some(b) = Block::start(&v["content_block"]) {
+                        blocks.insert(index, b);
                     }
                 }
                 "content_block_delta" => {
-                    let d = &v["delta"];
-                    match d["type"].as_str().unwrap_or("") {
-                        "text_delta" => {
-                            emit(
-                                tx,
-                                StreamEvent::Text(d["text"].as_str().unwrap_or("").into()),
-                            )
-                            .await?
-                        }
-                        "thinking_delta" => {
-                            emit(
-                                tx,
-                                StreamEvent::Reasoning(d["thinking"].as_str().unwrap_or("").into()),
-                            )
-                            .await?
-                        }
-                        "input_json_delta" => {
-                            if let Some(t) = tools.get_mut(&v["index"].as_u64().unwrap_or(0)) {
-                                if !t.3 {
-                                    t.2.clear(); // deltas replace an input given at the start
-                                    t.3 = true;
-                                }
-                                t.2.push_str(d["partial_json"].as_str().unwrap_or(""));
-                            }
-                        }
-                        _ => {}
+                    if let Some(e) = delta(&v["delta"], blocks.get_mut(&index)) {
+                        emit(tx, e).await?;
                     }
                 }
                 "message_delta" => {
                     if let Some(s) = v["delta"]["stop_reason"].as_str() {
                         stop = Some(s.to_owned());
                     }
-                    if let Some(o) = v["usage"]["output_tokens"].as_u64() {
-                        usage.output_tokens = o; // cumulative
-                    }
+                    counts.update(&v["usage"]); // cumulative
                 }
                 "message_stop" => {
                     stopped = true;
                     break 'read;
                 }
-                "error" => {
-                    let message = error_message(&ev.data);
-                    let t = v["error"]["type"].as_str().unwrap_or("");
-                    let status = match t {
-                        "overloaded_error" => 529,
-                        "rate_limit_error" => 429,
-                        "api_error" => 500,
-                        _ => 400,
-                    };
-                    return Err(LlmError::Http {
-                        status,
-                        message: format!("{t}: {message}"),
-                    });
-                }
+                "error" => return Err(stream_error(&ev.data, &v)),
                 _ => {} // ping, content_block_stop, and types added later
             }
         }
@@ -258,26 +243,55 @@ pub async fn read_stream(
     if !stopped {
         return Err(LlmError::Cut("the stream ended before message_stop".into()));
     }
-    for (_, (id, name, json_text, _)) in tools {
-        let arguments = arguments(&Value::String(json_text));
-        emit(
-            tx,
-            StreamEvent::ToolCall(ToolUse {
-                id,
-                name,
-                arguments,
-            }),
-        )
-        .await?;
+    for (_, b) in blocks {
+        emit(tx, b.event()).await?;
     }
-    emit(tx, StreamEvent::Usage(usage)).await?;
-    emit(
-        tx,
-        StreamEvent::Done {
-            stop_reason: stop.unwrap_or_else(|| "end_turn".into()),
-        },
-    )
-    .await
+    emit(tx, StreamEvent::Usage(counts.usage())).await?;
+    let stop_reason = StopReason::parse(stop.as_deref().unwrap_or("end_turn"));
+    emit(tx, StreamEvent::Done { stop_reason }).await
+}
+
+/// Applies a `content_block_delta` to its block; returns what to stream at once.
+fn delta(d: &Value, block: Option<&mut Block>) -> Option<StreamEvent> {
+    let text = |k: &str| d[k].as_str().unwrap_or("").to_owned();
+    match (d["type"].as_str().unwrap_or(""), block) {
+        ("text_delta", _) => Some(StreamEvent::Text(text("text"))),
+        ("thinking_delta", b) => {
+            if let Some(Block::Thinking { text: t, .. }) = b {
+                t.push_str(&text("thinking"));
+            }
+            Some(StreamEvent::Reasoning(text("thinking")))
+        }
+        ("signature_delta", Some(Block::Thinking { signature, .. })) => {
+            signature.push_str(&text("signature"));
+            None
+        }
+        ("input_json_delta", Some(Block::Tool(_, _, json_text, started))) => {
+            if !*started {
+                json_text.clear(); // deltas replace an input given at the start
+                *started = true;
+            }
+            json_text.push_str(&text("partial_json"));
+            None
+        }
+        _ => None,
+    }
+}
+
+/// An `error` event that arrived after a 200.
+fn stream_error(data: &str, v: &Value) -> LlmError {
+    let message = error_message(data);
+    let t = v["error"]["type"].as_str().unwrap_or("");
+    let status = match t {
+        "overloaded_error" => 529,
+        "rate_limit_error" => 429,
+        "api_error" => 500,
+        _ => 400,
+    };
+    LlmError::Http {
+        status,
+        message: format!("{t}: {message}"),
+    }
 }
 
 impl Anthropic {

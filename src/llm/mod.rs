@@ -5,13 +5,21 @@
 //! Dropping the receiver cancels the request.
 
 pub mod anthropic;
+mod anthropic_body;
 pub mod context;
+pub mod cut_off;
 mod http;
+pub mod masking;
 pub mod openai;
 pub mod pricing;
+pub mod responses;
 pub mod retry;
 pub mod sim;
 pub mod sse;
+mod stop_reason;
+
+pub use crate::domain::Effort;
+pub use stop_reason::StopReason;
 
 use crate::domain::{TaskId, TaskStatus, Usage};
 use serde::{Deserialize, Serialize};
@@ -49,6 +57,24 @@ pub struct Message {
     /// For `Tool` messages: the call this answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// For `Assistant` messages: the thinking that came before the text and calls, given back
+    /// as it came (Anthropic refuses a tool result whose call lost its thinking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thinking: Vec<Thinking>,
+}
+
+/// A block of extended thinking, with what the server needs to accept it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Thinking {
+    Thinking {
+        thinking: String,
+        signature: String,
+    },
+    /// Thinking the server keeps encrypted; only `data` goes back.
+    RedactedThinking {
+        data: String,
+    },
 }
 
 impl Message {
@@ -58,6 +84,7 @@ impl Message {
             content: text.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            thinking: Vec::new(),
         }
     }
 
@@ -67,6 +94,7 @@ impl Message {
             content: text.into(),
             tool_calls,
             tool_call_id: None,
+            thinking: Vec::new(),
         }
     }
 
@@ -76,6 +104,7 @@ impl Message {
             content: text.into(),
             tool_calls: Vec::new(),
             tool_call_id: Some(id.into()),
+            thinking: Vec::new(),
         }
     }
 }
@@ -110,13 +139,16 @@ pub struct RequestContext {
     pub seed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct LlmRequest {
     pub model: String,
     pub system: String,
     pub messages: Vec<Message>,
     pub tools: Vec<ToolDef>,
     pub max_output_tokens: u32,
+    /// The role's reasoning effort, for models that take one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Effort>,
     #[serde(skip)]
     pub context: RequestContext,
 }
@@ -150,9 +182,11 @@ pub enum StreamEvent {
     Reasoning(String),
     Text(String),
     ToolCall(ToolUse),
+    /// A whole thinking block, sent when it ends, to be given back with the answer.
+    Thinking(Thinking),
     Usage(Usage),
     Done {
-        stop_reason: String,
+        stop_reason: StopReason,
     },
     /// The provider waits before retrying a request (rate limit, server error).
     Retrying {

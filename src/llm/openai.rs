@@ -6,8 +6,8 @@ use super::http::{
     Http, arguments, emit, error_message, is_json, list_models, post_stream, read_json,
 };
 use super::{
-    Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StreamEvent, StreamItem,
-    ToolUse,
+    Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StopReason, StreamEvent,
+    StreamItem, ToolUse,
 };
 use crate::domain::Usage;
 use futures_util::future::BoxFuture;
@@ -28,7 +28,9 @@ impl OpenAi {
     }
 }
 
-/// The request body for `req`.
+/// The request body for `req`. The system prompt and the tools come first and stay the same
+/// for every request of an agent, and messages are only ever appended (masked in batches, see
+/// [`super::masking`]), so the prefix OpenAI caches automatically stays cacheable.
 pub fn body(req: &LlmRequest) -> Value {
     let mut messages = vec![json!({ "role": "system", "content": req.system })];
     for m in &req.messages {
@@ -54,7 +56,20 @@ pub fn body(req: &LlmRequest) -> Value {
     if !tools.is_empty() {
         b["tools"] = json!(tools);
     }
+    if let Some(effort) = req.reasoning {
+        b["reasoning_effort"] = json!(effort.as_str());
+    }
     b
+}
+
+/// The stop reason of a turn: tool calls count as tool use whatever the server said (some say
+/// `stop`), except when the output was cut off, which the last call may be too.
+pub(super) fn stop_of(finish: Option<&str>, has_calls: bool) -> StopReason {
+    match (StopReason::parse(finish.unwrap_or("stop")), has_calls) {
+        (StopReason::MaxTokens, _) => StopReason::MaxTokens,
+        (_, true) => StopReason::ToolUse,
+        (other, false) => other,
+    }
 }
 
 /// Tool calls being assembled from fragments.
@@ -193,11 +208,7 @@ pub async fn read_stream(
         ));
     }
     let tool_calls = calls.finish();
-    let stop = if tool_calls.is_empty() {
-        finish.unwrap_or_else(|| "stop".into())
-    } else {
-        "tool_use".to_owned()
-    };
+    let stop = stop_of(finish.as_deref(), !tool_calls.is_empty());
     for c in tool_calls {
         emit(tx, StreamEvent::ToolCall(c)).await?;
     }
@@ -214,6 +225,7 @@ fn usage_of(u: &Value) -> Usage {
         cached_tokens: u["prompt_tokens_details"]["cached_tokens"]
             .as_u64()
             .unwrap_or(0),
+        cache_write_tokens: 0,
     }
 }
 
@@ -256,14 +268,7 @@ async fn completion(v: &Value, tx: &mpsc::Sender<StreamItem>) -> Result<(), LlmE
     if v["usage"].is_object() {
         emit(tx, StreamEvent::Usage(usage_of(&v["usage"]))).await?;
     }
-    let stop = if calls.is_empty() {
-        choice["finish_reason"]
-            .as_str()
-            .unwrap_or("stop")
-            .to_owned()
-    } else {
-        "tool_use".to_owned()
-    };
+    let stop = stop_of(choice["finish_reason"].as_str(), !calls.is_empty());
     emit(tx, StreamEvent::Done { stop_reason: stop }).await
 }
 

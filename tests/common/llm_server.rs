@@ -169,3 +169,91 @@ pub const DONE: &str = "data: [DONE]\n\n";
 pub fn an(event: &str, data: &str) -> String {
     format!("event: {event}\ndata: {data}\n\n")
 }
+
+/// A company run in this process against a provider (usually one speaking to a [`Server`]),
+/// in `dir`, on a workspace holding `files`, every approval granted. The test decides when it
+/// has seen enough and calls [`Company::stop`].
+pub struct Company {
+    pub engine: macrohard::engine::Engine,
+    pub workspace: std::path::PathBuf,
+    pub store: macrohard::store::Store,
+}
+
+/// The person of these runs.
+pub fn person() -> macrohard::domain::Actor {
+    macrohard::domain::Actor::Human {
+        user: "tester".into(),
+        host: Some("lab".into()),
+        auto: false,
+    }
+}
+
+pub async fn company(
+    dir: &std::path::Path,
+    provider: impl Into<macrohard::llm::Providers>,
+    goal: &str,
+    files: &[(&str, &str)],
+    tweak: impl FnOnce(&mut macrohard::engine::EngineConfig),
+) -> Company {
+    use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
+    let workspace = dir.join("ws");
+    std::fs::create_dir_all(&workspace).unwrap();
+    for (path, text) in files {
+        let p = workspace.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let store = macrohard::store::Store::open(&dir.join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.join("wss"));
+    config.auto_approve = Some(person());
+    config.step_retries = 0;
+    tweak(&mut config);
+    let new = NewRun {
+        goal: goal.into(),
+        workspace: Some(workspace.clone()),
+        seed: 7,
+        by: person(),
+    };
+    let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
+        .await
+        .unwrap();
+    Company {
+        engine,
+        workspace,
+        store,
+    }
+}
+
+impl Company {
+    /// Waits (up to 30 s) until `server` has seen `n` requests.
+    pub async fn wait_requests(&self, server: &Server, n: usize) -> Vec<Seen> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let seen = server.seen.lock().unwrap().clone();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} requests came within 30 s",
+                seen.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the engine and returns the run's events.
+    pub async fn stop(self) -> Vec<macrohard::domain::Event> {
+        self.engine.handle.shutdown().await;
+        let state = tokio::time::timeout(std::time::Duration::from_secs(30), self.engine.join)
+            .await
+            .expect("the engine stops within 30 s")
+            .unwrap()
+            .unwrap();
+        self.store
+            .events(state.id().unwrap(), 1)
+            .unwrap()
+            .map(|r| r.unwrap().event)
+            .collect()
+    }
+}

@@ -127,7 +127,7 @@ async fn play(
     let usage = Usage {
         input_tokens,
         output_tokens: (output_bytes as u64).div_ceil(4).max(1),
-        cached_tokens: 0,
+        ..Usage::default()
     };
     send(StreamEvent::Usage(usage)).await?;
     let stop_reason = if has_calls { "tool_use" } else { "end_turn" };
