@@ -83,6 +83,16 @@ fn kind_of(t: std::fs::FileType) -> &'static str {
 
 /// The bytes of the regular file at `path`, at most `limit` of them.
 pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    read_bytes_with(path, limit, 0)
+}
+
+/// Like [`read_text`], but a symbolic link at `path` is refused rather than followed: for a
+/// file in a directory someone else controls (a workspace), whose link could point anywhere.
+pub fn read_text_no_follow(path: &Path, limit: u64) -> Result<String, ReadError> {
+    decode(path, read_bytes_with(path, limit, libc::O_NOFOLLOW)?)
+}
+
+fn read_bytes_with(path: &Path, limit: u64, flags: i32) -> Result<Vec<u8>, ReadError> {
     let io = |source| ReadError::Io {
         path: path.to_owned(),
         source,
@@ -90,13 +100,22 @@ pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         // A FIFO opens at once instead of waiting for a writer; a terminal is not adopted.
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path);
     let file = match file {
         Ok(f) => f,
         // A socket cannot be opened; say what it is rather than "no such device".
         Err(e) => {
-            return Err(match std::fs::metadata(path) {
+            let meta = if flags & libc::O_NOFOLLOW != 0 {
+                std::fs::symlink_metadata(path)
+            } else {
+                std::fs::metadata(path)
+            };
+            return Err(match meta {
+                Ok(m) if m.file_type().is_symlink() => ReadError::NotRegular {
+                    path: path.to_owned(),
+                    kind: "symbolic link",
+                },
                 Ok(m) if !m.is_file() => ReadError::NotRegular {
                     path: path.to_owned(),
                     kind: kind_of(m.file_type()),
@@ -137,7 +156,10 @@ pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 /// mark (some Windows editors write one) is dropped; bytes that are not UTF-8 are an error
 /// naming the line and the offset of the first one.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
-    let bytes = read_bytes(path, limit)?;
+    decode(path, read_bytes(path, limit)?)
+}
+
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, ReadError> {
     let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => rest.to_vec(),
         None => bytes,

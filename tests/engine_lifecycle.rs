@@ -55,8 +55,7 @@ async fn the_last_tasks_commit_is_made_before_the_run_ends() {
         // The commit is recorded in the log the join returned with...
         assert!(
             f.records.iter().any(|r| matches!(&r.event,
-                Event::Log { level: LogLevel::Info, source, text }
-                    if source == "T1" && text.starts_with("committed to git"))),
+                Event::TaskCommitted { task, .. } if task.as_str() == "T1")),
             "round {round}: the last task's commit is missing from the log"
         );
         // ...and is in the repository at once.

@@ -162,7 +162,11 @@ impl RunActor {
         });
         let mut brief_task = task.clone();
         brief_task.attempts = attempt;
-        let mut messages = vec![Message::user(prompt::task_brief(&self.state, &brief_task))];
+        let mut messages = vec![Message::user(prompt::task_brief(
+            &self.state,
+            &brief_task,
+            &self.config,
+        ))];
         for note in self.state.messages.iter().filter(|m| m.target == agent) {
             messages.push(Message::user(format!(
                 "Message from {}: {}",
