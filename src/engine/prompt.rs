@@ -134,6 +134,7 @@ pub fn task_brief(state: &RunState, task: &TaskState, config: &EngineConfig) -> 
         }
         out.push('\n');
     }
+    out.push_str(&super::repair::brief_terms(task));
     out.push_str(&workspace_tree(state));
     out.push_str(&environment::block(state, task, config));
     let _ = writeln!(out, "\nThe plan:\n{}", plan_summary(state));
