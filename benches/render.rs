@@ -54,6 +54,8 @@ fn big_view() -> View {
             role: roles[t % 6].into(),
             depends_on: deps,
             by: "supervisor".into(),
+            acceptance: None,
+            check: None,
         });
     }
     events.push(Event::RunStatusChanged {

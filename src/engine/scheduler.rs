@@ -433,8 +433,20 @@ impl RunActor {
                 "{id} failed (attempt {attempts}): {reason}; it will be retried"
             ));
         } else {
+            let blocked: Vec<String> = self
+                .state
+                .graph
+                .dependents(id)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let waiting = if blocked.is_empty() {
+                String::new()
+            } else {
+                format!(" {} wait for it.", blocked.join(", "))
+            };
             self.news.push(format!(
-                "{id} failed for good after {attempts} attempts: {reason}"
+                "{id} failed for good after {attempts} attempts: {reason}.{waiting} Repair the plan: retry_task with guidance, cancel_task if it is not needed, or create_task with replaces: \"{id}\" for another way (its dependents then wait for the new task)."
             ));
         }
     }
