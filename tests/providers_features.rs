@@ -425,11 +425,16 @@ async fn a_cut_off_answer_is_told_to_the_model_and_its_cut_call_is_not_run() {
     let workspace = run.workspace.clone();
     // The second answer writes the small file; the cut one never wrote anything.
     let events = run.stop().await;
-    let writes = events
-        .iter()
-        .filter(|e| matches!(e, Event::ToolCallRequested { tool, .. } if tool == "write_file"))
-        .count();
-    assert!(writes <= 1, "only the whole call may have run ({writes})");
+    // Later answers write the small file (perhaps more than once before the stop); the cut
+    // call is never requested.
+    for e in &events {
+        if let Event::ToolCallRequested { tool, args, .. } = e {
+            assert!(
+                tool != "write_file" || args["content"] == "print('hi')\n",
+                "only whole calls run: {args}"
+            );
+        }
+    }
     if let Ok(text) = std::fs::read_to_string(workspace.join("app.py")) {
         assert_eq!(text, "print('hi')\n", "never the cut content");
     }
