@@ -325,6 +325,22 @@ mod tests {
     }
 
     #[test]
+    fn a_link_is_refused_where_links_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("secret");
+        std::fs::write(&target, "key").unwrap();
+        let link = dir.path().join("AGENTS.md");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(read_text(&link, 100).unwrap(), "key");
+        let e = read_text_no_follow(&link, 100).unwrap_err();
+        assert!(
+            matches!(e, ReadError::NotRegular { kind, .. } if kind == "symbolic link"),
+            "{e}"
+        );
+        assert_eq!(read_text_no_follow(&target, 100).unwrap(), "key");
+    }
+
+    #[test]
     fn bytes_that_are_not_utf8_are_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bin");
