@@ -130,14 +130,23 @@ fn changed(before: &Snapshot, after: &Snapshot) -> (Vec<String>, usize) {
 /// Lines of a new text file, when it is small.
 fn count_lines(path: &Path) -> u32 {
     use std::io::Read;
-    let Ok(m) = std::fs::symlink_metadata(path) else {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Not through a symlink, and never blocking on a FIFO the command left.
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    else {
         return 0;
     };
-    if !m.is_file() || m.len() > COUNT_CAP {
+    if !file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() <= COUNT_CAP)
+    {
         return 0;
     }
     let mut bytes = Vec::new();
-    let read = std::fs::File::open(path).and_then(|f| f.take(COUNT_CAP).read_to_end(&mut bytes));
+    let read = file.take(COUNT_CAP).read_to_end(&mut bytes);
     if read.is_err() || memchr::memchr(0, &bytes).is_some() {
         return 0;
     }

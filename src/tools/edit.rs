@@ -81,7 +81,8 @@ pub fn edit_file(ws: &Workspace, rel: &str, old: &str, new: &str) -> Result<Tool
                 "edited {} (+{} -{})",
                 change.path, change.added, change.removed
             );
-            if let Some(note) = syntax_note(&change.path, &edited) {
+            let shown = (first.saturating_sub(CONTEXT), last + CONTEXT);
+            if let Some(note) = syntax_note(&change.path, &edited, shown) {
                 out.push('\n');
                 out.push_str(&note);
             }

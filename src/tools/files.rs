@@ -55,8 +55,16 @@ pub(super) fn write_checked(
 }
 
 /// The first syntax error of a file just written, as a line of its result.
-pub(super) fn syntax_note(path: &str, content: &str) -> Option<String> {
-    super::syntax::check(path, content).map(|e| format!("{e} (the file is saved as it is: fix it)"))
+/// The first syntax error of a file just written, as lines of its result: the error, and the
+/// lines around it unless they are within `shown` (lines the result shows anyway).
+pub(super) fn syntax_note(path: &str, content: &str, shown: (usize, usize)) -> Option<String> {
+    let e = super::syntax::check(path, content)?;
+    let mut note = format!("{e} (the file is saved as it is: fix it)");
+    if e.line < shown.0 || e.line > shown.1 {
+        note.push('\n');
+        note.push_str(&super::edit::snippet(content, e.line, e.line, 2));
+    }
+    Some(note)
 }
 
 pub fn write_file(ws: &Workspace, rel: &str, content: &str) -> Result<ToolOutput, ToolError> {
@@ -68,15 +76,18 @@ pub fn write_file(ws: &Workspace, rel: &str, content: &str) -> Result<ToolOutput
     }
     let old = read_text(&path).unwrap_or_default();
     let change = write_checked(ws, rel, &path, &old, content)?;
-    let lines = content.lines().count();
+    let lines = match content.lines().count() {
+        1 => "1 line".to_owned(),
+        n => format!("{n} lines"),
+    };
     let mut text = format!(
-        "wrote {} ({} bytes, {lines} lines, +{} -{})",
+        "wrote {} ({} bytes, {lines}, +{} -{})",
         change.path,
         content.len(),
         change.added,
         change.removed
     );
-    if let Some(note) = syntax_note(&change.path, content) {
+    if let Some(note) = syntax_note(&change.path, content, (1, 0)) {
         text.push('\n');
         text.push_str(&note);
     }
@@ -219,6 +230,27 @@ mod tests {
             "pkg/a.py:2: y = 3"
         );
         assert!(search_files(&ws, "(", ".").is_err());
+    }
+
+    #[test]
+    fn a_written_file_with_a_syntax_error_says_where_with_the_lines_around() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path()).unwrap();
+        let w = write_file(&ws, "app.py", "def f(:\n    return 1\n\nx = 2\n").unwrap();
+        assert!(w.ok);
+        assert!(
+            w.text.contains("Python syntax error at line 1"),
+            "{}",
+            w.text
+        );
+        assert!(
+            w.text
+                .ends_with("     1\tdef f(:\n     2\t    return 1\n     3\t"),
+            "{}",
+            w.text
+        );
+        let w = write_file(&ws, "ok.json", "{}").unwrap();
+        assert_eq!(w.text, "wrote ok.json (2 bytes, 1 line, +1 -0)");
     }
 
     #[test]

@@ -68,7 +68,8 @@ impl Log {
     /// A new, empty output file in the workspace at `root`; `None` when it cannot be made (the
     /// result then says the output was not saved).
     pub fn create(root: &Path) -> Option<Self> {
-        let root_c = c(root.to_str()?).ok()?;
+        use std::os::unix::ffi::OsStrExt;
+        let root_c = CString::new(root.as_os_str().as_bytes()).ok()?;
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
         // SAFETY: a valid C string; the descriptor is owned by the `OwnedFd` at once.
         let root_fd =

@@ -182,6 +182,17 @@ mod tests {
             ),
             None
         );
+        // Newer Python: type parameters and aliases, nested f-string quotes, walrus, match.
+        for modern in [
+            "def first[T](xs: list[T]) -> T:\n    return xs[0]\n",
+            "type Pair = tuple[int, int]\n",
+            "names = {'a': 1}\nprint(f\"{names['a']}\")\n",
+            "if (n := 3) > 2:\n    pass\n",
+            "async def f():\n    async with a as b:\n        await b\n",
+            "class A:\n    @property\n    def x(self) -> int: ...\n",
+        ] {
+            assert_eq!(check("m.py", modern), None, "{modern}");
+        }
         assert_eq!(check("notes.md", "{{{ not checked"), None);
         assert_eq!(
             check("tsconfig.json", "{ // comments are fine here\n}"),
