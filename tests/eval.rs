@@ -153,6 +153,42 @@ fn eval_on_the_simulated_company_reports_honest_numbers() {
     assert_eq!(listed["status"], "completed");
 }
 
+#[test]
+fn a_run_that_waits_for_a_person_is_stopped_there_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Three turns: the simulated supervisor reaches the budget while it plans.
+    let out = eval(
+        &data,
+        &[
+            "--goal",
+            "slugify",
+            "--budget-turns",
+            "3",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let (stdout, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let r: Value = serde_json::from_str(&stdout).expect("--format json prints the report");
+    let a = &r["attempts"][0];
+    assert_eq!(a["outcome"], "waiting", "{a}");
+    assert!(a["waited_for"].as_str().unwrap().contains("budget"), "{a}");
+    assert_eq!(a["run_pauses"], 1, "{a}");
+    assert!(a["pauses"].as_u64().unwrap() >= 1, "{a}");
+    assert_eq!(r["budget"]["turns"], 3);
+    assert_eq!(r["total"]["completed"], 0);
+    // Stopped, attributed to eval, so that no later `macrohard-tui` resumes it.
+    let listed = listed(&data, a["run"].as_str().unwrap());
+    assert_eq!(listed["status"], "cancelled", "{listed}");
+    assert!(
+        stderr.contains("slugify seed 1: FAIL") && stderr.contains("waiting"),
+        "{stderr}"
+    );
+}
+
 /// A suite of one goal, `adder`, whose hidden test carries the marker.
 fn adder_suite(dir: &Path) -> PathBuf {
     let goal = dir.join("suite/adder");

@@ -25,6 +25,7 @@ use attempt::{Ending, Plan};
 use report::{Attempt, Report};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+use tokio_util::sync::CancellationToken;
 
 /// A run's caps unless a flag or the config's `[budget]` says otherwise.
 const DEFAULT_USD: f64 = 2.0;
@@ -122,6 +123,36 @@ fn write_suite(dir: &Path) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// A token cancelled by the first Ctrl-C or SIGTERM (watched for the whole eval, so that one
+/// that comes between runs is not lost).
+fn interrupt_token() -> CancellationToken {
+    use tokio::signal::unix::{SignalKind, signal};
+    let token = CancellationToken::new();
+    if let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        let t = token.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            t.cancel();
+        });
+    }
+    token
+}
+
+/// `1 goal`, `2 goals`.
+pub(crate) fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("{n} {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// One line on standard error as an attempt ends.
 fn progress(n: usize, of: usize, a: &Attempt) {
     let tests = match (a.tests.ran, a.tests.tests, a.tests.failed) {
@@ -166,6 +197,7 @@ pub async fn run(paths: &Paths, args: EvalArgs) -> Result<u8, Failure> {
         by: actor(),
         env: Default::default(),
     };
+    let stop = interrupt_token();
     let plan = Plan {
         paths,
         store: &store,
@@ -173,14 +205,14 @@ pub async fn run(paths: &Paths, args: EvalArgs) -> Result<u8, Failure> {
         origin: &origin,
         limits: attempt::limits(&config),
         hard_cap: Duration::from_secs(budget.wall_secs.unwrap_or(DEFAULT_SECS)) + GRACE,
+        stop: stop.clone(),
     };
     let total = suite.goals.len() * args.seeds as usize;
     eprintln!(
-        "eval: suite {} ({} goals × {} {} = {total} runs); workspaces in {}",
+        "eval: suite {} ({} × {} = {total} runs); workspaces in {}",
         safe(&suite.name),
-        suite.goals.len(),
-        args.seeds,
-        if args.seeds == 1 { "seed" } else { "seeds" },
+        plural(suite.goals.len() as u64, "goal"),
+        plural(args.seeds, "seed"),
         dir.display()
     );
     let mut report = Report {
@@ -202,6 +234,10 @@ pub async fn run(paths: &Paths, args: EvalArgs) -> Result<u8, Failure> {
     };
     'goals: for goal in &suite.goals {
         for seed in 1..=args.seeds {
+            if stop.is_cancelled() {
+                report.interrupted = true;
+                break 'goals;
+            }
             let workspace = dir.join(format!("{}-{seed}", goal.name));
             eprintln!(
                 "[{}/{total}] {} seed {seed}: {} …",

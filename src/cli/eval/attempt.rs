@@ -17,8 +17,8 @@ use crate::store::Store;
 use crate::tools::CommandLimits;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 
 /// How long a stopped run's engine has to wind down.
 const WIND_DOWN: Duration = Duration::from_secs(60);
@@ -32,6 +32,9 @@ pub struct Plan<'a> {
     pub limits: CommandLimits,
     /// The wall-clock cap of one run.
     pub hard_cap: Duration,
+    /// Cancelled on Ctrl-C or SIGTERM: the run in progress (or its tests) stops, and so does
+    /// eval.
+    pub stop: CancellationToken,
 }
 
 /// How a run ended, as far as eval is concerned.
@@ -76,21 +79,9 @@ fn prepare(workspace: &Path, goal: &Goal) -> Result<(), String> {
     crate::tools::git::commit_task(workspace, &commit).map(|_| ())
 }
 
-/// Resolves when the signal comes (never, when it could not be watched).
-async fn signalled(s: &mut Option<Signal>) {
-    match s {
-        Some(s) => {
-            s.recv().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
 /// Follows the engine until the run ends, pauses for a person, or passes `cap`.
-async fn follow(engine: &Engine, cap: Duration) -> (Ending, String) {
+async fn follow(engine: &Engine, cap: Duration, stop: &CancellationToken) -> (Ending, String) {
     let deadline = tokio::time::Instant::now() + cap;
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut term = signal(SignalKind::terminate()).ok();
     'subscribe: loop {
         let Some((state, mut rx)) = engine.handle.subscribe().await else {
             return (Ending::Ended, String::new());
@@ -118,8 +109,7 @@ async fn follow(engine: &Engine, cap: Duration) -> (Ending, String) {
                 () = tokio::time::sleep_until(deadline) => {
                     return (Ending::Timeout, format!("passed eval's cap of {}s", cap.as_secs()));
                 }
-                () = signalled(&mut int) => return (Ending::Interrupted, "Ctrl-C".into()),
-                () = signalled(&mut term) => return (Ending::Interrupted, "SIGTERM".into()),
+                () = stop.cancelled() => return (Ending::Interrupted, "Ctrl-C or SIGTERM".into()),
             }
         }
     }
@@ -222,7 +212,7 @@ pub async fn run(
     };
     let run = engine.handle.run().clone();
     a.run = Some(run.to_string());
-    let (ending, why) = follow(&engine, plan.hard_cap).await;
+    let (ending, why) = follow(&engine, plan.hard_cap, &plan.stop).await;
     let state = stop(engine, ending, &why).await;
     a.secs = started.elapsed().as_secs_f64();
     match plan.store.events(&run, 1) {
@@ -246,7 +236,7 @@ pub async fn run(
         a.waited_for = Some(why);
     }
     if ending != Ending::Interrupted {
-        a.tests = hidden::run(&workspace, goal, plan.limits).await;
+        a.tests = hidden::run(&workspace, goal, plan.limits, &plan.stop).await;
     } else {
         a.tests = TestRun {
             status: "not run: eval was interrupted".into(),

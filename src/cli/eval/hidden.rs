@@ -140,7 +140,12 @@ fn refused(limits: &CommandLimits) -> Option<String> {
 
 /// Copies the goal's hidden tests into the workspace at `root` and runs its test command in
 /// the sandbox.
-pub async fn run(root: &Path, goal: &Goal, limits: CommandLimits) -> TestRun {
+pub async fn run(
+    root: &Path,
+    goal: &Goal,
+    limits: CommandLimits,
+    stop: &CancellationToken,
+) -> TestRun {
     let started = Instant::now();
     let not_run = |status: String| TestRun {
         status,
@@ -162,7 +167,7 @@ pub async fn run(root: &Path, goal: &Goal, limits: CommandLimits) -> TestRun {
         Err(e) => return not_run(format!("not run: {e}")),
     };
     let tools = Tools::new(ws, limits);
-    let result = tools.execute(&call, false, &CancellationToken::new()).await;
+    let result = tools.execute(&call, false, stop).await;
     let secs = started.elapsed().as_secs_f64();
     match result {
         Ok(out) => {

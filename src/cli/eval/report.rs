@@ -175,15 +175,14 @@ impl Report {
     /// The report as a table for people.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let seeds = if self.seeds == 1 { "seed" } else { "seeds" };
         let _ = writeln!(
             out,
-            "macrohard-tui eval · suite {} · {}/{} · {} goals × {} {seeds}",
+            "macrohard-tui eval · suite {} · {}/{} · {} × {}",
             safe(&self.suite),
             safe(&self.provider),
             safe(&self.model),
-            self.goals.len(),
-            self.seeds
+            super::plural(self.goals.len() as u64, "goal"),
+            super::plural(self.seeds, "seed"),
         );
         if let Some(note) = self.note {
             let _ = writeln!(out, "{note}");
