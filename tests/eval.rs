@@ -189,8 +189,9 @@ fn a_run_that_waits_for_a_person_is_stopped_there_and_counted() {
     );
 }
 
-/// A suite of one goal, `adder`, whose hidden test carries the marker.
-fn adder_suite(dir: &Path) -> PathBuf {
+/// A suite of one goal, `adder`, whose hidden test carries the marker and, where Landlock
+/// confines commands, checks that it cannot write `outside` (so it runs in the sandbox).
+fn adder_suite(dir: &Path, outside: &Path) -> PathBuf {
     let goal = dir.join("suite/adder");
     std::fs::create_dir_all(goal.join("tests")).unwrap();
     std::fs::create_dir_all(goal.join("seed")).unwrap();
@@ -200,10 +201,18 @@ fn adder_suite(dir: &Path) -> PathBuf {
     )
     .unwrap();
     std::fs::write(goal.join("seed/NOTES.md"), "Seeded before the run.\n").unwrap();
+    let confined = if macrohard::tools::sandbox::support().landlock() {
+        format!(
+            "\n    def test_confined(self):\n        with self.assertRaises(OSError):\n            with open({:?}, \"w\") as f:\n                f.write(\"escaped\")\n",
+            outside.display().to_string()
+        )
+    } else {
+        String::new()
+    };
     std::fs::write(
         goal.join("tests/test_adder.py"),
         format!(
-            "# {MARKER}\nimport unittest\n\nfrom adder import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_negative(self):\n        self.assertEqual(add(-2, 1), -1)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n"
+            "# {MARKER}\nimport unittest\n\nfrom adder import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n    def test_negative(self):\n        self.assertEqual(add(-2, 1), -1)\n{confined}\n\nif __name__ == \"__main__\":\n    unittest.main()\n"
         ),
     )
     .unwrap();
@@ -291,7 +300,8 @@ fn hides_folders() -> bool {
 
 async fn eval_scripted(right: bool) -> (Value, Vec<String>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let suite = adder_suite(dir.path());
+    let outside = dir.path().join("written-by-a-hidden-test");
+    let suite = adder_suite(dir.path(), &outside);
     let hidden = suite.join("adder/tests/test_adder.py");
     // The engineer looks where the hidden tests are (the workspace, the suite's folder).
     let mut snoop = "ls -a; ls eval_tests; grep -rs HIDDEN-MARKER . ; echo SNOOPED".to_owned();
@@ -362,7 +372,8 @@ async fn a_right_solution_passes_the_hidden_tests_and_a_wrong_one_fails_them() {
     let a = &r["attempts"][0];
     assert_eq!(a["outcome"], "completed", "{a}");
     assert_eq!(a["passed"], true, "{a}");
-    assert_eq!(a["tests"]["tests"], 2, "{a}");
+    let confined = u64::from(macrohard::tools::sandbox::support().landlock());
+    assert_eq!(a["tests"]["tests"], 2 + confined, "{a}");
     assert_eq!(a["tests"]["failed"], 0, "{a}");
     assert_eq!(r["total"]["pass_rate"], 1.0);
     assert_eq!(r["provider"], "openai");

@@ -38,7 +38,8 @@ pub struct Attempt {
     pub unpriced_requests: u64,
     pub tokens_in: u64,
     pub tokens_out: u64,
-    /// Wall time of the attempt (run and hidden tests); `active_secs` is the run's own.
+    /// Wall time of the run, from its start to its end (the hidden tests' own time is
+    /// `tests.secs`); `active_secs` is its active time as recorded.
     pub secs: f64,
     pub active_secs: f64,
     /// LLM requests.
