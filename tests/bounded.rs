@@ -30,9 +30,10 @@ fn answer_piece(i: usize) -> String {
     format!("{head}{}", "a".repeat(PIECE - head.len()))
 }
 
-/// A model that, as the supervisor's first turn, streams a 40 MB answer, asks to write a 3 MB
-/// file and a 50 MB one (the supervisor may not write: both are refused, and recorded), and
-/// finishes the run with a 2 MB summary, which the run's state then carries.
+/// A model that, as the supervisor's first turn, streams a 40 MB answer and asks to write a
+/// 3 MB file and a 50 MB one (the supervisor may not write: both are refused, and recorded);
+/// its next turn finishes the run with a 2 MB summary, which the run's state then carries
+/// (finish_run is refused when sent behind other calls of its turn).
 pub struct Huge {
     /// Only the answer and a short summary (the benchmark's plain case).
     pub answer_only: bool,
@@ -48,10 +49,28 @@ impl Provider for Huge {
         }
     }
 
-    fn stream(&self, _request: LlmRequest) -> mpsc::Receiver<StreamItem> {
+    fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
         let (tx, rx) = mpsc::channel(16);
         let answer_only = self.answer_only;
+        let second = request
+            .messages
+            .iter()
+            .any(|m| m.role == macrohard::llm::MessageRole::Assistant);
         tokio::spawn(async move {
+            if second {
+                let call = ToolUse {
+                    id: "f1".into(),
+                    name: "finish_run".into(),
+                    arguments: serde_json::json!({"summary": "d".repeat(SUMMARY)}),
+                };
+                let _ = tx.send(Ok(StreamEvent::ToolCall(call))).await;
+                let _ = tx
+                    .send(Ok(StreamEvent::Done {
+                        stop_reason: "tool_use".into(),
+                    }))
+                    .await;
+                return;
+            }
             for i in 0..ANSWER / PIECE {
                 if tx
                     .send(Ok(StreamEvent::Text(answer_piece(i))))
@@ -71,11 +90,6 @@ impl Provider for Huge {
                     "w2",
                     "write_file",
                     serde_json::json!({"path": "b.txt", "content": "c".repeat(LARGER_THAN_AN_EVENT)}),
-                ),
-                (
-                    "f1",
-                    "finish_run",
-                    serde_json::json!({"summary": "d".repeat(SUMMARY)}),
                 ),
             ];
             if answer_only {
