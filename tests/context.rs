@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// The tokens the "server" accepts, far below the 32k the provider claims.
-const REAL_WINDOW: u64 = 16_000;
+const REAL_WINDOW: u64 = 12_000;
 const READS: usize = 12;
 
 #[derive(Default)]
