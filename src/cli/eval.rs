@@ -173,6 +173,73 @@ fn progress(n: usize, of: usize, a: &Attempt) {
     );
 }
 
+/// Runs every goal × seed of `suite` into `report`, until the end or an interrupt. A
+/// configuration error on the first run leaves no trace of the eval.
+async fn attempt_all(
+    plan: &Plan<'_>,
+    suite: &goals::Suite,
+    seeds: u64,
+    dir: &Path,
+    report: &mut Report,
+) -> Result<(), Failure> {
+    let total = suite.goals.len() * seeds as usize;
+    for goal in &suite.goals {
+        for seed in 1..=seeds {
+            if plan.stop.is_cancelled() {
+                report.interrupted = true;
+                return Ok(());
+            }
+            let n = report.attempts.len() + 1;
+            let desc = safe(&goal.description);
+            eprintln!("[{n}/{total}] {} seed {seed}: {desc} …", goal.name);
+            let workspace = dir.join(format!("{}-{seed}", goal.name));
+            let (a, ending) = match attempt::run(plan, goal, seed, workspace).await {
+                Ok(done) => done,
+                Err(f) => {
+                    if report.attempts.is_empty() {
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
+                    return Err(f);
+                }
+            };
+            if report.attempts.is_empty() && a.simulated {
+                eprintln!("eval: {}", report::SIM_NOTE);
+            }
+            progress(n, total, &a);
+            report.attempts.push(a);
+            if ending == Ending::Interrupted {
+                report.interrupted = true;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The report on standard output (a table or JSON) and in `--json FILE`.
+fn publish(report: &Report, args: &EvalArgs) -> Result<(), Failure> {
+    use std::io::Write;
+    let json = report.json();
+    let shown = match args.format {
+        EvalFormat::Table => report.table(),
+        EvalFormat::Json => format!("{json}\n"),
+    };
+    // A closed standard output (a pipe into `head`) loses the table, not the JSON file.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(shown.as_bytes());
+    let _ = out.flush();
+    if let Some(path) = &args.json {
+        std::fs::write(path, format!("{json}\n")).map_err(|e| {
+            Failure::runtime(format!(
+                "cannot write the report to {}: {e}",
+                path.display()
+            ))
+        })?;
+        eprintln!("eval: the JSON report is in {}", path.display());
+    }
+    Ok(())
+}
+
 pub async fn run(paths: &Paths, args: EvalArgs) -> Result<u8, Failure> {
     if let Some(dir) = &args.write_suite {
         return write_suite(dir);
@@ -197,7 +264,6 @@ pub async fn run(paths: &Paths, args: EvalArgs) -> Result<u8, Failure> {
         by: actor(),
         env: Default::default(),
     };
-    let stop = interrupt_token();
     let plan = Plan {
         paths,
         store: &store,
@@ -205,14 +271,14 @@ pub async fn run(paths: &Paths, args: EvalArgs) -> Result<u8, Failure> {
         origin: &origin,
         limits: attempt::limits(&config),
         hard_cap: Duration::from_secs(budget.wall_secs.unwrap_or(DEFAULT_SECS)) + GRACE,
-        stop: stop.clone(),
+        stop: interrupt_token(),
     };
-    let total = suite.goals.len() * args.seeds as usize;
     eprintln!(
-        "eval: suite {} ({} × {} = {total} runs); workspaces in {}",
+        "eval: suite {} ({} × {} = {} runs); workspaces in {}",
         safe(&suite.name),
         plural(suite.goals.len() as u64, "goal"),
         plural(args.seeds, "seed"),
+        suite.goals.len() as u64 * args.seeds,
         dir.display()
     );
     let mut report = Report {
@@ -232,62 +298,9 @@ pub async fn run(paths: &Paths, args: EvalArgs) -> Result<u8, Failure> {
         goals: Vec::new(),
         total: Default::default(),
     };
-    'goals: for goal in &suite.goals {
-        for seed in 1..=args.seeds {
-            if stop.is_cancelled() {
-                report.interrupted = true;
-                break 'goals;
-            }
-            let workspace = dir.join(format!("{}-{seed}", goal.name));
-            eprintln!(
-                "[{}/{total}] {} seed {seed}: {} …",
-                report.attempts.len() + 1,
-                goal.name,
-                safe(&goal.description)
-            );
-            let (a, ending) = match attempt::run(&plan, goal, seed, workspace).await {
-                Ok(done) => done,
-                Err(f) => {
-                    // Nothing ran: leave no trace of this eval.
-                    if report.attempts.is_empty() {
-                        let _ = std::fs::remove_dir_all(&dir);
-                    }
-                    return Err(f);
-                }
-            };
-            if report.attempts.is_empty() && a.simulated {
-                eprintln!("eval: {}", report::SIM_NOTE);
-            }
-            progress(report.attempts.len() + 1, total, &a);
-            report.attempts.push(a);
-            if ending == Ending::Interrupted {
-                report.interrupted = true;
-                break 'goals;
-            }
-        }
-    }
+    attempt_all(&plan, &suite, args.seeds, &dir, &mut report).await?;
     let order: Vec<String> = suite.goals.iter().map(|g| g.name.clone()).collect();
     report.finish(&order);
-    let json = report.json();
-    let shown = match args.format {
-        EvalFormat::Table => report.table(),
-        EvalFormat::Json => format!("{json}\n"),
-    };
-    {
-        use std::io::Write;
-        // A closed standard output (a pipe into `head`) loses the table, not the JSON file.
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(shown.as_bytes());
-        let _ = out.flush();
-    }
-    if let Some(path) = &args.json {
-        std::fs::write(path, format!("{json}\n")).map_err(|e| {
-            Failure::runtime(format!(
-                "cannot write the report to {}: {e}",
-                path.display()
-            ))
-        })?;
-        eprintln!("eval: the JSON report is in {}", path.display());
-    }
+    publish(&report, &args)?;
     Ok(if report.interrupted { 3 } else { 0 })
 }
