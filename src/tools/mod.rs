@@ -17,6 +17,10 @@ pub mod sandbox;
 mod syntax;
 mod workspace;
 
+/// How a long command output is shown to the model, and where all of it is kept.
+pub use output::{HEAD_LINES, TAIL_LINES};
+pub use output_log::DIR as OUTPUT_DIR;
+
 pub use command::CommandLimits;
 pub use error::ToolError;
 pub use files::diffstat;

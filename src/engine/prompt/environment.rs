@@ -99,10 +99,13 @@ pub fn block(state: &RunState, task: &TaskState, config: &EngineConfig) -> Strin
     );
     let _ = writeln!(
         out,
-        "- Commands: run by `sh -c` with stdin closed and no terminal; timeout {} s unless timeout_s says otherwise (at most {} s); output past {} keeps its head and tail.",
+        "- Commands: run by `sh -c` with stdin closed and no terminal; timeout {} s unless timeout_s says otherwise (at most {} s). A long output shows its first {} and last {} lines (at most {}); all of it is saved under {}/ for read_file.",
         l.default_timeout.as_secs(),
         l.max_timeout.as_secs(),
-        kib(l.output_cap)
+        crate::tools::HEAD_LINES,
+        crate::tools::TAIL_LINES,
+        kib(l.output_cap),
+        crate::tools::OUTPUT_DIR
     );
     let _ = writeln!(out, "- Network: {}.", network(state, config));
     let _ = writeln!(out, "- Sandbox: {}.", confinement(state, config));
