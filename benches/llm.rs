@@ -112,6 +112,7 @@ fn end_to_end(c: &mut Criterion) {
         messages: vec![Message::user("hi")],
         tools: Vec::new(),
         max_output_tokens: 100,
+        reasoning: None,
         context: RequestContext::default(),
     };
     let mut group = c.benchmark_group("openai_stream");

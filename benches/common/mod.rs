@@ -17,7 +17,7 @@ pub fn mix(i: u64) -> Event {
         5 => Event::LlmRequestFinished {
             agent,
             task,
-            usage: Usage { input_tokens: 1200, output_tokens: 300, cached_tokens: 0 },
+            usage: Usage { input_tokens: 1200, output_tokens: 300, ..Usage::default() },
             cost_usd: Some(0.0004),
             duration_ms: 1800,
             stop_reason: "tool_use".into(),

@@ -472,7 +472,17 @@ impl RunActor {
                 parsed,
                 from,
                 reply,
-            }) => self.on_tool(agent, task, name, args, parsed, from, reply),
+            }) => self.on_tool(
+                super::gate::ToolAsk {
+                    agent,
+                    task,
+                    name,
+                    args,
+                    parsed,
+                    from,
+                },
+                reply,
+            ),
             Msg::Agent(AgentMsg::Checked {
                 agent,
                 call,

@@ -29,6 +29,16 @@ pub(super) fn cap(text: &str) -> String {
     )
 }
 
+/// A tool call an agent asks for, as the gate reads it.
+pub(super) struct ToolAsk {
+    pub agent: AgentId,
+    pub task: Option<TaskId>,
+    pub name: String,
+    pub args: serde_json::Value,
+    pub parsed: Result<ToolCall, ToolError>,
+    pub from: CallFrom,
+}
+
 impl RunActor {
     pub(super) fn answer(
         &mut self,
@@ -50,16 +60,15 @@ impl RunActor {
         });
     }
 
-    pub(super) fn on_tool(
-        &mut self,
-        agent: AgentId,
-        task: Option<TaskId>,
-        name: String,
-        args: serde_json::Value,
-        parsed: Result<ToolCall, ToolError>,
-        from: CallFrom,
-        reply: oneshot::Sender<Verdict>,
-    ) {
+    pub(super) fn on_tool(&mut self, ask: ToolAsk, reply: oneshot::Sender<Verdict>) {
+        let ToolAsk {
+            agent,
+            task,
+            name,
+            args,
+            parsed,
+            from,
+        } = ask;
         if !self.live.contains_key(&agent) || self.state.status.is_terminal() {
             return; // the agent is being stopped; dropping the reply tells it so
         }

@@ -423,23 +423,6 @@ impl RunActor {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::tail;
-
-    #[test]
-    fn tail_keeps_the_last_lines_and_says_what_it_left_out() {
-        let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
-        let t = tail(&text);
-        assert!(t.starts_with("[… 60 lines before]\nline 61"), "{t}");
-        assert!(t.ends_with("line 100"), "{t}");
-        let long = "é".repeat(5000);
-        let t = tail(&long);
-        assert!(t.len() <= 4 * 1024 + 8, "{}", t.len());
-        assert!(t.starts_with("[…]"));
-    }
-}
-
 /// What a worker's brief says of its task's terms: the supervisor's guidance for this attempt,
 /// the acceptance criteria, and the check the engine runs at complete_task (with how the last
 /// run of it went).
@@ -463,4 +446,21 @@ pub(super) fn brief_terms(task: &crate::domain::TaskState) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn tail_keeps_the_last_lines_and_says_what_it_left_out() {
+        let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+        let t = tail(&text);
+        assert!(t.starts_with("[… 60 lines before]\nline 61"), "{t}");
+        assert!(t.ends_with("line 100"), "{t}");
+        let long = "é".repeat(5000);
+        let t = tail(&long);
+        assert!(t.len() <= 4 * 1024 + 8, "{}", t.len());
+        assert!(t.starts_with("[…]"));
+    }
 }
