@@ -13,8 +13,7 @@ use macrohard::domain::{Event, RunStatus};
 use macrohard::llm::sim::Turn;
 use macrohard::llm::{LlmRequest, MessageRole};
 use serde_json::json;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,9 +28,6 @@ struct Seen {
 
 /// What each run's model saw, by goal (tests run side by side in one process).
 static SEEN: Mutex<Vec<(String, Seen)>> = Mutex::new(Vec::new());
-/// Each run's workspace, by goal.
-static WORKSPACES: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
-
 fn record(req: &LlmRequest) {
     let user = |m: &&macrohard::llm::Message| m.role == MessageRole::User;
     let seen = Seen {
@@ -63,38 +59,6 @@ fn seen(goal: &str) -> Vec<Seen> {
         .collect()
 }
 
-fn workspace_of(goal: &str) -> PathBuf {
-    WORKSPACES.lock().unwrap().as_ref().unwrap()[goal].clone()
-}
-
-fn set_workspace(goal: &str, ws: &Path) {
-    WORKSPACES
-        .lock()
-        .unwrap()
-        .get_or_insert_with(HashMap::new)
-        .insert(goal.to_owned(), ws.to_owned());
-}
-
-/// Waits (bounded) until the workspace's git log has a commit for `task`, and a little more
-/// for the engine to record it: the dependent task is created only then, so its brief can
-/// name the commit.
-fn wait_for_commit(ws: &Path, task: &str) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        let log = std::process::Command::new("git")
-            .args(["log", "--format=%s"])
-            .current_dir(ws)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        if log.contains(task) {
-            std::thread::sleep(Duration::from_millis(300));
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 const DESIGN: &str = "# Notes design\n\nOne module, notes.py, with add() and list().\nStorage: notes.json.\nTest: python3 -m unittest -q\n";
 
 fn evidence() -> String {
@@ -102,24 +66,23 @@ fn evidence() -> String {
 }
 
 /// Architect: a design and a module (written twice: +5 -1 in all), then done with 30 lines of
-/// evidence. Engineer: done at once. Supervisor: T1, then T2 after T1 (and its commit).
+/// evidence. Engineer: done at once. Supervisor: T1 and T2 (after T1) at once.
 fn model(req: &LlmRequest) -> Turn {
     record(req);
-    let plan = &req.context.plan;
     match req.context.role.as_str() {
         "supervisor" => {
+            // Both tasks at once: the engineer's task becomes ready the moment T1 is done, and
+            // the engine holds it until T1's commit is recorded, so its brief names it.
             if step(req) == 0 {
-                return Turn::think("plan").call(
-                    "create_task",
-                    json!({"title": "Design the notes tool", "description": "Write DESIGN.md", "role": "architect"}),
-                );
-            }
-            if plan.len() == 1 && plan[0].status == macrohard::domain::TaskStatus::Done {
-                wait_for_commit(&workspace_of(&req.context.goal), "T1");
-                return Turn::think("build").call(
-                    "create_task",
-                    json!({"title": "Build the notes tool", "description": "Implement DESIGN.md", "role": "engineer", "depends_on": ["T1"]}),
-                );
+                return Turn::think("plan")
+                    .call(
+                        "create_task",
+                        json!({"title": "Design the notes tool", "description": "Write DESIGN.md", "role": "architect"}),
+                    )
+                    .call(
+                        "create_task",
+                        json!({"title": "Build the notes tool", "description": "Implement DESIGN.md", "role": "engineer", "depends_on": ["T1"]}),
+                    );
             }
             if all_done(req) {
                 return Turn::think("done").call("finish_run", json!({"summary": "ok"}));
@@ -156,7 +119,6 @@ async fn run_goal(goal: &str, prepare: impl FnOnce(&Path)) -> common::scripted::
     let ws = dir.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
     prepare(&ws);
-    set_workspace(goal, &ws);
     let done = run(dir.path(), ws, goal, model, |c| {
         c.limits.default_timeout = Duration::from_secs(77);
         c.roster.configure("engineer", None, Some(9)).unwrap();

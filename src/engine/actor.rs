@@ -112,6 +112,9 @@ pub(crate) struct RunActor {
     pub(super) next_task: usize,
     pub(super) agents_per_role: HashMap<String, u32>,
     pub(super) manual_retries: HashMap<TaskId, u32>,
+    /// Finished tasks the git worker has not reported on yet: their dependents wait, so that
+    /// a brief names the commit it builds on.
+    pub(super) committing: HashSet<TaskId>,
     /// complete_task calls waiting for their task's check command, by agent.
     pub(super) checking: HashMap<AgentId, super::repair::Completion>,
     pub(super) nudges: u32,
@@ -256,6 +259,7 @@ impl RunActor {
             agents_per_role,
             manual_retries: HashMap::new(),
             checking: HashMap::new(),
+            committing: HashSet::new(),
             nudges: 0,
             told_settled: false,
             held_pause: false,
@@ -325,6 +329,7 @@ impl RunActor {
                 _ = &mut done => break,
                 msg = self.rx.recv() => match msg {
                     Some(Msg::Agent(AgentMsg::Emit(events))) => self.pending.extend(events),
+                    Some(Msg::Agent(AgentMsg::Committed { event, .. })) => self.pending.extend(event.map(|e| *e)),
                     // Anything else comes too late: dropping it answers "the engine has stopped".
                     Some(_) => {}
                     None => break,
@@ -340,8 +345,12 @@ impl RunActor {
             }
         }
         while let Ok(msg) = self.rx.try_recv() {
-            if let Msg::Agent(AgentMsg::Emit(events)) = msg {
-                self.pending.extend(events);
+            match msg {
+                Msg::Agent(AgentMsg::Emit(events)) => self.pending.extend(events),
+                Msg::Agent(AgentMsg::Committed { event, .. }) => {
+                    self.pending.extend(event.map(|e| *e))
+                }
+                _ => {}
             }
         }
     }
@@ -358,7 +367,7 @@ impl RunActor {
     }
 
     /// Hands a finished task to the git worker: one commit, authored by its role.
-    fn commit_task(&self, task: &TaskId, summary: &str) {
+    fn commit_task(&mut self, task: &TaskId, summary: &str) {
         let Some(t) = self.state.task(task) else {
             return;
         };
@@ -388,7 +397,7 @@ impl RunActor {
         let Some(git) = &self.git else {
             return;
         };
-        let _ = git.send(crate::tools::git::TaskCommit {
+        let sent = git.send(crate::tools::git::TaskCommit {
             task: task.to_string(),
             run: self.run.to_string(),
             title: t.title.clone(),
@@ -400,6 +409,9 @@ impl RunActor {
             cost_usd: t.cost_usd,
             paths: t.artifacts.clone(),
         });
+        if sent.is_ok() {
+            self.committing.insert(task.clone());
+        }
     }
 
     pub(super) fn shutting_down(&self) -> bool {
@@ -460,6 +472,10 @@ impl RunActor {
                 self.stop_all();
             }
             Msg::Agent(AgentMsg::Emit(events)) => self.pending.extend(events),
+            Msg::Agent(AgentMsg::Committed { task, event }) => {
+                self.committing.remove(&task);
+                self.pending.extend(event.map(|e| *e));
+            }
             Msg::Agent(AgentMsg::Blocked { agent, reason }) => self.on_blocked(&agent, &reason),
             Msg::Agent(AgentMsg::Boundary { agent, idle, reply }) => {
                 self.on_boundary(agent, idle, reply)
@@ -661,16 +677,20 @@ fn git_worker(
                 tokio::task::spawn_blocking(move || crate::tools::git::commit_task(&root, &c))
                     .await;
             let event = match done {
-                Ok(Ok(Some(sha))) => Event::TaskCommitted {
-                    task: TaskId::from(task),
+                Ok(Ok(Some(sha))) => Some(Event::TaskCommitted {
+                    task: TaskId::from(task.as_str()),
                     sha,
-                },
-                Ok(Ok(None)) => continue,
-                Ok(Err(e)) => Event::log(LogLevel::Warn, &task, format!("not committed: {e}")),
-                Err(_) => continue,
+                }),
+                Ok(Ok(None)) | Err(_) => None,
+                Ok(Err(e)) => Some(Event::log(
+                    LogLevel::Warn,
+                    &task,
+                    format!("not committed: {e}"),
+                )),
             };
+            let (task, event) = (TaskId::from(task), event.map(Box::new));
             if engine
-                .send(Msg::Agent(AgentMsg::Emit(vec![event])))
+                .send(Msg::Agent(AgentMsg::Committed { task, event }))
                 .await
                 .is_err()
             {

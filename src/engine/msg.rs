@@ -47,6 +47,11 @@ pub struct Subscription {
 pub(crate) enum AgentMsg {
     /// Events to record as they are (deltas, request accounting, logs).
     Emit(Vec<Event>),
+    /// The git worker is through with a finished task: its commit (or why there is none).
+    Committed {
+        task: TaskId,
+        event: Option<Box<Event>>,
+    },
     /// The agent is at a step boundary and asks whether to go on. `idle` means it has nothing
     /// to do until something happens (the supervisor between wakes).
     Boundary {
