@@ -44,6 +44,40 @@ fn command(c: &mut Criterion) {
             });
         });
     }
+    // The same in a git repository of 2,000 committed files: each command also lists what it
+    // created or changed (a `git status` before and after), so the files it made are committed
+    // with its task.
+    let repo = tempfile::tempdir().unwrap();
+    for i in 0..2000 {
+        let d = repo.path().join(format!("pkg{}", i / 100));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("m{i}.py")), format!("x = {i}\n")).unwrap();
+    }
+    macrohard::tools::git::ensure_repo(repo.path()).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(["-c", "user.name=b", "-c", "user.email=b@b"])
+            .args(args)
+            .current_dir(repo.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "files"]);
+    let tools = Tools::new(
+        Workspace::open(repo.path()).unwrap(),
+        CommandLimits::default(),
+    );
+    group.bench_function("sandboxed_in_a_repository_of_2000_files", |b| {
+        b.iter(|| {
+            let out = rt
+                .block_on(tools.execute(&call, false, &CancellationToken::new()))
+                .unwrap();
+            assert!(out.ok, "{}", out.text);
+        });
+    });
     group.finish();
 }
 
