@@ -17,13 +17,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod boot;
+mod committer;
+
 pub(super) const SUPERVISOR: &str = "supervisor";
 /// How many events a slow subscriber may fall behind before it must resubscribe.
 const BROADCAST_CAPACITY: usize = 8192;
 /// How long agents get to stop when the run ends or the engine shuts down.
 const GRACE: Duration = Duration::from_secs(2);
-/// How long the end of a run waits for the git worker's last commits.
-const GIT_DRAIN: Duration = Duration::from_secs(30);
 
 pub(super) fn now_ms() -> u64 {
     SystemTime::now()
@@ -129,146 +130,6 @@ pub(crate) struct RunActor {
 }
 
 impl RunActor {
-    pub(super) async fn boot(
-        store: Store,
-        providers: Providers,
-        config: EngineConfig,
-        target: RunTarget,
-        tx: mpsc::Sender<Msg>,
-        rx: mpsc::Receiver<Msg>,
-    ) -> Result<Self, EngineError> {
-        super::check_roster(&config.roster)?;
-        let resumed = matches!(target, RunTarget::Resume { .. });
-        let (run, state, workspace, boot_events) = match target {
-            RunTarget::New(new) => {
-                let run = RunId::generate(now_ms(), fastrand::u128(..));
-                let ws = new
-                    .workspace
-                    .clone()
-                    .unwrap_or_else(|| config.workspaces_dir.join(run.as_str()));
-                let events = first_events(&config, &providers, &new, &ws);
-                (run, RunState::default(), ws, events)
-            }
-            RunTarget::Resume { run, by, budget } => {
-                let state = store.load_state(&run)?;
-                let info = state
-                    .info
-                    .clone()
-                    .ok_or_else(|| EngineError::Empty(run.clone()))?;
-                if state.status.is_terminal() {
-                    return Err(EngineError::Finished {
-                        run,
-                        status: state.status,
-                        reason: state.status_reason.clone(),
-                    });
-                }
-                let mut events = super::unstick::freed_on_resume(&state, &by);
-                events.extend(recovery::interrupted(&state));
-                events.push(Event::log(
-                    LogLevel::Info,
-                    "engine",
-                    format!("run resumed by {by}"),
-                ));
-                if let Some(budget) = budget.filter(|b| *b != state.budget) {
-                    events.push(Event::BudgetChanged {
-                        target: BudgetTarget::Run,
-                        budget,
-                        by: by.clone(),
-                    });
-                }
-                if state.status == RunStatus::Paused {
-                    events.push(Event::RunStatusChanged {
-                        status: RunStatus::Running,
-                        reason: format!("resumed by {by}"),
-                    });
-                }
-                (run, state, info.workspace.into(), events)
-            }
-        };
-        let mut boot_events = boot_events;
-        let resumed_supervisor = if resumed {
-            let records = store.events(&run, 1)?.filter_map(Result::ok);
-            Some(super::transcript::rebuild(
-                &AgentId::from(SUPERVISOR),
-                records,
-            ))
-        } else {
-            None
-        };
-        if config.rules != state.policy_rules {
-            boot_events.push(Event::PolicyRules {
-                rules: config.rules.clone(),
-            });
-        }
-        if config.role_settings != state.role_settings {
-            boot_events.push(Event::RoleSettings {
-                roles: config.role_settings.clone(),
-            });
-        }
-        boot_events.extend(sandbox_events(&config.limits.sandbox));
-        let ws = Workspace::open(&workspace).map_err(|source| EngineError::Workspace {
-            path: workspace.clone(),
-            source,
-        })?;
-        let mut journal = store.journal(&run)?;
-        journal.set_snapshot_every(config.snapshot_every);
-        let mut agents_per_role = HashMap::new();
-        for a in &state.agents {
-            *agents_per_role.entry(a.role.clone()).or_insert(0) += 1;
-        }
-        // The repository exists before any command runs, so that no agent can make `.git`
-        // first, and commands find it to keep read-only.
-        let root = ws.root().to_owned();
-        if let Ok(Err(e)) =
-            tokio::task::spawn_blocking(move || crate::tools::git::ensure_repo(&root)).await
-        {
-            boot_events.push(Event::log(
-                LogLevel::Warn,
-                "git",
-                format!("the workspace is not a git repository, so tasks are not committed: {e}"),
-            ));
-        }
-        let (git, git_done) = git_worker(ws.root().to_owned(), tx.clone());
-        let tools = Tools::new(ws, config.limits);
-        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
-        Ok(Self {
-            next_call: state.calls_made,
-            next_approval: state.approvals_made,
-            next_task: state.tasks.len(),
-            run,
-            journal,
-            state,
-            config,
-            providers,
-            tools,
-            tx,
-            rx,
-            events,
-            pending: boot_events,
-            replies: Vec::new(),
-            live: BTreeMap::new(),
-            paused_agents: HashSet::new(),
-            watches: HashMap::new(),
-            stuck: HashMap::new(),
-            prompt_hashes: HashMap::new(),
-            git: Some(git),
-            git_done: Some(git_done),
-            parked: HashMap::new(),
-            news: Vec::new(),
-            resumed_supervisor,
-            agents_per_role,
-            manual_retries: HashMap::new(),
-            checking: HashMap::new(),
-            committing: HashSet::new(),
-            nudges: 0,
-            told_settled: false,
-            held_pause: false,
-            frees: 0,
-            shutdown: None,
-            ended_at: None,
-        })
-    }
-
     pub(super) fn run_id(&self) -> &RunId {
         &self.run
     }
@@ -315,46 +176,6 @@ impl RunActor {
         Ok(self.state)
     }
 
-    /// Waits for the git worker to commit every finished task it was given (the last task's
-    /// commit included), keeping what it reports for the log.
-    async fn drain_git(&mut self) {
-        self.git = None;
-        let Some(mut done) = self.git_done.take() else {
-            return;
-        };
-        let deadline = tokio::time::sleep(GIT_DRAIN);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut done => break,
-                msg = self.rx.recv() => match msg {
-                    Some(Msg::Agent(AgentMsg::Emit(events))) => self.pending.extend(events),
-                    Some(Msg::Agent(AgentMsg::Committed { event, .. })) => self.pending.extend(event.map(|e| *e)),
-                    // Anything else comes too late: dropping it answers "the engine has stopped".
-                    Some(_) => {}
-                    None => break,
-                },
-                _ = &mut deadline => {
-                    self.pending.push(Event::log(
-                        LogLevel::Warn,
-                        "git",
-                        "the last commits were still being made when the run stopped",
-                    ));
-                    break;
-                }
-            }
-        }
-        while let Ok(msg) = self.rx.try_recv() {
-            match msg {
-                Msg::Agent(AgentMsg::Emit(events)) => self.pending.extend(events),
-                Msg::Agent(AgentMsg::Committed { event, .. }) => {
-                    self.pending.extend(event.map(|e| *e))
-                }
-                _ => {}
-            }
-        }
-    }
-
     fn finished(&mut self) -> bool {
         if let Some((_, since)) = &self.shutdown {
             return self.live.is_empty() || since.elapsed() > GRACE;
@@ -364,54 +185,6 @@ impl RunActor {
             return self.live.is_empty() || since.elapsed() > GRACE;
         }
         false
-    }
-
-    /// Hands a finished task to the git worker: one commit, authored by its role.
-    fn commit_task(&mut self, task: &TaskId, summary: &str) {
-        let Some(t) = self.state.task(task) else {
-            return;
-        };
-        let agent = t.agent.as_ref();
-        let model = agent
-            .and_then(|a| self.state.agent(a))
-            .map(|a| a.model.clone())
-            .unwrap_or_default();
-        let prompt_hash = agent
-            .and_then(|a| self.prompt_hashes.get(a))
-            .cloned()
-            .unwrap_or_default();
-        let approved_by = self
-            .state
-            .approvals
-            .iter()
-            .filter(|a| a.task.as_ref() == Some(task))
-            .filter_map(|a| match &a.resolution {
-                Some((
-                    crate::domain::ApprovalDecision::Approve
-                    | crate::domain::ApprovalDecision::ApproveAlways,
-                    by,
-                )) => Some(by.to_string()),
-                _ => None,
-            })
-            .collect();
-        let Some(git) = &self.git else {
-            return;
-        };
-        let sent = git.send(crate::tools::git::TaskCommit {
-            task: task.to_string(),
-            run: self.run.to_string(),
-            title: t.title.clone(),
-            summary: summary.to_owned(),
-            role: t.role.clone(),
-            model,
-            prompt_hash,
-            approved_by,
-            cost_usd: t.cost_usd,
-            paths: t.artifacts.clone(),
-        });
-        if sent.is_ok() {
-            self.committing.insert(task.clone());
-        }
     }
 
     pub(super) fn shutting_down(&self) -> bool {
@@ -657,88 +430,4 @@ impl RunActor {
         }
         self.parked.clear();
     }
-}
-
-/// Commits finished tasks in the workspace, one after another, off the actor; says what it
-/// did (or why it could not) in the log.
-fn git_worker(
-    root: std::path::PathBuf,
-    engine: mpsc::Sender<Msg>,
-) -> (
-    mpsc::UnboundedSender<crate::tools::git::TaskCommit>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<crate::tools::git::TaskCommit>();
-    let done = tokio::spawn(async move {
-        while let Some(c) = rx.recv().await {
-            let task = c.task.clone();
-            let root = root.clone();
-            let done =
-                tokio::task::spawn_blocking(move || crate::tools::git::commit_task(&root, &c))
-                    .await;
-            let event = match done {
-                Ok(Ok(Some(sha))) => Some(Event::TaskCommitted {
-                    task: TaskId::from(task.as_str()),
-                    sha,
-                }),
-                Ok(Ok(None)) | Err(_) => None,
-                Ok(Err(e)) => Some(Event::log(
-                    LogLevel::Warn,
-                    &task,
-                    format!("not committed: {e}"),
-                )),
-            };
-            let (task, event) = (TaskId::from(task), event.map(Box::new));
-            if engine
-                .send(Msg::Agent(AgentMsg::Committed { task, event }))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    (tx, done)
-}
-
-/// What the sandbox can do here, for the log and the header: recorded at every start, since a
-/// resumed run may be on another machine.
-fn sandbox_events(config: &crate::tools::sandbox::SandboxConfig) -> Vec<Event> {
-    use crate::tools::sandbox::{self, Unsupported};
-    let s = sandbox::support();
-    let (complete, detail, missing) = if !config.enabled {
-        (
-            false,
-            "off ([sandbox] enabled = false): commands run unconfined".to_owned(),
-            vec!["sandbox (off)".to_owned()],
-        )
-    } else {
-        let missing = s
-            .parts()
-            .into_iter()
-            .filter(|p| p.state != sandbox::PartState::Ok)
-            .map(|p| p.name.to_owned())
-            .collect();
-        (s.complete(), s.describe(), missing)
-    };
-    let mut events = vec![Event::SandboxReported {
-        complete,
-        detail: detail.clone(),
-        missing,
-    }];
-    if !complete {
-        let then = match config.unsupported {
-            Unsupported::Continue => "commands run anyway ([sandbox] unsupported = \"continue\")",
-            Unsupported::Ask => {
-                "every command asks a person first ([sandbox] unsupported = \"ask\")"
-            }
-            Unsupported::Deny => "commands are refused ([sandbox] unsupported = \"deny\")",
-        };
-        events.push(Event::log(
-            LogLevel::Warn,
-            "sandbox",
-            format!("the sandbox is incomplete: {detail}; {then}"),
-        ));
-    }
-    events
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::CallId;
 use crate::domain::event::SCHEMA_VERSION;
 use proptest::prelude::*;
 

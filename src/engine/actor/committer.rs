@@ -1,0 +1,144 @@
+//! The run's commits: a worker commits each finished task in the workspace's git repository,
+//! one after another and off the actor, and reports back; a task waits for its dependencies'
+//! commits, so its brief names them; the end of the run waits for the last ones.
+
+use super::RunActor;
+use crate::domain::{Event, LogLevel, TaskId};
+use crate::engine::msg::{AgentMsg, Msg};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long the end of a run waits for the git worker's last commits.
+const GIT_DRAIN: Duration = Duration::from_secs(30);
+
+impl RunActor {
+    /// Waits for the git worker to commit every finished task it was given (the last task's
+    /// commit included), keeping what it reports for the log.
+    pub(super) async fn drain_git(&mut self) {
+        self.git = None;
+        let Some(mut done) = self.git_done.take() else {
+            return;
+        };
+        let deadline = tokio::time::sleep(GIT_DRAIN);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut done => break,
+                msg = self.rx.recv() => match msg {
+                    Some(Msg::Agent(AgentMsg::Emit(events))) => self.pending.extend(events),
+                    Some(Msg::Agent(AgentMsg::Committed { event, .. })) => self.pending.extend(event.map(|e| *e)),
+                    // Anything else comes too late: dropping it answers "the engine has stopped".
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = &mut deadline => {
+                    self.pending.push(Event::log(
+                        LogLevel::Warn,
+                        "git",
+                        "the last commits were still being made when the run stopped",
+                    ));
+                    break;
+                }
+            }
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Agent(AgentMsg::Emit(events)) => self.pending.extend(events),
+                Msg::Agent(AgentMsg::Committed { event, .. }) => {
+                    self.pending.extend(event.map(|e| *e))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Hands a finished task to the git worker: one commit, authored by its role.
+    pub(super) fn commit_task(&mut self, task: &TaskId, summary: &str) {
+        let Some(t) = self.state.task(task) else {
+            return;
+        };
+        let agent = t.agent.as_ref();
+        let model = agent
+            .and_then(|a| self.state.agent(a))
+            .map(|a| a.model.clone())
+            .unwrap_or_default();
+        let prompt_hash = agent
+            .and_then(|a| self.prompt_hashes.get(a))
+            .cloned()
+            .unwrap_or_default();
+        let approved_by = self
+            .state
+            .approvals
+            .iter()
+            .filter(|a| a.task.as_ref() == Some(task))
+            .filter_map(|a| match &a.resolution {
+                Some((
+                    crate::domain::ApprovalDecision::Approve
+                    | crate::domain::ApprovalDecision::ApproveAlways,
+                    by,
+                )) => Some(by.to_string()),
+                _ => None,
+            })
+            .collect();
+        let Some(git) = &self.git else {
+            return;
+        };
+        let sent = git.send(crate::tools::git::TaskCommit {
+            task: task.to_string(),
+            run: self.run.to_string(),
+            title: t.title.clone(),
+            summary: summary.to_owned(),
+            role: t.role.clone(),
+            model,
+            prompt_hash,
+            approved_by,
+            cost_usd: t.cost_usd,
+            paths: t.artifacts.clone(),
+        });
+        if sent.is_ok() {
+            self.committing.insert(task.clone());
+        }
+    }
+}
+
+/// Commits finished tasks in the workspace, one after another, off the actor; says what it
+/// did (or why it could not) in the log.
+pub(super) fn git_worker(
+    root: std::path::PathBuf,
+    engine: mpsc::Sender<Msg>,
+) -> (
+    mpsc::UnboundedSender<crate::tools::git::TaskCommit>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<crate::tools::git::TaskCommit>();
+    let done = tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            let task = c.task.clone();
+            let root = root.clone();
+            let done =
+                tokio::task::spawn_blocking(move || crate::tools::git::commit_task(&root, &c))
+                    .await;
+            let event = match done {
+                Ok(Ok(Some(sha))) => Some(Event::TaskCommitted {
+                    task: TaskId::from(task.as_str()),
+                    sha,
+                }),
+                Ok(Ok(None)) | Err(_) => None,
+                Ok(Err(e)) => Some(Event::log(
+                    LogLevel::Warn,
+                    &task,
+                    format!("not committed: {e}"),
+                )),
+            };
+            let (task, event) = (TaskId::from(task), event.map(Box::new));
+            if engine
+                .send(Msg::Agent(AgentMsg::Committed { task, event }))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (tx, done)
+}
