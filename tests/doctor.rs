@@ -52,6 +52,18 @@ fn the_simulated_company_needs_nothing() {
 }
 
 #[test]
+fn reasoning_per_role_and_the_responses_api_are_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[roles.engineer]\nreasoning = \"high\"\n[roles.qa]\nreasoning = \"low\"\n\n[run]\nprovider = \"local\"\nmodel = \"m\"\n\n[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi = \"responses\"\n";
+    let (_, out) = doctor(dir.path(), config, &[], &[]);
+    assert!(
+        out.contains("reasoning effort: engineer high, qa low"),
+        "{out}"
+    );
+    assert!(out.contains("speaks the Responses API"), "{out}");
+}
+
+#[test]
 fn a_server_that_is_down_is_one_line_naming_the_url() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out) = doctor(

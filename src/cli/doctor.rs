@@ -259,6 +259,18 @@ fn check_roles(r: &mut Report, paths: &Paths, config: &Config) -> Option<Roster>
         "prompts",
         format!("{} roles: {}", names.len(), names.join(", ")),
     );
+    let thinking: Vec<String> = config
+        .roles
+        .iter()
+        .filter_map(|(name, role)| role.reasoning.map(|e| format!("{name} {}", e.as_str())))
+        .collect();
+    if !thinking.is_empty() {
+        r.line(
+            Level::Ok,
+            "roles",
+            format!("reasoning effort: {}", thinking.join(", ")),
+        );
+    }
     Some(roster)
 }
 
@@ -358,6 +370,13 @@ async fn check_provider(
                     &remote.endpoint.name,
                     "no key (this server needs none)",
                 ),
+            }
+            if remote.api == crate::cli::config::Api::Responses {
+                r.line(
+                    Level::Ok,
+                    &remote.endpoint.name,
+                    "speaks the Responses API (api = \"responses\")",
+                );
             }
             (
                 remote.endpoint.name.clone(),
