@@ -255,3 +255,81 @@ async fn a_scripted_model_reads_by_lines_edits_with_hints_and_commits_what_comma
     assert!(!tracked.contains(".macrohard"), "{tracked}");
     assert!(ws.join(saved_path(&of("run_command", 0).1)).is_file());
 }
+
+/// Two tasks at once in the shared workspace: the builder's command runs for 1.5 s and makes
+/// `b.txt`; meanwhile the writer writes `w.txt` with a file tool, then runs a command of its
+/// own past the builder's end. Each command sees both files change; each task is credited
+/// with its own file only.
+fn side_by_side(req: &LlmRequest) -> Turn {
+    let title = req.context.task.as_ref().map_or("", |t| t.title.as_str());
+    match (req.context.role.as_str(), title) {
+        ("supervisor", _) => match common::scripted::step(req) {
+            0 => Turn::think("plan")
+                .call(
+                    "create_task",
+                    json!({"title": "Write", "description": "d", "role": "engineer"}),
+                )
+                .call(
+                    "create_task",
+                    json!({"title": "Build", "description": "d", "role": "engineer"}),
+                ),
+            _ if common::scripted::all_done(req) => {
+                Turn::think("done").call("finish_run", json!({"summary": "ok"}))
+            }
+            _ => Turn::think("waiting"),
+        },
+        (_, "Write") => match common::scripted::step(req) {
+            0 => Turn::think("wait").call("run_command", json!({"command": "sleep 0.3"})),
+            1 => Turn::think("write")
+                .call("write_file", json!({"path": "w.txt", "content": "mine\n"})),
+            2 => Turn::think("busy").call("run_command", json!({"command": "sleep 2"})),
+            _ => Turn::think("done").call(
+                "complete_task",
+                json!({"summary": "wrote w.txt", "evidence": "w.txt"}),
+            ),
+        },
+        _ => match common::scripted::step(req) {
+            0 => Turn::think("build").call(
+                "run_command",
+                json!({"command": "sleep 1.5; echo built > b.txt"}),
+            ),
+            _ => Turn::think("done").call(
+                "complete_task",
+                json!({"summary": "built b.txt", "evidence": "b.txt"}),
+            ),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_is_not_credited_with_a_file_another_task_wrote_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = common::scripted::run(
+        dir.path(),
+        dir.path().join("ws"),
+        "side by side",
+        side_by_side,
+        |_| {},
+    )
+    .await;
+    assert_eq!(done.state.status, macrohard::domain::RunStatus::Completed);
+    let artifacts = |title: &str| {
+        done.state
+            .tasks
+            .iter()
+            .find(|t| t.title == title)
+            .unwrap()
+            .artifacts
+            .clone()
+    };
+    assert_eq!(artifacts("Write"), vec!["w.txt".to_owned()]);
+    assert_eq!(artifacts("Build"), vec!["b.txt".to_owned()]);
+    let ws = &done.workspace;
+    let files_of = |task: &str| {
+        let sha = git(ws, &["log", "--format=%H", "--grep", &format!("^{task}:")]);
+        git(ws, &["show", "--name-only", "--format=", sha.trim()])
+    };
+    let (t1, t2) = (files_of("T1"), files_of("T2"));
+    assert_eq!(t1.trim(), "w.txt", "{t1}");
+    assert_eq!(t2.trim(), "b.txt", "{t2}");
+}

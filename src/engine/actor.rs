@@ -116,6 +116,8 @@ pub(crate) struct RunActor {
     /// Finished tasks the git worker has not reported on yet: their dependents wait, so that
     /// a brief names the commit it builds on.
     pub(super) committing: HashSet<TaskId>,
+    /// Who wrote which file, for crediting a command with its own changes only.
+    pub(super) files: super::gate::FileClock,
     /// complete_task calls waiting for their task's check command, by agent.
     pub(super) checking: HashMap<AgentId, super::repair::Completion>,
     pub(super) nudges: u32,

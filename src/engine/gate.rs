@@ -51,6 +51,7 @@ impl RunActor {
     }
 
     pub(super) fn finish_call(&mut self, agent: &AgentId, call: &CallId, ok: bool, output: &str) {
+        self.files.since.remove(call);
         self.pending.push(Event::ToolCallFinished {
             agent: agent.clone(),
             call: call.clone(),
@@ -113,6 +114,7 @@ impl RunActor {
                     _ => (decided.0, decided.1, false),
                 }
             });
+        self.files.started(&call);
         self.pending.push(Event::ToolCallRequested {
             agent: agent.clone(),
             task: task.clone(),
@@ -352,6 +354,12 @@ impl RunActor {
         result: Result<ToolOutput, ToolError>,
         duration_ms: u64,
     ) {
+        let since = self.files.since.remove(&call);
+        let command = self
+            .state
+            .calls
+            .iter()
+            .any(|c| c.call == call && c.tool == "run_command");
         let (ok, output) = match &result {
             Ok(out) => (out.ok, out.text.clone()),
             Err(e) => (false, format!("error: {e}")),
@@ -376,16 +384,28 @@ impl RunActor {
             output: cap(&output),
             duration_ms,
         });
-        if let Ok(out) = result {
-            for c in out.changes {
-                self.pending.push(Event::FileChanged {
-                    agent: agent.clone(),
-                    task: task.clone(),
-                    path: c.path,
-                    added: c.added,
-                    removed: c.removed,
-                });
-            }
+        // A command sees every file that changed while it ran, in a folder the run's tasks
+        // share: a file another task wrote meanwhile (with a file tool or its own command) is
+        // that task's work, not this one's.
+        let changes: Vec<_> = match result {
+            Ok(out) => out
+                .changes
+                .into_iter()
+                .filter(|c| {
+                    !command || !self.files.written_by_another(&c.path, task.as_ref(), since)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for c in changes {
+            self.files.wrote(&c.path, task.as_ref());
+            self.pending.push(Event::FileChanged {
+                agent: agent.clone(),
+                task: task.clone(),
+                path: c.path,
+                added: c.added,
+                removed: c.removed,
+            });
         }
         // After the result, which the fold reads as the agent going on thinking: a loop is
         // seen with its result, and the agent is stuck from here.
@@ -476,5 +496,34 @@ impl RunActor {
         self.state
             .task(task)
             .is_some_and(|t| t.status.is_active() && t.agent.as_ref() == Some(agent))
+    }
+}
+
+/// Who wrote which file of the shared workspace, in the order the engine learnt it, so that a
+/// command is credited only with the files no other task wrote while it ran.
+#[derive(Debug, Default)]
+pub(super) struct FileClock {
+    now: u64,
+    /// Each path: the task that last wrote it, and when.
+    last: std::collections::HashMap<String, (Option<TaskId>, u64)>,
+    /// Each call in flight: the time it was asked for.
+    since: std::collections::HashMap<CallId, u64>,
+}
+
+impl FileClock {
+    fn started(&mut self, call: &CallId) {
+        self.since.insert(call.clone(), self.now);
+    }
+
+    fn wrote(&mut self, path: &str, task: Option<&TaskId>) {
+        self.now += 1;
+        self.last.insert(path.to_owned(), (task.cloned(), self.now));
+    }
+
+    /// Another task wrote `path` after `since` (the call's start).
+    fn written_by_another(&self, path: &str, task: Option<&TaskId>, since: Option<u64>) -> bool {
+        self.last
+            .get(path)
+            .is_some_and(|(by, at)| by.as_ref() != task && since.is_some_and(|s| *at > s))
     }
 }

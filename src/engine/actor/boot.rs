@@ -135,6 +135,7 @@ impl RunActor {
             agents_per_role,
             manual_retries: HashMap::new(),
             checking: HashMap::new(),
+            files: Default::default(),
             committing: HashSet::new(),
             nudges: 0,
             told_settled: false,
