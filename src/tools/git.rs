@@ -105,6 +105,9 @@ fn base(root: &Path) -> Command {
         .env("GIT_WORK_TREE", root)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        // Paths are file names, never patterns: a file named `*` or `:(glob)**` must not
+        // make `git rm --cached -- '*'` empty the index.
+        .env("GIT_LITERAL_PATHSPECS", "1")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_PAGER", "cat")
         .env("GIT_EDITOR", "true")
@@ -584,6 +587,50 @@ mod tests {
         let mut show = base(&root);
         show.args(["show", "HEAD:core.py"]);
         assert_eq!(run(show, "show").unwrap(), "def f():\n    return 2\n");
+    }
+
+    #[test]
+    fn file_names_that_look_like_patterns_are_taken_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        ensure_repo(root).unwrap();
+        std::fs::write(root.join("a.py"), "a\n").unwrap();
+        std::fs::create_dir(root.join("src")).unwrap();
+        std::fs::write(root.join("src/b.py"), "b\n").unwrap();
+        let t = TaskCommit {
+            task: "T1".into(),
+            run: "01run".into(),
+            title: "Write".into(),
+            summary: "files".into(),
+            role: "engineer".into(),
+            model: "m".into(),
+            prompt_hash: "h".into(),
+            approved_by: Vec::new(),
+            cost_usd: 0.0,
+            paths: vec!["a.py".into(), "src/b.py".into()],
+        };
+        commit_task(root, &t).unwrap().expect("a commit");
+        // A command made a file named `*` and deleted it again; another, `:(glob)**`, exists;
+        // a.py was changed by someone else and is not this task's.
+        std::fs::write(root.join(":(glob)**"), "g\n").unwrap();
+        std::fs::write(root.join("a.py"), "changed by another task\n").unwrap();
+        let t2 = TaskCommit {
+            task: "T2".into(),
+            paths: vec!["*".into(), ":(glob)**".into()],
+            ..t
+        };
+        commit_task(root, &t2)
+            .unwrap()
+            .expect("a commit of the glob-named file");
+        let mut files = base(root);
+        files.args(["ls-tree", "-r", "--name-only", "HEAD"]);
+        let listed = run(files, "ls-tree").unwrap();
+        let mut names: Vec<&str> = listed.lines().collect();
+        names.sort_unstable();
+        assert_eq!(names, [":(glob)**", "a.py", "src/b.py"], "nothing deleted");
+        let mut show = base(root);
+        show.args(["show", "HEAD:a.py"]);
+        assert_eq!(run(show, "show").unwrap(), "a\n", "a.py was not staged");
     }
 
     #[test]
