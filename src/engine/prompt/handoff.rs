@@ -124,14 +124,23 @@ pub fn dependency(d: &TaskState, root: Option<&Path>, docs_left: &mut usize) -> 
     out
 }
 
+/// The Markdown files of one dependency looked at (read, or named as left out): a task that
+/// wrote thousands of them must not make every brief after it thousands of lines long.
+const DOCS_LOOKED_AT: usize = 8;
+
 /// The dependency's Markdown files, as they are now, while the budget lasts.
 fn docs(out: &mut String, d: &TaskState, root: &Path, left: &mut usize) {
-    let md = d.artifacts.iter().filter(|p| {
-        let lower = p.to_ascii_lowercase();
-        (lower.ends_with(".md") || lower.ends_with(".markdown"))
-            && !p.eq_ignore_ascii_case(project::INSTRUCTIONS)
-    });
-    for path in md {
+    let md: Vec<&String> = d
+        .artifacts
+        .iter()
+        .filter(|p| {
+            let lower = p.to_ascii_lowercase();
+            (lower.ends_with(".md") || lower.ends_with(".markdown"))
+                && !p.eq_ignore_ascii_case(project::INSTRUCTIONS)
+        })
+        .collect();
+    let more = md.len().saturating_sub(DOCS_LOOKED_AT);
+    for path in md.into_iter().take(DOCS_LOOKED_AT) {
         match project::read_workspace_text(root, path, DOC_MAX) {
             Ok(text) if text.len() <= *left => {
                 *left -= text.len();
@@ -153,11 +162,50 @@ fn docs(out: &mut String, d: &TaskState, root: &Path, left: &mut usize) {
             }
         }
     }
+    if more > 0 {
+        let _ = writeln!(
+            out,
+            "  … and {more} more Markdown files it changed, not shown here (read_file reads them)."
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_with_thousands_of_markdown_files_keeps_the_brief_short() {
+        let dir = tempfile::tempdir().unwrap();
+        use crate::domain::{Event, EventRecord, RunState, TaskId};
+        let rec = EventRecord {
+            v: crate::domain::event::SCHEMA_VERSION,
+            run: "r".into(),
+            seq: 1,
+            ts_ms: 0,
+            event: Event::TaskCreated {
+                task: TaskId::from("T1"),
+                title: "docs".into(),
+                description: String::new(),
+                role: "growth".into(),
+                depends_on: Vec::new(),
+                by: "supervisor".into(),
+                acceptance: None,
+                check: None,
+            },
+        };
+        let mut t = RunState::fold([&rec]).tasks[0].clone();
+        for i in 0..3000 {
+            let name = format!("d{i}.md");
+            std::fs::write(dir.path().join(&name), "x\n").unwrap();
+            t.artifacts.push(name);
+        }
+        let mut out = String::new();
+        let mut left = 8 * 1024;
+        docs(&mut out, &t, dir.path(), &mut left);
+        assert!(out.lines().count() < 40, "{out}");
+        assert!(out.contains("… and 2992 more Markdown files"), "{out}");
+    }
 
     #[test]
     fn the_tail_keeps_the_last_lines_within_the_byte_limit() {
