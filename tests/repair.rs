@@ -522,6 +522,15 @@ async fn a_check_command_passes_the_policy_and_runs_in_the_sandbox() {
         "{checks:?}"
     );
     assert!(checks.iter().any(|(t, _, _)| t == "T2"), "{checks:?}");
+    // The worker whose check could not run is told so, not sent to fix what cannot be fixed.
+    assert!(
+        done.records.iter().any(|r| matches!(
+            &r.event,
+            Event::ToolCallFinished { ok: false, output, .. }
+                if output.contains("could not run") && output.contains("ask_human")
+        )),
+        "the denied check is explained"
+    );
     // The denied check is recorded as the engine's run_command call, with the rule that
     // decided it.
     assert!(done.records.iter().any(|r| matches!(
@@ -533,4 +542,80 @@ async fn a_check_command_passes_the_policy_and_runs_in_the_sandbox() {
         assert_eq!(t.status, TaskStatus::Cancelled);
         assert_eq!(t.summary, None, "never completed");
     }
+}
+
+/// Retries the blocked tester first (refused: what it waits for failed), then replaces the
+/// builder.
+fn retry_blocked(req: &LlmRequest) -> Turn {
+    match req.context.role.as_str() {
+        "supervisor" => match step(req) {
+            0 => Turn::think("plan")
+                .call(
+                    "create_task",
+                    json!({"title": "Build it the first way", "description": "d", "role": "engineer"}),
+                )
+                .call(
+                    "create_task",
+                    json!({"title": "Test it", "description": "d", "role": "qa", "depends_on": ["T1"]}),
+                ),
+            _ if finished(req) => Turn::think("done").call("finish_run", json!({"summary": "ok"})),
+            _ if status_of(req, "T2") == Some(TaskStatus::Blocked) && !tried(req) => {
+                Turn::think("retry the tester").call(
+                    "retry_task",
+                    json!({"task": "T2", "guidance": "try harder"}),
+                )
+            }
+            _ if status_of(req, "T1") == Some(TaskStatus::Failed) => Turn::think("replace").call(
+                "create_task",
+                json!({"title": "Build it another way", "description": "d", "role": "engineer", "replaces": "T1"}),
+            ),
+            _ => Turn::think("waiting"),
+        },
+        _ => replacing(req),
+    }
+}
+
+fn tried(req: &LlmRequest) -> bool {
+    req.messages
+        .iter()
+        .any(|m| m.content.contains("retry or replace T1 first"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_a_task_whose_dependency_failed_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(
+        dir.path(),
+        dir.path().join("ws"),
+        "blocked",
+        retry_blocked,
+        |c| {
+            c.max_attempts = 1;
+        },
+    )
+    .await;
+    assert_eq!(
+        done.state.status,
+        RunStatus::Completed,
+        "{}",
+        done.state.status_reason
+    );
+    let refusal = done
+        .records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::ToolCallFinished {
+                ok: false, output, ..
+            } if output.contains("T2 waits for T1") => Some(output.clone()),
+            _ => None,
+        })
+        .expect("the retry is refused");
+    assert!(refusal.contains("which is failed"), "{refusal}");
+    assert!(
+        !done
+            .records
+            .iter()
+            .any(|r| matches!(&r.event, Event::TaskRetried { .. })),
+        "no guidance slot was spent"
+    );
 }

@@ -494,7 +494,7 @@ impl AgentLoop {
             }
             (Verdict::Answer { text, .. }, _) => Ok(crate::tools::ToolOutput {
                 ok: false,
-                text: format!("the check did not run: {text}"),
+                text: format!("{}{text}", super::repair::CHECK_NOT_RUN),
                 changes: Vec::new(),
             }),
             (_, Err(e)) => Err(e),

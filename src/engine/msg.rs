@@ -150,8 +150,8 @@ pub(crate) enum Verdict {
     /// The result is this text (engine tools, denials, bad arguments); `ends_task` when the
     /// call finished the agent's work.
     Answer { text: String, ends_task: bool },
-    /// Run the task's check command in the sandbox (no network) and send the result back
-    /// with `AgentMsg::Checked`; the engine then completes the task or says why not.
+    /// Run the task's check command (through the policy, in the sandbox) and send the result
+    /// back with `AgentMsg::Checked`; the engine then completes the task or says why not.
     Check { call: CallId, command: String },
 }
 

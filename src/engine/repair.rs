@@ -15,6 +15,8 @@ const SUPERVISOR_RETRIES: usize = 3;
 /// The tail of a check's output kept in the log and returned to the agent.
 const CHECK_TAIL_LINES: usize = 40;
 const CHECK_TAIL_BYTES: usize = 4 * 1024;
+/// Begins the result of a check the policy or a person did not let run.
+pub(super) const CHECK_NOT_RUN: &str = "the check did not run: ";
 
 /// A task as the supervisor asked for it.
 pub(super) struct NewTask {
@@ -156,7 +158,19 @@ impl RunActor {
         if deps.contains(old) {
             return Err(format!("{id} cannot both replace {old} and depend on it"));
         }
-        let dependents = self.state.graph.dependents(old);
+        // Finished dependents keep their history; only those still to run wait for the
+        // replacement.
+        let dependents: Vec<TaskId> = self
+            .state
+            .graph
+            .dependents(old)
+            .into_iter()
+            .filter(|d| {
+                self.state
+                    .task(d)
+                    .is_some_and(|t| t.status != TaskStatus::Done)
+            })
+            .collect();
         let mut trial = self.state.graph.clone();
         trial
             .add_task(id.clone(), deps)
@@ -203,10 +217,24 @@ impl RunActor {
                 "{task} was retried {SUPERVISOR_RETRIES} times already; cancel it or create a task that replaces it, or ask_human"
             ));
         }
-        if let Some(r) = &t.replaced_by {
-            return Err(format!("{task} was replaced by {r}; retry that one"));
-        }
         self.check_retry(task)?;
+        let t = self.state.task(task).ok_or("gone")?;
+        if let Some((d, s)) = t.depends_on.iter().find_map(|d| {
+            self.state
+                .task(d)
+                .map(|x| x.status)
+                .filter(|s| {
+                    matches!(
+                        s,
+                        TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Blocked
+                    )
+                })
+                .map(|s| (d, s))
+        }) {
+            return Err(format!(
+                "{task} waits for {d}, which is {s}: retry or replace {d} first (create_task with replaces: \"{d}\")"
+            ));
+        }
         self.pending.push(Event::TaskRetried {
             task: task.clone(),
             guidance: guidance.clone(),
@@ -262,6 +290,9 @@ impl RunActor {
             .state
             .task(task)
             .ok_or_else(|| format!("there is no task {task}"))?;
+        if let Some(r) = &t.replaced_by {
+            return Err(format!("{task} was replaced by {r}; retry that one"));
+        }
         if !matches!(
             t.status,
             TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Blocked
@@ -375,9 +406,18 @@ impl RunActor {
             ok,
             output: output.clone(),
         });
+        let ran = !matches!(&result, Ok(out) if !out.ok && out.text.starts_with(CHECK_NOT_RUN));
         let (text, ends) = if ok {
             let done = self.complete(&agent, &c.task, c.summary, c.evidence);
             (format!("the check `{}` passed; {done}", c.command), true)
+        } else if !ran {
+            (
+                format!(
+                    "error: {} is not done: its check `{}` could not run ({output}). Nothing you change will make it pass; ask_human, or fail_task with this reason.",
+                    c.task, c.command
+                ),
+                false,
+            )
         } else {
             (
                 format!(

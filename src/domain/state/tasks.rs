@@ -115,6 +115,7 @@ impl RunState {
                 }
             }
             self.refresh(d);
+            self.refresh_dependents(d);
         }
     }
 }

@@ -261,3 +261,57 @@ fn recovery_puts_running_work_back_and_expires_its_approvals() {
     assert!(t.status_reason.starts_with("interrupted"));
     assert_eq!(s.agents[0].status, AgentStatus::Idle);
 }
+
+#[test]
+fn a_replacement_unblocks_the_whole_chain_behind_the_task_it_replaces() {
+    // T1 ← T2 ← T3; T1 fails for good, so T2 and T3 are blocked.
+    let mut evs = events(&[
+        Op::Create(vec![]),
+        Op::Create(vec![1]),
+        Op::Create(vec![2]),
+        Op::Assign(1),
+    ]);
+    let t = TaskId::numbered;
+    let n = evs.len() as u64;
+    evs.push(rec(
+        n + 1,
+        Event::TaskStatusChanged {
+            task: t(1),
+            status: TaskStatus::Failed,
+            reason: "x".into(),
+        },
+    ));
+    let mut s = RunState::fold(&evs);
+    assert_eq!(s.task(&t(3)).unwrap().status, TaskStatus::Blocked);
+    s.apply(&rec(
+        n + 2,
+        Event::TaskCreated {
+            task: t(4),
+            title: "another way".into(),
+            description: String::new(),
+            role: "engineer".into(),
+            depends_on: vec![],
+            by: AgentId::from("supervisor"),
+            acceptance: None,
+            check: None,
+        },
+    ));
+    s.apply(&rec(
+        n + 3,
+        Event::TaskReplaced {
+            task: t(1),
+            replacement: t(4),
+            dependents: vec![t(2)],
+            by: AgentId::from("supervisor"),
+        },
+    ));
+    assert_eq!(s.task(&t(2)).unwrap().depends_on, vec![t(4)]);
+    assert_eq!(s.task(&t(2)).unwrap().status, TaskStatus::Pending);
+    assert_eq!(
+        s.task(&t(3)).unwrap().status,
+        TaskStatus::Pending,
+        "T3 waits for T2 again, no longer blocked"
+    );
+    assert_eq!(s.task(&t(1)).unwrap().replaced_by, Some(t(4)));
+    assert!(!s.graph.has_cycle());
+}
