@@ -107,7 +107,8 @@ impl RunActor {
         let (git, git_done) = committer::git_worker(ws.root().to_owned(), tx.clone());
         let tools = Tools::new(ws, config.limits);
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
-        Ok(Self {
+        let uncommitted = committer::left_uncommitted(&state);
+        let mut actor = Self {
             next_call: state.calls_made,
             next_approval: state.approvals_made,
             next_task: state.tasks.len(),
@@ -143,7 +144,12 @@ impl RunActor {
             frees: 0,
             shutdown: None,
             ended_at: None,
-        })
+        };
+        // A stop between a task's completion and its commit: the commit is made now.
+        for (task, summary) in uncommitted {
+            actor.commit_task(&task, &summary);
+        }
+        Ok(actor)
     }
 }
 

@@ -3,13 +3,31 @@
 //! commits, so its brief names them; the end of the run waits for the last ones.
 
 use super::RunActor;
-use crate::domain::{Event, LogLevel, TaskId};
+use crate::domain::{Event, LogLevel, RunState, TaskId, TaskStatus};
 use crate::engine::msg::{AgentMsg, Msg};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long the end of a run waits for the git worker's last commits.
 const GIT_DRAIN: Duration = Duration::from_secs(30);
+
+/// Finished tasks of a resumed run whose commit was never recorded (the run stopped between
+/// the completion and the commit), with their summaries. A task whose files another task also
+/// changed is left alone: committing them now would give it that task's work.
+pub(super) fn left_uncommitted(state: &RunState) -> Vec<(TaskId, String)> {
+    state
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Done && t.commit.is_none() && !t.artifacts.is_empty())
+        .filter(|t| {
+            !state
+                .tasks
+                .iter()
+                .any(|o| o.id != t.id && o.artifacts.iter().any(|p| t.artifacts.contains(p)))
+        })
+        .map(|t| (t.id.clone(), t.summary.clone().unwrap_or_default()))
+        .collect()
+}
 
 impl RunActor {
     /// Waits for the git worker to commit every finished task it was given (the last task's
@@ -141,4 +159,82 @@ pub(super) fn git_worker(
         }
     });
     (tx, done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::left_uncommitted;
+    use crate::domain::event::SCHEMA_VERSION;
+    use crate::domain::{AgentId, Event, EventRecord, RunState, TaskId};
+
+    fn done(task: &str, paths: &[&str], committed: bool) -> Vec<Event> {
+        let t = TaskId::from(task);
+        let agent = AgentId::from("engineer-1");
+        let mut evs = vec![
+            Event::TaskCreated {
+                task: t.clone(),
+                title: task.into(),
+                description: String::new(),
+                role: "engineer".into(),
+                depends_on: Vec::new(),
+                by: "supervisor".into(),
+                acceptance: None,
+                check: None,
+            },
+            Event::TaskAssigned {
+                task: t.clone(),
+                agent: agent.clone(),
+                attempt: 1,
+            },
+        ];
+        for p in paths {
+            evs.push(Event::FileChanged {
+                agent: agent.clone(),
+                task: Some(t.clone()),
+                path: (*p).into(),
+                added: 1,
+                removed: 0,
+            });
+        }
+        evs.push(Event::TaskCompleted {
+            task: t.clone(),
+            summary: format!("{task} done"),
+            evidence: "e".into(),
+        });
+        if committed {
+            evs.push(Event::TaskCommitted {
+                task: t,
+                sha: "abc".into(),
+            });
+        }
+        evs
+    }
+
+    #[test]
+    fn only_finished_tasks_never_committed_and_alone_on_their_files_are_left() {
+        let events: Vec<Event> = [
+            done("T1", &["a.py"], false),
+            done("T2", &["b.py"], true),
+            done("T3", &["c.py"], false),
+            done("T4", &["c.py"], false),
+            done("T5", &[], false),
+        ]
+        .concat();
+        let records: Vec<EventRecord> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| EventRecord {
+                v: SCHEMA_VERSION,
+                run: "r".into(),
+                seq: i as u64 + 1,
+                ts_ms: 0,
+                event,
+            })
+            .collect();
+        let state = RunState::fold(&records);
+        assert_eq!(
+            left_uncommitted(&state),
+            vec![(TaskId::from("T1"), "T1 done".to_owned())]
+        );
+    }
 }
