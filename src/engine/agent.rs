@@ -171,7 +171,11 @@ impl AgentLoop {
                     .iter()
                     .map(|t| t.description.len() + t.parameters.to_string().len())
                     .sum::<usize>(),
-        ) + u64::from(max_output_tokens);
+        ) + u64::from(max_output_tokens)
+            // Thinking takes room of its own in the answer (Anthropic asks for it on top).
+            + self
+                .reasoning
+                .map_or(0, |e| u64::from(crate::llm::anthropic_body::thinking_budget(e)));
         let masked = crate::llm::masking::mask_old_outputs(&mut self.messages);
         if masked > 0 {
             let _ = self

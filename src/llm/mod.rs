@@ -5,7 +5,7 @@
 //! Dropping the receiver cancels the request.
 
 pub mod anthropic;
-mod anthropic_body;
+pub(crate) mod anthropic_body;
 pub mod context;
 pub mod cut_off;
 mod http;

@@ -75,6 +75,12 @@ pub fn body(req: &LlmRequest) -> Value {
     if let Some(effort) = req.reasoning {
         b["reasoning"] = json!({ "effort": effort.as_str() });
     }
+    // The answer's cap, reasoning included: without it one answer's size and cost have no
+    // bound but the model's own, and a cut-off is never seen.
+    let thinking = req
+        .reasoning
+        .map_or(0, super::anthropic_body::thinking_budget);
+    b["max_output_tokens"] = json!(req.max_output_tokens.saturating_add(thinking));
     b
 }
 
@@ -335,5 +341,7 @@ mod tests {
         assert_eq!(b["tools"][0]["strict"], false);
         assert_eq!(b["reasoning"]["effort"], "high");
         assert_eq!(b["store"], false);
+        // The cap covers the answer and the high effort's reasoning.
+        assert_eq!(b["max_output_tokens"], 100 + 24_576);
     }
 }
