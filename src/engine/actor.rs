@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 mod boot;
 mod committer;
+pub(super) use committer::COMMIT_WAIT;
 
 pub(super) const SUPERVISOR: &str = "supervisor";
 /// How many events a slow subscriber may fall behind before it must resubscribe.
@@ -115,7 +116,7 @@ pub(crate) struct RunActor {
     pub(super) manual_retries: HashMap<TaskId, u32>,
     /// Finished tasks the git worker has not reported on yet: their dependents wait, so that
     /// a brief names the commit it builds on.
-    pub(super) committing: HashSet<TaskId>,
+    pub(super) committing: HashMap<TaskId, Instant>,
     /// Who wrote which file, for crediting a command with its own changes only.
     pub(super) files: super::gate::FileClock,
     /// complete_task calls waiting for their task's check command, by agent.

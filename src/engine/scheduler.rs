@@ -120,7 +120,13 @@ impl RunActor {
             .iter()
             .filter(|t| t.status == TaskStatus::Ready && !self.state.task_held(t))
             // A dependency's commit is on its way: the brief will name it.
-            .filter(|t| !t.depends_on.iter().any(|d| self.committing.contains(d)))
+            .filter(|t| {
+                !t.depends_on.iter().any(|d| {
+                    self.committing
+                        .get(d)
+                        .is_some_and(|since| since.elapsed() < super::actor::COMMIT_WAIT)
+                })
+            })
             .filter(|t| !self.live.values().any(|l| l.task.as_ref() == Some(&t.id)))
             .map(|t| t.id.clone())
             .collect();

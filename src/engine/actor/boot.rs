@@ -137,7 +137,7 @@ impl RunActor {
             manual_retries: HashMap::new(),
             checking: HashMap::new(),
             files: Default::default(),
-            committing: HashSet::new(),
+            committing: HashMap::new(),
             nudges: 0,
             told_settled: false,
             held_pause: false,

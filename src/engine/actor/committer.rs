@@ -8,6 +8,9 @@ use crate::engine::msg::{AgentMsg, Msg};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// How long a task waits for its dependencies' commits before it starts without them (a git
+/// that hangs must not stall the run).
+pub(in crate::engine) const COMMIT_WAIT: Duration = Duration::from_secs(30);
 /// How long the end of a run waits for the git worker's last commits.
 const GIT_DRAIN: Duration = Duration::from_secs(30);
 
@@ -114,7 +117,8 @@ impl RunActor {
             paths: t.artifacts.clone(),
         });
         if sent.is_ok() {
-            self.committing.insert(task.clone());
+            self.committing
+                .insert(task.clone(), std::time::Instant::now());
         }
     }
 }
