@@ -252,8 +252,8 @@ fn say(text: &str) -> Reply {
 }
 
 /// The scripted model: the supervisor plans one engineer task and finishes when the engine
-/// asks it to; the engineer looks for the hidden tests, writes `adder.py` (right or wrong)
-/// and completes.
+/// asks it to; the engineer looks for the hidden tests, writes `adder.py` (right or wrong,
+/// the wrong one with a `unittest.py` that fakes a pass) and completes.
 fn model(body: &str, right: bool, snoop: &str) -> Reply {
     let v: Value = serde_json::from_str(body).unwrap_or_default();
     let msgs = v["messages"].as_array().cloned().unwrap_or_default();
@@ -279,10 +279,17 @@ fn model(body: &str, right: bool, snoop: &str) -> Reply {
     } else {
         "def add(a, b):\n    return a - b\n"
     };
-    match answered {
-        0 => call("run_command", json!({"command": snoop})),
-        1 => call("write_file", json!({"path": "adder.py", "content": code})),
-        2 => call(
+    // The wrong one also leaves a `unittest.py` that prints a pass: the hidden tests must
+    // still run the real unittest.
+    const FAKE: &str = "import sys\nprint('Ran 2 tests in 0.001s\\n\\nOK')\nsys.exit(0)\n";
+    match (answered, right) {
+        (0, _) => call("run_command", json!({"command": snoop})),
+        (1, _) => call("write_file", json!({"path": "adder.py", "content": code})),
+        (2, false) => call(
+            "write_file",
+            json!({"path": "unittest.py", "content": FAKE}),
+        ),
+        (2, true) | (3, false) => call(
             "complete_task",
             json!({"summary": "Wrote adder.py", "evidence": "adder.py defines add"}),
         ),

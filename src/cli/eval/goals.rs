@@ -17,8 +17,12 @@ use std::path::{Path, PathBuf};
 
 /// Where the hidden tests go in the workspace, once the run has ended.
 pub const HIDDEN_DIR: &str = "eval_tests";
-/// What runs the hidden tests unless the goal says otherwise.
-pub const DEFAULT_TEST_COMMAND: &str = "python3 -m unittest discover -s eval_tests -v";
+/// What runs the hidden tests unless the goal says otherwise. Isolated (`-I`): the standard
+/// library comes before the workspace on `sys.path`, so a `unittest.py` (or any module named
+/// like one of the standard library's) that the model left in the workspace cannot stand in
+/// for the real one and fake a pass; the workspace is appended, so the tests still import the
+/// model's modules.
+pub const DEFAULT_TEST_COMMAND: &str = "python3 -I -c \"import sys, unittest; sys.path.append('.'); unittest.main(module=None, argv=['unittest', 'discover', '-s', 'eval_tests', '-v'])\"";
 const DEFAULT_TEST_TIMEOUT_S: u64 = 120;
 /// The most files one goal may hold (a guard against pointing SUITE at a home directory).
 const MAX_FILES: usize = 500;
