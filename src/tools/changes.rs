@@ -8,7 +8,9 @@
 //! ignored files (builds' and test runs' output is excluded by `ensure_repo`); each git call
 //! has a time limit and an output cap, and past either the command's changes are not recorded
 //! (the result says nothing wrong, the commit is only poorer). `.git` and `.macrohard/` never
-//! count. Another agent's write during the command is seen as the command's too.
+//! count. Another agent's write during the command is seen as the command's too, but not a
+//! commit made meanwhile (the engine's git worker committing another task's files): a file
+//! counts only when its stamp changed, whatever git status says of it.
 
 use super::FileChange;
 use super::git;
@@ -104,21 +106,34 @@ pub async fn snapshot(root: &Path) -> Option<Snapshot> {
     .ok()
 }
 
+/// The paths listed before and no longer, which either the command brought back to their
+/// committed content or a commit made meanwhile took in.
+fn unlisted<'a>(before: &'a Snapshot, after: &'a Snapshot) -> impl Iterator<Item = &'a String> {
+    before
+        .files
+        .keys()
+        .filter(|p| !after.files.contains_key(*p))
+}
+
 /// What changed between two snapshots: paths in order, and how many more there were than
-/// [`CHANGES_CAP`].
-fn changed(before: &Snapshot, after: &Snapshot) -> (Vec<String>, usize) {
+/// [`CHANGES_CAP`]. A path listed before changed only if its stamp did: a new status alone is
+/// git's doing (a file staged or committed meanwhile). `unlisted_now` stamps the paths listed
+/// before and no longer; one it misses counts as changed.
+fn changed(
+    before: &Snapshot,
+    after: &Snapshot,
+    unlisted_now: &BTreeMap<String, Stamp>,
+) -> (Vec<String>, usize) {
     let mut paths: Vec<String> = after
         .files
         .iter()
-        .filter(|(p, now)| before.files.get(*p) != Some(now))
+        .filter(|(p, (_, now))| before.files.get(*p).is_none_or(|(_, was)| was != now))
         .map(|(p, _)| p.clone())
         .collect();
-    // Back to the committed content: changed by the command too.
+    // Back to the committed content: changed by the command too, when it wrote the file.
     paths.extend(
-        before
-            .files
-            .keys()
-            .filter(|p| !after.files.contains_key(*p))
+        unlisted(before, after)
+            .filter(|p| unlisted_now.get(*p) != before.files.get(*p).map(|(_, s)| s))
             .cloned(),
     );
     paths.sort();
@@ -159,7 +174,19 @@ fn count_lines(path: &Path) -> u32 {
 /// lines where they are cheap to know: a new file's lines, and `git diff --numstat` for a
 /// committed file that was clean before. Also how many changes were left unrecorded.
 pub async fn changes(root: &Path, before: &Snapshot, after: &Snapshot) -> (Vec<FileChange>, usize) {
-    let (paths, more) = changed(before, after);
+    let gone: Vec<String> = unlisted(before, after).cloned().collect();
+    let r = root.to_owned();
+    let unlisted_now: BTreeMap<String, Stamp> = tokio::task::spawn_blocking(move || {
+        gone.into_iter()
+            .map(|p| {
+                let s = stamp(&r.join(&p));
+                (p, s)
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    let (paths, more) = changed(before, after, &unlisted_now);
     let was_clean: Vec<String> = paths
         .iter()
         .filter(|p| !before.files.contains_key(*p))
@@ -266,6 +293,85 @@ mod tests {
         // Nothing happened: nothing changed.
         let again = snapshot(&root).await.unwrap();
         assert!(changes(&root, &after, &again).await.0.is_empty());
+    }
+
+    /// Plain git in `root`, as the engine's git worker runs it.
+    fn git_in(root: &Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .current_dir(root)
+            .args([
+                "-c",
+                "user.name=worker",
+                "-c",
+                "user.email=worker@example.com",
+            ])
+            .args([
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "core.hooksPath=/dev/null",
+            ])
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    fn paths(list: &[FileChange]) -> Vec<&str> {
+        list.iter().map(|c| c.path.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_commit_made_while_a_command_runs_is_not_the_commands_change() {
+        let (_d, root) = repo().await;
+        // Another task's files, dirty when the command starts.
+        std::fs::write(root.join("kept.txt"), "a\nB\nc\n").unwrap();
+        std::fs::write(root.join("t1.txt"), "1\n").unwrap();
+        std::fs::remove_file(root.join("gone.txt")).unwrap();
+        std::fs::write(root.join("staged.txt"), "s\n").unwrap();
+        let before = snapshot(&root).await.unwrap();
+        // The git worker commits that task meanwhile (and stages a file of another); the
+        // command itself touches nothing.
+        git_in(
+            &root,
+            &["add", "-A", "--", "kept.txt", "t1.txt", "gone.txt"],
+        );
+        git_in(&root, &["commit", "-q", "-m", "T1: done"]);
+        git_in(&root, &["add", "--", "staged.txt"]);
+        let after = snapshot(&root).await.unwrap();
+        assert_eq!(after.files.keys().collect::<Vec<_>>(), ["staged.txt"]);
+        let (list, more) = changes(&root, &before, &after).await;
+        assert_eq!(paths(&list), Vec::<&str>::new());
+        assert_eq!(more, 0);
+    }
+
+    #[tokio::test]
+    async fn a_file_the_command_restores_to_its_committed_content_is_its_change() {
+        let (_d, root) = repo().await;
+        // The committed content, kept aside.
+        let saved = tempfile::tempdir().unwrap();
+        for f in ["kept.txt", "gone.txt"] {
+            std::fs::copy(root.join(f), saved.path().join(f)).unwrap();
+        }
+        // Same size as the committed content: only the times tell.
+        std::fs::write(root.join("kept.txt"), "a\nB\nc\n").unwrap();
+        std::fs::remove_file(root.join("gone.txt")).unwrap();
+        let before = snapshot(&root).await.unwrap();
+        // File times come from a coarse clock: let it tick.
+        std::thread::sleep(Duration::from_millis(50));
+        for f in ["kept.txt", "gone.txt"] {
+            let status = std::process::Command::new("cp")
+                .arg(saved.path().join(f))
+                .arg(root.join(f))
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let after = snapshot(&root).await.unwrap();
+        assert!(after.files.is_empty(), "{:?}", after.files);
+        let (list, _) = changes(&root, &before, &after).await;
+        assert_eq!(paths(&list), ["gone.txt", "kept.txt"]);
     }
 
     #[tokio::test]

@@ -2,9 +2,10 @@
 //! and a syntax check; when `old` is not there, with where the closest text is, and when it is
 //! there more than once, with where each occurrence is.
 
-use super::files::{read_text, syntax_note, write_checked};
+use super::files::{TEXT_CAP, Unread, megabytes, read_text, syntax_note, write_checked};
 use super::lines::numbered;
 use super::{ToolError, ToolOutput, Workspace};
+use std::borrow::Cow;
 
 /// Lines of context around a change.
 const CONTEXT: usize = 3;
@@ -15,6 +16,8 @@ const NAMED: usize = 10;
 /// The closest-match search compares at most this many windows and lines of `old`.
 const FUZZY_WINDOWS: usize = 20_000;
 const FUZZY_LINES: usize = 30;
+/// The whitespace-tolerant search compares at most this many lines in all.
+const LOOSE_LINES: usize = FUZZY_WINDOWS * FUZZY_LINES;
 /// How alike (0 to 1) the closest text must be to be shown.
 const ALIKE: f64 = 0.5;
 
@@ -54,11 +57,21 @@ pub fn edit_file(ws: &Workspace, rel: &str, old: &str, new: &str) -> Result<Tool
             "{rel} does not exist or is not a file; use write_file to create it"
         )));
     }
-    let text = read_text(&path).ok_or_else(|| {
-        ToolError::failed(format!(
-            "{rel} is not a UTF-8 text file; edit_file changes text only"
-        ))
-    })?;
+    let text = match read_text(&path, TEXT_CAP) {
+        Ok(text) => text,
+        Err(Unread::TooBig(size)) => {
+            return Err(ToolError::failed(format!(
+                "{rel} is {} MB, too large for edit_file (at most {} MB): nothing was changed; use run_command (sed, a script) instead",
+                megabytes(size),
+                TEXT_CAP >> 20
+            )));
+        }
+        Err(Unread::NotText) => {
+            return Err(ToolError::failed(format!(
+                "{rel} is not a UTF-8 text file; edit_file changes text only"
+            )));
+        }
+    };
     // A model copies lines without their carriage returns: in a CRLF file, match with them.
     let crlf = (text.contains("\r\n") && !text.contains(old) && !old.contains('\r'))
         .then(|| (old.replace('\n', "\r\n"), new.replace('\n', "\r\n")));
@@ -74,7 +87,7 @@ pub fn edit_file(ws: &Workspace, rel: &str, old: &str, new: &str) -> Result<Tool
         [] => Err(ToolError::failed(not_found(rel, &text, old))),
         [i] => {
             let edited = format!("{}{new}{}", &text[..*i], &text[i + old.len()..]);
-            let change = write_checked(ws, rel, &path, &text, &edited)?;
+            let change = write_checked(ws, rel, &path, Some(&text), &edited)?;
             let first = line_of(&edited, *i);
             let last = line_of(&edited, (i + new.len()).saturating_sub(1)).max(first);
             let mut out = format!(
@@ -113,9 +126,22 @@ pub fn edit_file(ws: &Workspace, rel: &str, old: &str, new: &str) -> Result<Tool
     }
 }
 
-/// Whitespace runs as one space, ends trimmed.
-fn squeeze(line: &str) -> String {
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Whitespace runs as one space, ends trimmed; borrowed when the line is like that already
+/// (most are), so that squeezing every line of a big file costs little.
+fn squeeze(line: &str) -> Cow<'_, str> {
+    // Whitespace only as single spaces between words.
+    let mut after_space = true;
+    let single = line.chars().all(|c| {
+        let space = c.is_whitespace();
+        let fits = !space || (c == ' ' && !after_space);
+        after_space = space;
+        fits
+    });
+    if line.is_empty() || (single && !after_space) {
+        Cow::Borrowed(line)
+    } else {
+        Cow::Owned(line.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
 }
 
 /// Why `old` was not found, and where the text most like it is.
@@ -131,8 +157,8 @@ fn not_found(rel: &str, text: &str, old: &str) -> String {
             "`old` was not found in {rel}: it carries the line numbers read_file shows (a number and a tab before each line); leave them out and copy only the text"
         );
     }
-    let lines: Vec<&str> = text.lines().collect();
-    let old_lines: Vec<String> = trim_blank(old).lines().map(squeeze).collect();
+    let lines: Vec<Cow<str>> = text.lines().map(squeeze).collect();
+    let old_lines: Vec<Cow<str>> = trim_blank(old).lines().map(squeeze).collect();
     if let Some(first) = loose_match(&lines, &old_lines) {
         let last = first + old_lines.len() - 1;
         return format!(
@@ -168,41 +194,98 @@ fn trim_blank(text: &str) -> &str {
 }
 
 /// The first line (1-based) where `old` occurs with other whitespace: its first line may be
-/// the end of a line, its last the start of one, the lines between whole.
-fn loose_match(lines: &[&str], old: &[String]) -> Option<usize> {
+/// the end of a line, its last the start of one, the lines between whole. `lines` and `old`
+/// are squeezed. A window is looked at only where its first line fits, and past
+/// [`LOOSE_LINES`] lines compared in all (a file of one line repeated) the search gives up.
+fn loose_match(lines: &[Cow<str>], old: &[Cow<str>]) -> Option<usize> {
     let k = old.len();
     if k == 0 || k > lines.len() {
         return None;
     }
-    (0..=lines.len() - k).find_map(|i| {
-        let window: Vec<String> = lines[i..i + k].iter().map(|l| squeeze(l)).collect();
-        let fits = if k == 1 {
-            !old[0].is_empty() && window[0].contains(&old[0])
-        } else {
-            window[0].ends_with(&old[0])
-                && window[k - 1].starts_with(&old[k - 1])
-                && window[1..k - 1] == old[1..k - 1]
-        };
-        fits.then_some(i + 1)
-    })
+    if k == 1 {
+        let old = old[0].as_ref();
+        return lines
+            .iter()
+            .position(|l| !old.is_empty() && l.contains(old))
+            .map(|i| i + 1);
+    }
+    let mut budget = LOOSE_LINES;
+    for i in 0..=lines.len() - k {
+        if !lines[i].ends_with(old[0].as_ref()) {
+            continue;
+        }
+        let mut j = 1;
+        while j < k - 1 && lines[i + j] == old[j] {
+            j += 1;
+        }
+        budget = budget.checked_sub(j)?;
+        if j == k - 1 && lines[i + j].starts_with(old[j].as_ref()) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// A line's letter pairs (whitespace left out), sorted: what the Sørensen–Dice likeness of
+/// two lines is computed from, made once per line rather than once per comparison.
+struct Pairs {
+    letters: String,
+    pairs: Vec<(char, char)>,
+}
+
+impl Pairs {
+    fn of(line: &str) -> Self {
+        let letters: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        let chars: Vec<char> = letters.chars().collect();
+        let mut pairs: Vec<(char, char)> = chars.windows(2).map(|w| (w[0], w[1])).collect();
+        pairs.sort_unstable();
+        Pairs { letters, pairs }
+    }
+
+    /// Twice the pairs both lines have over all their pairs: 1 for the same letters, 0 for
+    /// nothing in common.
+    fn alike(&self, other: &Pairs) -> f64 {
+        if self.letters == other.letters {
+            return 1.0;
+        }
+        let (a, b) = (&self.pairs, &other.pairs);
+        if a.is_empty() || b.is_empty() {
+            return 0.0;
+        }
+        let (mut i, mut j, mut shared) = (0, 0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    shared += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        (2 * shared) as f64 / (a.len() + b.len()) as f64
+    }
 }
 
 /// The window of the file most like `old`, line by line: its first line (1-based) and how
-/// alike it is, when alike enough.
-fn closest(lines: &[&str], old: &[String]) -> Option<(usize, f64)> {
+/// alike it is, when alike enough. At most [`FUZZY_WINDOWS`] windows of [`FUZZY_LINES`].
+fn closest(lines: &[Cow<str>], old: &[Cow<str>]) -> Option<(usize, f64)> {
     let k = old.len().clamp(1, FUZZY_LINES);
     if lines.is_empty() || old.is_empty() {
         return None;
     }
-    let squeezed: Vec<String> = lines.iter().map(|l| squeeze(l)).collect();
-    let windows = squeezed.len().saturating_sub(k) + 1;
+    let windows = (lines.len().saturating_sub(k) + 1).min(FUZZY_WINDOWS);
+    let old: Vec<Pairs> = old.iter().take(k).map(|l| Pairs::of(l)).collect();
+    let lines: Vec<Pairs> = lines
+        .iter()
+        .take(windows + k - 1)
+        .map(|l| Pairs::of(l))
+        .collect();
     let mut best: Option<(usize, f64)> = None;
-    for i in 0..windows.min(FUZZY_WINDOWS) {
-        let n = k.min(squeezed.len() - i);
-        let score: f64 = (0..n)
-            .map(|j| strsim::sorensen_dice(&squeezed[i + j], &old[j]))
-            .sum::<f64>()
-            / k as f64;
+    for i in 0..windows {
+        let n = k.min(lines.len() - i);
+        let score: f64 = (0..n).map(|j| lines[i + j].alike(&old[j])).sum::<f64>() / k as f64;
         if best.is_none_or(|(_, b)| score > b) {
             best = Some((i + 1, score));
         }
@@ -311,6 +394,89 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(ws.root().join("w.txt")).unwrap(),
             "1\r\n2\r\nthree\r\n"
+        );
+    }
+
+    #[test]
+    fn a_long_old_not_found_in_a_big_file_is_answered_quickly_with_a_hint() {
+        // A million lines alike, and 4,000 lines of `old` that fit everywhere with other
+        // indentation but for their last: each window would be looked at whole.
+        let (_d, ws) = ws_with("big.txt", &"x=1\n".repeat(1_000_000));
+        let old = format!("{}y=2\n", "  x=1\n".repeat(3_999));
+        let started = std::time::Instant::now();
+        let e = err(edit_file(&ws, "big.txt", &old, "z"));
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        assert!(
+            e.contains("most similar text (100% alike) is at lines 1-4000:"),
+            "{e}"
+        );
+        // A million lines all different, none like `old`: one look at each line.
+        let text: String = (0..1_000_000).map(|i| format!("line {i}\n")).collect();
+        let old: String = (0..4_000).map(|i| format!("  other {i}\n")).collect();
+        let started = std::time::Instant::now();
+        let e = not_found("big.txt", &text, &old);
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        assert!(e.contains("`old` was not found in big.txt"), "{e}");
+    }
+
+    #[test]
+    fn a_loose_match_is_still_found_in_a_big_file_and_lines_are_squeezed() {
+        let mut text = "x=1\n".repeat(200_000);
+        text.push_str("fn f() {\n\tlet a  = 1;\n\n\treturn a;\n}\n");
+        let (_d, ws) = ws_with("big.rs", &text);
+        let e = err(edit_file(
+            &ws,
+            "big.rs",
+            "fn f() {\n    let a = 1;\n\n    return a;",
+            "z",
+        ));
+        assert!(
+            e.contains("lines 200001-200004 hold it with other whitespace"),
+            "{e}"
+        );
+        assert_eq!(squeeze("a b"), "a b");
+        assert!(matches!(squeeze("a b"), Cow::Borrowed(_)));
+        assert_eq!(squeeze(""), "");
+        assert_eq!(squeeze(" \t "), "");
+        assert_eq!(squeeze("\ta  b \r"), "a b");
+        assert_eq!(squeeze("a\u{a0}b"), "a b");
+        let alike = |a: &str, b: &str| Pairs::of(a).alike(&Pairs::of(b));
+        assert_eq!(alike("ferris", "ferris"), 1.0);
+        assert_eq!(alike("fe rris", "ferris"), 1.0);
+        assert_eq!(alike("feris", "ferris"), 8.0 / 9.0);
+        assert_eq!(alike("french", "quebec"), 0.0);
+        assert_eq!(alike("", "a"), 0.0);
+        assert_eq!(alike("aaaa", "aa"), 0.5);
+    }
+
+    #[test]
+    fn an_edit_of_a_file_over_the_cap_is_refused_without_reading_it() {
+        let (_d, ws) = ws_with("small.txt", "");
+        // Sparse: 5 GB that would take seconds and gigabytes to read.
+        let file = std::fs::File::create(ws.root().join("huge.log")).unwrap();
+        file.set_len(5 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let e = err(edit_file(&ws, "huge.log", "a", "b"));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            e.contains("huge.log is 5120.0 MB, too large for edit_file (at most 4 MB)"),
+            "{e}"
+        );
+        assert!(e.contains("use run_command (sed, a script) instead"), "{e}");
+        // Just over the cap.
+        let text = format!("{}\nend\n", "a".repeat(TEXT_CAP as usize));
+        std::fs::write(ws.root().join("over.txt"), &text).unwrap();
+        let e = err(edit_file(&ws, "over.txt", "end", "fin"));
+        assert!(e.contains("too large for edit_file"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(ws.root().join("over.txt")).unwrap(),
+            text
         );
     }
 

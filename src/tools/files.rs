@@ -3,9 +3,17 @@
 
 use super::{FileChange, ToolError, ToolOutput, Workspace};
 use std::path::Path;
+use std::time::Duration;
 
 const LIST_CAP: usize = 500;
 const SEARCH_CAP: usize = 200;
+/// The largest file the tools read whole: edit_file changes, write_file compares with what
+/// replaces it, search_files searches (the syntax check's limit too). A bigger one, say a
+/// log a command left, is for run_command.
+pub(super) const TEXT_CAP: u64 = 4 << 20;
+/// How long counting the lines a write added and removed may take; past it the counts are
+/// those of a coarser diff.
+const DIFF_DEADLINE: Duration = Duration::from_secs(1);
 /// Folders list and search skip: the repository, the tools' own files (saved command output)
 /// and build or package output.
 const SKIPPED_DIRS: [&str; 5] = [
@@ -20,9 +28,11 @@ fn io_err(what: &str, rel: &str, e: std::io::Error) -> ToolError {
     ToolError::failed(format!("cannot {what} {rel}: {e}"))
 }
 
-/// Counts added and removed lines between two texts.
+/// Counts added and removed lines between two texts, in [`DIFF_DEADLINE`] at most.
 pub fn diffstat(old: &str, new: &str) -> (u32, u32) {
-    let diff = similar::TextDiff::from_lines(old, new);
+    let diff = similar::TextDiff::configure()
+        .timeout(DIFF_DEADLINE)
+        .diff_lines(old, new);
     let (mut added, mut removed) = (0u32, 0u32);
     for change in diff.iter_all_changes() {
         match change.tag() {
@@ -34,19 +44,27 @@ pub fn diffstat(old: &str, new: &str) -> (u32, u32) {
     (added, removed)
 }
 
-/// Writes `content` to `path` (making its folders) and records the change against `old`.
+/// Writes `content` to `path` (making its folders) and records the change against `old`;
+/// against nothing known (`None`: a file too big to read), every line of `content` counts as
+/// added and none as removed.
 pub(super) fn write_checked(
     ws: &Workspace,
     rel: &str,
     path: &Path,
-    old: &str,
+    old: Option<&str>,
     content: &str,
 ) -> Result<FileChange, ToolError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_err("create the folder for", rel, e))?;
     }
     std::fs::write(path, content).map_err(|e| io_err("write", rel, e))?;
-    let (added, removed) = diffstat(old, content);
+    let (added, removed) = match old {
+        Some(old) => diffstat(old, content),
+        None => (
+            u32::try_from(content.lines().count()).unwrap_or(u32::MAX),
+            0,
+        ),
+    };
     Ok(FileChange {
         path: ws.relative(path),
         added,
@@ -74,18 +92,29 @@ pub fn write_file(ws: &Workspace, rel: &str, content: &str) -> Result<ToolOutput
             "{rel} is a folder; give a file path"
         )));
     }
-    let old = read_text(&path).unwrap_or_default();
-    let change = write_checked(ws, rel, &path, &old, content)?;
+    // The file replaced, to count the lines removed; one too big is not read, nor compared.
+    let (old, too_big) = match read_text(&path, TEXT_CAP) {
+        Ok(old) => (Some(old), None),
+        Err(Unread::TooBig(size)) => (None, Some(size)),
+        Err(Unread::NotText) => (Some(String::new()), None),
+    };
+    let change = write_checked(ws, rel, &path, old.as_deref(), content)?;
     let lines = match content.lines().count() {
         1 => "1 line".to_owned(),
         n => format!("{n} lines"),
     };
+    let counts = match too_big {
+        None => format!("+{} -{}", change.added, change.removed),
+        Some(size) => format!(
+            "+{}; it replaced a file of {} MB, too large to compare, so the lines removed are not counted",
+            change.added,
+            megabytes(size)
+        ),
+    };
     let mut text = format!(
-        "wrote {} ({} bytes, {lines}, +{} -{})",
+        "wrote {} ({} bytes, {lines}, {counts})",
         change.path,
         content.len(),
-        change.added,
-        change.removed
     );
     if let Some(note) = syntax_note(&change.path, content, (1, 0)) {
         text.push('\n');
@@ -98,14 +127,29 @@ pub fn write_file(ws: &Workspace, rel: &str, content: &str) -> Result<ToolOutput
     })
 }
 
-/// The text of a regular file; `None` for anything else (a FIFO a command left is never
-/// opened for a blocking read) or a file that is not UTF-8.
-pub(super) fn read_text(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let mut file = super::read::open_regular(path, "").ok()?;
-    let mut text = String::new();
-    file.read_to_string(&mut text).ok()?;
-    Some(text)
+/// Why [`read_text`] gave no text.
+#[derive(Debug, PartialEq)]
+pub(super) enum Unread {
+    /// The file is larger than the cap: its size (at least), and it was not read.
+    TooBig(u64),
+    /// Not a regular file (a FIFO a command left is never opened for a blocking read), not
+    /// UTF-8, missing or unreadable.
+    NotText,
+}
+
+/// The text of a regular file of at most `cap` bytes: a bigger one is not read (at most
+/// `cap + 1` bytes when it grows while it is read), whatever its size.
+pub(super) fn read_text(path: &Path, cap: u64) -> Result<String, Unread> {
+    match crate::fsread::read_bytes(path, cap) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| Unread::NotText),
+        Err(crate::fsread::ReadError::TooLarge { size, .. }) => Err(Unread::TooBig(size)),
+        Err(_) => Err(Unread::NotText),
+    }
+}
+
+/// A size in MB (of 2^20 bytes), for a message.
+pub(super) fn megabytes(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1u64 << 20) as f64)
 }
 
 fn walk(ws: &Workspace, dir: &Path, out: &mut Vec<String>, cap: usize) {
@@ -167,10 +211,16 @@ pub fn search_files(ws: &Workspace, pattern: &str, rel: &str) -> Result<ToolOutp
         files.push(ws.relative(&root));
     }
     let mut hits = Vec::new();
+    let mut too_big = 0;
     for f in files.iter().filter(|f| !f.ends_with('/')) {
         let Ok(path) = ws.resolve(f) else { continue };
-        let Some(text) = read_text(&path) else {
-            continue;
+        let text = match read_text(&path, TEXT_CAP) {
+            Ok(text) => text,
+            Err(Unread::TooBig(_)) => {
+                too_big += 1;
+                continue;
+            }
+            Err(Unread::NotText) => continue,
         };
         for (n, line) in text.lines().enumerate() {
             if re.is_match(line) {
@@ -182,11 +232,18 @@ pub fn search_files(ws: &Workspace, pattern: &str, rel: &str) -> Result<ToolOutp
             }
         }
     }
-    Ok(ToolOutput::ok(if hits.is_empty() {
+    let mut text = if hits.is_empty() {
         "no matches".to_owned()
     } else {
         hits.join("\n")
-    }))
+    };
+    if too_big > 0 {
+        text.push_str(&format!(
+            "\n[{too_big} file(s) over {} MB not searched; search them with run_command (grep)]",
+            TEXT_CAP >> 20
+        ));
+    }
+    Ok(ToolOutput::ok(text))
 }
 
 #[cfg(test)]
@@ -251,6 +308,51 @@ mod tests {
         );
         let w = write_file(&ws, "ok.json", "{}").unwrap();
         assert_eq!(w.text, "wrote ok.json (2 bytes, 1 line, +1 -0)");
+    }
+
+    #[test]
+    fn writing_over_a_file_too_big_to_read_does_not_read_nor_compare_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path()).unwrap();
+        // Sparse: 5 GB that would take seconds and gigabytes to read and diff.
+        let file = std::fs::File::create(ws.root().join("huge.log")).unwrap();
+        file.set_len(5 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let w = write_file(&ws, "huge.log", "one\ntwo\n").unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            w.text,
+            "wrote huge.log (8 bytes, 2 lines, +2; it replaced a file of 5120.0 MB, too large to compare, so the lines removed are not counted)"
+        );
+        assert_eq!((w.changes[0].added, w.changes[0].removed), (2, 0));
+        assert_eq!(
+            std::fs::read_to_string(ws.root().join("huge.log")).unwrap(),
+            "one\ntwo\n"
+        );
+        // Search leaves such a file out, and says so.
+        file.set_len(5 << 30).unwrap();
+        std::fs::write(ws.root().join("a.txt"), "two\n").unwrap();
+        assert_eq!(
+            search_files(&ws, "two", ".").unwrap().text,
+            "a.txt:1: two\n[1 file(s) over 4 MB not searched; search them with run_command (grep)]"
+        );
+    }
+
+    #[test]
+    fn counting_the_lines_of_a_write_has_a_deadline() {
+        // Nothing in common: the exact diff is quadratic.
+        let old: String = (0..200_000).map(|i| format!("a{i}\n")).collect();
+        let new: String = (0..200_000).map(|i| format!("b{i}\n")).collect();
+        let started = std::time::Instant::now();
+        let (added, removed) = diffstat(&old, &new);
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+        assert_eq!((added, removed), (200_000, 200_000));
+        assert_eq!(diffstat("a\nb\nc\n", "a\nB\nc\nd\n"), (2, 1));
     }
 
     #[test]
