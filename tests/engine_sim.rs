@@ -106,3 +106,64 @@ async fn the_simulated_company_builds_a_working_project() {
     assert_eq!(folded.status, RunStatus::Completed);
     assert_eq!(folded.tasks_done(), state.tasks_done());
 }
+
+/// With a single attempt per task, the store task's first failure is a failure for good: the
+/// simulated supervisor retries it with guidance built from the failure, and the run completes
+/// without asking anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_supervisor_repairs_a_task_that_failed_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("workspaces"));
+    config.auto_approve = Some(person());
+    config.max_attempts = 1;
+    let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
+    let new = NewRun {
+        goal: "Build a command-line todo app".into(),
+        workspace: None,
+        seed: 7,
+        by: person(),
+    };
+    let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
+        .await
+        .unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(120), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    let core = state
+        .tasks
+        .iter()
+        .find(|t| t.title.contains("store"))
+        .unwrap();
+    assert_eq!(core.attempts, 2);
+    assert_eq!(core.guidance.len(), 1);
+    assert!(
+        core.guidance[0].starts_with("The last attempt failed: "),
+        "{}",
+        core.guidance[0]
+    );
+    let records: Vec<_> = store
+        .events(state.id().unwrap(), 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(records.iter().any(|r| matches!(
+        &r.event,
+        Event::TaskRetried { by, .. } if by.as_str() == "supervisor"
+    )));
+    assert!(
+        !records.iter().any(|r| matches!(
+            &r.event,
+            Event::ApprovalRequested { tool, .. } if tool == "ask_human"
+        )),
+        "nobody was asked"
+    );
+}

@@ -1,5 +1,6 @@
-//! The simulated supervisor: plans the project for the goal, keeps an eye on the graph, asks a
-//! person when a task cannot be finished, and ends the run when everything is done.
+//! The simulated supervisor: plans the project for the goal, keeps an eye on the graph, retries
+//! a task that failed for good once with guidance from its failure (and asks a person when that
+//! fails too), and ends the run when everything is done.
 
 use super::phrases::{self, pick};
 use super::project::App;
@@ -111,13 +112,28 @@ pub fn respond(req: &LlmRequest) -> Turn {
     }
     let asked = conv.last_results().iter().any(|r| r.tool == "ask_human");
     if let Some(failed) = ctx.plan.iter().find(|t| t.status == TaskStatus::Failed) {
+        let why = failed
+            .failures
+            .last()
+            .map(String::as_str)
+            .unwrap_or("no reason given");
+        let why: String = why.lines().next().unwrap_or("").chars().take(160).collect();
+        // The plan is right and the attempt went wrong: one more, told what failed. Only when
+        // that fails too does a person decide.
+        if !conv.called_on("retry_task", failed.id.as_str()) {
+            return Turn::think(format!(
+                "{heard}{} failed for good after {} attempts ({why}). The task itself is right; the attempts went wrong. One more attempt, starting from that error.",
+                failed.id, failed.attempt
+            ))
+            .call(
+                "retry_task",
+                json!({
+                    "task": failed.id,
+                    "guidance": format!("The last attempt failed: {why}. Reproduce that failure with the narrowest test first, fix its cause, then run the whole suite before you complete."),
+                }),
+            );
+        }
         if !asked {
-            let why = failed
-                .failures
-                .last()
-                .map(String::as_str)
-                .unwrap_or("no reason given");
-            let why: String = why.lines().next().unwrap_or("").chars().take(160).collect();
             return Turn::think(format!(
                 "{heard}{} failed after {} attempts ({why}). I will not burn more budget guessing; a person should decide.",
                 failed.id, failed.attempt

@@ -95,6 +95,17 @@ impl<'a> Conversation<'a> {
             .find(|s| s.tool == "run_command")
     }
 
+    /// Whether the agent has called `tool` on `task` (its `task` argument) in this
+    /// conversation.
+    pub fn called_on(&self, tool: &str, task: &str) -> bool {
+        self.request
+            .messages
+            .iter()
+            .filter(|m| m.role == MessageRole::Assistant)
+            .flat_map(|m| &m.tool_calls)
+            .any(|c| c.name == tool && c.arguments["task"] == task)
+    }
+
     /// Whether a person has written to the agent at any point of this conversation.
     pub fn heard_anyone(&self) -> bool {
         self.request
