@@ -346,8 +346,22 @@ pub fn commit_task(root: &Path, t: &TaskCommit) -> Result<Option<String>, String
         "--no-ext-diff",
         "--no-textconv",
     ]);
-    if staged.status().map_err(|e| e.to_string())?.success() {
-        return Ok(None);
+    // Exit 0: nothing staged; 1: something is. Anything else is an error, said in the log,
+    // never printed on the terminal the control room draws on.
+    let checked = staged
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    match checked.status.code() {
+        Some(0) => return Ok(None),
+        Some(1) => {}
+        _ => {
+            let err = String::from_utf8_lossy(&checked.stderr);
+            return Err(format!(
+                "git diff --cached: {}",
+                err.lines().next().unwrap_or("failed")
+            ));
+        }
     }
     let mut message = format!("{}: {}\n\n{}\n\n", t.task, t.title, t.summary.trim());
     message.push_str(&format!(
