@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// A repository whose config, hooks and attributes were written by an attacker: every
