@@ -140,11 +140,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
     }
     if !t.artifacts.is_empty() {
         lines.push(Line::styled("Files changed:", theme.title));
-        lines.extend(
-            t.artifacts
-                .iter()
-                .map(|a| Line::styled(visible(format!("  {a}")), theme.base)),
-        );
+        lines.extend(t.artifacts.iter().map(|a| {
+            let counts = t
+                .diffstat
+                .get(a)
+                .map(|c| format!("  +{} -{}", c.added, c.removed))
+                .unwrap_or_default();
+            Line::from(vec![
+                Span::styled(visible(format!("  {a}")), theme.base),
+                Span::styled(counts, theme.dim),
+            ])
+        }));
     }
     if let Some(tr) = t.agent.as_ref().and_then(|a| app.view.transcripts.get(a)) {
         lines.push(Line::styled(
