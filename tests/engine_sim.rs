@@ -16,12 +16,16 @@ fn person() -> Actor {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_simulated_company_builds_a_working_project() {
+/// Builds the todo app on the simulated company at full speed, every request approved, and
+/// checks the run completed. The temporary directory lives as long as the returned guard.
+async fn todo_app(
+    tweak: impl FnOnce(&mut EngineConfig),
+) -> (tempfile::TempDir, Store, macrohard::domain::RunState) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
     let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("workspaces"));
     config.auto_approve = Some(person());
+    tweak(&mut config);
     let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
     let new = NewRun {
         goal: "Build a command-line todo app".into(),
@@ -43,6 +47,12 @@ async fn the_simulated_company_builds_a_working_project() {
         "{}",
         state.status_reason
     );
+    (dir, store, state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_company_builds_a_working_project() {
+    let (_dir, store, state) = todo_app(|_| {}).await;
     assert!(state.tasks.len() >= 6);
     assert!(state.tasks.iter().all(|t| t.status == TaskStatus::Done));
     let roles: std::collections::HashSet<&str> =
@@ -112,32 +122,7 @@ async fn the_simulated_company_builds_a_working_project() {
 /// without asking anyone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulated_supervisor_repairs_a_task_that_failed_for_good() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("store")).unwrap();
-    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("workspaces"));
-    config.auto_approve = Some(person());
-    config.max_attempts = 1;
-    let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
-    let new = NewRun {
-        goal: "Build a command-line todo app".into(),
-        workspace: None,
-        seed: 7,
-        by: person(),
-    };
-    let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
-        .await
-        .unwrap();
-    let state = tokio::time::timeout(Duration::from_secs(120), engine.join)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        state.status,
-        RunStatus::Completed,
-        "{}",
-        state.status_reason
-    );
+    let (_dir, store, state) = todo_app(|c| c.max_attempts = 1).await;
     let core = state
         .tasks
         .iter()

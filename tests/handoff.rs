@@ -139,12 +139,7 @@ async fn the_engineers_brief_carries_the_architects_artifacts_and_the_environmen
         .unwrap();
     })
     .await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let sha = done
         .records
         .iter()

@@ -7,7 +7,7 @@
 mod common;
 
 use common::scripted::{all_done, run, step};
-use macrohard::domain::{Event, RunStatus};
+use macrohard::domain::Event;
 use macrohard::llm::LlmRequest;
 use macrohard::llm::sim::Turn;
 use macrohard::tools::sandbox;
@@ -99,12 +99,7 @@ grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|CapInh|NoNewPrivs)' /proc/self/status | s
     );
     let goal = format!("Probe the sandbox\n{script}");
     let done = run(dir.path(), ws.clone(), &goal, hostile_company, |_| {}).await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let output = done
         .records
         .iter()

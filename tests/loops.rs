@@ -6,7 +6,7 @@
 mod common;
 
 use common::scripted::{all_done, run, step};
-use macrohard::domain::{AgentStatus, Event, RunStatus};
+use macrohard::domain::{AgentStatus, Event};
 use macrohard::llm::LlmRequest;
 use macrohard::llm::sim::Turn;
 use serde_json::json;
@@ -59,12 +59,7 @@ fn reread(req: &LlmRequest) -> Turn {
 async fn test_driven_work_is_never_taken_for_a_loop() {
     let dir = tempfile::tempdir().unwrap();
     let done = run(dir.path(), dir.path().join("ws"), "tdd", test_first, |_| {}).await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let tests = done
         .records
         .iter()

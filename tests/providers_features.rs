@@ -9,7 +9,6 @@ use common::llm_server::{DONE, Reply, an, company, oa, start};
 use macrohard::domain::{Effort, Event, RoleChoice, Usage};
 use macrohard::llm::anthropic::Anthropic;
 use macrohard::llm::openai::OpenAi;
-use macrohard::llm::responses::Responses;
 use macrohard::llm::{
     Endpoint, LlmError, LlmRequest, Message, Provider, Secret, StopReason, StreamEvent, Thinking,
     ToolDef,
@@ -219,7 +218,7 @@ fn responses_stream() -> Vec<String> {
 #[tokio::test]
 async fn the_responses_api_streams_text_reasoning_calls_and_usage() {
     let s = start(|_, _| Reply::Sse(responses_stream())).await;
-    let p = Responses::new(endpoint(&s.url, "gpt-5")).unwrap();
+    let p = OpenAi::responses(endpoint(&s.url, "gpt-5")).unwrap();
     let mut req = request(Some(Effort::Low));
     req.messages.push(Message::assistant(
         "",
@@ -296,7 +295,7 @@ async fn the_responses_api_reports_cut_off_output_and_errors() {
         }
     })
     .await;
-    let p = Responses::new(endpoint(&s.url, "gpt-5")).unwrap();
+    let p = OpenAi::responses(endpoint(&s.url, "gpt-5")).unwrap();
     let (events, err) = collect(&p, request(None)).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(done(&events), Some(&StopReason::MaxTokens));

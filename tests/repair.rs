@@ -90,12 +90,7 @@ async fn a_task_failed_for_good_is_replaced_and_the_run_completes_without_a_pers
         },
     )
     .await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let t1 = done.state.task(&TaskId::from("T1")).unwrap();
     assert_eq!(t1.status, TaskStatus::Cancelled);
     assert_eq!(t1.replaced_by, Some(TaskId::from("T3")));
@@ -185,12 +180,7 @@ async fn a_retry_carries_the_supervisors_guidance_and_a_cancelled_task_lets_the_
         c.max_attempts = 1;
     })
     .await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let t1 = done.state.task(&TaskId::from("T1")).unwrap();
     assert_eq!(t1.status, TaskStatus::Done);
     assert_eq!(t1.attempts, 2);
@@ -258,12 +248,7 @@ async fn a_false_completion_is_refused_by_the_tasks_check() {
         |_| {},
     )
     .await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let checks: Vec<(bool, String)> = done
         .records
         .iter()
@@ -338,12 +323,7 @@ fn batching(req: &LlmRequest) -> Turn {
 async fn a_complete_task_batched_behind_other_calls_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let done = run(dir.path(), dir.path().join("ws"), "batch", batching, |_| {}).await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let finishes: Vec<(bool, String)> = done
         .records
         .iter()
@@ -408,12 +388,7 @@ async fn plan_repair_refuses_workers_cycles_and_unknown_tasks() {
         |_| {},
     )
     .await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let outputs: Vec<String> = done
         .records
         .iter()
@@ -494,12 +469,7 @@ async fn a_check_command_passes_the_policy_and_runs_in_the_sandbox() {
         },
     )
     .await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     assert!(
         !dir.path().join("escaped.txt").exists(),
         "the check could not write outside the workspace"
@@ -594,12 +564,7 @@ async fn retrying_a_task_whose_dependency_failed_is_refused_with_the_way_out() {
         },
     )
     .await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let refusal = done
         .records
         .iter()

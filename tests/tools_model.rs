@@ -9,7 +9,7 @@
 mod common;
 
 use common::scripted::{all_done, run, step};
-use macrohard::domain::{Event, EventRecord, RunStatus};
+use macrohard::domain::{Event, EventRecord};
 use macrohard::llm::sim::Turn;
 use macrohard::llm::{LlmRequest, MessageRole};
 use serde_json::json;
@@ -147,12 +147,7 @@ fn git(ws: &Path, args: &[&str]) -> String {
 async fn a_scripted_model_reads_by_lines_edits_with_hints_and_commits_what_commands_made() {
     let dir = tempfile::tempdir().unwrap();
     let done = run(dir.path(), dir.path().join("ws"), "numbers", model, |_| {}).await;
-    assert_eq!(
-        done.state.status,
-        RunStatus::Completed,
-        "{}",
-        done.state.status_reason
-    );
+    done.assert_completed();
     let results = results(&done.records);
     let of = |tool: &str, n: usize| -> (bool, String) {
         let (_, ok, text) = results

@@ -6,7 +6,6 @@
 use super::config::{Api, Config, ConfigError, ProviderSection};
 use crate::llm::anthropic::{Anthropic, DEFAULT_VERSION};
 use crate::llm::openai::OpenAi;
-use crate::llm::responses::Responses;
 use crate::llm::sim::{SimProvider, SimSpeed};
 use crate::llm::{Endpoint, Provider, Providers, Secret};
 use std::collections::BTreeMap;
@@ -320,7 +319,7 @@ pub fn build(config: &Config, resolved: Resolved) -> Result<Arc<dyn Provider>, C
     }
     let built: Arc<dyn Provider> = match r.kind {
         Kind::OpenAi if r.api == Api::Responses => {
-            Arc::new(Responses::new(r.endpoint).map_err(|e| ConfigError(e.to_string()))?)
+            Arc::new(OpenAi::responses(r.endpoint).map_err(|e| ConfigError(e.to_string()))?)
         }
         Kind::OpenAi => Arc::new(OpenAi::new(r.endpoint).map_err(|e| ConfigError(e.to_string()))?),
         Kind::Anthropic => Arc::new(

@@ -256,25 +256,7 @@ impl RunActor {
             Msg::Agent(AgentMsg::Boundary { agent, idle, reply }) => {
                 self.on_boundary(agent, idle, reply)
             }
-            Msg::Agent(AgentMsg::Tool {
-                agent,
-                task,
-                name,
-                args,
-                parsed,
-                from,
-                reply,
-            }) => self.on_tool(
-                super::gate::ToolAsk {
-                    agent,
-                    task,
-                    name,
-                    args,
-                    parsed,
-                    from,
-                },
-                reply,
-            ),
+            Msg::Agent(AgentMsg::Tool { ask, reply }) => self.on_tool(ask, reply),
             Msg::Agent(AgentMsg::Checked {
                 agent,
                 call,

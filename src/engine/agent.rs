@@ -2,7 +2,7 @@
 //! boundary whether to go on. It never writes events itself; it sends them to the engine.
 
 use super::deltas::Coalescer;
-use super::msg::{AgentMsg, CallFrom, Go, Msg, Outcome, StepStop, Verdict};
+use super::msg::{AgentMsg, CallFrom, Go, Msg, Outcome, StepStop, ToolAsk, Verdict};
 use crate::domain::{AgentId, DeltaKind, Event, LogLevel, TaskId, Usage};
 use crate::llm::context::{self, HIGH_WATER, TARGET};
 use crate::llm::pricing::Prices;
@@ -397,20 +397,10 @@ impl AgentLoop {
         let mut ended = false;
         for (i, call) in calls.into_iter().enumerate() {
             let parsed = ToolCall::parse(&call.name, &call.arguments);
-            let (agent, task) = (self.agent.clone(), self.task.clone());
-            let (name, args) = (call.name.clone(), call.arguments.clone());
+            let from = CallFrom::Model { batched: i > 0 };
             let verdict = self
-                .ask(|reply| AgentMsg::Tool {
-                    agent,
-                    task,
-                    name,
-                    args,
-                    parsed: parsed.clone(),
-                    from: CallFrom::Model { batched: i > 0 },
-                    reply,
-                })
-                .await
-                .ok_or(())?;
+                .ask_tool(&call.name, call.arguments.clone(), parsed.clone(), from)
+                .await?;
             let verdict = match verdict {
                 Verdict::Check { call, command } => self.check(call, command).await?,
                 v => v,
@@ -423,30 +413,10 @@ impl AgentLoop {
                 Verdict::Check { .. } => "error: the check did not run".to_owned(),
                 Verdict::Run { call: id, network } => {
                     let Ok(tool_call) = parsed else { continue };
-                    let started = Instant::now();
-                    // A decided tool call runs to its end even when the run is paused now;
-                    // only stopping the task (or the engine) cuts it short.
-                    let cancel = self.cancel.child_token();
-                    let task_cancel = self.cancel.clone();
-                    let result = tokio::select! {
-                        r = self.workspace.execute(&tool_call, network, &cancel) => r,
-                        () = task_cancel.cancelled() => { cancel.cancel(); return Err(()) }
-                    };
-                    let text = match &result {
-                        Ok(out) => out.text.clone(),
+                    match self.run_allowed(id, &tool_call, network).await? {
+                        Ok(out) => out.text,
                         Err(e) => format!("error: {e}"),
-                    };
-                    let duration_ms = started.elapsed().as_millis() as u64;
-                    let (agent, task) = (self.agent.clone(), self.task.clone());
-                    self.send(AgentMsg::ToolDone {
-                        agent,
-                        task,
-                        call: id,
-                        result,
-                        duration_ms,
-                    })
-                    .await?;
-                    text
+                    }
                 }
             };
             self.messages.push(Message::tool(call.id, result_text));
@@ -457,44 +427,67 @@ impl AgentLoop {
         Ok(ended)
     }
 
+    /// Asks the engine whether (and as which call) a tool call may run.
+    async fn ask_tool(
+        &mut self,
+        name: &str,
+        args: serde_json::Value,
+        parsed: Result<ToolCall, crate::tools::ToolError>,
+        from: CallFrom,
+    ) -> Result<Verdict, ()> {
+        let ask = ToolAsk {
+            agent: self.agent.clone(),
+            task: self.task.clone(),
+            name: name.to_owned(),
+            args,
+            parsed,
+            from,
+        };
+        self.ask(|reply| AgentMsg::Tool { ask, reply })
+            .await
+            .ok_or(())
+    }
+
+    /// Carries out a call the engine allowed and reports its result. A decided call runs to
+    /// its end even when the run is paused now; only stopping the task (or the engine) cuts
+    /// it short, and then `Err(())`.
+    async fn run_allowed(
+        &mut self,
+        call: crate::domain::CallId,
+        tool_call: &ToolCall,
+        network: bool,
+    ) -> Result<Result<crate::tools::ToolOutput, crate::tools::ToolError>, ()> {
+        let started = Instant::now();
+        let cancel = self.cancel.child_token();
+        let task_cancel = self.cancel.clone();
+        let result = tokio::select! {
+            r = self.workspace.execute(tool_call, network, &cancel) => r,
+            () = task_cancel.cancelled() => { cancel.cancel(); return Err(()) }
+        };
+        let (agent, task) = (self.agent.clone(), self.task.clone());
+        self.send(AgentMsg::ToolDone {
+            agent,
+            task,
+            call,
+            result: result.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+        })
+        .await?;
+        Ok(result)
+    }
+
     /// Runs a task's check command as the engine's own call: through the policy (a rule may
     /// deny it or ask a person), in the sandbox, recorded like any command. The engine's
     /// answer to `Checked` says whether the task is done.
     async fn check(&mut self, call: crate::domain::CallId, command: String) -> Result<Verdict, ()> {
         let args = serde_json::json!({ "command": command });
         let parsed = ToolCall::parse("run_command", &args);
-        let (agent, task) = (self.agent.clone(), self.task.clone());
         let verdict = self
-            .ask(|reply| AgentMsg::Tool {
-                agent,
-                task,
-                name: "run_command".into(),
-                args,
-                parsed: parsed.clone(),
-                from: CallFrom::Check,
-                reply,
-            })
-            .await
-            .ok_or(())?;
+            .ask_tool("run_command", args, parsed.clone(), CallFrom::Check)
+            .await?;
         let result = match (verdict, parsed) {
             (Verdict::Run { call: id, network }, Ok(tc)) => {
-                let started = Instant::now();
-                let cancel = self.cancel.child_token();
-                let task_cancel = self.cancel.clone();
-                let result = tokio::select! {
-                    r = self.workspace.execute(&tc, network, &cancel) => r,
-                    () = task_cancel.cancelled() => { cancel.cancel(); return Err(()) }
-                };
-                let (agent, task) = (self.agent.clone(), self.task.clone());
-                self.send(AgentMsg::ToolDone {
-                    agent,
-                    task,
-                    call: id,
-                    result: result.clone(),
-                    duration_ms: started.elapsed().as_millis() as u64,
-                })
-                .await?;
-                result
+                self.run_allowed(id, &tc, network).await?
             }
             (Verdict::Answer { text, .. }, _) => Ok(crate::tools::ToolOutput {
                 ok: false,

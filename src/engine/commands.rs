@@ -4,7 +4,7 @@
 use super::actor::{RunActor, SUPERVISOR};
 use super::unstick::Freed;
 use crate::domain::{
-    Actor, AgentId, AgentStatus, ApprovalDecision, BudgetTarget, Event, RunStatus, TaskStatus,
+    Actor, AgentId, AgentStatus, ApprovalDecision, BudgetTarget, Event, RunStatus,
 };
 use crate::protocol::Command;
 
@@ -235,13 +235,7 @@ impl RunActor {
                 Ok(())
             }
             Command::CancelTask { task, reason } => {
-                let t = self
-                    .state
-                    .task(&task)
-                    .ok_or_else(|| format!("there is no task {task}"))?;
-                if t.status.is_terminal() && t.status != TaskStatus::Failed {
-                    return Err(format!("{task} is already {}", t.status));
-                }
+                self.check_cancel(&task)?;
                 let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
                 self.cancel_now(&task, by, format!("cancelled by {by}{why}"));
                 self.news.push(format!("{by} cancelled {task}{why}"));

@@ -3,7 +3,7 @@
 //! engine's own tools (tasks, questions, finishing the run) are carried out here.
 
 use super::actor::{ParkedCall, Reply, RunActor};
-use super::msg::{CallFrom, Verdict};
+use super::msg::{CallFrom, ToolAsk, Verdict};
 use crate::domain::policy::{self, Decision};
 use crate::domain::{
     Actor, AgentId, ApprovalDecision, ApprovalId, CallId, Event, LogLevel, TaskId,
@@ -27,16 +27,6 @@ pub(super) fn cap(text: &str) -> String {
         &text[..end],
         text.len() - end
     )
-}
-
-/// A tool call an agent asks for, as the gate reads it.
-pub(super) struct ToolAsk {
-    pub agent: AgentId,
-    pub task: Option<TaskId>,
-    pub name: String,
-    pub args: serde_json::Value,
-    pub parsed: Result<ToolCall, ToolError>,
-    pub from: CallFrom,
 }
 
 impl RunActor {

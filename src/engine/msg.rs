@@ -61,12 +61,7 @@ pub(crate) enum AgentMsg {
     },
     /// The agent wants to call a tool.
     Tool {
-        agent: AgentId,
-        task: Option<TaskId>,
-        name: String,
-        args: serde_json::Value,
-        parsed: Result<ToolCall, ToolError>,
-        from: CallFrom,
+        ask: ToolAsk,
         reply: oneshot::Sender<Verdict>,
     },
     /// The check command a `Verdict::Check` asked for has run.
@@ -130,6 +125,16 @@ impl StepStop {
             .and_then(|w| w.clone())
             .unwrap_or_else(|| "the step was stopped".to_owned())
     }
+}
+
+/// A tool call an agent asks for, as the gate reads it.
+pub(crate) struct ToolAsk {
+    pub agent: AgentId,
+    pub task: Option<TaskId>,
+    pub name: String,
+    pub args: serde_json::Value,
+    pub parsed: Result<ToolCall, ToolError>,
+    pub from: CallFrom,
 }
 
 /// Who asks for a tool call.

@@ -15,6 +15,7 @@
 
 mod environment;
 mod handoff;
+pub(super) use handoff::tail;
 mod project;
 mod tree;
 

@@ -50,21 +50,14 @@ fn filled(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// The last lines of `text`, at most a few KiB, on a character boundary.
+/// The last lines of `text`, at most a few KiB (the hand-off's tail), saying what it left out.
 pub(super) fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let from = lines.len().saturating_sub(CHECK_TAIL_LINES);
-    let mut out = lines[from..].join("\n");
-    if out.len() > CHECK_TAIL_BYTES {
-        let mut cut = out.len() - CHECK_TAIL_BYTES;
-        while !out.is_char_boundary(cut) {
-            cut += 1;
-        }
-        out = format!("[…]{}", &out[cut..]);
-    } else if from > 0 {
-        out = format!("[… {from} lines before]\n{out}");
+    let (shown, before) = super::prompt::tail(text, CHECK_TAIL_LINES, CHECK_TAIL_BYTES);
+    match before {
+        0 if shown.len() == text.trim_end().len() => shown.to_owned(),
+        0 => format!("[…]{shown}"),
+        n => format!("[… {n} lines before]\n{shown}"),
     }
-    out
 }
 
 impl RunActor {
@@ -208,17 +201,13 @@ impl RunActor {
                 "retry_task needs guidance: what the next attempt should do differently".into(),
             );
         }
-        let t = self
-            .state
-            .task(task)
-            .ok_or_else(|| format!("there is no task {task}"))?;
+        let t = self.task_named(task)?;
         if t.guidance.len() >= SUPERVISOR_RETRIES {
             return Err(format!(
                 "{task} was retried {SUPERVISOR_RETRIES} times already; cancel it or create a task that replaces it, or ask_human"
             ));
         }
         self.check_retry(task)?;
-        let t = self.state.task(task).ok_or("gone")?;
         if let Some((d, s)) = t.depends_on.iter().find_map(|d| {
             self.state
                 .task(d)
@@ -252,13 +241,7 @@ impl RunActor {
         reason: String,
     ) -> Result<String, String> {
         Self::supervisor_only(agent, "cancels tasks")?;
-        let t = self
-            .state
-            .task(task)
-            .ok_or_else(|| format!("there is no task {task}"))?;
-        if t.status.is_terminal() && t.status != TaskStatus::Failed {
-            return Err(format!("{task} is already {}", t.status));
-        }
+        self.check_cancel(task)?;
         let reason = reason.trim();
         let why = if reason.is_empty() {
             String::new()
@@ -284,12 +267,24 @@ impl RunActor {
         })
     }
 
+    fn task_named(&self, task: &TaskId) -> Result<&crate::domain::TaskState, String> {
+        self.state
+            .task(task)
+            .ok_or_else(|| format!("there is no task {task}"))
+    }
+
+    /// Whether a task may be cancelled: it has not ended, or it failed for good.
+    pub(super) fn check_cancel(&self, task: &TaskId) -> Result<(), String> {
+        let t = self.task_named(task)?;
+        if t.status.is_terminal() && t.status != TaskStatus::Failed {
+            return Err(format!("{task} is already {}", t.status));
+        }
+        Ok(())
+    }
+
     /// Whether a task may be started again: it failed, was cancelled or is blocked.
     pub(super) fn check_retry(&self, task: &TaskId) -> Result<(), String> {
-        let t = self
-            .state
-            .task(task)
-            .ok_or_else(|| format!("there is no task {task}"))?;
+        let t = self.task_named(task)?;
         if let Some(r) = &t.replaced_by {
             return Err(format!("{task} was replaced by {r}; retry that one"));
         }

@@ -17,13 +17,33 @@ use tokio::sync::mpsc;
 pub struct OpenAi {
     http: Http,
     endpoint: Endpoint,
+    wire: Wire,
+}
+
+/// Which of OpenAI's APIs the provider speaks: the same endpoint, key and model list either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    ChatCompletions,
+    /// `POST /responses` ([`super::responses`]).
+    Responses,
 }
 
 impl OpenAi {
+    /// Chat Completions, which every OpenAI-compatible server speaks.
     pub fn new(endpoint: Endpoint) -> Result<Self, LlmError> {
+        Self::speaking(endpoint, Wire::ChatCompletions)
+    }
+
+    /// The Responses API, for models and accounts that need it.
+    pub fn responses(endpoint: Endpoint) -> Result<Self, LlmError> {
+        Self::speaking(endpoint, Wire::Responses)
+    }
+
+    fn speaking(endpoint: Endpoint, wire: Wire) -> Result<Self, LlmError> {
         Ok(Self {
             http: Http::new(&endpoint)?,
             endpoint,
+            wire,
         })
     }
 }
@@ -299,13 +319,22 @@ impl Provider for OpenAi {
     }
 
     fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
-        let url = format!("{}/chat/completions", self.endpoint.base_url);
-        post_stream(
-            self.http.clone(),
-            url,
-            self.headers(),
-            body(&request).to_string(),
-            |h, r, t| Box::pin(read_stream(h, r, t)),
-        )
+        let base = &self.endpoint.base_url;
+        match self.wire {
+            Wire::ChatCompletions => post_stream(
+                self.http.clone(),
+                format!("{base}/chat/completions"),
+                self.headers(),
+                body(&request).to_string(),
+                |h, r, t| Box::pin(read_stream(h, r, t)),
+            ),
+            Wire::Responses => post_stream(
+                self.http.clone(),
+                format!("{base}/responses"),
+                self.headers(),
+                super::responses::body(&request).to_string(),
+                |h, r, t| Box::pin(super::responses::read_stream(h, r, t)),
+            ),
+        }
     }
 }

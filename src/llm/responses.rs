@@ -6,34 +6,15 @@
 //! which says the output was cut off), and errors in and out of the stream.
 //!
 //! Requests are stateless (`store: false`): the whole conversation goes every time, in the same
-//! order as Chat Completions, so the prefix stays cacheable.
+//! order as Chat Completions, so the prefix stays cacheable. The provider is [`super::OpenAi`]
+//! made with [`super::OpenAi::responses`]; this module is the wire format.
 
-use super::http::{
-    Http, arguments, emit, is_context_length_error, is_json, list_models, post_stream, read_json,
-};
-use super::{
-    Endpoint, LlmError, LlmRequest, MessageRole, Provider, ProviderInfo, StopReason, StreamEvent,
-    StreamItem, ToolUse,
-};
+use super::http::{Http, arguments, emit, is_context_length_error, is_json, read_json};
+use super::{LlmError, LlmRequest, MessageRole, StopReason, StreamEvent, StreamItem, ToolUse};
 use crate::domain::Usage;
-use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tokio::sync::mpsc;
-
-pub struct Responses {
-    http: Http,
-    endpoint: Endpoint,
-}
-
-impl Responses {
-    pub fn new(endpoint: Endpoint) -> Result<Self, LlmError> {
-        Ok(Self {
-            http: Http::new(&endpoint)?,
-            endpoint,
-        })
-    }
-}
 
 /// The request body for `req`: the system prompt as `instructions`, messages as input items,
 /// calls as `function_call` items and results as `function_call_output` items.
@@ -256,44 +237,6 @@ pub async fn read_stream(
     Err(LlmError::Cut(
         "the stream ended before response.completed".into(),
     ))
-}
-
-impl Responses {
-    fn headers(&self) -> Vec<(&'static str, String)> {
-        self.endpoint
-            .key
-            .iter()
-            .map(|k| ("authorization", format!("Bearer {}", k.expose())))
-            .collect()
-    }
-}
-
-impl Provider for Responses {
-    fn models(&self) -> BoxFuture<'_, Result<Option<Vec<String>>, LlmError>> {
-        Box::pin(async move {
-            let url = format!("{}/models", self.endpoint.base_url);
-            list_models(&self.http, &url, &self.headers()).await
-        })
-    }
-
-    fn info(&self) -> ProviderInfo {
-        self.endpoint.info()
-    }
-
-    fn context_window(&self, model: &str) -> u64 {
-        self.endpoint.window(model)
-    }
-
-    fn stream(&self, request: LlmRequest) -> mpsc::Receiver<StreamItem> {
-        let url = format!("{}/responses", self.endpoint.base_url);
-        post_stream(
-            self.http.clone(),
-            url,
-            self.headers(),
-            body(&request).to_string(),
-            |h, r, t| Box::pin(read_stream(h, r, t)),
-        )
-    }
 }
 
 #[cfg(test)]

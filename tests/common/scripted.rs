@@ -84,6 +84,18 @@ pub struct Finished {
     pub store: Store,
 }
 
+impl Finished {
+    /// Asserts the run completed, showing why it ended otherwise.
+    pub fn assert_completed(&self) {
+        assert_eq!(
+            self.state.status,
+            macrohard::domain::RunStatus::Completed,
+            "{}",
+            self.state.status_reason
+        );
+    }
+}
+
 /// Runs `goal` on the scripted model in `workspace` (under `dir`), every request approved by
 /// the tester, and waits up to 60 s for the run to end. `tweak` adjusts the engine's config.
 pub async fn run(
