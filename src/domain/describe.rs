@@ -342,7 +342,48 @@ pub fn describe(event: &Event) -> (String, String) {
         Event::TaskCommitted { task, sha } => {
             (task.to_string(), format!("committed to git as {sha}"))
         }
+        Event::RunBranch {
+            repo,
+            branch,
+            base,
+            existing,
+            ..
+        } => (
+            "git".into(),
+            format!(
+                "the run works on branch {branch} of {} {repo}, from {}",
+                if *existing { "the repository" } else { "its own repository" },
+                short(base)
+            ),
+        ),
+        Event::WorktreeCreated {
+            task,
+            attempt,
+            branch,
+            base,
+            ..
+        } => (
+            task.to_string(),
+            format!(
+                "attempt {attempt} works on branch {branch}, from {}",
+                short(base)
+            ),
+        ),
+        Event::WorktreeRemoved { task, .. } => (task.to_string(), "worktree removed".into()),
+        Event::MergeStarted { task, tip, .. } => (
+            task.to_string(),
+            format!("merging {} into the run branch", short(tip)),
+        ),
+        Event::TaskMerged { task, sha } => (
+            task.to_string(),
+            format!("merged into the run branch as {}", short(sha)),
+        ),
     }
+}
+
+/// The first 12 characters of a commit id.
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 /// `HH:MM:SS` (UTC) of a unix-millisecond time.

@@ -336,6 +336,38 @@ pub enum Event {
         task: TaskId,
         sha: String,
     },
+    /// The run works on a branch of a git repository: a fresh one (greenfield), or the
+    /// person's own (`run --repo`), whose work tree, index, HEAD and other branches it never
+    /// touches. `worktree` holds the run branch: the merged result.
+    RunBranch {
+        repo: String,
+        branch: String,
+        /// The commit the run branch started from.
+        base: String,
+        worktree: String,
+        /// The repository is the person's (not made for the run).
+        existing: bool,
+    },
+    /// A task attempt got its own worktree and branch, made from the run branch at `base`.
+    WorktreeCreated {
+        task: TaskId,
+        attempt: u32,
+        path: String,
+        branch: String,
+        base: String,
+    },
+    /// A task's worktree was removed (its work merged, or the run over).
+    WorktreeRemoved { task: TaskId, path: String },
+    /// The merge queue took a task's branch at `tip` to merge into the run branch; recorded
+    /// before any git step, so that recovery finds a merge the process did not live to record.
+    MergeStarted {
+        task: TaskId,
+        tip: String,
+        summary: String,
+        evidence: String,
+    },
+    /// A task's branch merged into the run branch: `sha` is the merge commit.
+    TaskMerged { task: TaskId, sha: String },
 }
 
 impl Event {
@@ -375,6 +407,11 @@ impl Event {
             Event::Recovered { .. } => "recovered",
             Event::Log { .. } => "log",
             Event::TaskCommitted { .. } => "task_committed",
+            Event::RunBranch { .. } => "run_branch",
+            Event::WorktreeCreated { .. } => "worktree_created",
+            Event::WorktreeRemoved { .. } => "worktree_removed",
+            Event::MergeStarted { .. } => "merge_started",
+            Event::TaskMerged { .. } => "task_merged",
         }
     }
 

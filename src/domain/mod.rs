@@ -27,5 +27,5 @@ pub use graph::{GraphError, TaskGraph};
 pub use ids::{AgentId, ApprovalId, CallId, RunId, TaskId};
 pub use meta::RunMeta;
 pub use policy::{Autonomy, Decision, Risk, Rule};
-pub use state::{AgentState, ApprovalState, RunState, TaskState};
+pub use state::{AgentState, ApprovalState, RunBranchInfo, RunState, TaskState};
 pub use status::{AgentStatus, RunStatus, TaskStatus};

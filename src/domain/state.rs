@@ -7,7 +7,7 @@ use super::graph::TaskGraph;
 use super::ids::{AgentId, ApprovalId, RunId, TaskId};
 use super::status::{AgentStatus, RunStatus, TaskStatus};
 pub use parts::{
-    AgentState, ApprovalState, BudgetHold, HumanNote, LineCounts, PendingCall, RunInfo, RunRule,
+    AgentState, ApprovalState, BudgetHold, HumanNote, LineCounts, PendingCall, RunBranchInfo, RunInfo, RunRule,
     SandboxNote, TaskState,
 };
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,9 @@ pub struct RunState {
     pub role_settings: std::collections::BTreeMap<String, super::event::RoleChoice>,
     #[serde(default)]
     pub sandbox: Option<SandboxNote>,
+    /// The branch the run works on, where it has one (older runs worked in one folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<RunBranchInfo>,
     pub calls_made: u64,
     pub approvals_made: u64,
     pub warnings: u64,
@@ -276,6 +279,11 @@ impl RunState {
                         replaced_by: None,
                         diffstat: BTreeMap::new(),
                         commit: None,
+                        worktree: None,
+                        branch: None,
+                        base: None,
+                        merge: None,
+                        merging: false,
                     });
                     self.refresh(task);
                 }
@@ -512,6 +520,57 @@ impl RunState {
             Event::TaskCommitted { task, sha } => {
                 if let Some(t) = self.task_mut(task) {
                     t.commit = Some(sha.clone());
+                }
+            }
+            Event::RunBranch {
+                repo,
+                branch,
+                base,
+                worktree,
+                existing,
+            } => {
+                self.branch = Some(RunBranchInfo {
+                    repo: repo.clone(),
+                    branch: branch.clone(),
+                    base: base.clone(),
+                    worktree: worktree.clone(),
+                    existing: *existing,
+                });
+                if let Some(info) = &mut self.info {
+                    info.workspace = worktree.clone();
+                }
+            }
+            Event::WorktreeCreated {
+                task,
+                path,
+                branch,
+                base,
+                ..
+            } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.worktree = Some(path.clone());
+                    t.branch = Some(branch.clone());
+                    t.base = Some(base.clone());
+                    t.merge = None;
+                    t.merging = false;
+                }
+            }
+            Event::WorktreeRemoved { task, path } => {
+                if let Some(t) = self.task_mut(task) {
+                    if t.worktree.as_ref() == Some(path) {
+                        t.worktree = None;
+                    }
+                }
+            }
+            Event::MergeStarted { task, .. } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.merging = true;
+                }
+            }
+            Event::TaskMerged { task, sha } => {
+                if let Some(t) = self.task_mut(task) {
+                    t.merge = Some(sha.clone());
+                    t.merging = false;
                 }
             }
             Event::HumanMessage { target, text, by } => {

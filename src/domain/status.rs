@@ -55,6 +55,9 @@ pub enum TaskStatus {
     Failed,
     Cancelled,
     Blocked,
+    /// Its branch does not merge cleanly into the run branch: its worktree holds the merge with
+    /// conflict markers, for its agent (or a person) to resolve.
+    Conflict,
 }
 
 impl TaskStatus {
@@ -63,7 +66,10 @@ impl TaskStatus {
     }
 
     pub fn is_active(self) -> bool {
-        matches!(self, Self::Running | Self::AwaitingApproval)
+        matches!(
+            self,
+            Self::Running | Self::AwaitingApproval | Self::Conflict
+        )
     }
 
     /// `Pending → Ready → Running → (AwaitingApproval) → Done | Failed | Cancelled | Blocked`.
@@ -76,8 +82,14 @@ impl TaskStatus {
             (Done, _) => false,
             (Pending, Ready | Blocked | Cancelled) => true,
             (Ready, Running | Pending | Blocked | Cancelled) => true,
-            (Running, AwaitingApproval | Done | Failed | Cancelled | Blocked | Ready) => true,
-            (AwaitingApproval, Running | Done | Failed | Cancelled | Blocked | Ready) => true,
+            (Running, AwaitingApproval | Done | Failed | Cancelled | Blocked | Ready | Conflict) => {
+                true
+            }
+            (AwaitingApproval, Running | Done | Failed | Cancelled | Blocked | Ready | Conflict) => {
+                true
+            }
+            // A conflict is resolved (by its agent or a person) and merged, or given up.
+            (Conflict, Running | AwaitingApproval | Done | Failed | Cancelled | Ready) => true,
             (Failed | Cancelled | Blocked, Pending | Ready) => true,
             (Blocked, Cancelled | Failed) => true,
             // A failed task given up for good (cancelled, or replaced by another).
@@ -118,7 +130,7 @@ display_snake!(RunStatus { Planning => "planning", Running => "running", Paused 
     Completed => "completed", Failed => "failed", Cancelled => "cancelled" });
 display_snake!(TaskStatus { Pending => "pending", Ready => "ready", Running => "running",
     AwaitingApproval => "awaiting approval", Done => "done", Failed => "failed",
-    Cancelled => "cancelled", Blocked => "blocked" });
+    Cancelled => "cancelled", Blocked => "blocked", Conflict => "conflict" });
 display_snake!(AgentStatus { Idle => "idle", Thinking => "thinking", CallingTool => "calling tool",
     WaitingForApproval => "waiting for approval", Paused => "paused", Stuck => "stuck" });
 

@@ -89,9 +89,37 @@ fn attr_source_supported() -> bool {
     })
 }
 
+/// The git directory of the work tree at `root`: its `.git` folder, or for a linked worktree
+/// (whose `.git` is a file naming its git directory) the folder that file names, accepted
+/// only when that folder names `root` back. A worktree's own `.git` file is not to be trusted
+/// blindly (a command may have rewritten it where the sandbox is partial); the back link is
+/// in the main repository, out of the agents' reach.
+pub fn git_dir_of(root: &Path) -> std::path::PathBuf {
+    let dot_git = root.join(".git");
+    if !std::fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_file()) {
+        return dot_git;
+    }
+    let linked = (|| {
+        let text = crate::fsread::read_text_no_follow(&dot_git, 4096).ok()?;
+        let dir = std::path::PathBuf::from(text.trim().strip_prefix("gitdir:")?.trim());
+        let back = crate::fsread::read_text(&dir.join("gitdir"), 4096).ok()?;
+        let back = std::path::PathBuf::from(back.trim());
+        let same = back.canonicalize().ok()? == dot_git.canonicalize().ok()?;
+        let in_worktrees = dir.parent()?.file_name()? == "worktrees";
+        (same && in_worktrees).then_some(dir)
+    })();
+    // A `.git` file that does not check out names nothing git may use.
+    linked.unwrap_or_else(|| std::path::PathBuf::from("/nonexistent/macrohard-untrusted-gitdir"))
+}
+
 /// `git` for the repository at `root`, with nothing from the environment, the system or the
 /// account, and the settings of `SAFE`.
 fn base(root: &Path) -> Command {
+    base_in(&git_dir_of(root), root)
+}
+
+/// [`base`] with the git directory given: `git_dir` and the work tree `root`.
+fn base_in(git_dir: &Path, root: &Path) -> Command {
     let mut c = Command::new("git");
     c.arg("--no-pager");
     for setting in SAFE {
@@ -101,7 +129,7 @@ fn base(root: &Path) -> Command {
         c.arg(format!("--attr-source={EMPTY_TREE}"));
     }
     c.current_dir(root)
-        .env("GIT_DIR", root.join(".git"))
+        .env("GIT_DIR", git_dir)
         .env("GIT_WORK_TREE", root)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -160,7 +188,7 @@ fn neutered_drivers(root: &Path) -> Vec<String> {
     settings
 }
 
-fn git(root: &Path) -> Command {
+pub(crate) fn git(root: &Path) -> Command {
     let drivers = neutered_drivers(root);
     let mut c = base(root);
     for d in &drivers {
@@ -169,7 +197,7 @@ fn git(root: &Path) -> Command {
     c
 }
 
-fn run(mut c: Command, what: &str) -> Result<String, String> {
+pub(crate) fn run(mut c: Command, what: &str) -> Result<String, String> {
     let out = c
         .output()
         .map_err(|e| format!("cannot run git ({what}): {e}; is git installed?"))?;
@@ -472,6 +500,8 @@ pub fn blame(root: &Path, file: &str, line: usize) -> Result<LineOrigin, String>
         trailers,
     })
 }
+
+pub mod worktree;
 
 #[cfg(test)]
 mod tests;

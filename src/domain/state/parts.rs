@@ -70,6 +70,30 @@ pub struct TaskState {
     /// The git commit of the task's work, once the engine has made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The worktree of its latest attempt, while it exists, with its branch and the commit of
+    /// the run branch it started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// The merge commit of its branch into the run branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<String>,
+    /// The merge queue has its branch (recorded, not yet merged or turned back).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merging: bool,
+}
+
+/// The branch a run works on (see `Event::RunBranch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunBranchInfo {
+    pub repo: String,
+    pub branch: String,
+    pub base: String,
+    pub worktree: String,
+    pub existing: bool,
 }
 
 /// Lines a task added to and removed from one file.

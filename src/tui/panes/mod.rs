@@ -53,6 +53,7 @@ pub fn task_glyph(s: TaskStatus) -> &'static str {
         TaskStatus::Failed => "✘",
         TaskStatus::Cancelled => "⊘",
         TaskStatus::Blocked => "■",
+        TaskStatus::Conflict => "⇄",
     }
 }
 
@@ -60,7 +61,7 @@ pub fn task_style(s: TaskStatus, theme: &Theme) -> Style {
     match s {
         TaskStatus::Done => theme.ok,
         TaskStatus::Failed => theme.error,
-        TaskStatus::AwaitingApproval | TaskStatus::Blocked => theme.warn,
+        TaskStatus::AwaitingApproval | TaskStatus::Blocked | TaskStatus::Conflict => theme.warn,
         TaskStatus::Running => theme.accent,
         TaskStatus::Cancelled | TaskStatus::Pending => theme.dim,
         TaskStatus::Ready => theme.info,

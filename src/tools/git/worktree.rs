@@ -1,0 +1,1 @@
+//! Runs on branches: placeholder filled in below.
