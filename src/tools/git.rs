@@ -128,6 +128,10 @@ fn base_in(git_dir: &Path, root: &Path) -> Command {
     if attr_source_supported() {
         c.arg(format!("--attr-source={EMPTY_TREE}"));
     }
+    if let Some(file) = EXCLUDES.get() {
+        c.arg("-c")
+            .arg(format!("core.excludesFile={}", file.display()));
+    }
     c.current_dir(root)
         .env("GIT_DIR", git_dir)
         .env("GIT_WORK_TREE", root)
@@ -219,6 +223,31 @@ pub fn ensure_repo(root: &Path) -> Result<(), String> {
         run(c, "init")?;
     }
     ensure_excluded(root)
+}
+
+/// The file of [`EXCLUDED`] patterns every git of the engine reads (see [`use_excludes`]).
+static EXCLUDES: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Writes the [`EXCLUDED`] patterns to a file in `dir` (the engine's data directory) that
+/// every git of this process reads as its excludes file: a worktree of the person's own
+/// repository keeps the engine's files and caches out of its commits without a line written
+/// to their `.git/info/exclude`. The first call wins.
+pub fn use_excludes(dir: &Path) -> Result<(), String> {
+    if EXCLUDES.get().is_some() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    let file = dir.join("git-exclude");
+    let mut text = String::from(
+        "# macrohard-tui: its tools' own files, and what builds and test runs leave\n",
+    );
+    for p in EXCLUDED {
+        text.push_str(p);
+        text.push('\n');
+    }
+    std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let _ = EXCLUDES.set(file);
+    Ok(())
 }
 
 /// Patterns `ensure_repo` adds to `.git/info/exclude`: never a task's work, and the caches
@@ -391,6 +420,11 @@ pub fn commit_task(root: &Path, t: &TaskCommit) -> Result<Option<String>, String
             ));
         }
     }
+    commit_staged(root, &t.role, &commit_message(t))
+}
+
+/// The message of a task's commit: its title and summary, then the trailers `blame` reads.
+pub(crate) fn commit_message(t: &TaskCommit) -> String {
     let mut message = format!("{}: {}\n\n{}\n\n", t.task, t.title, t.summary.trim());
     message.push_str(&format!(
         "Task: {}\nRun: {}\nModel: {}\n",
@@ -401,16 +435,26 @@ pub fn commit_task(root: &Path, t: &TaskCommit) -> Result<Option<String>, String
         message.push_str(&format!("Approved-By: {by}\n"));
     }
     message.push_str(&format!("Cost-USD: {:.4}\n", t.cost_usd));
+    message
+}
+
+/// Commits what is staged in the work tree at `root` with `message`, authored by `author`
+/// (a role, or the engine), committed by the engine; the new commit's id.
+pub(crate) fn commit_staged(
+    root: &Path,
+    author: &str,
+    message: &str,
+) -> Result<Option<String>, String> {
     let email = format!(
         "{}@macrohard.local",
-        t.role
+        author
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
             .collect::<String>()
     );
     let mut c = git(root);
     c.args(["commit", "-q", "--no-verify", "-F", "-"])
-        .env("GIT_AUTHOR_NAME", &t.role)
+        .env("GIT_AUTHOR_NAME", author)
         .env("GIT_AUTHOR_EMAIL", &email)
         .env("GIT_COMMITTER_NAME", "macrohard-tui")
         .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local")
@@ -436,7 +480,7 @@ pub fn commit_task(root: &Path, t: &TaskCommit) -> Result<Option<String>, String
         ));
     }
     let mut head = git(root);
-    head.args(["rev-parse", "--short=12", "HEAD"]);
+    head.args(["rev-parse", "HEAD"]);
     Ok(Some(run(head, "rev-parse")?.trim().to_owned()))
 }
 

@@ -1,1 +1,522 @@
-//! Runs on branches: placeholder filled in below.
+//! Runs on branches. A run works on the branch `macrohard/<run>` of a repository: one made for
+//! it (greenfield, or a plain folder), or the person's own, whose work tree, index, HEAD and
+//! other branches are never touched. Each task attempt works in a worktree of its own, on a
+//! branch made from the run branch when it starts; the merge queue merges finished branches
+//! into the run branch one at a time, in the worktree that holds the run branch.
+//!
+//! Every step is a plain git command, safe to repeat or to undo after a crash: a worktree is
+//! made again from scratch, a merge is committed (the branch moves atomically) or undone.
+
+use super::{commit_staged, git, run};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// The run branch of a run.
+pub fn run_branch(run: &str) -> String {
+    format!("macrohard/{run}")
+}
+
+/// The branch of one task attempt. Not under `macrohard/<run>/`: a ref cannot be both a
+/// branch and a folder of branches.
+pub fn task_branch(run: &str, task: &str, attempt: u32) -> String {
+    format!("macrohard/{run}-{task}-{attempt}")
+}
+
+/// Where a run's repository and branch are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRepo {
+    /// The repository's main work tree.
+    pub repo: PathBuf,
+    pub branch: String,
+    /// The commit the run branch started from.
+    pub base: String,
+    /// The work tree that holds the run branch.
+    pub worktree: PathBuf,
+    /// The repository is the person's.
+    pub existing: bool,
+}
+
+/// Whether `dir` is the top of a git work tree (a `.git` folder or file in it).
+pub fn is_repository(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(".git")).is_ok()
+}
+
+fn rev(root: &Path, what: &str) -> Result<String, String> {
+    let mut c = git(root);
+    c.args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+        .arg(format!("{what}^{{commit}}"));
+    run(c, "rev-parse")
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| format!("`{what}` names no commit"))
+}
+
+/// Whether a git command exits 0, its output kept off the terminal.
+fn succeeds(mut c: std::process::Command) -> bool {
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A repository made for the run in `dir` (a new folder, or a plain folder whose files become
+/// the base commit): its main work tree holds the run branch.
+pub fn prepare_own(dir: &Path, run_id: &str) -> Result<RunRepo, String> {
+    super::ensure_repo(dir)?;
+    let branch = run_branch(run_id);
+    let base = match rev(dir, "HEAD") {
+        Ok(head) => head,
+        Err(_) => {
+            let mut c = git(dir);
+            c.args(["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")]);
+            run(c, "symbolic-ref")?;
+            let mut c = git(dir);
+            c.args(["add", "-A"]);
+            run(c, "add")?;
+            let mut c = git(dir);
+            c.args(["commit", "-q", "--allow-empty", "--no-verify", "-m"])
+                .arg(format!("Run {run_id} starts"))
+                .env("GIT_AUTHOR_NAME", "macrohard-tui")
+                .env("GIT_AUTHOR_EMAIL", "engine@macrohard.local")
+                .env("GIT_COMMITTER_NAME", "macrohard-tui")
+                .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local");
+            run(c, "commit")?;
+            rev(dir, "HEAD")?
+        }
+    };
+    if rev(dir, &format!("refs/heads/{branch}")).is_err() {
+        return Err(format!(
+            "{} is a repository already: run it with --repo to work on a branch of it",
+            dir.display()
+        ));
+    }
+    Ok(RunRepo {
+        repo: dir.to_owned(),
+        branch,
+        base,
+        worktree: dir.to_owned(),
+        existing: false,
+    })
+}
+
+/// The person's repository at `repo`: the run branch is made at `base` (their HEAD commit by
+/// default) and checked out in a worktree at `worktree`, outside their work tree. Their work
+/// tree, index, HEAD and branches stay as they are.
+pub fn prepare_existing(
+    repo: &Path,
+    run_id: &str,
+    base: Option<&str>,
+    worktree: &Path,
+) -> Result<RunRepo, String> {
+    if !is_repository(repo) {
+        return Err(format!(
+            "{} is not the top of a git repository",
+            repo.display()
+        ));
+    }
+    let base = rev(repo, base.unwrap_or("HEAD")).map_err(|e| match base {
+        None => format!("the repository has no commit to start from ({e})"),
+        Some(_) => e,
+    })?;
+    let branch = run_branch(run_id);
+    let mut c = git(repo);
+    c.args(["branch", "--no-track", "--end-of-options", &branch, &base]);
+    run(c, "branch")?;
+    add_worktree(repo, worktree, &branch, None)?;
+    Ok(RunRepo {
+        repo: repo.to_owned(),
+        branch,
+        base,
+        worktree: worktree.to_owned(),
+        existing: true,
+    })
+}
+
+/// Checks `branch` out in a new worktree at `path` (made with `-b new` from `branch` when a
+/// new branch is named). Leftovers of an earlier try (a half-made worktree, the branch) are
+/// removed first, so this can be repeated after a crash.
+fn add_worktree(repo: &Path, path: &Path, branch: &str, new: Option<&str>) -> Result<(), String> {
+    remove_worktree(repo, path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
+    }
+    let mut c = git(repo);
+    c.args(["worktree", "add", "-q"]);
+    match new {
+        Some(new) => {
+            delete_branch(repo, new);
+            c.args(["-b", new]).arg(path).arg(branch);
+        }
+        None => {
+            c.arg(path).arg(branch);
+        }
+    }
+    run(c, "worktree add").map(|_| ())
+}
+
+/// A worktree for a task attempt at `path`, on the new branch `branch` made from the run
+/// branch as it is now; the commit it starts from.
+pub fn add_task_worktree(
+    repo: &Path,
+    path: &Path,
+    branch: &str,
+    run_branch: &str,
+) -> Result<String, String> {
+    let base = rev(repo, &format!("refs/heads/{run_branch}"))?;
+    add_worktree(repo, path, &base, Some(branch))?;
+    Ok(base)
+}
+
+/// Removes the worktree at `path` (and what git keeps for it), if there is one. Its branch
+/// stays.
+pub fn remove_worktree(repo: &Path, path: &Path) {
+    if std::fs::symlink_metadata(path).is_ok() {
+        let mut c = git(repo);
+        c.args(["worktree", "remove", "--force", "--force"])
+            .arg(path);
+        if !succeeds(c) {
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
+    let mut c = git(repo);
+    c.args(["worktree", "prune"]);
+    let _ = succeeds(c);
+}
+
+/// Deletes a branch of the run, if it exists.
+pub fn delete_branch(repo: &Path, branch: &str) {
+    if !branch.starts_with("macrohard/") {
+        return;
+    }
+    let mut c = git(repo);
+    c.args(["branch", "-q", "-D", "--end-of-options", branch]);
+    let _ = succeeds(c);
+}
+
+/// The commit checked out in the work tree at `root`.
+pub fn head(root: &Path) -> Result<String, String> {
+    rev(root, "HEAD")
+}
+
+/// Whether a merge is under way in the work tree at `root`.
+fn merging(root: &Path) -> bool {
+    let mut c = git(root);
+    c.args(["rev-parse", "-q", "--verify", "MERGE_HEAD"]);
+    succeeds(c)
+}
+
+/// Commits everything in a task's worktree (it is the task's alone), authored by its role:
+/// the new commit, or `None` when nothing changed. A merge the agent resolved is committed
+/// as that merge.
+pub fn commit_worktree(root: &Path, t: &super::TaskCommit) -> Result<Option<String>, String> {
+    let mut c = git(root);
+    c.args(["add", "-A"]);
+    run(c, "add")?;
+    let mut staged = git(root);
+    staged.args([
+        "diff",
+        "--cached",
+        "--quiet",
+        "--no-ext-diff",
+        "--no-textconv",
+    ]);
+    if succeeds(staged) && !merging(root) {
+        return Ok(None);
+    }
+    commit_staged(root, &t.role, &super::commit_message(t))
+}
+
+/// The files changed between `base` and `tip`.
+pub fn changed_files(root: &Path, base: &str, tip: &str) -> Result<Vec<String>, String> {
+    let mut c = git(root);
+    c.args([
+        "diff",
+        "--name-only",
+        "-z",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-renames",
+        base,
+        tip,
+        "--",
+    ]);
+    Ok(run(c, "diff")?
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// How merging a task's branch into the run branch went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Merge {
+    /// The merge is in the run's work tree, not committed yet (the check runs on it).
+    Staged,
+    /// The branch has nothing the run branch lacks.
+    UpToDate,
+    /// These files conflict; nothing changed.
+    Conflict(Vec<String>),
+}
+
+/// The files with conflicts in the work tree at `root`.
+fn conflicted(root: &Path) -> Vec<String> {
+    let mut c = git(root);
+    c.args([
+        "diff",
+        "--name-only",
+        "-z",
+        "--diff-filter=U",
+        "--no-ext-diff",
+    ]);
+    run(c, "diff")
+        .unwrap_or_default()
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Starts merging `tip` into the branch checked out at `root`, without committing. On a
+/// conflict the merge is undone and the conflicting files are named.
+pub fn merge_begin(root: &Path, tip: &str) -> Result<Merge, String> {
+    let mut c = git(root);
+    c.args(["merge-base", "--is-ancestor", tip, "HEAD"]);
+    if succeeds(c) {
+        return Ok(Merge::UpToDate);
+    }
+    let mut c = git(root);
+    c.args([
+        "merge",
+        "-q",
+        "--no-ff",
+        "--no-commit",
+        "--no-edit",
+        "--end-of-options",
+        tip,
+    ])
+    .env("GIT_COMMITTER_NAME", "macrohard-tui")
+    .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local");
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git (merge): {e}"))?;
+    if out.status.success() {
+        return Ok(Merge::Staged);
+    }
+    let files = conflicted(root);
+    merge_undo(root);
+    if files.is_empty() {
+        return Err(format!(
+            "git merge failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(Merge::Conflict(files))
+}
+
+/// Commits the merge staged by [`merge_begin`]; the merge commit.
+pub fn merge_finish(root: &Path, message: &str) -> Result<String, String> {
+    commit_staged(root, "macrohard-tui", message)?.ok_or_else(|| "nothing to commit".into())
+}
+
+/// Undoes a merge under way (or anything else left in the work tree at `root`): back to the
+/// checked-out commit, files no commit knows removed (ignored ones stay).
+pub fn merge_undo(root: &Path) {
+    let mut c = git(root);
+    c.args(["merge", "--abort"]);
+    let _ = succeeds(c);
+    let mut c = git(root);
+    c.args(["reset", "-q", "--hard", "HEAD"]);
+    let _ = succeeds(c);
+    let mut c = git(root);
+    c.args(["clean", "-q", "-f", "-d"]);
+    let _ = succeeds(c);
+}
+
+/// After a crash: waits (briefly) for a git that outlived the process to let go of the
+/// index, takes the lock away if it does not, and undoes a half-made merge in the run's work
+/// tree. The branch itself is always before or after a merge: git moves it atomically.
+pub fn recover(root: &Path) {
+    let lock = super::git_dir_of(root).join("index.lock");
+    for _ in 0..50 {
+        if std::fs::symlink_metadata(&lock).is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_file(&lock);
+    merge_undo(root);
+}
+
+/// Whether `tip` is part of the branch checked out at `root`, and the merge commit that
+/// brought it in (a first-parent merge whose second parent is `tip`).
+pub fn merged_by(root: &Path, tip: &str) -> Option<String> {
+    let mut c = git(root);
+    c.args(["merge-base", "--is-ancestor", tip, "HEAD"]);
+    if !succeeds(c) {
+        return None;
+    }
+    let mut c = git(root);
+    c.args([
+        "rev-list",
+        "--first-parent",
+        "--merges",
+        "--parents",
+        "-n",
+        "200",
+        "HEAD",
+    ]);
+    let list = run(c, "rev-list").ok()?;
+    let found = list.lines().find_map(|l| {
+        let mut parts = l.split_whitespace();
+        let (sha, _, second) = (parts.next()?, parts.next()?, parts.next()?);
+        (tip.starts_with(second) || second.starts_with(tip)).then(|| sha.to_owned())
+    });
+    Some(found.unwrap_or_else(|| tip.to_owned()))
+}
+
+/// Brings the run branch into a task's worktree so that its agent can resolve the conflict
+/// there: the merge is left under way, with conflict markers in the files named.
+pub fn conflict_into(root: &Path, run_branch: &str) -> Result<Vec<String>, String> {
+    let mut c = git(root);
+    c.args([
+        "merge",
+        "-q",
+        "--no-ff",
+        "--no-commit",
+        "--no-edit",
+        "--end-of-options",
+        run_branch,
+    ])
+    .env("GIT_COMMITTER_NAME", "macrohard-tui")
+    .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local");
+    let _ = succeeds(c);
+    Ok(conflicted(root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(dir: &Path, script: &str) {
+        let ok = std::process::Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "person")
+            .env("GIT_AUTHOR_EMAIL", "p@example.com")
+            .env("GIT_COMMITTER_NAME", "person")
+            .env("GIT_COMMITTER_EMAIL", "p@example.com")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    }
+
+    fn commit(t: &str, role: &str) -> super::super::TaskCommit {
+        super::super::TaskCommit {
+            task: t.into(),
+            run: "R1".into(),
+            title: format!("task {t}"),
+            summary: "did it".into(),
+            role: role.into(),
+            model: "m".into(),
+            prompt_hash: "h".into(),
+            approved_by: Vec::new(),
+            cost_usd: 0.0,
+            paths: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_task_branch_merges_into_the_run_branch_and_a_conflict_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("ws");
+        std::fs::create_dir(&repo).unwrap();
+        let r = prepare_own(&repo, "R1").unwrap();
+        assert_eq!(r.branch, "macrohard/R1");
+        let wt = |n: &str| dir.path().join("wt").join(n);
+        let b1 = task_branch("R1", "T1", 1);
+        let b2 = task_branch("R1", "T2", 1);
+        add_task_worktree(&repo, &wt("a"), &b1, &r.branch).unwrap();
+        add_task_worktree(&repo, &wt("b"), &b2, &r.branch).unwrap();
+        std::fs::write(wt("a").join("f.txt"), "one\n").unwrap();
+        std::fs::write(wt("b").join("f.txt"), "two\n").unwrap();
+        let t1 = commit_worktree(&wt("a"), &commit("T1", "engineer"))
+            .unwrap()
+            .unwrap();
+        let t2 = commit_worktree(&wt("b"), &commit("T2", "qa"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(merge_begin(&repo, &t1).unwrap(), Merge::Staged);
+        let m1 = merge_finish(&repo, "merge T1").unwrap();
+        assert_eq!(merged_by(&repo, &t1), Some(m1));
+        assert_eq!(
+            std::fs::read_to_string(repo.join("f.txt")).unwrap(),
+            "one\n"
+        );
+        assert_eq!(
+            merge_begin(&repo, &t2).unwrap(),
+            Merge::Conflict(vec!["f.txt".into()])
+        );
+        // Nothing changed in the run's work tree.
+        assert_eq!(
+            std::fs::read_to_string(repo.join("f.txt")).unwrap(),
+            "one\n"
+        );
+        assert_eq!(merged_by(&repo, &t2), None);
+        // The task's worktree gets the markers; resolved and committed, it merges.
+        assert_eq!(conflict_into(&wt("b"), &r.branch).unwrap(), vec!["f.txt"]);
+        let text = std::fs::read_to_string(wt("b").join("f.txt")).unwrap();
+        assert!(
+            text.contains("<<<<<<<") && text.contains(">>>>>>>"),
+            "{text}"
+        );
+        std::fs::write(wt("b").join("f.txt"), "one\ntwo\n").unwrap();
+        let t2 = commit_worktree(&wt("b"), &commit("T2", "qa"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(merge_begin(&repo, &t2).unwrap(), Merge::Staged);
+        merge_finish(&repo, "merge T2").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(repo.join("f.txt")).unwrap(),
+            "one\ntwo\n"
+        );
+        assert_eq!(merge_begin(&repo, &t2).unwrap(), Merge::UpToDate);
+        remove_worktree(&repo, &wt("a"));
+        assert!(!wt("a").exists());
+    }
+
+    #[test]
+    fn an_existing_repository_is_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("user");
+        std::fs::create_dir(&repo).unwrap();
+        sh(
+            &repo,
+            "git init -q -b master && echo a > a.txt && git add a.txt && git commit -qm one && echo dirty >> a.txt && echo new > untracked.txt && git add -N untracked.txt",
+        );
+        let before = |p: &str| std::fs::read(repo.join(p)).unwrap();
+        let (a, idx, head) = (before("a.txt"), before(".git/index"), before(".git/HEAD"));
+        let wt = dir.path().join("data/run");
+        let r = prepare_existing(&repo, "R2", None, &wt).unwrap();
+        assert!(r.existing);
+        assert_eq!(std::fs::read_to_string(wt.join("a.txt")).unwrap(), "a\n");
+        assert!(!wt.join("untracked.txt").exists());
+        let tw = dir.path().join("data/T1");
+        add_task_worktree(&repo, &tw, &task_branch("R2", "T1", 1), &r.branch).unwrap();
+        std::fs::write(tw.join("b.txt"), "b\n").unwrap();
+        let tip = commit_worktree(&tw, &commit("T1", "engineer"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(merge_begin(&wt, &tip).unwrap(), Merge::Staged);
+        merge_finish(&wt, "merge").unwrap();
+        assert!(wt.join("b.txt").exists());
+        assert_eq!(before("a.txt"), a);
+        assert_eq!(before(".git/index"), idx);
+        assert_eq!(before(".git/HEAD"), head);
+        assert!(!repo.join("b.txt").exists());
+        assert!(prepare_existing(&repo, "R3", Some("no-such-ref"), &dir.path().join("x")).is_err());
+    }
+}
