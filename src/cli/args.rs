@@ -183,9 +183,17 @@ pub struct RunArgs {
     /// The provider's API address (a local server, a proxy)
     #[arg(long, env = "MACROHARD_BASE_URL")]
     pub base_url: Option<String>,
-    /// The folder the agents work in [default: DATA_DIR/workspaces/RUN]
-    #[arg(long, value_name = "DIR")]
+    /// The folder the agents work in [default: DATA_DIR/workspaces/RUN]; a git repository is
+    /// worked on as with --repo
+    #[arg(long, value_name = "DIR", conflicts_with = "repo")]
     pub workspace: Option<PathBuf>,
+    /// Work on the branch macrohard/RUN of this git repository, in worktrees under the data
+    /// directory: its work tree, index, HEAD and branches stay as they are
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The commit the run branch starts from [default: the repository's HEAD]
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
     /// Seed of the simulated company (its speed: MACROHARD_SIM_SPEED)
     #[arg(long)]
     pub seed: Option<u64>,

@@ -89,6 +89,9 @@ pub struct RunSection {
     pub goal: String,
     /// Run engines in the process that starts them, not in a server (`--foreground`).
     pub foreground: bool,
+    /// The project's check, run on every merge into the run branch before it is accepted:
+    /// a shell command, or "" for none. Unset: found from the project's layout.
+    pub check: Option<String>,
 }
 
 impl Default for RunSection {
@@ -103,6 +106,7 @@ impl Default for RunSection {
             snapshot_every: 2_000,
             goal: DEMO_GOAL.into(),
             foreground: false,
+            check: None,
         }
     }
 }

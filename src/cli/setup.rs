@@ -117,6 +117,7 @@ fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs, by: &Actor
     ec.max_attempts = c.run.max_attempts;
     ec.autonomy = c.run.autonomy;
     ec.snapshot_every = c.run.snapshot_every;
+    ec.check = c.run.check.clone();
     ec.limits = CommandLimits {
         default_timeout: Duration::from_secs(c.tools.command_timeout_s.max(1)),
         output_cap: c.tools.output_cap_bytes.max(1024),
@@ -211,9 +212,23 @@ pub async fn new_engine(
     if let Some(n) = args.concurrency {
         ec.concurrency = n.max(1);
     }
+    if let Some(repo) = &args.repo {
+        if !crate::tools::git::worktree::is_repository(repo) {
+            return Err(Failure::usage(format!(
+                "--repo {}: not the top of a git repository (no .git in it)",
+                repo.display()
+            )));
+        }
+    }
+    if args.base.is_some() && args.repo.is_none() && args.workspace.is_none() {
+        return Err(Failure::usage(
+            "--base names a commit of a repository: give the repository with --repo",
+        ));
+    }
+    ec.base = args.base.clone();
     let new = NewRun {
         goal,
-        workspace: args.workspace.clone(),
+        workspace: args.repo.clone().or_else(|| args.workspace.clone()),
         seed: args.seed.unwrap_or(c.sim.seed),
         by: origin.by.clone(),
     };

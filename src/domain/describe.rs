@@ -352,7 +352,11 @@ pub fn describe(event: &Event) -> (String, String) {
             "git".into(),
             format!(
                 "the run works on branch {branch} of {} {repo}, from {}",
-                if *existing { "the repository" } else { "its own repository" },
+                if *existing {
+                    "the repository"
+                } else {
+                    "its own repository"
+                },
                 short(base)
             ),
         ),

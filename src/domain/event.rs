@@ -357,7 +357,10 @@ pub enum Event {
         base: String,
     },
     /// A task's worktree was removed (its work merged, or the run over).
-    WorktreeRemoved { task: TaskId, path: String },
+    WorktreeRemoved {
+        task: TaskId,
+        path: String,
+    },
     /// The merge queue took a task's branch at `tip` to merge into the run branch; recorded
     /// before any git step, so that recovery finds a merge the process did not live to record.
     MergeStarted {
@@ -367,7 +370,10 @@ pub enum Event {
         evidence: String,
     },
     /// A task's branch merged into the run branch: `sha` is the merge commit.
-    TaskMerged { task: TaskId, sha: String },
+    TaskMerged {
+        task: TaskId,
+        sha: String,
+    },
 }
 
 impl Event {

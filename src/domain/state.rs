@@ -7,8 +7,8 @@ use super::graph::TaskGraph;
 use super::ids::{AgentId, ApprovalId, RunId, TaskId};
 use super::status::{AgentStatus, RunStatus, TaskStatus};
 pub use parts::{
-    AgentState, ApprovalState, BudgetHold, HumanNote, LineCounts, PendingCall, RunBranchInfo, RunInfo, RunRule,
-    SandboxNote, TaskState,
+    AgentState, ApprovalState, BudgetHold, HumanNote, LineCounts, PendingCall, RunBranchInfo,
+    RunInfo, RunRule, SandboxNote, TaskState,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -283,7 +283,7 @@ impl RunState {
                         branch: None,
                         base: None,
                         merge: None,
-                        merging: false,
+                        merging: None,
                     });
                     self.refresh(task);
                 }
@@ -309,6 +309,10 @@ impl RunState {
             } => {
                 if let Some(t) = self.task_mut(task) {
                     t.last_check = Some((*ok, output.clone()));
+                    if !ok {
+                        // A failing check turns a queued merge back.
+                        t.merging = None;
+                    }
                 }
             }
             Event::TaskAssigned {
@@ -552,7 +556,7 @@ impl RunState {
                     t.branch = Some(branch.clone());
                     t.base = Some(base.clone());
                     t.merge = None;
-                    t.merging = false;
+                    t.merging = None;
                 }
             }
             Event::WorktreeRemoved { task, path } => {
@@ -562,15 +566,22 @@ impl RunState {
                     }
                 }
             }
-            Event::MergeStarted { task, .. } => {
+            Event::MergeStarted {
+                task,
+                tip,
+                summary,
+                evidence,
+            } => {
                 if let Some(t) = self.task_mut(task) {
-                    t.merging = true;
+                    t.merging = Some(tip.clone());
+                    t.summary = Some(summary.clone());
+                    t.evidence = Some(evidence.clone());
                 }
             }
             Event::TaskMerged { task, sha } => {
                 if let Some(t) = self.task_mut(task) {
                     t.merge = Some(sha.clone());
-                    t.merging = false;
+                    t.merging = None;
                 }
             }
             Event::HumanMessage { target, text, by } => {

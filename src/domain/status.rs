@@ -82,12 +82,14 @@ impl TaskStatus {
             (Done, _) => false,
             (Pending, Ready | Blocked | Cancelled) => true,
             (Ready, Running | Pending | Blocked | Cancelled) => true,
-            (Running, AwaitingApproval | Done | Failed | Cancelled | Blocked | Ready | Conflict) => {
-                true
-            }
-            (AwaitingApproval, Running | Done | Failed | Cancelled | Blocked | Ready | Conflict) => {
-                true
-            }
+            (
+                Running,
+                AwaitingApproval | Done | Failed | Cancelled | Blocked | Ready | Conflict,
+            ) => true,
+            (
+                AwaitingApproval,
+                Running | Done | Failed | Cancelled | Blocked | Ready | Conflict,
+            ) => true,
             // A conflict is resolved (by its agent or a person) and merged, or given up.
             (Conflict, Running | AwaitingApproval | Done | Failed | Cancelled | Ready) => true,
             (Failed | Cancelled | Blocked, Pending | Ready) => true,

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 mod boot;
 mod committer;
+pub(in crate::engine) mod merger;
 pub(super) use committer::COMMIT_WAIT;
 
 pub(super) const SUPERVISOR: &str = "supervisor";
@@ -104,6 +105,13 @@ pub(crate) struct RunActor {
     git: Option<mpsc::UnboundedSender<crate::tools::git::TaskCommit>>,
     /// The git worker, waited for before the run's state is final.
     git_done: Option<tokio::task::JoinHandle<()>>,
+    /// The run's branch, when it works on one (tasks in worktrees, merged by the queue).
+    pub(super) branching: Option<merger::Branching>,
+    /// The merge queue's worker, and what it is through with at the end.
+    merger: Option<mpsc::UnboundedSender<merger::Job>>,
+    merger_done: Option<tokio::task::JoinHandle<()>>,
+    /// Completions in the merge queue, by task.
+    merges: HashMap<TaskId, merger::Merging>,
     pub(super) parked: HashMap<ApprovalId, ParkedCall>,
     /// News for the supervisor, delivered at its next boundary.
     pub(super) news: Vec<String>,
@@ -169,6 +177,7 @@ impl RunActor {
             }
         }
         self.stop_all();
+        self.remove_worktrees();
         self.commit().await?;
         self.drain_git().await;
         self.commit().await?;
@@ -210,6 +219,7 @@ impl RunActor {
                             .insert(agent.clone(), prompt_hash.clone());
                     }
                     Event::TaskCompleted { task, summary, .. } => self.commit_task(task, summary),
+                    Event::MergeStarted { task, tip, .. } => self.send_merge(task, tip),
                     _ => {}
                 }
                 // No subscriber is fine; a lagging one is told so by the channel and resubscribes.
@@ -252,6 +262,7 @@ impl RunActor {
                 self.committing.remove(&task);
                 self.pending.extend(event.map(|e| *e));
             }
+            Msg::Agent(AgentMsg::Merge(report)) => self.on_merge(*report),
             Msg::Agent(AgentMsg::Blocked { agent, reason }) => self.on_blocked(&agent, &reason),
             Msg::Agent(AgentMsg::Boundary { agent, idle, reply }) => {
                 self.on_boundary(agent, idle, reply)

@@ -40,6 +40,18 @@ pub(crate) struct AgentLoop {
     pub long_lived: bool,
     /// The role's reasoning effort, for models that take one.
     pub reasoning: Option<Effort>,
+    /// The worktree this task attempt works in, made before its first step.
+    pub worktree: Option<WorktreeSetup>,
+}
+
+/// A task attempt's worktree: where, on which new branch, made from the run branch.
+#[derive(Debug, Clone)]
+pub(crate) struct WorktreeSetup {
+    pub repo: std::path::PathBuf,
+    pub path: std::path::PathBuf,
+    pub branch: String,
+    pub run_branch: String,
+    pub attempt: u32,
 }
 
 /// Condensing again after the server refused a request as too long, before giving up.
@@ -82,9 +94,46 @@ impl AgentLoop {
     }
 
     pub async fn run(mut self) {
-        let outcome = self.steps().await;
+        let outcome = match self.prepare().await {
+            Ok(()) => self.steps().await,
+            Err(reason) => Outcome::Failed(reason),
+        };
         let agent = self.agent.clone();
         let _ = self.send(AgentMsg::Exited { agent, outcome }).await;
+    }
+
+    /// Makes the task attempt's worktree (off the runtime's threads: git writes a checkout)
+    /// and points the tools at it.
+    async fn prepare(&mut self) -> Result<(), String> {
+        let (Some(w), Some(task)) = (self.worktree.take(), self.task.clone()) else {
+            return Ok(());
+        };
+        let setup = w.clone();
+        let base = tokio::task::spawn_blocking(move || {
+            crate::tools::git::worktree::add_task_worktree(
+                &setup.repo,
+                &setup.path,
+                &setup.branch,
+                &setup.run_branch,
+            )
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+        .map_err(|e| format!("cannot make the task's worktree: {e}"))?;
+        let ws = crate::tools::Workspace::open(&w.path)
+            .map_err(|e| format!("cannot open the task's worktree: {e}"))?;
+        self.workspace = self.workspace.at(ws);
+        let created = Event::WorktreeCreated {
+            task,
+            attempt: w.attempt,
+            path: w.path.display().to_string(),
+            branch: w.branch,
+            base,
+        };
+        self.send(AgentMsg::Emit(vec![created]))
+            .await
+            .map_err(|_| "the engine has stopped".to_owned())
     }
 
     async fn steps(&mut self) -> Outcome {

@@ -277,6 +277,21 @@ impl RunActor {
                 None => format!("there is no approval {approval}"),
             });
         };
+        if p.tool == "merge" {
+            // A merge review: "approve always" approves this merge.
+            let decision = match decision {
+                ApprovalDecision::ApproveAlways => ApprovalDecision::Approve,
+                d => d,
+            };
+            self.pending.push(Event::ApprovalResolved {
+                approval: approval.clone(),
+                decision: decision.clone(),
+                by: by.clone(),
+            });
+            let task = self.state.approval(approval).and_then(|a| a.task.clone());
+            self.resolve_review(by, task, p, &decision);
+            return Ok(());
+        }
         // Only requests to run remote code are parked with no kind to allow (besides
         // questions): "approve always" approves those once, and the record says so.
         let decision = match decision {
@@ -452,6 +467,13 @@ impl RunActor {
                             .push(Reply::Verdict(reply, Verdict::Check { call, command }));
                     }
                     Ok(super::repair::Begun::Done(text)) => Ok((text, true)),
+                    Ok(super::repair::Begun::Merge {
+                        task,
+                        summary,
+                        evidence,
+                    }) => {
+                        return self.start_merge(&agent, &task, &call, summary, evidence, reply);
+                    }
                     Err(e) => Err(e),
                 }
             }

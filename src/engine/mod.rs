@@ -60,6 +60,14 @@ pub struct EngineConfig {
     pub rules: Vec<crate::domain::policy::Rule>,
     /// Each role's own provider and model (config and flags), recorded with the run.
     pub role_settings: std::collections::BTreeMap<String, crate::domain::RoleChoice>,
+    /// Where task worktrees and the run worktrees of people's repositories go
+    /// (`<dir>/<run id>/…`).
+    pub worktrees_dir: PathBuf,
+    /// `--base`: the commit of a person's repository a new run starts from (their HEAD
+    /// otherwise).
+    pub base: Option<String>,
+    /// `[run] check`: the check of every merge ("" for none; unset: found from the layout).
+    pub check: Option<String>,
 }
 
 impl EngineConfig {
@@ -76,6 +84,12 @@ impl EngineConfig {
             roster,
             step_retries: 3,
             retry_backoff: Duration::from_millis(500),
+            worktrees_dir: workspaces_dir.parent().map_or_else(
+                || workspaces_dir.join(".worktrees"),
+                |p| p.join("worktrees"),
+            ),
+            base: None,
+            check: None,
             workspaces_dir,
             role_settings: std::collections::BTreeMap::new(),
             prices: Prices::default(),
@@ -114,6 +128,8 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot work on the repository: {0}")]
+    Repository(String),
     #[error("run {run} has already ended ({status}): {reason}")]
     Finished {
         run: RunId,

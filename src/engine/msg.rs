@@ -52,6 +52,8 @@ pub(crate) enum AgentMsg {
         task: TaskId,
         event: Option<Box<Event>>,
     },
+    /// The merge queue's worker did a step.
+    Merge(Box<super::actor::merger::Report>),
     /// The agent is at a step boundary and asks whether to go on. `idle` means it has nothing
     /// to do until something happens (the supervisor between wakes).
     Boundary {

@@ -44,6 +44,12 @@ pub(super) enum Begun {
     Done(String),
     /// Run this check first.
     Check(String),
+    /// Into the merge queue (the task has no check of its own).
+    Merge {
+        task: TaskId,
+        summary: String,
+        evidence: String,
+    },
 }
 
 fn filled(s: Option<String>) -> Option<String> {
@@ -322,6 +328,7 @@ impl RunActor {
             live.cancel.cancel();
         }
         self.checking.retain(|_, c| &c.task != task);
+        self.drop_merge(task);
         self.free_stuck_on(task, by, Freed::Cancelled);
     }
 
@@ -355,11 +362,16 @@ impl RunActor {
                 );
                 Ok(Begun::Check(command))
             }
+            None if self.merges(&task) => Ok(Begun::Merge {
+                task,
+                summary,
+                evidence,
+            }),
             None => Ok(Begun::Done(self.complete(agent, &task, summary, evidence))),
         }
     }
 
-    fn complete(
+    pub(super) fn complete(
         &mut self,
         agent: &AgentId,
         task: &TaskId,
@@ -402,6 +414,9 @@ impl RunActor {
             output: output.clone(),
         });
         let ran = !matches!(&result, Ok(out) if !out.ok && out.text.starts_with(CHECK_NOT_RUN));
+        if ok && self.merges(&c.task) {
+            return self.start_merge(&agent, &c.task, &call, c.summary, c.evidence, reply);
+        }
         let (text, ends) = if ok {
             let done = self.complete(&agent, &c.task, c.summary, c.evidence);
             (format!("the check `{}` passed; {done}", c.command), true)

@@ -36,7 +36,12 @@ impl RunActor {
         };
         let info = self.state.info.clone();
         let goal = info.as_ref().map_or(String::new(), |i| i.goal.clone());
-        let system = role.render(&goal, &self.tools.workspace().root().display().to_string());
+        let worktree = task.as_ref().and_then(|t| self.worktree_for(t));
+        let root = worktree.as_ref().map_or_else(
+            || self.tools.workspace().root().to_owned(),
+            |w| w.path.clone(),
+        );
+        let system = role.render(&goal, &root.display().to_string());
         let prompt_hash = super::roles::prompt_hash(&system);
         let tools = crate::tools::specs()
             .iter()
@@ -73,6 +78,7 @@ impl RunActor {
                 .role_settings
                 .get(role_name)
                 .and_then(|c| c.reasoning),
+            worktree,
         };
         self.live.insert(
             agent,
@@ -89,6 +95,26 @@ impl RunActor {
             },
         );
         tokio::spawn(agent_loop.run());
+    }
+}
+
+impl RunActor {
+    /// Where a new attempt of `task` works, when the run is on a branch: a worktree of its
+    /// own under the data directory, on a new branch.
+    fn worktree_for(&self, task: &TaskId) -> Option<super::agent::WorktreeSetup> {
+        let b = self.branching.as_ref()?;
+        let attempt = self.state.task(task).map_or(1, |t| t.attempts + 1);
+        Some(super::agent::WorktreeSetup {
+            repo: b.repo.clone(),
+            path: b.worktrees.join(format!("{task}-{attempt}")),
+            branch: crate::tools::git::worktree::task_branch(
+                self.run.as_str(),
+                task.as_str(),
+                attempt,
+            ),
+            run_branch: b.branch.clone(),
+            attempt,
+        })
     }
 }
 

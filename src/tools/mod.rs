@@ -72,6 +72,14 @@ impl Tools {
         &self.ws
     }
 
+    /// The same tools, working in another folder (a task's worktree).
+    pub fn at(&self, ws: Workspace) -> Self {
+        Self {
+            ws,
+            limits: self.limits.clone(),
+        }
+    }
+
     /// Runs a workspace tool; `network` grants a command the network. Engine tools
     /// (`create_task`, `complete_task`, …) are handled by the engine and are refused here.
     pub async fn execute(

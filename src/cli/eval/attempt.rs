@@ -266,6 +266,8 @@ pub fn template(args: &crate::cli::args::EvalArgs, budget: crate::domain::Budget
         model: args.model.clone(),
         base_url: args.base_url.clone(),
         workspace: None,
+        repo: None,
+        base: None,
         seed: None,
         concurrency: args.concurrency,
         roles: args.roles.clone(),

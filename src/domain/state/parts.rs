@@ -81,9 +81,10 @@ pub struct TaskState {
     /// The merge commit of its branch into the run branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<String>,
-    /// The merge queue has its branch (recorded, not yet merged or turned back).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub merging: bool,
+    /// The tip of its branch the merge queue has taken (recorded, not yet merged or turned
+    /// back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merging: Option<String>,
 }
 
 /// The branch a run works on (see `Event::RunBranch`).

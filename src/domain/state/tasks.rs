@@ -12,6 +12,10 @@ impl RunState {
         if !t.status.can_become(status) {
             return;
         }
+        if status != TaskStatus::Done {
+            // Whatever the queue had taken is turned back (a conflict, a stop, a failure).
+            t.merging = None;
+        }
         match status {
             // Readiness is derived from the dependencies, never asserted.
             TaskStatus::Pending | TaskStatus::Ready => {

@@ -39,7 +39,22 @@ impl RunActor {
                     });
                 }
                 let mut events = crate::engine::unstick::freed_on_resume(&state, &by);
-                events.extend(recovery::interrupted(&state));
+                // A merge the process did not live to record is recorded first: that task is
+                // done, not put back.
+                let probe = state.clone();
+                let merged = tokio::task::spawn_blocking(move || merger::recover_merges(&probe))
+                    .await
+                    .unwrap_or_default();
+                let mut rest = state.clone();
+                for e in &merged {
+                    if let Event::TaskCompleted { task, .. } = e {
+                        if let Some(t) = rest.tasks.iter_mut().find(|t| &t.id == task) {
+                            t.status = crate::domain::TaskStatus::Done;
+                        }
+                    }
+                }
+                events.extend(merged);
+                events.extend(recovery::interrupted(&rest));
                 events.push(Event::log(
                     LogLevel::Info,
                     "engine",
@@ -82,6 +97,39 @@ impl RunActor {
             });
         }
         boot_events.extend(sandbox_events(&config.limits.sandbox));
+        let _ = crate::tools::git::use_excludes(&config.worktrees_dir);
+        let mut workspace = workspace;
+        let mut branching = None;
+        if let Some(b) = &state.branch {
+            branching = Some(merger::Branching {
+                repo: b.repo.clone().into(),
+                branch: b.branch.clone(),
+                worktrees: config.worktrees_dir.join(run.as_str()),
+            });
+        } else if !resumed {
+            match prepare_branch(&config, &run, &workspace).await {
+                Ok(Some(r)) => {
+                    boot_events.insert(
+                        1.min(boot_events.len()),
+                        Event::RunBranch {
+                            repo: r.repo.display().to_string(),
+                            branch: r.branch.clone(),
+                            base: r.base.clone(),
+                            worktree: r.worktree.display().to_string(),
+                            existing: r.existing,
+                        },
+                    );
+                    workspace = r.worktree.clone();
+                    branching = Some(merger::Branching {
+                        repo: r.repo,
+                        branch: r.branch,
+                        worktrees: config.worktrees_dir.join(run.as_str()),
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => return Err(EngineError::Repository(e)),
+            }
+        }
         let ws = Workspace::open(&workspace).map_err(|source| EngineError::Workspace {
             path: workspace.clone(),
             source,
@@ -95,17 +143,30 @@ impl RunActor {
         // The repository exists before any command runs, so that no agent can make `.git`
         // first, and commands find it to keep read-only.
         let root = ws.root().to_owned();
-        if let Ok(Err(e)) =
-            tokio::task::spawn_blocking(move || crate::tools::git::ensure_repo(&root)).await
-        {
-            boot_events.push(Event::log(
-                LogLevel::Warn,
-                "git",
-                format!("the workspace is not a git repository, so tasks are not committed: {e}"),
-            ));
+        if branching.is_none() {
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || crate::tools::git::ensure_repo(&root)).await
+            {
+                boot_events.push(Event::log(
+                    LogLevel::Warn,
+                    "git",
+                    format!(
+                        "the workspace is not a git repository, so tasks are not committed: {e}"
+                    ),
+                ));
+            }
         }
-        let (git, git_done) = committer::git_worker(ws.root().to_owned(), tx.clone());
         let tools = Tools::new(ws, config.limits);
+        let (git, git_done, merge_tx, merge_done) = match &branching {
+            Some(b) => {
+                let (m, d) = merger::merge_worker(b.clone(), tools.clone(), tx.clone());
+                (None, None, Some(m), Some(d))
+            }
+            None => {
+                let (g, d) = committer::git_worker(tools.workspace().root().to_owned(), tx.clone());
+                (Some(g), Some(d), None, None)
+            }
+        };
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let uncommitted = committer::left_uncommitted(&state);
         let mut actor = Self {
@@ -128,8 +189,12 @@ impl RunActor {
             watches: HashMap::new(),
             stuck: HashMap::new(),
             prompt_hashes: HashMap::new(),
-            git: Some(git),
-            git_done: Some(git_done),
+            git,
+            git_done,
+            branching,
+            merger: merge_tx,
+            merger_done: merge_done,
+            merges: HashMap::new(),
             parked: HashMap::new(),
             news: Vec::new(),
             resumed_supervisor,
@@ -150,6 +215,37 @@ impl RunActor {
             actor.commit_task(&task, &summary);
         }
         Ok(actor)
+    }
+}
+
+/// The branch a new run works on: a branch of the person's repository when `workspace` is
+/// one, else a repository made for the run in `workspace`. `None` when git cannot make one
+/// (the run then works in the folder as it is, said in the log); an error when the person's
+/// repository cannot be used.
+async fn prepare_branch(
+    config: &EngineConfig,
+    run: &RunId,
+    workspace: &std::path::Path,
+) -> Result<Option<crate::tools::git::worktree::RunRepo>, String> {
+    use crate::tools::git::worktree;
+    let existing = worktree::is_repository(workspace);
+    let (ws, run_id, base) = (workspace.to_owned(), run.to_string(), config.base.clone());
+    let run_tree = config.worktrees_dir.join(run.as_str()).join("run");
+    let prepared = tokio::task::spawn_blocking(move || {
+        if existing {
+            worktree::prepare_existing(&ws, &run_id, base.as_deref(), &run_tree)
+        } else {
+            std::fs::create_dir_all(&ws)
+                .map_err(|e| format!("cannot make {}: {e}", ws.display()))?;
+            worktree::prepare_own(&ws, &run_id)
+        }
+    })
+    .await
+    .map_err(|e| format!("preparing the repository stopped: {e}"))?;
+    match prepared {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if existing || config.base.is_some() => Err(e),
+        Err(_) => Ok(None),
     }
 }
 

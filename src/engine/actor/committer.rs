@@ -37,9 +37,19 @@ impl RunActor {
     /// commit included), keeping what it reports for the log.
     pub(super) async fn drain_git(&mut self) {
         self.git = None;
-        let Some(mut done) = self.git_done.take() else {
+        self.merger = None;
+        let (git, merger) = (self.git_done.take(), self.merger_done.take());
+        if git.is_none() && merger.is_none() {
             return;
-        };
+        }
+        let mut done = Box::pin(async move {
+            if let Some(g) = git {
+                let _ = g.await;
+            }
+            if let Some(m) = merger {
+                let _ = m.await;
+            }
+        });
         let deadline = tokio::time::sleep(GIT_DRAIN);
         tokio::pin!(deadline);
         loop {
@@ -48,6 +58,7 @@ impl RunActor {
                 msg = self.rx.recv() => match msg {
                     Some(Msg::Agent(AgentMsg::Emit(events))) => self.pending.extend(events),
                     Some(Msg::Agent(AgentMsg::Committed { event, .. })) => self.pending.extend(event.map(|e| *e)),
+                    Some(Msg::Agent(AgentMsg::Merge(report))) => self.on_merge(*report),
                     // Anything else comes too late: dropping it answers "the engine has stopped".
                     Some(_) => {}
                     None => break,
@@ -68,6 +79,7 @@ impl RunActor {
                 Msg::Agent(AgentMsg::Committed { event, .. }) => {
                     self.pending.extend(event.map(|e| *e))
                 }
+                Msg::Agent(AgentMsg::Merge(report)) => self.on_merge(*report),
                 _ => {}
             }
         }
@@ -75,9 +87,26 @@ impl RunActor {
 
     /// Hands a finished task to the git worker: one commit, authored by its role.
     pub(super) fn commit_task(&mut self, task: &TaskId, summary: &str) {
-        let Some(t) = self.state.task(task) else {
+        let Some(commit) = self.task_commit(task, summary) else {
             return;
         };
+        let Some(git) = &self.git else {
+            return;
+        };
+        if git.send(commit).is_ok() {
+            self.committing
+                .insert(task.clone(), std::time::Instant::now());
+        }
+    }
+
+    /// What a task's commit records: its role as the author, the model, the prompt, who
+    /// approved what, the cost.
+    pub(super) fn task_commit(
+        &self,
+        task: &TaskId,
+        summary: &str,
+    ) -> Option<crate::tools::git::TaskCommit> {
+        let t = self.state.task(task)?;
         let agent = t.agent.as_ref();
         let model = agent
             .and_then(|a| self.state.agent(a))
@@ -101,10 +130,7 @@ impl RunActor {
                 _ => None,
             })
             .collect();
-        let Some(git) = &self.git else {
-            return;
-        };
-        let sent = git.send(crate::tools::git::TaskCommit {
+        Some(crate::tools::git::TaskCommit {
             task: task.to_string(),
             run: self.run.to_string(),
             title: t.title.clone(),
@@ -115,11 +141,7 @@ impl RunActor {
             approved_by,
             cost_usd: t.cost_usd,
             paths: t.artifacts.clone(),
-        });
-        if sent.is_ok() {
-            self.committing
-                .insert(task.clone(), std::time::Instant::now());
-        }
+        })
     }
 }
 

@@ -182,7 +182,7 @@ fn cpath(path: &Path) -> Result<CString, String> {
 fn mounts(workspace: &Path, tmp: &Path) -> Result<child::Mounts, String> {
     let git = workspace.join(".git");
     let git_dir = match std::fs::symlink_metadata(&git) {
-        Ok(m) if m.is_dir() => Some(cpath(&git)?),
+        Ok(m) if m.is_dir() || m.is_file() => Some(cpath(&git)?),
         _ => None,
     };
     let hide = HIDDEN

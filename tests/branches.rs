@@ -1,0 +1,381 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Runs on branches: a run on a person's repository never touches their work tree, index,
+//! HEAD or branches; each task works in its own worktree and branch, and the merge queue
+//! merges them into the run branch; two parallel tasks editing one file produce a recorded
+//! conflict that the agent resolves, and `blame` names the right task for lines from both
+//! sides; a failing run check blocks a merge; a review with two comments reaches the agent as
+//! one message and the task is redone.
+
+mod common;
+
+use common::scripted::{all_done, run, step};
+use macrohard::domain::{Event, TaskStatus};
+use macrohard::llm::sim::Turn;
+use macrohard::llm::{LlmRequest, MessageRole};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "person")
+        .env("GIT_AUTHOR_EMAIL", "p@example.com")
+        .env("GIT_COMMITTER_NAME", "person")
+        .env("GIT_COMMITTER_EMAIL", "p@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file of a repository's work tree and what the person's git keeps (index, HEAD,
+/// refs other than the run's), byte for byte.
+fn fingerprint(repo: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![repo.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(repo).unwrap().display().to_string();
+            if rel == ".git" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    for f in [".git/index", ".git/HEAD", ".git/config"] {
+        out.insert(f.into(), std::fs::read(repo.join(f)).unwrap());
+    }
+    let refs: String = git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"])
+        .lines()
+        .filter(|l| !l.starts_with("refs/heads/macrohard/"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.insert("refs".into(), refs.into_bytes());
+    out.insert(
+        "status".into(),
+        git(repo, &["status", "--porcelain"]).into_bytes(),
+    );
+    out
+}
+
+/// Architect and engineer each write their own file, in parallel, then finish.
+fn two_files(req: &LlmRequest) -> Turn {
+    match req.context.role.as_str() {
+        "supervisor" if step(req) == 0 => Turn::think("plan")
+            .call(
+                "create_task",
+                json!({"title": "Design", "description": "Write DESIGN.md", "role": "architect"}),
+            )
+            .call(
+                "create_task",
+                json!({"title": "Build", "description": "Write app.py", "role": "engineer"}),
+            ),
+        "supervisor" if all_done(req) => {
+            Turn::think("done").call("finish_run", json!({"summary": "ok"}))
+        }
+        "supervisor" => Turn::think("waiting"),
+        role => match step(req) {
+            0 => {
+                let (path, content) = if role == "architect" {
+                    ("DESIGN.md", "# Design\n")
+                } else {
+                    ("app.py", "print('hi')\n")
+                };
+                Turn::think("write").call("write_file", json!({"path": path, "content": content}))
+            }
+            _ => Turn::think("done").call(
+                "complete_task",
+                json!({"summary": "wrote it", "evidence": "the file is there"}),
+            ),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_a_persons_repository_leaves_it_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("project");
+    std::fs::create_dir(&repo).unwrap();
+    std::fs::write(repo.join("README.md"), "hello\n").unwrap();
+    std::fs::write(repo.join("lib.py"), "x = 1\n").unwrap();
+    git(&repo, &["init", "-q", "-b", "master"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "start"]);
+    git(&repo, &["branch", "feature"]);
+    // Uncommitted work of every kind: a staged change, an unstaged one, an untracked file.
+    std::fs::write(repo.join("README.md"), "hello\nstaged\n").unwrap();
+    git(&repo, &["add", "README.md"]);
+    std::fs::write(repo.join("lib.py"), "x = 2  # half-edited\n").unwrap();
+    std::fs::write(repo.join("notes.txt"), "mine\n").unwrap();
+    let before = fingerprint(&repo);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+
+    let done = run(dir.path(), repo.clone(), "two files", two_files, |_| {}).await;
+    done.assert_completed();
+
+    assert_eq!(
+        fingerprint(&repo),
+        before,
+        "the person's repository changed"
+    );
+    let b = done
+        .state
+        .branch
+        .clone()
+        .expect("the run works on a branch");
+    assert!(b.existing);
+    assert_eq!(b.base.trim(), head.trim());
+    let branch = format!("macrohard/{}", done.state.id().unwrap());
+    assert_eq!(b.branch, branch);
+    // The run branch has both tasks' work, merged, on top of the person's last commit (their
+    // uncommitted changes are not part of it).
+    assert_eq!(
+        git(&repo, &["show", &format!("{branch}:DESIGN.md")]),
+        "# Design\n"
+    );
+    assert_eq!(
+        git(&repo, &["show", &format!("{branch}:app.py")]),
+        "print('hi')\n"
+    );
+    assert_eq!(
+        git(&repo, &["show", &format!("{branch}:lib.py")]),
+        "x = 1\n"
+    );
+    let merges = git(&repo, &["log", "--merges", "--format=%s", &branch]);
+    assert_eq!(merges.lines().count(), 2, "{merges}");
+    for t in &done.state.tasks {
+        assert_eq!(t.status, TaskStatus::Done);
+        assert!(t.merge.is_some(), "{} has no merge", t.id);
+        assert!(t.worktree.is_none(), "{}'s worktree is left", t.id);
+    }
+    // Each task worked in its own worktree, on its own branch, under the data directory.
+    let made: Vec<(String, String)> = done
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::WorktreeCreated { path, branch, .. } => Some((path.clone(), branch.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(made.len(), 2);
+    for (path, task_branch) in &made {
+        assert!(!Path::new(path).starts_with(&repo), "{path}");
+        assert!(
+            task_branch.starts_with(&format!("{branch}-")),
+            "{task_branch}"
+        );
+        assert!(!Path::new(path).exists(), "{path} was not removed");
+    }
+    let left = git(&repo, &["worktree", "list", "--porcelain"]);
+    assert_eq!(left.matches("worktree ").count(), 2, "{left}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_run_works_on_a_branch_of_its_own_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let done = run(dir.path(), ws.clone(), "two files", two_files, |_| {}).await;
+    done.assert_completed();
+    let b = done.state.branch.clone().unwrap();
+    assert!(!b.existing);
+    // The folder holds the merged result: the run branch, checked out.
+    assert_eq!(
+        std::fs::read_to_string(ws.join("DESIGN.md")).unwrap(),
+        "# Design\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("app.py")).unwrap(),
+        "print('hi')\n"
+    );
+    assert_eq!(
+        git(&ws, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        b.branch
+    );
+    assert_eq!(git(&ws, &["status", "--porcelain"]), "");
+    // Each task's commit is authored by its role, under a merge commit of the engine.
+    let authors = git(&ws, &["log", "--no-merges", "--format=%an %s", &b.branch]);
+    assert!(authors.contains("architect T1: Design"), "{authors}");
+    assert!(authors.contains("engineer T2: Build"), "{authors}");
+}
+
+/// The text of the tool results an agent has seen, newest last.
+fn results(req: &LlmRequest) -> Vec<&str> {
+    req.messages
+        .iter()
+        .filter(|m| m.role == MessageRole::Tool)
+        .map(|m| m.content.as_str())
+        .collect()
+}
+
+/// Two engineers edit `shared.txt` at once; whoever merges second meets the conflict and
+/// resolves it keeping both lines (the first task's line first).
+fn conflicting(req: &LlmRequest) -> Turn {
+    let task = req.context.task.as_ref().map(|t| t.id.to_string());
+    match (req.context.role.as_str(), task) {
+        ("supervisor", _) if step(req) == 0 => Turn::think("plan")
+            .call(
+                "create_task",
+                json!({"title": "One", "description": "Write shared.txt", "role": "engineer"}),
+            )
+            .call(
+                "create_task",
+                json!({"title": "Two", "description": "Write shared.txt", "role": "architect"}),
+            ),
+        ("supervisor", _) if all_done(req) => {
+            Turn::think("done").call("finish_run", json!({"summary": "ok"}))
+        }
+        ("supervisor", _) => Turn::think("waiting"),
+        (_, Some(task)) => {
+            let said = results(req);
+            let last = said.last().copied().unwrap_or_default();
+            if last.contains("conflict markers") {
+                assert!(last.contains("shared.txt"), "{last}");
+                return Turn::think("resolve").call("read_file", json!({"path": "shared.txt"}));
+            }
+            if said.len() >= 2 && said[said.len() - 2].contains("conflict markers") {
+                assert!(last.contains("<<<<<<<"), "{last}");
+                return Turn::think("resolved").call(
+                    "write_file",
+                    json!({"path": "shared.txt", "content": "line of T1\nline of T2\n"}),
+                );
+            }
+            match step(req) {
+                0 => Turn::think("write").call(
+                    "write_file",
+                    json!({"path": "shared.txt", "content": format!("line of {task}\n")}),
+                ),
+                // Both are in their worktrees before either finishes.
+                1 => Turn::think("wait").call("run_command", json!({"command": "sleep 1"})),
+                _ => Turn::think("done").call(
+                    "complete_task",
+                    json!({"summary": format!("{task} wrote its line"), "evidence": "written"}),
+                ),
+            }
+        }
+        _ => Turn::think("?"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_edits_of_one_file_conflict_and_the_resolution_is_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let done = run(dir.path(), ws.clone(), "conflict", conflicting, |_| {}).await;
+    done.assert_completed();
+    let conflicts: Vec<&str> = done
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::TaskStatusChanged {
+                task,
+                status: TaskStatus::Conflict,
+                reason,
+            } => {
+                assert!(reason.contains("shared.txt"), "{reason}");
+                Some(task.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(conflicts.len(), 1, "one task met the conflict");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("shared.txt")).unwrap(),
+        "line of T1\nline of T2\n"
+    );
+    // Whoever merged second resolved it; blame names each task for its own line.
+    let origin = |line| macrohard::tools::git::blame(&ws, "shared.txt", line).unwrap();
+    let task_of = |line| {
+        origin(line)
+            .trailers
+            .get("Task")
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(task_of(1), vec!["T1".to_owned()]);
+    assert_eq!(task_of(2), vec!["T2".to_owned()]);
+    assert_eq!(origin(1).author, "engineer");
+    assert_eq!(origin(2).author, "architect");
+    assert!(
+        done.state
+            .tasks
+            .iter()
+            .all(|t| t.status == TaskStatus::Done)
+    );
+}
+
+/// The engineer writes a file and finishes; the run's check wants `ready.txt`, which the
+/// engineer adds once the check's failure tells it so.
+fn checked(req: &LlmRequest) -> Turn {
+    match req.context.role.as_str() {
+        "supervisor" if step(req) == 0 => Turn::think("plan").call(
+            "create_task",
+            json!({"title": "Build", "description": "Write app.py", "role": "engineer"}),
+        ),
+        "supervisor" if all_done(req) => {
+            Turn::think("done").call("finish_run", json!({"summary": "ok"}))
+        }
+        "supervisor" => Turn::think("waiting"),
+        _ => {
+            let said = results(req);
+            let last = said.last().copied().unwrap_or_default();
+            if last.contains("the run's check") {
+                assert!(last.contains("not ready"), "{last}");
+                return Turn::think("fix").call(
+                    "write_file",
+                    json!({"path": "ready.txt", "content": "yes\n"}),
+                );
+            }
+            if step(req) == 0 {
+                return Turn::think("write").call(
+                    "write_file",
+                    json!({"path": "app.py", "content": "x = 1\n"}),
+                );
+            }
+            Turn::think("done").call(
+                "complete_task",
+                json!({"summary": "built", "evidence": "app.py"}),
+            )
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_run_check_blocks_the_merge_until_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let done = run(dir.path(), ws.clone(), "checked", checked, |c| {
+        c.check = Some("test -f ready.txt || { echo not ready; exit 1; }".into());
+    })
+    .await;
+    done.assert_completed();
+    let checks: Vec<bool> = done
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::TaskChecked { ok, .. } => Some(*ok),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(checks, vec![false, true]);
+    let b = done.state.branch.clone().unwrap();
+    let merges = git(&ws, &["log", "--merges", "--format=%s", &b.branch]);
+    assert_eq!(
+        merges.lines().count(),
+        1,
+        "merged once, after the fix: {merges}"
+    );
+    assert!(ws.join("ready.txt").exists() && ws.join("app.py").exists());
+}
