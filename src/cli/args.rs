@@ -96,6 +96,27 @@ pub enum Cmd {
         #[arg(long, default_value = "last")]
         run: String,
     },
+    /// Merge a run's branch into your current branch, or --into another
+    ///
+    /// The run's work is on the branch macrohard/RUN of its repository. Without --into it is
+    /// merged into the branch checked out there, only when the work tree is clean (no staged,
+    /// unstaged or untracked changes; `.macrohard/` aside) and the merge has no conflict and
+    /// overwrites no file git ignores: a fast-forward when possible, else a merge commit by
+    /// macrohard-tui. Otherwise nothing changes, and the message says why and what to run
+    /// instead. A run that is still planning or running is refused unless --force. Exit codes:
+    /// 0 landed (or already landed), 1 a conflict or a git error, 2 nothing to land or the
+    /// repository is not ready (changes, a detached HEAD, a merge under way).
+    Land {
+        /// A run id, a unique prefix of one, or `last`
+        run: String,
+        /// Land on this branch instead: only its ref moves (fast-forward or merge commit; made
+        /// at the run's tip if it does not exist); work tree, index and HEAD stay as they are
+        #[arg(long, value_name = "BRANCH")]
+        into: Option<String>,
+        /// Land a run that is still running: its branch as it is now
+        #[arg(long)]
+        force: bool,
+    },
     /// Run a suite of goals with hidden acceptance tests and report pass rate, cost and time
     Eval(EvalArgs),
     /// Write the default config and prompts to the config directory

@@ -9,6 +9,7 @@ mod doctor;
 mod eval;
 mod headless;
 mod identity;
+mod land;
 mod lines;
 mod listing;
 mod logging;
@@ -158,6 +159,9 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Some(Cmd::Init { force }) => setup::init(&paths, force),
         Some(Cmd::Eval(args)) => eval::run(&paths, args).await,
         Some(Cmd::Blame { target, run }) => listing::blame(&paths, &run, &target).await,
+        Some(Cmd::Land { run, into, force }) => {
+            land::run(&paths, &run, into.as_deref(), force).await
+        }
         Some(Cmd::Attach {
             run,
             read_only,

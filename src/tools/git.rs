@@ -545,6 +545,7 @@ pub fn blame(root: &Path, file: &str, line: usize) -> Result<LineOrigin, String>
     })
 }
 
+pub mod land;
 pub mod worktree;
 
 #[cfg(test)]
