@@ -52,6 +52,9 @@ pub(crate) struct WorktreeSetup {
     pub branch: String,
     pub run_branch: String,
     pub attempt: u32,
+    /// The previous attempt's worktree, its base and the commit of what it left: the new
+    /// attempt goes on from there.
+    pub previous: Option<(std::path::PathBuf, String, crate::tools::git::TaskCommit)>,
 }
 
 /// Condensing again after the server refused a request as too long, before giving up.
@@ -110,12 +113,23 @@ impl AgentLoop {
         };
         let setup = w.clone();
         let base = tokio::task::spawn_blocking(move || {
-            crate::tools::git::worktree::add_task_worktree(
-                &setup.repo,
-                &setup.path,
-                &setup.branch,
-                &setup.run_branch,
-            )
+            use crate::tools::git::worktree;
+            match &setup.previous {
+                Some((previous, base, commit)) => worktree::continue_task_worktree(
+                    &setup.repo,
+                    &setup.path,
+                    &setup.branch,
+                    previous,
+                    commit,
+                )
+                .map(|()| base.clone()),
+                None => worktree::add_task_worktree(
+                    &setup.repo,
+                    &setup.path,
+                    &setup.branch,
+                    &setup.run_branch,
+                ),
+            }
         })
         .await
         .map_err(|e| e.to_string())

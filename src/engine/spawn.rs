@@ -103,8 +103,19 @@ impl RunActor {
     /// own under the data directory, on a new branch.
     fn worktree_for(&self, task: &TaskId) -> Option<super::agent::WorktreeSetup> {
         let b = self.branching.as_ref()?;
-        let attempt = self.state.task(task).map_or(1, |t| t.attempts + 1);
+        let t = self.state.task(task)?;
+        let attempt = t.attempts + 1;
+        // A later attempt goes on from what the last one left, as a shared folder would.
+        let previous = match (&t.worktree, &t.base) {
+            (Some(w), Some(base)) if std::path::Path::new(w).is_dir() => {
+                let why = t.failures.last().map_or("interrupted", String::as_str);
+                let commit = self.task_commit(task, &format!("attempt {} (failed: {why})", t.attempts))?;
+                Some((w.into(), base.clone(), commit))
+            }
+            _ => None,
+        };
         Some(super::agent::WorktreeSetup {
+            previous,
             repo: b.repo.clone(),
             path: b.worktrees.join(format!("{task}-{attempt}")),
             branch: crate::tools::git::worktree::task_branch(

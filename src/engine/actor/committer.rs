@@ -101,7 +101,7 @@ impl RunActor {
 
     /// What a task's commit records: its role as the author, the model, the prompt, who
     /// approved what, the cost.
-    pub(super) fn task_commit(
+    pub(in crate::engine) fn task_commit(
         &self,
         task: &TaskId,
         summary: &str,

@@ -168,6 +168,22 @@ pub fn add_task_worktree(
     Ok(base)
 }
 
+/// A worktree for a later attempt at `path`, on the new branch `branch`, going on from the
+/// previous attempt's worktree `previous`: what that attempt left is committed there first
+/// (as `commit` says), so the new attempt starts with it and the old worktree stays as it
+/// was for inspection.
+pub fn continue_task_worktree(
+    repo: &Path,
+    path: &Path,
+    branch: &str,
+    previous: &Path,
+    commit: &super::TaskCommit,
+) -> Result<(), String> {
+    commit_worktree(previous, commit)?;
+    let tip = head(previous)?;
+    add_worktree(repo, path, &tip, Some(branch))
+}
+
 /// Removes the worktree at `path` (and what git keeps for it), if there is one. Its branch
 /// stays.
 pub fn remove_worktree(repo: &Path, path: &Path) {
