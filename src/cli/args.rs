@@ -102,10 +102,15 @@ pub enum Cmd {
     /// merged into the branch checked out there, only when the work tree is clean (no staged,
     /// unstaged or untracked changes; `.macrohard/` aside) and the merge has no conflict and
     /// overwrites no file git ignores: a fast-forward when possible, else a merge commit by
-    /// macrohard-tui. Otherwise nothing changes, and the message says why and what to run
-    /// instead. A run that is still planning or running is refused unless --force. Exit codes:
-    /// 0 landed (or already landed), 1 a conflict or a git error, 2 nothing to land or the
-    /// repository is not ready (changes, a detached HEAD, a merge under way).
+    /// macrohard-tui. Otherwise nothing changes, and the message lists the files in the way
+    /// and the commands to land the run by hand.
+    ///
+    /// With --into BRANCH only that branch moves; the work tree, the index and HEAD are never
+    /// touched. A run that is still planning or running is refused (its branch still moves)
+    /// unless --force; a paused or finished one lands as it is.
+    ///
+    /// Exit codes: 0 landed (or already landed), 1 a conflict or a git error, 2 nothing to land
+    /// or the repository is not ready (changes, a detached HEAD, a merge under way).
     Land {
         /// A run id, a unique prefix of one, or `last`
         run: String,

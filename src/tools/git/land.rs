@@ -232,6 +232,24 @@ fn busy(repo: &Path) -> Result<Option<&'static str>, String> {
         .map(|(_, what)| what))
 }
 
+/// Whether a rebase under way in any work tree of the repository will set `refname` when it
+/// ends (and so would undo a move of it now).
+fn being_rebased(repo: &Path, refname: &str) -> Result<bool, String> {
+    let mut c = cmd(repo);
+    c.args(["rev-parse", "--path-format=absolute", "--git-common-dir"]);
+    let common = PathBuf::from(run(c, "rev-parse")?.trim());
+    let mut dirs = vec![common.clone()];
+    if let Ok(entries) = std::fs::read_dir(common.join("worktrees")) {
+        dirs.extend(entries.flatten().map(|e| e.path()));
+    }
+    Ok(dirs.iter().any(|d| {
+        ["rebase-merge", "rebase-apply"].iter().any(|r| {
+            crate::fsread::read_text_no_follow(&d.join(r).join("head-name"), 4096)
+                .is_ok_and(|t| t.trim() == refname)
+        })
+    }))
+}
+
 /// The linked worktrees (not the main one) and the branch each has checked out.
 fn linked_worktrees(repo: &Path) -> Result<Vec<(String, Option<String>)>, String> {
     let mut c = cmd(repo);
@@ -531,15 +549,6 @@ fn into_other(repo: &Path, run_branch: &str, tip: &str, branch: &str) -> Result<
             at: tip.to_owned(),
         });
     };
-    if let Some((path, _)) = linked_worktrees(repo)?
-        .into_iter()
-        .find(|(_, b)| b.as_deref() == Some(branch))
-    {
-        return Err(Refusal::CheckedOutElsewhere {
-            branch: branch.to_owned(),
-            worktree: path,
-        });
-    }
     let ancestor = |a: &str, b: &str| {
         let mut c = cmd(repo);
         c.args(["merge-base", "--is-ancestor", a, b]);
@@ -549,6 +558,20 @@ fn into_other(repo: &Path, run_branch: &str, tip: &str, branch: &str) -> Result<
         return Ok(Landed::Already {
             into: branch.to_owned(),
             current: false,
+        });
+    }
+    if let Some((path, _)) = linked_worktrees(repo)?
+        .into_iter()
+        .find(|(_, b)| b.as_deref() == Some(branch))
+    {
+        return Err(Refusal::CheckedOutElsewhere {
+            branch: branch.to_owned(),
+            worktree: path,
+        });
+    }
+    if being_rebased(repo, &refname)? {
+        return Err(Refusal::Busy {
+            what: "a rebase of that branch",
         });
     }
     let new = if ancestor(&old, tip)? {
@@ -962,5 +985,20 @@ mod tests {
             land(&f.repo, RUN, None),
             Err(Refusal::Busy { .. })
         ));
+        std::fs::remove_file(f.repo.join(".git/CHERRY_PICK_HEAD")).unwrap();
+        // A branch being rebased (HEAD detached meanwhile) is not moved under the rebase.
+        g(&f.repo, &["branch", "topic"]);
+        std::fs::create_dir(f.repo.join(".git/rebase-merge")).unwrap();
+        std::fs::write(
+            f.repo.join(".git/rebase-merge/head-name"),
+            "refs/heads/topic\n",
+        )
+        .unwrap();
+        assert_eq!(
+            land(&f.repo, RUN, Some("topic")),
+            Err(Refusal::Busy {
+                what: "a rebase of that branch"
+            })
+        );
     }
 }
