@@ -321,3 +321,42 @@ fn a_detached_head_is_refused_with_the_branch_to_merge() {
         Vec::<PathBuf>::new()
     );
 }
+
+#[test]
+fn what_your_global_excludes_file_ignores_is_no_change() {
+    let w = world(RunStatus::Completed, true);
+    let home = w.data.parent().unwrap();
+    std::fs::write(home.join("global-ignore"), "*.swp\n").unwrap();
+    std::fs::write(
+        home.join("gitconfig"),
+        format!(
+            "[core]\n\texcludesFile = {}\n",
+            home.join("global-ignore").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(w.repo.join("a.txt.swp"), "editor state").unwrap();
+    let out = common::bin()
+        .env("GIT_CONFIG_GLOBAL", home.join("gitconfig"))
+        .arg("--data-dir")
+        .arg(&w.data)
+        .args(["land", RUN])
+        .output()
+        .unwrap();
+    let (o, e) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o}{e}");
+    assert!(w.repo.join("run.txt").exists());
+    // Without that file, the same untracked file is a change.
+    let w = world(RunStatus::Completed, true);
+    std::fs::write(w.repo.join("a.txt.swp"), "editor state").unwrap();
+    let out = common::bin()
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .arg("--data-dir")
+        .arg(&w.data)
+        .args(["land", RUN])
+        .output()
+        .unwrap();
+    let (code, err) = (out.status.code(), common::text(&out).1);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("a.txt.swp"), "{err}");
+}
