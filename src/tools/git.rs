@@ -546,6 +546,7 @@ pub fn blame(root: &Path, file: &str, line: usize) -> Result<LineOrigin, String>
 }
 
 pub mod land;
+pub mod diff;
 pub mod worktree;
 
 #[cfg(test)]

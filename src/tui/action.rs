@@ -1,5 +1,14 @@
 //! Every user command, in one namespace shared by the keymap, the `:` command line and the help
-//! overlay. Adding a command means adding a variant here and its handling in `app.rs`.
+//! overlay. Adding a command means adding a variant here and its handling in `app.rs` (or, for
+//! the diff review's own commands, in `diff/keys.rs`).
+
+/// Where a command's keys apply: everywhere, or only in the diff review, where they come
+/// before the ones everywhere (so `a` approves the merge there and always-approves elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layer {
+    Main,
+    Diff,
+}
 
 /// A user command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,10 +47,20 @@ pub enum Action {
     Detach,
     Stop,
     Close,
+    Diff,
+    NextHunk,
+    PrevHunk,
+    NextFile,
+    PrevFile,
+    FileList,
+    Comment,
+    Uncomment,
+    ApproveMerge,
+    RequestChanges,
 }
 
 impl Action {
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 44] = [
         Action::Help,
         Action::FocusNext,
         Action::FocusPrev,
@@ -76,6 +95,16 @@ impl Action {
         Action::Detach,
         Action::Stop,
         Action::Close,
+        Action::Diff,
+        Action::NextHunk,
+        Action::PrevHunk,
+        Action::NextFile,
+        Action::PrevFile,
+        Action::FileList,
+        Action::Comment,
+        Action::Uncomment,
+        Action::ApproveMerge,
+        Action::RequestChanges,
     ];
 
     /// The name used in the config (`[keys]`) and on the `:` command line.
@@ -115,6 +144,16 @@ impl Action {
             Action::Detach => "quit",
             Action::Stop => "stop",
             Action::Close => "close",
+            Action::Diff => "diff",
+            Action::NextHunk => "next-hunk",
+            Action::PrevHunk => "prev-hunk",
+            Action::NextFile => "next-file",
+            Action::PrevFile => "prev-file",
+            Action::FileList => "files",
+            Action::Comment => "comment",
+            Action::Uncomment => "uncomment",
+            Action::ApproveMerge => "approve-merge",
+            Action::RequestChanges => "request-changes",
         }
     }
 
@@ -158,6 +197,18 @@ impl Action {
             }
             Action::Stop => "stop the run and quit (asks to confirm)",
             Action::Close => "close the popup / clear the filter",
+            Action::Diff => "review the selected task's changes: its diff, with line comments",
+            Action::NextHunk => "in a diff: the next hunk",
+            Action::PrevHunk => "in a diff: the previous hunk",
+            Action::NextFile => "in a diff: the next file",
+            Action::PrevFile => "in a diff: the previous file",
+            Action::FileList => "in a diff: the list of files with +/- counts (Enter jumps)",
+            Action::Comment => "in a diff: comment on the line under the cursor",
+            Action::Uncomment => "in a diff: delete the comment on the cursor's line",
+            Action::ApproveMerge => "in a diff: approve the task's pending merge review",
+            Action::RequestChanges => {
+                "in a diff: request changes: the comments go to the task's agent as one message"
+            }
         }
     }
 
@@ -175,7 +226,25 @@ impl Action {
                 | Action::Retry
                 | Action::Cancel
                 | Action::Stop
+                | Action::ApproveMerge
+                | Action::RequestChanges
         )
+    }
+
+    /// Where the command's keys apply.
+    pub fn layer(self) -> Layer {
+        match self {
+            Action::NextHunk
+            | Action::PrevHunk
+            | Action::NextFile
+            | Action::PrevFile
+            | Action::FileList
+            | Action::Comment
+            | Action::Uncomment
+            | Action::ApproveMerge
+            | Action::RequestChanges => Layer::Diff,
+            _ => Layer::Main,
+        }
     }
 
     pub fn from_name(name: &str) -> Option<Action> {

@@ -64,6 +64,8 @@ pub struct App {
     pub dirty: bool,
     /// How far the open popup's text scrolls, as it was last drawn; keys scroll no further.
     pub scroll_max: std::cell::Cell<usize>,
+    /// Diffs to make for reviews, and the comments of closed ones.
+    pub diffs: super::diff::Reviews,
 }
 
 impl App {
@@ -90,6 +92,7 @@ impl App {
             outbox: Vec::new(),
             dirty: true,
             scroll_max: std::cell::Cell::new(usize::MAX),
+            diffs: super::diff::Reviews::default(),
         }
     }
 
@@ -143,6 +146,11 @@ impl App {
             Some(Popup::Help { filter, scroll }) => {
                 filter.extend(super::popups::one_line(text).chars().take(200));
                 *scroll = 0;
+            }
+            Some(Popup::Diff(v)) if v.input.is_some() => {
+                if let Some(input) = &mut v.input {
+                    input.paste(text);
+                }
             }
             _ => {
                 let chars = text.chars().count();
@@ -355,6 +363,25 @@ impl App {
                     self.quit = Some(Quit::Detach);
                 }
             }
+            Action::Diff => match self.task_to_review() {
+                Some(task) => self.open_diff(task),
+                None => self.say("select a task first (3)"),
+            },
+            Action::NextHunk
+            | Action::PrevHunk
+            | Action::NextFile
+            | Action::PrevFile
+            | Action::FileList
+            | Action::Comment
+            | Action::Uncomment
+            | Action::ApproveMerge
+            | Action::RequestChanges => {
+                let key = self.keymap.key_for(Action::Diff);
+                self.say(format!(
+                    ":{} works in a task's diff: {key} on a task opens it",
+                    action.name()
+                ));
+            }
             Action::Close => {
                 if self.zoomed {
                     self.zoomed = false;
@@ -365,6 +392,20 @@ impl App {
                 }
             }
         }
+    }
+
+    /// The task a diff review opens on: the focused agent's task, else the selected task.
+    fn task_to_review(&self) -> Option<TaskId> {
+        let agents_task = || {
+            self.selected_agent()
+                .and_then(|a| self.view.state.agent(a))
+                .and_then(|a| a.task.clone())
+        };
+        match self.focus {
+            Focus::Agents | Focus::Reasoning => agents_task(),
+            Focus::Tasks | Focus::Logs => None,
+        }
+        .or_else(|| self.selected_task().cloned())
     }
 
     fn oldest_pending(&self) -> Option<crate::domain::ApprovalState> {

@@ -1,8 +1,11 @@
 //! Keys → actions. Defaults follow DESIGN §7; every binding can be changed in the config's
 //! `[keys]` table (`approve = "y"`, `help = ["?", "f1"]`). `ctrl-a` and `ctrl-b` are never
 //! bound (tmux and screen use them).
+//!
+//! Keys live in layers ([`Layer`]): the diff review's own commands have keys of their own that
+//! come first there and mean nothing elsewhere; every other key works in the review too.
 
-use super::action::Action;
+use super::action::{Action, Layer};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 
@@ -148,6 +151,8 @@ impl Key {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     map: BTreeMap<Key, Action>,
+    /// The diff review's keys, looked up before `map` there.
+    diff: BTreeMap<Key, Action>,
 }
 
 const DEFAULTS: &[(&str, Action)] = &[
@@ -191,17 +196,37 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("Q", Action::Stop),
     ("esc", Action::Close),
     ("ctrl-c", Action::Detach),
+    ("d", Action::Diff),
+];
+
+/// The diff review's own keys ([`Layer::Diff`]).
+const DIFF_DEFAULTS: &[(&str, Action)] = &[
+    ("n", Action::NextHunk),
+    ("N", Action::PrevHunk),
+    ("]", Action::NextFile),
+    ("[", Action::PrevFile),
+    ("f", Action::FileList),
+    ("c", Action::Comment),
+    ("x", Action::Uncomment),
+    ("a", Action::ApproveMerge),
+    ("R", Action::RequestChanges),
 ];
 
 impl Default for Keymap {
     fn default() -> Self {
-        let mut map = BTreeMap::new();
-        for (k, a) in DEFAULTS {
-            if let Ok(key) = Key::parse(k) {
-                map.insert(key, *a);
+        let parse = |defaults: &[(&str, Action)]| {
+            let mut map = BTreeMap::new();
+            for (k, a) in defaults {
+                if let Ok(key) = Key::parse(k) {
+                    map.insert(key, *a);
+                }
             }
+            map
+        };
+        Self {
+            map: parse(DEFAULTS),
+            diff: parse(DIFF_DEFAULTS),
         }
-        Self { map }
     }
 }
 
@@ -218,29 +243,51 @@ impl Keymap {
                     names.join(", ")
                 )
             })?;
-            km.map.retain(|_, a| *a != action);
+            let map = km.layer_mut(action.layer());
+            map.retain(|_, a| *a != action);
             for k in keys {
                 let key = Key::parse(k).map_err(|e| format!("[keys] {name}: {e}"))?;
-                km.map.insert(key, action);
+                map.insert(key, action);
             }
         }
         Ok(km)
     }
 
-    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
-        let mut key = Key::from_event(ev)?;
-        if let KeyCodeKey::Char(c) = key.code {
-            // Shifted letters arrive as upper case with SHIFT; that is the key itself.
-            key.code = KeyCodeKey::Char(c);
+    fn layer(&self, layer: Layer) -> &BTreeMap<Key, Action> {
+        match layer {
+            Layer::Main => &self.map,
+            Layer::Diff => &self.diff,
         }
-        self.map.get(&key).copied()
+    }
+
+    fn layer_mut(&mut self, layer: Layer) -> &mut BTreeMap<Key, Action> {
+        match layer {
+            Layer::Main => &mut self.map,
+            Layer::Diff => &mut self.diff,
+        }
+    }
+
+    /// The command of a key everywhere but in the diff review.
+    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+        self.action_in(Layer::Main, ev)
+    }
+
+    /// The command of a key in `layer`: the layer's own keys first, then the ones everywhere.
+    pub fn action_in(&self, layer: Layer, ev: &KeyEvent) -> Option<Action> {
+        // Shifted letters arrive as upper case with SHIFT; that is the key itself.
+        let key = Key::from_event(ev)?;
+        match layer {
+            Layer::Main => None,
+            Layer::Diff => self.diff.get(&key).copied(),
+        }
+        .or_else(|| self.map.get(&key).copied())
     }
 
     /// Every key bound to `action`, as labels.
     /// Plain keys come before ones with modifiers.
     pub fn keys_for(&self, action: Action) -> Vec<String> {
         let mut keys: Vec<&Key> = self
-            .map
+            .layer(action.layer())
             .iter()
             .filter(|(_, a)| **a == action)
             .map(|(k, _)| k)
@@ -314,5 +361,27 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert("help".to_owned(), vec!["ctrl-b".to_owned()]);
         assert!(Keymap::with_overrides(&o).unwrap_err().contains("reserved"));
+    }
+
+    #[test]
+    fn the_diff_layer_comes_first_in_a_diff_and_nowhere_else() {
+        let a = ev(KeyCode::Char('a'), KeyModifiers::NONE);
+        let j = ev(KeyCode::Char('j'), KeyModifiers::NONE);
+        let km = Keymap::default();
+        assert_eq!(km.action(&a), Some(Action::ApproveAlways));
+        assert_eq!(km.action_in(Layer::Diff, &a), Some(Action::ApproveMerge));
+        assert_eq!(km.action_in(Layer::Diff, &j), Some(Action::Down));
+        assert_eq!(km.keys_for(Action::ApproveMerge), vec!["a"]);
+        assert_eq!(km.keys_for(Action::ApproveAlways), vec!["a"]);
+        // Rebinding a review key moves it in its layer only.
+        let mut o = BTreeMap::new();
+        o.insert("approve-merge".to_owned(), vec!["A".to_owned()]);
+        let km = Keymap::with_overrides(&o).unwrap();
+        assert_eq!(km.action_in(Layer::Diff, &a), Some(Action::ApproveAlways));
+        assert_eq!(km.keys_for(Action::ApproveMerge), vec!["A"]);
+        assert_eq!(
+            km.action(&ev(KeyCode::Char('A'), KeyModifiers::SHIFT)),
+            None
+        );
     }
 }

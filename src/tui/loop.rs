@@ -79,6 +79,8 @@ const OUTBOX: usize = 64;
 const FLUSH: Duration = Duration::from_secs(5);
 /// How long a lost terminal or SIGTERM waits for them.
 const FLUSH_LOST: Duration = Duration::from_millis(50);
+/// Diffs made and not yet shown (each review asks for one at a time).
+const DIFFS: usize = 4;
 /// Input events handled before a frame may be drawn: all that are waiting, up to this many.
 const DRAIN: usize = 4096;
 
@@ -209,7 +211,21 @@ where
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut hup = signal_or_pending(SignalKind::hangup(), opts.signals).await;
     let mut term = signal_or_pending(SignalKind::terminate(), opts.signals).await;
+    let (diff_made, mut diffs) = mpsc::channel(DIFFS);
     let ending = loop {
+        // Diffs are made by git on a blocking thread; each comes back as an event.
+        for load in std::mem::take(&mut app.diffs.loads) {
+            let made = diff_made.clone();
+            tokio::spawn(async move {
+                let failed = load.answer(super::diff::Body::Failed(
+                    "the diff could not be made (its thread stopped)".into(),
+                ));
+                let done = tokio::task::spawn_blocking(move || load.run())
+                    .await
+                    .unwrap_or(failed);
+                let _ = made.send(done).await;
+            });
+        }
         for cmd in std::mem::take(&mut app.outbox) {
             if let Err(e) = commands.try_send(cmd) {
                 let why = match e {
@@ -259,6 +275,7 @@ where
                 }
             },
             Some((cmd, result)) = answers.recv() => app.on_answer(&cmd, result),
+            Some(done) = diffs.recv() => app.on_diff_loaded(done),
             rec = recv(&mut events) => match rec {
                 Ok(rec) => app.on_record(&rec),
                 Err(RecvError::Lagged(_)) => {

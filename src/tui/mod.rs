@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod diff;
 pub mod keymap;
 pub mod log_filter;
 mod r#loop;

@@ -61,6 +61,15 @@ pub fn draw(f: &mut Frame, app: &App, now_ms: u64) {
         }
         Some(Popup::Help { filter, scroll }) => popups::help::draw(f, body, app, filter, *scroll),
         Some(Popup::Detail { task, scroll }) => popups::detail::draw(f, body, app, task, *scroll),
+        // The review takes the whole screen below the header; its footer stands for the hints.
+        Some(Popup::Diff(v)) => {
+            let below = Rect {
+                y: area.y + 1,
+                height: area.height.saturating_sub(1),
+                ..area
+            };
+            super::diff::render::draw(f, below, app, v);
+        }
         Some(Popup::LogEntry(line)) => {
             let title = format!(" log #{} · Esc closes ", line.seq);
             let text = vec![

@@ -21,7 +21,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
     };
     f.render_widget(Clear, rect);
     let block = frame(
-        format!(" {} {} · {} ", t.id, t.title, super::scroll_hint(app)),
+        format!(
+            " {} {} · {} · {} diff ",
+            t.id,
+            t.title,
+            super::scroll_hint(app),
+            app.keymap.key_for(super::super::action::Action::Diff)
+        ),
         true,
         theme,
     );

@@ -48,6 +48,10 @@ impl App {
             }
             Popup::Detail { task, scroll } => match action {
                 Some(Action::Close | Action::Detach | Action::Open) => None,
+                Some(Action::Diff) => {
+                    self.open_diff(task);
+                    self.popup.take()
+                }
                 Some(a) => Some(Popup::Detail {
                     task,
                     scroll: scrolled(a, scroll, max).unwrap_or(scroll),
@@ -96,6 +100,7 @@ impl App {
                 }
                 _ => Some(Popup::Confirm(c)),
             },
+            Popup::Diff(v) => self.diff_key(v, key),
             Popup::Composer(mut c) => match c.key(key) {
                 Some(text) => {
                     self.composed(c.purpose.clone(), text);

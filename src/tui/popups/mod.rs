@@ -84,4 +84,6 @@ pub enum Popup {
         scroll: usize,
         approval: Option<ApprovalId>,
     },
+    /// A task's diff under review (`d`).
+    Diff(Box<super::diff::DiffView>),
 }
