@@ -296,3 +296,177 @@ fn the_review_screen() {
     assert!(v.files.is_none());
     assert_eq!(v.cursor_file(), Some(1), "Enter jumps to the file");
 }
+
+/// A session on a fixed state whose event stream stays open; commands are taken.
+struct Fixed {
+    state: RunState,
+    backlog: Vec<macrohard::domain::EventRecord>,
+    events: tokio::sync::broadcast::Sender<macrohard::domain::EventRecord>,
+}
+
+impl macrohard::session::Session for Fixed {
+    async fn attach(&self, _backlog: u64) -> Option<macrohard::session::Attached> {
+        Some(macrohard::session::Attached {
+            backlog: self.backlog.clone(),
+            state: self.state.clone(),
+            events: Some(self.events.subscribe()),
+        })
+    }
+    async fn send(&self, _command: Command) -> Result<(), String> {
+        Ok(())
+    }
+    async fn detach(&self) {}
+    fn can_steer(&self) -> bool {
+        true
+    }
+}
+
+/// A test backend that keeps the text of the last frame where the test can read it.
+struct Shown {
+    inner: TestBackend,
+    screen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ratatui::backend::Backend for Shown {
+    type Error = <TestBackend as ratatui::backend::Backend>::Error;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<ratatui::layout::Position, Self::Error> {
+        self.inner.get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(
+        &mut self,
+        position: P,
+    ) -> Result<(), Self::Error> {
+        self.inner.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> Result<(), Self::Error> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
+        self.inner.size()
+    }
+    fn window_size(&mut self) -> Result<ratatui::backend::WindowSize, Self::Error> {
+        self.inner.window_size()
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.inner.flush()
+    }
+}
+
+impl macrohard::tui::terminal::FrameSink for Shown {
+    fn end_frame(&mut self) {
+        *self.screen.lock().unwrap() = self.inner.to_string();
+    }
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn the_loop_makes_the_diff_with_git_off_the_ui_thread_and_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("core.py"), "NEXT_ID = 0\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    let wt = dir.path().join("wt");
+    git(
+        &repo,
+        &["worktree", "add", "-q", "-b", "t2", wt.to_str().unwrap()],
+    );
+    std::fs::write(wt.join("core.py"), "NEXT_ID = 1\n").unwrap();
+    std::fs::write(wt.join("untracked_new.py"), "print('new')\n").unwrap();
+
+    let recs = fixture::records();
+    let mut state = RunState::fold(&recs);
+    state.branch = Some(RunBranchInfo {
+        repo: repo.display().to_string(),
+        branch: "macrohard/x".into(),
+        base: base.clone(),
+        worktree: wt.display().to_string(),
+        existing: false,
+    });
+    let t2 = &mut state.tasks[1];
+    t2.base = Some(base);
+    t2.worktree = Some(wt.display().to_string());
+    let (events, _) = tokio::sync::broadcast::channel(16);
+    let session = Fixed {
+        state,
+        backlog: recs,
+        events,
+    };
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut terminal = Terminal::new(Shown {
+        inner: TestBackend::new(100, 30),
+        screen: screen.clone(),
+    })
+    .unwrap();
+    let (keys, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let input = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let opts = macrohard::tui::Options {
+        fps: 30,
+        keymap: Keymap::default(),
+        themes: Themes::load(None, ColorDepth::Ansi16).unwrap(),
+        theme: 0,
+        signals: false,
+    };
+    let person = async {
+        for c in "3jd".chars() {
+            keys.send(Ok(crossterm::event::Event::Key(KeyEvent::new(
+                KeyCode::Char(c),
+                KeyModifiers::NONE,
+            ))))
+            .unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let shown = screen.lock().unwrap().clone();
+            if shown.contains("+NEXT_ID = 1") && shown.contains("untracked_new.py") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the diff never showed:\n{shown}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        drop(keys);
+    };
+    let (ran, ()) = tokio::join!(
+        macrohard::tui::run(&mut terminal, &session, input, opts),
+        person
+    );
+    let (_, app) = ran.unwrap();
+    let Some(Popup::Diff(v)) = &app.popup else {
+        panic!("the review is open")
+    };
+    assert_eq!(v.diff().unwrap().files.len(), 2);
+}
