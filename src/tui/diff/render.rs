@@ -339,16 +339,12 @@ fn file_list(f: &mut Frame, area: Rect, app: &App, v: &DiffView, sel: usize) {
                 format!("+{}", file.added),
                 format!("-{}", file.removed)
             );
-            let name = fit(
-                &file.label(),
-                inner_w.saturating_sub(counts.chars().count()),
-            );
+            // The name fills the row, so the selection spans it whole.
+            let name_w = inner_w.saturating_sub(counts.chars().count());
+            let name = fit(&file.label(), name_w);
             let mut spans = vec![
                 Span::styled(counts, theme.dim),
-                Span::styled(
-                    format!("{name:<0$}", inner_w.saturating_sub(16)),
-                    theme.base,
-                ),
+                Span::styled(format!("{name:<name_w$}"), theme.base),
             ];
             if i == sel {
                 for s in &mut spans {
