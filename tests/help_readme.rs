@@ -7,8 +7,9 @@ mod common;
 
 const README: &str = include_str!("../README.md");
 
-const COMMANDS: [&str; 11] = [
-    "", "run", "resume", "runs", "show", "export", "attach", "serve", "doctor", "blame", "init",
+const COMMANDS: [&str; 12] = [
+    "", "run", "resume", "runs", "show", "export", "attach", "serve", "doctor", "blame", "land",
+    "init",
 ];
 
 fn help(command: &str) -> String {

@@ -76,10 +76,13 @@ async fn a_hostile_models_commands_cannot_touch_git_the_host_devices_or_other_pr
     let m = marks.display();
     let script = format!(
         r##"try() {{ name=$1; shift; if ( "$@" ) >/dev/null 2>&1; then echo "[$name] DONE"; else echo "[$name] refused"; fi; }}
-try hook sh -c 'printf "#!/bin/sh\ntouch {m}/hook\n" > .git/hooks/post-commit && chmod +x .git/hooks/post-commit'
-try config sh -c 'printf "[core]\n\tfsmonitor = touch {m}/fsmonitor\n[filter \"x\"]\n\tclean = touch {m}/filter\n" >> .git/config'
-try info-attributes sh -c 'echo "* filter=x" > .git/info/attributes'
-try rm-git rm -f .git/HEAD
+G=$(sed -n 's/^gitdir: //p' .git); C="$G/../.."; test -f "$G/HEAD" && echo "[gitdir] found"
+try hook sh -c 'printf "#!/bin/sh\ntouch {m}/hook\n" > "$0/hooks/post-commit" && chmod +x "$0/hooks/post-commit"' "$C"
+try config sh -c 'printf "[core]\n\tfsmonitor = touch {m}/fsmonitor\n[filter \"x\"]\n\tclean = touch {m}/filter\n" >> "$0/config"' "$C"
+try info-attributes sh -c 'echo "* filter=x" > "$0/info/attributes"' "$C"
+try rm-git rm -f "$G/HEAD"
+try rm-gitfile rm -f .git
+try write-gitfile sh -c 'echo "gitdir: /tmp" > .git'
 try mv-git mv .git .git-old
 printf '* filter=x\n' > .gitattributes
 try chmod chmod 0777 {o}
@@ -122,6 +125,8 @@ grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|CapInh|NoNewPrivs)' /proc/self/status | s
         "config",
         "info-attributes",
         "rm-git",
+        "rm-gitfile",
+        "write-gitfile",
         "mv-git",
         "chmod",
         "chown",
@@ -151,6 +156,11 @@ grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|CapInh|NoNewPrivs)' /proc/self/status | s
         );
     }
     assert_eq!(said("NoNewPrivs"), "1");
+    assert_eq!(
+        said("gitdir"),
+        "found",
+        "the probe found the task's git directory"
+    );
 
     // Nothing outside changed; .git is whole; the engine's commit ran nothing planted.
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");

@@ -213,8 +213,22 @@ async fn spellings_meet_their_rule_and_git_stays_closed_whatever_the_policy_says
         .status()
         .unwrap();
     assert!(init.success());
-    // A link into .git, as a command could have made it.
+    // A link into .git, as a command could have made it, committed so that every task's
+    // worktree has it.
     std::os::unix::fs::symlink(".git", ws.join("g")).unwrap();
+    for args in [&["add", "g"][..], &["commit", "-qm", "link"][..]] {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&ws)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "p")
+            .env("GIT_AUTHOR_EMAIL", "p@example.com")
+            .env("GIT_COMMITTER_NAME", "p")
+            .env("GIT_COMMITTER_EMAIL", "p@example.com")
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
     let config_before = std::fs::read_to_string(ws.join(".git/config")).unwrap();
 
     let done = scripted::run(dir.path(), ws.clone(), "bend paths", path_bender, |c| {
@@ -281,9 +295,15 @@ async fn spellings_meet_their_rule_and_git_stays_closed_whatever_the_policy_says
     assert_eq!(refusals, GIT_SPELLINGS.len() + 1);
     assert!(!done.records.iter().any(|r| matches!(&r.event, Event::FileChanged { path, .. } if path.to_lowercase().contains(".git"))));
 
-    // A trailing slash and doubled slashes still write the file they name.
+    // A trailing slash and doubled slashes still write the file they name (merged into the
+    // run branch, in its worktree).
+    let result = std::path::PathBuf::from(&done.state.info.as_ref().unwrap().workspace);
+    assert_ne!(
+        result, ws,
+        "the run worked on a branch, not in the person's folder"
+    );
     assert_eq!(
-        std::fs::read_to_string(ws.join("notes/todo.md")).unwrap(),
+        std::fs::read_to_string(result.join("notes/todo.md")).unwrap(),
         "fine\n"
     );
 }

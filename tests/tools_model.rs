@@ -248,7 +248,11 @@ async fn a_scripted_model_reads_by_lines_edits_with_hints_and_commits_what_comma
     assert!(t2.contains("D\tdoomed.txt"), "{t2}");
     let tracked = git(ws, &["ls-files"]);
     assert!(!tracked.contains(".macrohard"), "{tracked}");
-    assert!(ws.join(saved_path(&of("run_command", 0).1)).is_file());
+    // The saved output was there for the model to read (it went with the task's worktree,
+    // never into a commit).
+    let saved = saved_path(&of("run_command", 0).1);
+    assert!(saved.starts_with(".macrohard/output/"), "{saved}");
+    assert!(!ws.join(&saved).exists());
 }
 
 /// Two tasks at once in the shared workspace: the builder's command runs for 1.5 s and makes

@@ -36,7 +36,7 @@ impl RunActor {
         };
         let info = self.state.info.clone();
         let goal = info.as_ref().map_or(String::new(), |i| i.goal.clone());
-        let worktree = task.as_ref().and_then(|t| self.worktree_for(t));
+        let worktree = task.as_ref().and_then(|t| self.worktree_for(t, &agent));
         let root = worktree.as_ref().map_or_else(
             || self.tools.workspace().root().to_owned(),
             |w| w.path.clone(),
@@ -101,7 +101,7 @@ impl RunActor {
 impl RunActor {
     /// Where a new attempt of `task` works, when the run is on a branch: a worktree of its
     /// own under the data directory, on a new branch.
-    fn worktree_for(&self, task: &TaskId) -> Option<super::agent::WorktreeSetup> {
+    fn worktree_for(&self, task: &TaskId, agent: &AgentId) -> Option<super::agent::WorktreeSetup> {
         let b = self.branching.as_ref()?;
         let t = self.state.task(task)?;
         let attempt = t.attempts + 1;
@@ -109,7 +109,8 @@ impl RunActor {
         let previous = match (&t.worktree, &t.base) {
             (Some(w), Some(base)) if std::path::Path::new(w).is_dir() => {
                 let why = t.failures.last().map_or("interrupted", String::as_str);
-                let commit = self.task_commit(task, &format!("attempt {} (failed: {why})", t.attempts))?;
+                let summary = format!("attempt {} (failed: {why})", t.attempts);
+                let commit = self.task_commit_by(task, &summary, Some(agent))?;
                 Some((w.into(), base.clone(), commit))
             }
             _ => None,

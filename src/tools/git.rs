@@ -545,8 +545,8 @@ pub fn blame(root: &Path, file: &str, line: usize) -> Result<LineOrigin, String>
     })
 }
 
-pub mod land;
 pub mod diff;
+pub mod land;
 pub mod worktree;
 
 #[cfg(test)]

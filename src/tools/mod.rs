@@ -76,7 +76,7 @@ impl Tools {
     pub fn at(&self, ws: Workspace) -> Self {
         Self {
             ws,
-            limits: self.limits.clone(),
+            limits: self.limits,
         }
     }
 

@@ -215,6 +215,13 @@ pub async fn run(
     let (ending, why) = follow(&engine, plan.hard_cap, &plan.stop).await;
     let state = stop(engine, ending, &why).await;
     a.secs = started.elapsed().as_secs_f64();
+    // The run's result: the worktree of its branch (the seeded folder is a repository, so the
+    // run worked on a branch of it, never in it).
+    let result = state
+        .as_ref()
+        .and_then(|s| s.info.as_ref())
+        .map_or_else(|| workspace.clone(), |i| PathBuf::from(&i.workspace));
+    a.workspace = result.display().to_string();
     match plan.store.events(&run, 1) {
         Ok(records) => {
             let records: Vec<EventRecord> = records.filter_map(Result::ok).collect();
@@ -236,7 +243,7 @@ pub async fn run(
         a.waited_for = Some(why);
     }
     if ending != Ending::Interrupted {
-        a.tests = hidden::run(&workspace, goal, plan.limits, &plan.stop).await;
+        a.tests = hidden::run(&result, goal, plan.limits, &plan.stop).await;
     } else {
         a.tests = TestRun {
             status: "not run: eval was interrupted".into(),

@@ -106,8 +106,19 @@ impl RunActor {
         task: &TaskId,
         summary: &str,
     ) -> Option<crate::tools::git::TaskCommit> {
+        self.task_commit_by(task, summary, None)
+    }
+
+    /// [`Self::task_commit`], naming `worker` when the task has no agent now (the work of an
+    /// attempt that ended, committed as the next one starts: the same role's agent).
+    pub(in crate::engine) fn task_commit_by(
+        &self,
+        task: &TaskId,
+        summary: &str,
+        worker: Option<&crate::domain::AgentId>,
+    ) -> Option<crate::tools::git::TaskCommit> {
         let t = self.state.task(task)?;
-        let agent = t.agent.as_ref();
+        let agent = t.agent.as_ref().or(worker);
         let model = agent
             .and_then(|a| self.state.agent(a))
             .map(|a| a.model.clone())

@@ -114,10 +114,12 @@ pub fn prepare_existing(
             repo.display()
         ));
     }
-    let base = rev(repo, base.unwrap_or("HEAD")).map_err(|e| match base {
-        None => format!("the repository has no commit to start from ({e})"),
-        Some(_) => e,
-    })?;
+    let base = match base {
+        Some(b) => rev(repo, b)?,
+        // A repository with no commit yet: the run starts from an empty commit of its own
+        // (an object, no ref of the person's moves).
+        None => rev(repo, "HEAD").or_else(|_| empty_commit(repo, run_id))?,
+    };
     let branch = run_branch(run_id);
     let mut c = git(repo);
     c.args(["branch", "--no-track", "--end-of-options", &branch, &base]);
@@ -130,6 +132,22 @@ pub fn prepare_existing(
         worktree: worktree.to_owned(),
         existing: true,
     })
+}
+
+/// A commit of the empty tree with no parent, made as the engine; its id.
+fn empty_commit(repo: &Path, run_id: &str) -> Result<String, String> {
+    let mut c = git(repo);
+    c.args(["hash-object", "-t", "tree", "-w", "--stdin"])
+        .stdin(Stdio::null());
+    let tree = run(c, "hash-object")?.trim().to_owned();
+    let mut c = git(repo);
+    c.args(["commit-tree", &tree, "-m"])
+        .arg(format!("Run {run_id} starts"))
+        .env("GIT_AUTHOR_NAME", "macrohard-tui")
+        .env("GIT_AUTHOR_EMAIL", "engine@macrohard.local")
+        .env("GIT_COMMITTER_NAME", "macrohard-tui")
+        .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local");
+    Ok(run(c, "commit-tree")?.trim().to_owned())
 }
 
 /// Checks `branch` out in a new worktree at `path` (made with `-b new` from `branch` when a
