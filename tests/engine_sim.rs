@@ -152,3 +152,79 @@ async fn the_simulated_supervisor_repairs_a_task_that_failed_for_good() {
         "nobody was asked"
     );
 }
+
+/// `#conflict`: the store and the docs, built side by side, both start CHANGELOG.md. The
+/// second to merge meets a real conflict, its agent resolves it keeping both entries, and the
+/// merge goes through; blame names each task for its own entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conflict_scenario_resolves_a_real_conflict_and_merges_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("workspaces"));
+    config.auto_approve = Some(person());
+    let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
+    let new = NewRun {
+        goal: "Build a command-line todo app #conflict".into(),
+        workspace: None,
+        seed: 7,
+        by: person(),
+    };
+    let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
+        .await
+        .unwrap();
+    let state = tokio::time::timeout(Duration::from_secs(120), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.status,
+        RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    let records: Vec<_> = store
+        .events(state.id().unwrap(), 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let conflicted: Vec<String> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::TaskStatusChanged {
+                task,
+                status: TaskStatus::Conflict,
+                reason,
+            } if reason.contains("CHANGELOG.md") => Some(task.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(conflicted.len(), 1, "one real conflict: {conflicted:?}");
+    let ws = std::path::PathBuf::from(&state.info.as_ref().unwrap().workspace);
+    let log = std::fs::read_to_string(ws.join("CHANGELOG.md")).unwrap();
+    assert!(
+        !log.contains("<<<<<<<") && !log.contains(">>>>>>>"),
+        "{log}"
+    );
+    let store_line = log.lines().position(|l| l.contains("store")).unwrap() + 1;
+    let docs_line = log.lines().position(|l| l.contains("README")).unwrap() + 1;
+    let task_of = |line: usize| {
+        macrohard::tools::git::blame(&ws, "CHANGELOG.md", line)
+            .unwrap()
+            .trailers
+            .get("Task")
+            .cloned()
+            .unwrap_or_default()
+    };
+    let title_of = |id: &str| {
+        state
+            .tasks
+            .iter()
+            .find(|t| t.id.as_str() == id)
+            .map(|t| t.title.clone())
+            .unwrap_or_default()
+    };
+    assert!(title_of(&task_of(store_line)[0]).contains("store"), "{log}");
+    assert!(title_of(&task_of(docs_line)[0]).contains("README"), "{log}");
+    assert!(state.tasks.iter().all(|t| t.status == TaskStatus::Done));
+}

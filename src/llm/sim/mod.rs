@@ -9,6 +9,7 @@
 //!
 //! Scenarios are data: a [`project::App`] chosen from the goal and a plan of task scripts.
 
+mod merging;
 mod phrases;
 mod project;
 mod supervisor;

@@ -11,7 +11,9 @@ use serde_json::json;
 /// The scenarios a goal can ask for, by tag: `#loop` (the reviewer loops on one search until
 /// a person writes to it), `#overrun` (the growth agent keeps rewriting its launch page, a
 /// budget's job to stop), `#deny` (the release first tries to pipe a script from the internet
-/// into a shell, which policy or a person should refuse).
+/// into a shell, which policy or a person should refuse), `#conflict` (the store and the
+/// docs, built side by side, both start `CHANGELOG.md`: whichever merges second meets a real
+/// conflict and resolves it).
 pub fn scenario(goal: &str, tag: &str) -> bool {
     goal.split_whitespace()
         .any(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '#') == tag)
@@ -33,6 +35,9 @@ pub fn respond(req: &LlmRequest) -> Turn {
     let Some(task) = req.context.task.as_ref() else {
         return Turn::think("I have no task assigned, so there is nothing to do.").say("No task.");
     };
+    if let Some(turn) = super::merging::resolve(req) {
+        return turn;
+    }
     let conv = Conversation::new(req);
     let app = App::for_goal(&req.context.goal);
     let mut rng = phrases::rng(
@@ -75,6 +80,20 @@ fn write(turn: Turn, app: &App, path: &str, template: &str) -> Turn {
     turn.call(
         "write_file",
         json!({ "path": app.fill(path), "content": app.fill(template) }),
+    )
+}
+
+/// Under `#conflict`, a task also starts the changelog with its own entry (two parallel tasks
+/// doing so conflict when the second merges).
+fn changelog(turn: Turn, app: &App, entry: &str) -> Turn {
+    if !scenario(&app.goal, "#conflict") {
+        return turn;
+    }
+    write(
+        turn,
+        app,
+        "CHANGELOG.md",
+        &format!("# Changelog\n\n## Unreleased\n\n{entry}\n"),
     )
 }
 
@@ -192,7 +211,12 @@ fn core(ctx: &mut Ctx) -> Turn {
             let t = write(t, &app, "@module@/__init__.py", p::INIT_PY);
             let t = write(t, &app, "@module@/core.py", p::CORE_PY_FIRST);
             let t = write(t, &app, "tests/__init__.py", "");
-            write(t, &app, "tests/test_core.py", p::TEST_CORE_PY)
+            let t = write(t, &app, "tests/test_core.py", p::TEST_CORE_PY);
+            changelog(
+                t,
+                &app,
+                "- The @noun@ store: add, find, complete, remove, save.",
+            )
         }
         (true, 0) => {
             let why = ctx.task.failures.last().cloned().unwrap_or_default();
@@ -295,7 +319,8 @@ fn docs(ctx: &mut Ctx) -> Turn {
                  LAUNCH.md for the launch itself.",
             );
             let t = write(t, &app, "README.md", p::README_MD);
-            write(t, &app, "LAUNCH.md", p::LAUNCH_MD)
+            let t = write(t, &app, "LAUNCH.md", p::LAUNCH_MD);
+            changelog(t, &app, "- The README and the launch page.")
         }
         _ => Turn::think("Both pages are written.").call(
             "complete_task",
