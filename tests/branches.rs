@@ -179,6 +179,12 @@ async fn a_run_on_a_persons_repository_leaves_it_untouched() {
         );
         assert!(!Path::new(path).exists(), "{path} was not removed");
     }
+    let report = macrohard::export::report(&done.state, &done.records);
+    assert!(
+        report.contains(&format!("- Result: branch `{branch}`"))
+            && report.contains("`land` merges it"),
+        "the report says where the result is"
+    );
     let left = git(&repo, &["worktree", "list", "--porcelain"]);
     assert_eq!(left.matches("worktree ").count(), 2, "{left}");
 }
@@ -378,4 +384,160 @@ async fn a_failing_run_check_blocks_the_merge_until_fixed() {
         "merged once, after the fix: {merges}"
     );
     assert!(ws.join("ready.txt").exists() && ws.join("app.py").exists());
+}
+
+/// The engineer writes `src/auth/login.py` and finishes; a review asked for changes comes back
+/// as the complete_task result, the engineer rewrites the file and finishes again.
+fn reviewed(req: &LlmRequest) -> Turn {
+    match req.context.role.as_str() {
+        "supervisor" if step(req) == 0 => Turn::think("plan").call(
+            "create_task",
+            json!({"title": "Login", "description": "Write src/auth/login.py", "role": "engineer"}),
+        ),
+        "supervisor" if all_done(req) => {
+            Turn::think("done").call("finish_run", json!({"summary": "ok"}))
+        }
+        "supervisor" => Turn::think("waiting"),
+        _ => {
+            let said = results(req);
+            let last = said.last().copied().unwrap_or_default();
+            if last.contains("asked for changes") {
+                REVIEWS.lock().unwrap().push(last.to_owned());
+                return Turn::think("fix").call(
+                    "write_file",
+                    json!({"path": "src/auth/login.py", "content": "TOKEN_TTL = 3600\n\ndef login(user):\n    return user.strip()\n"}),
+                );
+            }
+            if step(req) == 0 {
+                return Turn::think("write").call(
+                    "write_file",
+                    json!({"path": "src/auth/login.py", "content": "def login(user):\n    return user\n"}),
+                );
+            }
+            Turn::think("done").call(
+                "complete_task",
+                json!({"summary": "login", "evidence": "src/auth/login.py"}),
+            )
+        }
+    }
+}
+
+/// What the reviewed engineer was told when changes were asked for.
+static REVIEWS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_with_two_comments_reaches_the_agent_as_one_message_and_the_task_is_redone() {
+    use macrohard::domain::{Decision, Rule};
+    use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
+    use macrohard::protocol::Command as Steer;
+    let dir = tempfile::tempdir().unwrap();
+    let store = macrohard::store::Store::open(&dir.path().join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("wss"));
+    // At ask-risky, merges wait only where a merge rule says so.
+    config.autonomy = macrohard::domain::Autonomy::AskRisky;
+    config.rules = vec![
+        Rule {
+            tool: Some("merge".into()),
+            command: None,
+            path: Some("src/auth/*".into()),
+            decision: Decision::Ask,
+            network: None,
+        },
+        Rule {
+            tool: Some("*".into()),
+            command: None,
+            path: None,
+            decision: Decision::Allow,
+            network: None,
+        },
+    ];
+    let new = NewRun {
+        goal: "reviewed login".into(),
+        workspace: Some(dir.path().join("ws")),
+        seed: 1,
+        by: common::scripted::tester(),
+    };
+    let engine = engine::start(
+        store.clone(),
+        std::sync::Arc::new(common::scripted::Scripted(reviewed)),
+        config,
+        RunTarget::New(new),
+    )
+    .await
+    .unwrap();
+    let h = engine.handle.clone();
+    let (_, mut rx) = h.subscribe().await.unwrap();
+    let comments = "Review of T1 by a person: please change the following.\n- src/auth/login.py:1: the session needs a TTL constant\n- src/auth/login.py:2: strip the user name";
+    let mut reviews = 0;
+    let person = tokio::spawn(async move {
+        while let Ok(rec) = rx.recv().await {
+            if let Event::ApprovalRequested { approval, tool, .. } = rec.event {
+                assert_eq!(tool, "merge");
+                reviews += 1;
+                let c = if reviews == 1 {
+                    Steer::Deny {
+                        approval,
+                        reason: comments.into(),
+                    }
+                } else {
+                    Steer::Approve {
+                        approval,
+                        always: false,
+                    }
+                };
+                h.command(common::scripted::tester(), c).await.unwrap();
+            }
+        }
+        reviews
+    });
+    let state = tokio::time::timeout(std::time::Duration::from_secs(60), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.status,
+        macrohard::domain::RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert_eq!(
+        person.await.unwrap(),
+        2,
+        "asked twice: before and after the changes"
+    );
+    let told = REVIEWS.lock().unwrap().clone();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].contains("tester@lab reviewed your changes"),
+        "{}",
+        told[0]
+    );
+    assert!(told[0].contains("TTL constant") && told[0].contains("strip the user name"));
+    // Merged once, after the approval, with the changes.
+    let b = state.branch.clone().unwrap();
+    let ws = dir.path().join("ws");
+    assert_eq!(
+        git(&ws, &["log", "--merges", "--format=%s", &b.branch])
+            .lines()
+            .count(),
+        1
+    );
+    assert!(
+        std::fs::read_to_string(ws.join("src/auth/login.py"))
+            .unwrap()
+            .contains("TOKEN_TTL")
+    );
+    // Both answers are recorded with who gave them.
+    let resolved: Vec<String> = state
+        .approvals
+        .iter()
+        .filter(|a| a.tool == "merge")
+        .map(|a| format!("{:?}", a.resolution))
+        .collect();
+    assert_eq!(resolved.len(), 2);
+    assert!(
+        resolved.iter().all(|r| r.contains("tester")),
+        "{resolved:?}"
+    );
 }

@@ -82,12 +82,23 @@ pub(crate) fn where_to_look(state: &crate::domain::RunState) -> Vec<String> {
     let ws = std::path::Path::new(&info.workspace);
     let ws = std::fs::canonicalize(ws).unwrap_or_else(|_| ws.to_owned());
     let id = safe(info.id.as_str()).into_owned();
-    vec![
-        format!("workspace: {}", safe(&ws.display().to_string())),
-        format!(
+    let mut lines = vec![format!("workspace: {}", safe(&ws.display().to_string()))];
+    if let Some(b) = &state.branch {
+        lines.push(format!(
+            "result:    branch {} of {}{}",
+            safe(&b.branch),
+            safe(&b.repo),
+            if b.existing {
+                format!("; `macrohard-tui land {id}` merges it into your branch")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    lines.push(format!(
             "report:    `macrohard-tui show {id}` for a summary; `macrohard-tui export {id} --format markdown` (or `--format html -o report.html`) for the full report"
-        ),
-    ]
+    ));
+    lines
 }
 
 pub fn main() -> ExitCode {

@@ -108,6 +108,21 @@ fn summary(out: &mut String, state: &RunState, info: &RunInfo, _records: &[Event
         usd(state.cost_usd, state.unpriced_requests)
     );
     let _ = writeln!(out, "- Workspace: {}", code(&info.workspace));
+    if let Some(b) = &state.branch {
+        let merged = state.tasks.iter().filter(|t| t.merge.is_some()).count();
+        let _ = writeln!(
+            out,
+            "- Result: branch {} of {} ({}), from {}; {merged} task(s) merged",
+            code(&b.branch),
+            code(&b.repo),
+            if b.existing {
+                "the person's repository; `land` merges it"
+            } else {
+                "the run's own repository"
+            },
+            code(b.base.get(..12).unwrap_or(&b.base))
+        );
+    }
     let _ = writeln!(
         out,
         "- Policy: autonomy {}, {} attempts per task, {} agents at once\n",
