@@ -541,3 +541,100 @@ async fn a_review_with_two_comments_reaches_the_agent_as_one_message_and_the_tas
         "{resolved:?}"
     );
 }
+
+/// As `conflicting`, but the agent that meets the conflict leaves it to a person: it waits.
+fn conflicting_waits(req: &LlmRequest) -> Turn {
+    let said = results(req);
+    let waiting = said.iter().any(|r| r.contains("conflict markers"));
+    if req.context.role != "supervisor" && waiting {
+        return Turn::think("a person resolves it")
+            .call("run_command", json!({"command": "sleep 1"}));
+    }
+    conflicting(req)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_resolves_a_conflict_in_the_worktree_and_it_merges_as_theirs() {
+    use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
+    use macrohard::protocol::Command as Steer;
+    let dir = tempfile::tempdir().unwrap();
+    let store = macrohard::store::Store::open(&dir.path().join("store")).unwrap();
+    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("wss"));
+    config.auto_approve = Some(common::scripted::tester());
+    let ws = dir.path().join("ws");
+    let new = NewRun {
+        goal: "conflict by hand".into(),
+        workspace: Some(ws.clone()),
+        seed: 1,
+        by: common::scripted::tester(),
+    };
+    let engine = engine::start(
+        store.clone(),
+        std::sync::Arc::new(common::scripted::Scripted(conflicting_waits)),
+        config,
+        RunTarget::New(new),
+    )
+    .await
+    .unwrap();
+    let h = engine.handle.clone();
+    let (_, mut rx) = h.subscribe().await.unwrap();
+    let person = tokio::spawn(async move {
+        while let Ok(rec) = rx.recv().await {
+            if let Event::TaskStatusChanged {
+                task,
+                status: TaskStatus::Conflict,
+                ..
+            } = rec.event
+            {
+                let (state, _) = h.subscribe().await.unwrap();
+                let wt = state.task(&task).unwrap().worktree.clone().unwrap();
+                let wt = Path::new(&wt);
+                // Marking it resolved with the markers still in is refused (said in the log).
+                h.command(
+                    common::scripted::tester(),
+                    Steer::RetryTask { task: task.clone() },
+                )
+                .await
+                .unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                std::fs::write(wt.join("shared.txt"), "line of T1\nline of T2\n").unwrap();
+                h.command(common::scripted::tester(), Steer::RetryTask { task })
+                    .await
+                    .unwrap();
+                // The refused try left the run waiting for a person: go on.
+                let _ = h
+                    .command(common::scripted::tester(), Steer::ResumeRun)
+                    .await;
+                return;
+            }
+        }
+    });
+    let state = tokio::time::timeout(std::time::Duration::from_secs(60), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    person.await.unwrap();
+    assert_eq!(
+        state.status,
+        macrohard::domain::RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    let records: Vec<_> = store
+        .events(state.id().unwrap(), 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(records.iter().any(|r| matches!(&r.event,
+        Event::Log { text, .. } if text.contains("conflict markers are still in shared.txt"))));
+    assert_eq!(
+        std::fs::read_to_string(ws.join("shared.txt")).unwrap(),
+        "line of T1\nline of T2\n"
+    );
+    // The person's resolution is a commit of theirs on the task's branch, merged.
+    let b = state.branch.clone().unwrap();
+    let authors = git(&ws, &["log", "--format=%an", &b.branch]);
+    assert!(authors.lines().any(|a| a == "tester@lab"), "{authors}");
+    assert!(state.tasks.iter().all(|t| t.status == TaskStatus::Done));
+}

@@ -476,7 +476,11 @@ impl RunState {
                     AgentStatus::WaitingForApproval,
                     &format!("waiting for approval {approval}"),
                 );
-                if let Some(t) = task {
+                // A task in conflict stays so while its agent waits for an approval.
+                if let Some(t) = task.as_ref().filter(|t| {
+                    self.task(t)
+                        .is_some_and(|t| t.status != TaskStatus::Conflict)
+                }) {
                     self.change_task(
                         t,
                         TaskStatus::AwaitingApproval,

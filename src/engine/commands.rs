@@ -228,6 +228,19 @@ impl RunActor {
                 };
                 self.resolve(by, &approval, ApprovalDecision::Deny { reason })
             }
+            Command::RetryTask { task }
+                if self
+                    .state
+                    .task(&task)
+                    .is_some_and(|t| t.status == crate::domain::TaskStatus::Conflict) =>
+            {
+                // A conflict a person resolved in the task's worktree: merge it again.
+                self.person_resolved(&task, by)?;
+                self.news.push(format!(
+                    "{by} resolved {task}'s conflict by hand; it is being merged"
+                ));
+                Ok(())
+            }
             Command::RetryTask { task } => {
                 self.check_retry(&task)?;
                 self.retry_now(&task, by, format!("retry requested by {by}"));

@@ -242,14 +242,21 @@ impl RunActor {
             matches!(
                 t.status,
                 TaskStatus::Ready | TaskStatus::Running | TaskStatus::AwaitingApproval
-            )
+            ) || (t.status == TaskStatus::Conflict
+                && (self.in_merge_queue(&t.id)
+                    || self.live.values().any(|l| l.task.as_ref() == Some(&t.id))))
         });
         if !ready {
             let stuck: Vec<String> = self
                 .state
                 .tasks
                 .iter()
-                .filter(|t| matches!(t.status, TaskStatus::Failed | TaskStatus::Blocked))
+                .filter(|t| {
+                    matches!(
+                        t.status,
+                        TaskStatus::Failed | TaskStatus::Blocked | TaskStatus::Conflict
+                    )
+                })
                 .map(|t| format!("{} is {}", t.id, t.status))
                 .collect();
             self.pending.push(Event::RunStatusChanged {

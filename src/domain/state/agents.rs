@@ -37,7 +37,10 @@ impl RunState {
             AgentStatus::CallingTool,
             &format!("{tool}: approval {approval} answered by {by}"),
         );
-        if let Some(t) = task {
+        if let Some(t) = task.filter(|t| {
+            self.task(t)
+                .is_some_and(|t| t.status == TaskStatus::AwaitingApproval)
+        }) {
             self.change_task(
                 &t,
                 TaskStatus::Running,

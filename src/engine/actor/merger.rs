@@ -31,8 +31,9 @@ pub(in crate::engine) struct Branching {
 
 /// A completion going through the queue: the agent's complete_task waits for its answer.
 pub(in crate::engine) struct Merging {
-    agent: AgentId,
-    call: CallId,
+    /// The agent whose complete_task waits (none when a person resolved a conflict).
+    agent: Option<AgentId>,
+    call: Option<CallId>,
     summary: String,
     evidence: String,
     reply: Option<oneshot::Sender<Verdict>>,
@@ -41,12 +42,14 @@ pub(in crate::engine) struct Merging {
 
 /// Work for the git worker.
 pub(in crate::engine) enum Job {
-    /// Commit everything in the task's worktree, as its role.
+    /// Commit everything in the task's worktree, as its role (or the person who resolved its
+    /// conflict: then no conflict marker may be left).
     Commit {
         task: TaskId,
         worktree: PathBuf,
         base: String,
         commit: Box<crate::tools::git::TaskCommit>,
+        no_markers: bool,
     },
     /// Merge `tip` into the run branch, check, commit or undo.
     Merge {
@@ -122,6 +125,7 @@ impl RunActor {
                 worktree: t.worktree.clone()?.into(),
                 base: t.base.clone()?,
                 commit: Box::new(self.task_commit(task, &summary)?),
+                no_markers: false,
             })
         });
         let sent = match (job, &self.merger) {
@@ -136,14 +140,61 @@ impl RunActor {
         self.merges.insert(
             task.clone(),
             Merging {
-                agent: agent.clone(),
-                call: call.clone(),
+                agent: Some(agent.clone()),
+                call: Some(call.clone()),
                 summary,
                 evidence,
                 reply: Some(reply),
                 tip: String::new(),
             },
         );
+    }
+
+    /// A person resolved a task's conflict in its worktree (`r` on a task in conflict): its
+    /// agent stops, and the worktree is committed as that person and merged.
+    pub(in crate::engine) fn person_resolved(
+        &mut self,
+        task: &TaskId,
+        by: &crate::domain::Actor,
+    ) -> Result<(), String> {
+        if self.merges.contains_key(task) {
+            return Err(format!("{task} is being merged already"));
+        }
+        let t = self
+            .state
+            .task(task)
+            .ok_or(format!("there is no task {task}"))?;
+        let (Some(worktree), Some(base)) = (t.worktree.clone(), t.base.clone()) else {
+            return Err(format!("{task} has no worktree to merge"));
+        };
+        let mut commit = self
+            .task_commit(task, &format!("the merge conflict, resolved by {by}"))
+            .ok_or(format!("there is no task {task}"))?;
+        commit.role = by.to_string();
+        let tx = self.merger.as_ref().ok_or("the merge queue has stopped")?;
+        tx.send(Job::Commit {
+            task: task.clone(),
+            worktree: worktree.clone().into(),
+            base,
+            commit: Box::new(commit),
+            no_markers: true,
+        })
+        .map_err(|_| "the merge queue has stopped".to_owned())?;
+        for live in self.live.values().filter(|l| l.task.as_ref() == Some(task)) {
+            live.cancel.cancel();
+        }
+        self.merges.insert(
+            task.clone(),
+            Merging {
+                agent: None,
+                call: None,
+                summary: format!("{task}'s merge conflict resolved by {by}"),
+                evidence: format!("resolved by hand in {worktree}"),
+                reply: None,
+                tip: String::new(),
+            },
+        );
+        Ok(())
     }
 
     /// What the review rules say of merging these files: deny (with why), ask, or allow.
@@ -188,12 +239,20 @@ impl RunActor {
         let Some(mut m) = self.merges.remove(task) else {
             return;
         };
+        let (Some(agent), Some(call)) = (m.agent.clone(), m.call.clone()) else {
+            // A person's resolution: what happened is in the log.
+            if !ok {
+                self.pending
+                    .push(Event::log(LogLevel::Warn, task.as_str(), text));
+            }
+            return;
+        };
         if ok {
-            if let Some(live) = self.live.get_mut(&m.agent) {
+            if let Some(live) = self.live.get_mut(&agent) {
                 live.finishing = true;
             }
         }
-        self.finish_call(&m.agent, &m.call, ok, &text);
+        self.finish_call(&agent, &call, ok, &text);
         if let Some(reply) = m.reply.take() {
             self.answer(reply, text, ok);
         }
@@ -250,12 +309,23 @@ impl RunActor {
                     ));
                     return;
                 };
-                if !self.owns(&m.agent, &task) {
-                    self.merges.remove(&task);
-                    return;
-                }
-                let (agent, summary, evidence) =
-                    (m.agent.clone(), m.summary.clone(), m.evidence.clone());
+                let agent = match &m.agent {
+                    Some(a) if self.owns(a, &task) => a.clone(),
+                    Some(_) => {
+                        self.merges.remove(&task);
+                        return;
+                    }
+                    None => match self.state.task(&task) {
+                        Some(t) if t.status.is_active() => {
+                            t.agent.clone().unwrap_or_else(|| AgentId::from("person"))
+                        }
+                        _ => {
+                            self.merges.remove(&task);
+                            return;
+                        }
+                    },
+                };
+                let (summary, evidence) = (m.summary.clone(), m.evidence.clone());
                 let done = self.complete(&agent, &task, summary, evidence);
                 self.answer_merge(&task, true, format!("{done}: {merged}"));
             }
@@ -289,7 +359,7 @@ impl RunActor {
                     status: TaskStatus::Conflict,
                     reason: format!("its branch conflicts with the run branch in {list}"),
                 });
-                let agent = self.merges.get(&task).map(|m| m.agent.clone());
+                let agent = self.merges.get(&task).and_then(|m| m.agent.clone());
                 self.news.push(format!(
                     "{task} conflicts with the run branch in {list}: {} resolves it in its worktree (a person may resolve it, or cancel the task)",
                     agent.map_or_else(|| "its agent".to_owned(), |a| a.to_string())
@@ -376,7 +446,10 @@ impl RunActor {
         let Some(reply) = m.reply.take() else {
             return;
         };
-        let (agent, call) = (m.agent.clone(), m.call.clone());
+        let (Some(agent), Some(call)) = (m.agent.clone(), m.call.clone()) else {
+            // A person resolved it by hand: that is their review.
+            return self.queue_merge(task);
+        };
         self.next_approval += 1;
         let approval = ApprovalId::from(format!("A{}", self.next_approval));
         let shown: Vec<&str> = files.iter().take(8).map(String::as_str).collect();
@@ -487,6 +560,11 @@ impl RunActor {
         });
     }
 
+    /// Whether the queue has this task's completion.
+    pub(in crate::engine) fn in_merge_queue(&self, task: &TaskId) -> bool {
+        self.merges.contains_key(task)
+    }
+
     /// A merge in flight is dropped with its task (cancelled, stopped).
     pub(in crate::engine) fn drop_merge(&mut self, task: &TaskId) {
         self.merges.remove(task);
@@ -589,8 +667,15 @@ async fn work(b: &Branching, run_tools: &Tools, job: Job) -> Vec<Report> {
             worktree,
             base,
             commit,
+            no_markers,
         } => {
             let done = blocking(move || {
+                if no_markers {
+                    let left = wt::with_markers(&worktree);
+                    if !left.is_empty() {
+                        return Err(format!("conflict markers are still in {}", left.join(", ")));
+                    }
+                }
                 let sha = wt::commit_worktree(&worktree, &commit)?;
                 let tip = wt::head(&worktree)?;
                 let files = wt::changed_files(&worktree, &base, &tip)?;

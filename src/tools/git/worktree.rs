@@ -311,6 +311,21 @@ fn conflicted(root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The files of a merge under way in the work tree at `root` that still hold a conflict
+/// marker line.
+pub fn with_markers(root: &Path) -> Vec<String> {
+    conflicted(root)
+        .into_iter()
+        .filter(|f| {
+            crate::fsread::read_text_no_follow(&root.join(f), 64 << 20).is_ok_and(|t| {
+                t.lines().any(|l| {
+                    l.starts_with("<<<<<<< ") || l == "=======" || l.starts_with(">>>>>>> ")
+                })
+            })
+        })
+        .collect()
+}
+
 /// Starts merging `tip` into the branch checked out at `root`, without committing. On a
 /// conflict the merge is undone and the conflicting files are named.
 pub fn merge_begin(root: &Path, tip: &str) -> Result<Merge, String> {

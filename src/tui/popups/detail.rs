@@ -101,6 +101,29 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
     if let Some(r) = &t.replaced_by {
         lines.push(field("replaced by", r.to_string()));
     }
+    if let Some(b) = &t.branch {
+        lines.push(field(
+            "branch",
+            crate::domain::sanitize::line(b).into_owned(),
+        ));
+    }
+    if let Some(w) = &t.worktree {
+        lines.push(field(
+            "worktree",
+            crate::domain::sanitize::line(w).into_owned(),
+        ));
+    }
+    if let Some(m) = &t.merge {
+        lines.push(field("merged", m.get(..12).unwrap_or(m).to_owned()));
+    }
+    if t.status == crate::domain::TaskStatus::Conflict {
+        for row in wrap(
+            "In conflict: its agent resolves it, or edit the files in the worktree yourself and press r to merge it as yours (x cancels the task).",
+            w,
+        ) {
+            lines.push(Line::styled(row, theme.warn));
+        }
+    }
     if let Some(a) = &t.acceptance {
         lines.push(Line::styled("Acceptance:", theme.title));
         lines.extend(wrap(a, w).into_iter().map(|r| Line::styled(r, theme.base)));
