@@ -638,3 +638,59 @@ async fn a_person_resolves_a_conflict_in_the_worktree_and_it_merges_as_theirs() 
     assert!(authors.lines().any(|a| a == "tester@lab"), "{authors}");
     assert!(state.tasks.iter().all(|t| t.status == TaskStatus::Done));
 }
+
+/// The simulated company on a person's repository given by a relative path, with a relative
+/// data directory: the run works on its branch (git is given absolute paths), and the
+/// repository's own branch does not move.
+#[test]
+fn the_demo_runs_on_an_existing_repository_from_relative_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("mine");
+    std::fs::create_dir(&repo).unwrap();
+    std::fs::write(repo.join("NOTES.md"), "mine\n").unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "start"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let out = common::bin()
+        .current_dir(dir.path())
+        .args([
+            "--data-dir",
+            "data",
+            "--foreground",
+            "run",
+            "--headless",
+            "--yes",
+        ])
+        .args(["--repo", "mine", "Build a command-line todo app"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("result:    branch macrohard/"), "{stderr}");
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    let branches = git(
+        &repo,
+        &[
+            "branch",
+            "--list",
+            "macrohard/*",
+            "--format=%(refname:short)",
+        ],
+    );
+    let branch = branches
+        .lines()
+        .find(|b| !b.contains("-T"))
+        .expect("the run branch");
+    let files = git(&repo, &["ls-tree", "-r", "--name-only", branch]);
+    for f in [
+        "NOTES.md",
+        "DESIGN.md",
+        "README.md",
+        "todo/core.py",
+        "tests/test_cli.py",
+    ] {
+        assert!(files.lines().any(|l| l == f), "{f} not in {files}");
+    }
+}

@@ -268,7 +268,6 @@ fn killed_during_merges_a_resumed_run_leaves_a_consistent_branch_and_records_eac
 /// The same, with the process's whole group killed (a closed terminal, a cgroup stopped, the
 /// power cut): a git the engine runs dies with it, holding its lock files.
 #[test]
-#[ignore = "recovery clears only index.lock: a git killed holding packed-refs.lock or AUTO_MERGE.lock makes every later merge (and the worktree of a task's retry) fail"]
 fn killed_with_its_git_during_merges_a_resumed_run_leaves_a_consistent_branch() {
     crash_merges(true);
 }
@@ -660,7 +659,6 @@ fn a_worktree_creation_cut_short_is_made_again() {
 }
 
 #[test]
-#[ignore = "recovery clears only index.lock: the lock files of a git killed mid-way (packed-refs.lock, AUTO_MERGE.lock, a branch's ref lock) stay, and every later merge (and a task's worktree made again) fails"]
 fn lock_files_of_a_git_killed_with_the_process_are_cleared_on_recovery() {
     let dir = tempfile::tempdir().unwrap();
     let (r, tip) = run_with_task(dir.path(), "T1", "one.txt");

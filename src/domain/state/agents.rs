@@ -39,7 +39,7 @@ impl RunState {
         );
         if let Some(t) = task.filter(|t| {
             self.task(t)
-                .is_some_and(|t| t.status == TaskStatus::AwaitingApproval)
+                .is_some_and(|t| t.status != TaskStatus::Conflict)
         }) {
             self.change_task(
                 &t,

@@ -14,6 +14,14 @@ impl RunActor {
         rx: mpsc::Receiver<Msg>,
     ) -> Result<Self, EngineError> {
         crate::engine::check_roster(&config.roster)?;
+        // Git runs in other folders than this process: the data directory's paths are
+        // absolute from here on (a relative --data-dir included).
+        let mut config = config;
+        for dir in [&mut config.worktrees_dir, &mut config.workspaces_dir] {
+            if let Ok(abs) = std::path::absolute(&*dir) {
+                *dir = abs;
+            }
+        }
         let resumed = matches!(target, RunTarget::Resume { .. });
         let (run, state, workspace, boot_events): (_, _, std::path::PathBuf, _) = match target {
             RunTarget::New(new) => {
@@ -228,6 +236,9 @@ async fn prepare_branch(
     workspace: &std::path::Path,
 ) -> Result<Option<crate::tools::git::worktree::RunRepo>, String> {
     use crate::tools::git::worktree;
+    // Git runs in other folders than this process: every path it is given is absolute.
+    let workspace = &std::path::absolute(workspace)
+        .map_err(|e| format!("cannot resolve {}: {e}", workspace.display()))?;
     let existing = worktree::is_repository(workspace);
     let (ws, run_id, base) = (workspace.to_owned(), run.to_string(), config.base.clone());
     let run_tree = config.worktrees_dir.join(run.as_str()).join("run");

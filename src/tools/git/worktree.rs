@@ -387,15 +387,52 @@ pub fn merge_undo(root: &Path) {
 /// index, takes the lock away if it does not, and undoes a half-made merge in the run's work
 /// tree. The branch itself is always before or after a merge: git moves it atomically.
 pub fn recover(root: &Path) {
-    let lock = super::git_dir_of(root).join("index.lock");
-    for _ in 0..50 {
+    let git_dir = super::git_dir_of(root);
+    let lock = git_dir.join("index.lock");
+    for _ in 0..20 {
         if std::fs::symlink_metadata(&lock).is_err() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let _ = std::fs::remove_file(&lock);
+    // A git killed with the process leaves its locks: the work tree's own, and the shared
+    // ones of the run's refs (a worktree's git directory is `<common>/worktrees/<name>`).
+    for name in [
+        "index.lock",
+        "HEAD.lock",
+        "AUTO_MERGE.lock",
+        "MERGE_HEAD.lock",
+        "ORIG_HEAD.lock",
+        "MERGE_MSG.lock",
+    ] {
+        let _ = std::fs::remove_file(git_dir.join(name));
+    }
+    let common = match git_dir.parent() {
+        Some(p) if p.file_name().is_some_and(|n| n == "worktrees") => {
+            p.parent().map(Path::to_path_buf)
+        }
+        _ => Some(git_dir.clone()),
+    };
+    if let Some(common) = common {
+        let _ = std::fs::remove_file(common.join("packed-refs.lock"));
+        remove_locks(&common.join("refs/heads/macrohard"));
+    }
     merge_undo(root);
+}
+
+/// Removes every `*.lock` file under `dir` (git's lock files of the run's branches).
+fn remove_locks(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            remove_locks(&e.path());
+        } else if kind.is_file() && e.file_name().to_string_lossy().ends_with(".lock") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Whether `tip` is part of the branch checked out at `root`, and the merge commit that
