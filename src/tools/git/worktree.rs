@@ -160,7 +160,8 @@ fn add_worktree(repo: &Path, path: &Path, branch: &str, new: Option<&str>) -> Re
             .map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
     }
     let mut c = git(repo);
-    c.args(["worktree", "add", "-q"]);
+    // Parallel checkout (one worker per core): a 200 MB checkout is CPU-bound in git.
+    c.args(["-c", "checkout.workers=0", "worktree", "add", "-q"]);
     match new {
         Some(new) => {
             delete_branch(repo, new);
