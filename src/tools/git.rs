@@ -214,6 +214,51 @@ pub(crate) fn run(mut c: Command, what: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs a yes/no git command: exit 0 is yes, 1 is no, anything else an error (said, never
+/// printed on the terminal the control room draws on).
+pub(crate) fn yes_no(mut c: Command, what: &str) -> Result<bool, String> {
+    let out = c
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git ({what}): {e}; is git installed?"))?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(format!(
+            "git {what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
+}
+
+/// Whether anything is staged in the work tree at `root`.
+pub(crate) fn staged(root: &Path) -> Result<bool, String> {
+    let mut c = git(root);
+    c.args([
+        "diff",
+        "--cached",
+        "--quiet",
+        "--no-ext-diff",
+        "--no-textconv",
+    ]);
+    yes_no(c, "diff --cached").map(|nothing| !nothing)
+}
+
+/// Who the engine's own commits are by (a task's commit is authored by its role, committed
+/// by the engine; merges and `land`'s commits are the engine's alone).
+pub(crate) const ENGINE_NAME: &str = "macrohard-tui";
+pub(crate) const ENGINE_EMAIL: &str = "engine@macrohard.local";
+
+/// Makes `c`'s commits the engine's: committer, and author too when `author` is true.
+pub(crate) fn as_engine(c: &mut Command, author: bool) -> &mut Command {
+    if author {
+        c.env("GIT_AUTHOR_NAME", ENGINE_NAME)
+            .env("GIT_AUTHOR_EMAIL", ENGINE_EMAIL);
+    }
+    c.env("GIT_COMMITTER_NAME", ENGINE_NAME)
+        .env("GIT_COMMITTER_EMAIL", ENGINE_EMAIL)
+}
+
 /// Makes the workspace a repository if it is not one, and keeps out of git what the engine's
 /// tools write for themselves (`.macrohard/`) and what builds and test runs leave.
 pub fn ensure_repo(root: &Path) -> Result<(), String> {
@@ -395,30 +440,8 @@ pub fn commit_task(root: &Path, t: &TaskCommit) -> Result<Option<String>, String
             .args(&gone);
         run(c, "rm")?;
     }
-    let mut staged = git(root);
-    staged.args([
-        "diff",
-        "--cached",
-        "--quiet",
-        "--no-ext-diff",
-        "--no-textconv",
-    ]);
-    // Exit 0: nothing staged; 1: something is. Anything else is an error, said in the log,
-    // never printed on the terminal the control room draws on.
-    let checked = staged
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
-    match checked.status.code() {
-        Some(0) => return Ok(None),
-        Some(1) => {}
-        _ => {
-            let err = String::from_utf8_lossy(&checked.stderr);
-            return Err(format!(
-                "git diff --cached: {}",
-                err.lines().next().unwrap_or("failed")
-            ));
-        }
+    if !staged(root)? {
+        return Ok(None);
     }
     commit_staged(root, &t.role, &commit_message(t))
 }
@@ -453,11 +476,10 @@ pub(crate) fn commit_staged(
             .collect::<String>()
     );
     let mut c = git(root);
+    as_engine(&mut c, false);
     c.args(["commit", "-q", "--no-verify", "-F", "-"])
         .env("GIT_AUTHOR_NAME", author)
         .env("GIT_AUTHOR_EMAIL", &email)
-        .env("GIT_COMMITTER_NAME", "macrohard-tui")
-        .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());

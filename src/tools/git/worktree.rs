@@ -7,7 +7,7 @@
 //! Every step is a plain git command, safe to repeat or to undo after a crash: a worktree is
 //! made again from scratch, a merge is committed (the branch moves atomically) or undone.
 
-use super::{commit_staged, git, run};
+use super::{as_engine, commit_staged, git, run, yes_no};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -74,12 +74,9 @@ pub fn prepare_own(dir: &Path, run_id: &str) -> Result<RunRepo, String> {
             c.args(["add", "-A"]);
             run(c, "add")?;
             let mut c = git(dir);
-            c.args(["commit", "-q", "--allow-empty", "--no-verify", "-m"])
-                .arg(format!("Run {run_id} starts"))
-                .env("GIT_AUTHOR_NAME", "macrohard-tui")
-                .env("GIT_AUTHOR_EMAIL", "engine@macrohard.local")
-                .env("GIT_COMMITTER_NAME", "macrohard-tui")
-                .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local");
+            as_engine(&mut c, true)
+                .args(["commit", "-q", "--allow-empty", "--no-verify", "-m"])
+                .arg(format!("Run {run_id} starts"));
             run(c, "commit")?;
             rev(dir, "HEAD")?
         }
@@ -141,12 +138,9 @@ fn empty_commit(repo: &Path, run_id: &str) -> Result<String, String> {
         .stdin(Stdio::null());
     let tree = run(c, "hash-object")?.trim().to_owned();
     let mut c = git(repo);
-    c.args(["commit-tree", &tree, "-m"])
-        .arg(format!("Run {run_id} starts"))
-        .env("GIT_AUTHOR_NAME", "macrohard-tui")
-        .env("GIT_AUTHOR_EMAIL", "engine@macrohard.local")
-        .env("GIT_COMMITTER_NAME", "macrohard-tui")
-        .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local");
+    as_engine(&mut c, true)
+        .args(["commit-tree", &tree, "-m"])
+        .arg(format!("Run {run_id} starts"));
     Ok(run(c, "commit-tree")?.trim().to_owned())
 }
 
@@ -248,15 +242,7 @@ pub fn commit_worktree(root: &Path, t: &super::TaskCommit) -> Result<Option<Stri
     let mut c = git(root);
     c.args(["add", "-A"]);
     run(c, "add")?;
-    let mut staged = git(root);
-    staged.args([
-        "diff",
-        "--cached",
-        "--quiet",
-        "--no-ext-diff",
-        "--no-textconv",
-    ]);
-    if succeeds(staged) && !merging(root) {
+    if !super::staged(root)? && !merging(root) {
         return Ok(None);
     }
     commit_staged(root, &t.role, &super::commit_message(t))
@@ -330,27 +316,10 @@ pub fn with_markers(root: &Path) -> Vec<String> {
 /// Starts merging `tip` into the branch checked out at `root`, without committing. On a
 /// conflict the merge is undone and the conflicting files are named.
 pub fn merge_begin(root: &Path, tip: &str) -> Result<Merge, String> {
-    let mut c = git(root);
-    c.args(["merge-base", "--is-ancestor", tip, "HEAD"]);
-    if succeeds(c) {
+    if contains(root, tip)? {
         return Ok(Merge::UpToDate);
     }
-    let mut c = git(root);
-    c.args([
-        "merge",
-        "-q",
-        "--no-ff",
-        "--no-commit",
-        "--no-edit",
-        "--end-of-options",
-        tip,
-    ])
-    .env("GIT_COMMITTER_NAME", "macrohard-tui")
-    .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local");
-    let out = c
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run git (merge): {e}"))?;
+    let out = merge_no_commit(root, tip)?;
     if out.status.success() {
         return Ok(Merge::Staged);
     }
@@ -365,9 +334,35 @@ pub fn merge_begin(root: &Path, tip: &str) -> Result<Merge, String> {
     Ok(Merge::Conflict(files))
 }
 
+/// Whether the branch checked out at `root` contains `tip`.
+fn contains(root: &Path, tip: &str) -> Result<bool, String> {
+    let mut c = git(root);
+    c.args(["merge-base", "--is-ancestor", tip, "HEAD"]);
+    yes_no(c, "merge-base")
+}
+
+/// `git merge --no-ff --no-commit` of `rev` into the branch checked out at `root`, as the
+/// engine: the merge is left under way (or in conflict) for the caller.
+fn merge_no_commit(root: &Path, rev: &str) -> Result<std::process::Output, String> {
+    let mut c = git(root);
+    as_engine(&mut c, false)
+        .args([
+            "merge",
+            "-q",
+            "--no-ff",
+            "--no-commit",
+            "--no-edit",
+            "--end-of-options",
+            rev,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git (merge): {e}"))
+}
+
 /// Commits the merge staged by [`merge_begin`]; the merge commit.
 pub fn merge_finish(root: &Path, message: &str) -> Result<String, String> {
-    commit_staged(root, "macrohard-tui", message)?.ok_or_else(|| "nothing to commit".into())
+    commit_staged(root, super::ENGINE_NAME, message)?.ok_or_else(|| "nothing to commit".into())
 }
 
 /// Undoes a merge under way (or anything else left in the work tree at `root`): back to the
@@ -439,9 +434,7 @@ fn remove_locks(dir: &Path) {
 /// Whether `tip` is part of the branch checked out at `root`, and the merge commit that
 /// brought it in (a first-parent merge whose second parent is `tip`).
 pub fn merged_by(root: &Path, tip: &str) -> Option<String> {
-    let mut c = git(root);
-    c.args(["merge-base", "--is-ancestor", tip, "HEAD"]);
-    if !succeeds(c) {
+    if !contains(root, tip).ok()? {
         return None;
     }
     let mut c = git(root);
@@ -466,144 +459,9 @@ pub fn merged_by(root: &Path, tip: &str) -> Option<String> {
 /// Brings the run branch into a task's worktree so that its agent can resolve the conflict
 /// there: the merge is left under way, with conflict markers in the files named.
 pub fn conflict_into(root: &Path, run_branch: &str) -> Result<Vec<String>, String> {
-    let mut c = git(root);
-    c.args([
-        "merge",
-        "-q",
-        "--no-ff",
-        "--no-commit",
-        "--no-edit",
-        "--end-of-options",
-        run_branch,
-    ])
-    .env("GIT_COMMITTER_NAME", "macrohard-tui")
-    .env("GIT_COMMITTER_EMAIL", "engine@macrohard.local");
-    let _ = succeeds(c);
+    merge_no_commit(root, run_branch)?;
     Ok(conflicted(root))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sh(dir: &Path, script: &str) {
-        let ok = std::process::Command::new("sh")
-            .args(["-c", script])
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "person")
-            .env("GIT_AUTHOR_EMAIL", "p@example.com")
-            .env("GIT_COMMITTER_NAME", "person")
-            .env("GIT_COMMITTER_EMAIL", "p@example.com")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
-
-    fn commit(t: &str, role: &str) -> super::super::TaskCommit {
-        super::super::TaskCommit {
-            task: t.into(),
-            run: "R1".into(),
-            title: format!("task {t}"),
-            summary: "did it".into(),
-            role: role.into(),
-            model: "m".into(),
-            prompt_hash: "h".into(),
-            approved_by: Vec::new(),
-            cost_usd: 0.0,
-            paths: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn a_task_branch_merges_into_the_run_branch_and_a_conflict_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = dir.path().join("ws");
-        std::fs::create_dir(&repo).unwrap();
-        let r = prepare_own(&repo, "R1").unwrap();
-        assert_eq!(r.branch, "macrohard/R1");
-        let wt = |n: &str| dir.path().join("wt").join(n);
-        let b1 = task_branch("R1", "T1", 1);
-        let b2 = task_branch("R1", "T2", 1);
-        add_task_worktree(&repo, &wt("a"), &b1, &r.branch).unwrap();
-        add_task_worktree(&repo, &wt("b"), &b2, &r.branch).unwrap();
-        std::fs::write(wt("a").join("f.txt"), "one\n").unwrap();
-        std::fs::write(wt("b").join("f.txt"), "two\n").unwrap();
-        let t1 = commit_worktree(&wt("a"), &commit("T1", "engineer"))
-            .unwrap()
-            .unwrap();
-        let t2 = commit_worktree(&wt("b"), &commit("T2", "qa"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(merge_begin(&repo, &t1).unwrap(), Merge::Staged);
-        let m1 = merge_finish(&repo, "merge T1").unwrap();
-        assert_eq!(merged_by(&repo, &t1), Some(m1));
-        assert_eq!(
-            std::fs::read_to_string(repo.join("f.txt")).unwrap(),
-            "one\n"
-        );
-        assert_eq!(
-            merge_begin(&repo, &t2).unwrap(),
-            Merge::Conflict(vec!["f.txt".into()])
-        );
-        // Nothing changed in the run's work tree.
-        assert_eq!(
-            std::fs::read_to_string(repo.join("f.txt")).unwrap(),
-            "one\n"
-        );
-        assert_eq!(merged_by(&repo, &t2), None);
-        // The task's worktree gets the markers; resolved and committed, it merges.
-        assert_eq!(conflict_into(&wt("b"), &r.branch).unwrap(), vec!["f.txt"]);
-        let text = std::fs::read_to_string(wt("b").join("f.txt")).unwrap();
-        assert!(
-            text.contains("<<<<<<<") && text.contains(">>>>>>>"),
-            "{text}"
-        );
-        std::fs::write(wt("b").join("f.txt"), "one\ntwo\n").unwrap();
-        let t2 = commit_worktree(&wt("b"), &commit("T2", "qa"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(merge_begin(&repo, &t2).unwrap(), Merge::Staged);
-        merge_finish(&repo, "merge T2").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(repo.join("f.txt")).unwrap(),
-            "one\ntwo\n"
-        );
-        assert_eq!(merge_begin(&repo, &t2).unwrap(), Merge::UpToDate);
-        remove_worktree(&repo, &wt("a"));
-        assert!(!wt("a").exists());
-    }
-
-    #[test]
-    fn an_existing_repository_is_left_as_it_was() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = dir.path().join("user");
-        std::fs::create_dir(&repo).unwrap();
-        sh(
-            &repo,
-            "git init -q -b master && echo a > a.txt && git add a.txt && git commit -qm one && echo dirty >> a.txt && echo new > untracked.txt && git add -N untracked.txt",
-        );
-        let before = |p: &str| std::fs::read(repo.join(p)).unwrap();
-        let (a, idx, head) = (before("a.txt"), before(".git/index"), before(".git/HEAD"));
-        let wt = dir.path().join("data/run");
-        let r = prepare_existing(&repo, "R2", None, &wt).unwrap();
-        assert!(r.existing);
-        assert_eq!(std::fs::read_to_string(wt.join("a.txt")).unwrap(), "a\n");
-        assert!(!wt.join("untracked.txt").exists());
-        let tw = dir.path().join("data/T1");
-        add_task_worktree(&repo, &tw, &task_branch("R2", "T1", 1), &r.branch).unwrap();
-        std::fs::write(tw.join("b.txt"), "b\n").unwrap();
-        let tip = commit_worktree(&tw, &commit("T1", "engineer"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(merge_begin(&wt, &tip).unwrap(), Merge::Staged);
-        merge_finish(&wt, "merge").unwrap();
-        assert!(wt.join("b.txt").exists());
-        assert_eq!(before("a.txt"), a);
-        assert_eq!(before(".git/index"), idx);
-        assert_eq!(before(".git/HEAD"), head);
-        assert!(!repo.join("b.txt").exists());
-        assert!(prepare_existing(&repo, "R3", Some("no-such-ref"), &dir.path().join("x")).is_err());
-    }
-}
+mod tests;
