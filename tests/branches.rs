@@ -8,32 +8,19 @@
 
 mod common;
 
-use common::scripted::{all_done, run, step};
+use common::scripted::{all_done, run, start, step};
 use macrohard::domain::{Event, TaskStatus};
 use macrohard::llm::sim::Turn;
 use macrohard::llm::{LlmRequest, MessageRole};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "person")
-        .env("GIT_AUTHOR_EMAIL", "p@example.com")
-        .env("GIT_COMMITTER_NAME", "person")
-        .env("GIT_COMMITTER_EMAIL", "p@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+use common::git::{git, git_output};
+
+/// A file of a commit, byte for byte.
+fn show(dir: &Path, rev_path: &str) -> String {
+    String::from_utf8_lossy(&git_output(dir, &["show", rev_path]).stdout).into_owned()
 }
 
 /// Every file of a repository's work tree and what the person's git keeps (index, HEAD,
@@ -142,18 +129,9 @@ async fn a_run_on_a_persons_repository_leaves_it_untouched() {
     assert_eq!(b.branch, branch);
     // The run branch has both tasks' work, merged, on top of the person's last commit (their
     // uncommitted changes are not part of it).
-    assert_eq!(
-        git(&repo, &["show", &format!("{branch}:DESIGN.md")]),
-        "# Design\n"
-    );
-    assert_eq!(
-        git(&repo, &["show", &format!("{branch}:app.py")]),
-        "print('hi')\n"
-    );
-    assert_eq!(
-        git(&repo, &["show", &format!("{branch}:lib.py")]),
-        "x = 1\n"
-    );
+    assert_eq!(show(&repo, &format!("{branch}:DESIGN.md")), "# Design\n");
+    assert_eq!(show(&repo, &format!("{branch}:app.py")), "print('hi')\n");
+    assert_eq!(show(&repo, &format!("{branch}:lib.py")), "x = 1\n");
     let merges = git(&repo, &["log", "--merges", "--format=%s", &branch]);
     assert_eq!(merges.lines().count(), 2, "{merges}");
     for t in &done.state.tasks {
@@ -428,14 +406,9 @@ static REVIEWS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_with_two_comments_reaches_the_agent_as_one_message_and_the_task_is_redone() {
     use macrohard::domain::{Decision, Rule};
-    use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
     use macrohard::protocol::Command as Steer;
     let dir = tempfile::tempdir().unwrap();
-    let store = macrohard::store::Store::open(&dir.path().join("store")).unwrap();
-    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("wss"));
-    // At ask-risky, merges wait only where a merge rule says so.
-    config.autonomy = macrohard::domain::Autonomy::AskRisky;
-    config.rules = vec![
+    let rules = vec![
         Rule {
             tool: Some("merge".into()),
             command: None,
@@ -451,20 +424,14 @@ async fn a_review_with_two_comments_reaches_the_agent_as_one_message_and_the_tas
             network: None,
         },
     ];
-    let new = NewRun {
-        goal: "reviewed login".into(),
-        workspace: Some(dir.path().join("ws")),
-        seed: 1,
-        by: common::scripted::tester(),
-    };
-    let engine = engine::start(
-        store.clone(),
-        std::sync::Arc::new(common::scripted::Scripted(reviewed)),
-        config,
-        RunTarget::New(new),
-    )
-    .await
-    .unwrap();
+    let ws = dir.path().join("ws");
+    let (_store, engine) = start(dir.path(), ws, "reviewed login", reviewed, |c| {
+        // At ask-risky, merges wait only where a merge rule says so; a person answers.
+        c.autonomy = macrohard::domain::Autonomy::AskRisky;
+        c.rules = rules;
+        c.auto_approve = None;
+    })
+    .await;
     let h = engine.handle.clone();
     let (_, mut rx) = h.subscribe().await.unwrap();
     let comments = "Review of T1 by a person: please change the following.\n- src/auth/login.py:1: the session needs a TTL constant\n- src/auth/login.py:2: strip the user name";
@@ -555,27 +522,17 @@ fn conflicting_waits(req: &LlmRequest) -> Turn {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_resolves_a_conflict_in_the_worktree_and_it_merges_as_theirs() {
-    use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
     use macrohard::protocol::Command as Steer;
     let dir = tempfile::tempdir().unwrap();
-    let store = macrohard::store::Store::open(&dir.path().join("store")).unwrap();
-    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("wss"));
-    config.auto_approve = Some(common::scripted::tester());
     let ws = dir.path().join("ws");
-    let new = NewRun {
-        goal: "conflict by hand".into(),
-        workspace: Some(ws.clone()),
-        seed: 1,
-        by: common::scripted::tester(),
-    };
-    let engine = engine::start(
-        store.clone(),
-        std::sync::Arc::new(common::scripted::Scripted(conflicting_waits)),
-        config,
-        RunTarget::New(new),
+    let (store, engine) = start(
+        dir.path(),
+        ws.clone(),
+        "conflict by hand",
+        conflicting_waits,
+        |_| {},
     )
-    .await
-    .unwrap();
+    .await;
     let h = engine.handle.clone();
     let (_, mut rx) = h.subscribe().await.unwrap();
     let person = tokio::spawn(async move {

@@ -21,6 +21,14 @@ fn person() -> Actor {
 async fn todo_app(
     tweak: impl FnOnce(&mut EngineConfig),
 ) -> (tempfile::TempDir, Store, macrohard::domain::RunState) {
+    sim_run("Build a command-line todo app", tweak).await
+}
+
+/// [`todo_app`] with another goal (a scenario's tag in it).
+async fn sim_run(
+    goal: &str,
+    tweak: impl FnOnce(&mut EngineConfig),
+) -> (tempfile::TempDir, Store, macrohard::domain::RunState) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
     let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("workspaces"));
@@ -28,7 +36,7 @@ async fn todo_app(
     tweak(&mut config);
     let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
     let new = NewRun {
-        goal: "Build a command-line todo app".into(),
+        goal: goal.into(),
         workspace: None,
         seed: 7,
         by: person(),
@@ -158,31 +166,7 @@ async fn the_simulated_supervisor_repairs_a_task_that_failed_for_good() {
 /// merge goes through; blame names each task for its own entry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conflict_scenario_resolves_a_real_conflict_and_merges_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("store")).unwrap();
-    let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.path().join("workspaces"));
-    config.auto_approve = Some(person());
-    let provider = Arc::new(SimProvider::new(SimSpeed(0.0), None));
-    let new = NewRun {
-        goal: "Build a command-line todo app #conflict".into(),
-        workspace: None,
-        seed: 7,
-        by: person(),
-    };
-    let engine = engine::start(store.clone(), provider, config, RunTarget::New(new))
-        .await
-        .unwrap();
-    let state = tokio::time::timeout(Duration::from_secs(120), engine.join)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        state.status,
-        RunStatus::Completed,
-        "{}",
-        state.status_reason
-    );
+    let (_dir, store, state) = sim_run("Build a command-line todo app #conflict", |_| {}).await;
     let records: Vec<_> = store
         .events(state.id().unwrap(), 1)
         .unwrap()

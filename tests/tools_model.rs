@@ -14,7 +14,6 @@ use macrohard::llm::sim::Turn;
 use macrohard::llm::{LlmRequest, MessageRole};
 use serde_json::json;
 use std::collections::HashMap;
-use std::path::Path;
 
 const NUMBERS: &str = "Make the numbers";
 const CLEAN: &str = "Remove the scratch file";
@@ -132,16 +131,7 @@ fn results(records: &[EventRecord]) -> Vec<(String, bool, String)> {
     out
 }
 
-fn git(ws: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(ws)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::git::git;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_model_reads_by_lines_edits_with_hints_and_commits_what_commands_made() {

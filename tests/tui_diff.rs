@@ -374,18 +374,7 @@ impl macrohard::tui::terminal::FrameSink for Shown {
     }
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use common::git::git;
 
 #[tokio::test]
 async fn the_loop_makes_the_diff_with_git_off_the_ui_thread_and_shows_it() {

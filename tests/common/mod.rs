@@ -2,6 +2,7 @@
 //! Helpers for tests that run the real binary, and a fixed log for screen tests.
 
 pub mod fixture;
+pub mod git;
 pub mod llm_server;
 pub mod pty;
 pub mod scripted;

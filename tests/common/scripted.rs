@@ -96,22 +96,22 @@ impl Finished {
     }
 }
 
-/// Runs `goal` on the scripted model in `workspace` (under `dir`), every request approved by
-/// the tester, and waits up to 60 s for the run to end. `tweak` adjusts the engine's config.
-pub async fn run(
+/// Starts `goal` on the scripted model in `workspace` (under `dir`), every request approved
+/// by the tester unless `tweak`, which adjusts the engine's config, says otherwise.
+pub async fn start(
     dir: &Path,
     workspace: PathBuf,
     goal: &str,
     model: fn(&LlmRequest) -> Turn,
     tweak: impl FnOnce(&mut EngineConfig),
-) -> Finished {
+) -> (Store, engine::Engine) {
     let store = Store::open(&dir.join("store")).unwrap();
     let mut config = EngineConfig::new(Roster::embedded().unwrap(), dir.join("wss"));
     config.auto_approve = Some(tester());
     tweak(&mut config);
     let new = NewRun {
         goal: goal.into(),
-        workspace: Some(workspace.clone()),
+        workspace: Some(workspace),
         seed: 1,
         by: tester(),
     };
@@ -123,6 +123,18 @@ pub async fn run(
     )
     .await
     .unwrap();
+    (store, engine)
+}
+
+/// [`start`], then waits up to 60 s for the run to end.
+pub async fn run(
+    dir: &Path,
+    workspace: PathBuf,
+    goal: &str,
+    model: fn(&LlmRequest) -> Turn,
+    tweak: impl FnOnce(&mut EngineConfig),
+) -> Finished {
+    let (store, engine) = start(dir, workspace.clone(), goal, model, tweak).await;
     let state = tokio::time::timeout(Duration::from_secs(60), engine.join)
         .await
         .expect("the run ends within 60 s")
