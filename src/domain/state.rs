@@ -7,8 +7,8 @@ use super::graph::TaskGraph;
 use super::ids::{AgentId, ApprovalId, RunId, TaskId};
 use super::status::{AgentStatus, RunStatus, TaskStatus};
 pub use parts::{
-    AgentState, ApprovalState, BudgetHold, HumanNote, LineCounts, PendingCall, RunBranchInfo,
-    RunInfo, RunRule, SandboxNote, TaskState,
+    AgentState, ApprovalState, BudgetHold, HumanNote, LineCounts, PendingCall, PendingMerge,
+    RunBranchInfo, RunInfo, RunRule, SandboxNote, TaskState,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -577,9 +577,11 @@ impl RunState {
                 evidence,
             } => {
                 if let Some(t) = self.task_mut(task) {
-                    t.merging = Some(tip.clone());
-                    t.summary = Some(summary.clone());
-                    t.evidence = Some(evidence.clone());
+                    t.merging = Some(PendingMerge {
+                        tip: tip.clone(),
+                        summary: summary.clone(),
+                        evidence: evidence.clone(),
+                    });
                 }
             }
             Event::TaskMerged { task, sha } => {

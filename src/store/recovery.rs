@@ -1,14 +1,15 @@
 //! Recovery: what was in flight when the process stopped, as one `Recovered` event.
 
-use crate::domain::{Event, RunState};
+use crate::domain::{Event, RunState, TaskId};
 
 /// The event that puts interrupted work back, or `None` when nothing was in flight.
-/// Finished tasks are never touched, so resume never re-does them.
-pub fn interrupted(state: &RunState) -> Option<Event> {
+/// Finished tasks are never touched, so resume never re-does them; nor are the `done` ones
+/// (finished by what recovery found, such as a merge that landed).
+pub fn interrupted(state: &RunState, done: &[&TaskId]) -> Option<Event> {
     let tasks: Vec<_> = state
         .tasks
         .iter()
-        .filter(|t| t.status.is_active())
+        .filter(|t| t.status.is_active() && !done.contains(&&t.id))
         .map(|t| t.id.clone())
         .collect();
     let calls: Vec<_> = state.calls.iter().map(|c| c.call.clone()).collect();

@@ -81,10 +81,19 @@ pub struct TaskState {
     /// The merge commit of its branch into the run branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<String>,
-    /// The tip of its branch the merge queue has taken (recorded, not yet merged or turned
-    /// back).
+    /// What the merge queue has taken of it (recorded, not yet merged or turned back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merging: Option<String>,
+    pub merging: Option<PendingMerge>,
+}
+
+/// A completion in the merge queue: the tip of the task's branch, and the summary and
+/// evidence its task is done with once merged (recovery needs them when the merge landed
+/// and its record did not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMerge {
+    pub tip: String,
+    pub summary: String,
+    pub evidence: String,
 }
 
 /// The branch a run works on (see `Event::RunBranch`).

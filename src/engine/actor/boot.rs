@@ -49,20 +49,32 @@ impl RunActor {
                 let mut events = crate::engine::unstick::freed_on_resume(&state, &by);
                 // A merge the process did not live to record is recorded first: that task is
                 // done, not put back.
-                let probe = state.clone();
-                let merged = tokio::task::spawn_blocking(move || merger::recover_merges(&probe))
-                    .await
-                    .unwrap_or_default();
-                let mut rest = state.clone();
-                for e in &merged {
-                    if let Event::TaskCompleted { task, .. } = e {
-                        if let Some(t) = rest.tasks.iter_mut().find(|t| &t.id == task) {
-                            t.status = crate::domain::TaskStatus::Done;
-                        }
+                let merged = match &state.branch {
+                    Some(b) => {
+                        let run_tree = std::path::PathBuf::from(&b.worktree);
+                        let pending: Vec<_> = state
+                            .tasks
+                            .iter()
+                            .filter(|t| t.status != crate::domain::TaskStatus::Done)
+                            .filter_map(|t| Some((t.id.clone(), t.merging.clone()?)))
+                            .collect();
+                        tokio::task::spawn_blocking(move || {
+                            merger::recover_merges(&run_tree, pending)
+                        })
+                        .await
+                        .unwrap_or_default()
                     }
-                }
+                    None => Vec::new(),
+                };
+                let done: Vec<&TaskId> = merged
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::TaskCompleted { task, .. } => Some(task),
+                        _ => None,
+                    })
+                    .collect();
+                events.extend(recovery::interrupted(&state, &done));
                 events.extend(merged);
-                events.extend(recovery::interrupted(&rest));
                 events.push(Event::log(
                     LogLevel::Info,
                     "engine",

@@ -3,7 +3,8 @@
 //! as a [`Report`]; and what recovery finds of a merge a crash left unrecorded.
 
 use super::Branching;
-use crate::domain::{Event, LogLevel, TaskId, TaskStatus};
+use crate::domain::state::PendingMerge;
+use crate::domain::{Event, LogLevel, TaskId};
 use crate::engine::msg::{AgentMsg, Msg};
 use crate::tools::git::worktree as wt;
 use crate::tools::{ToolCall, Tools};
@@ -298,39 +299,33 @@ async fn merge(b: &Branching, run_tools: &Tools, job: MergeJob) -> Vec<Report> {
     }]
 }
 
-/// Merges a crash left unrecorded: each task the queue had taken (`merge_started`) whose
-/// branch is now part of the run branch is merged and done; the others go back with the rest
-/// of the interrupted work. Blocking (git).
-pub(in crate::engine) fn recover_merges(state: &crate::domain::RunState) -> Vec<Event> {
-    let Some(b) = &state.branch else {
-        return Vec::new();
-    };
-    let root = std::path::Path::new(&b.worktree);
-    wt::recover(root);
+/// The run's worktree after a crash: a half-made merge undone, and each merge the queue had
+/// taken (`merge_started`, given as `pending`) that landed in the run branch recorded, with
+/// its task done; the others go back with the rest of the interrupted work. Blocking (git).
+pub(in crate::engine) fn recover_merges(
+    run_tree: &std::path::Path,
+    pending: Vec<(TaskId, PendingMerge)>,
+) -> Vec<Event> {
+    wt::recover(run_tree);
     let mut events = Vec::new();
-    for t in &state.tasks {
-        let Some(tip) = t.merging.as_deref() else {
+    for (task, p) in pending {
+        let Some(sha) = wt::merged_by(run_tree, &p.tip) else {
             continue;
         };
-        if t.status == TaskStatus::Done {
-            continue;
-        }
-        if let Some(sha) = wt::merged_by(root, tip) {
-            events.push(Event::TaskMerged {
-                task: t.id.clone(),
-                sha,
-            });
-            events.push(Event::TaskCompleted {
-                task: t.id.clone(),
-                summary: t.summary.clone().unwrap_or_default(),
-                evidence: t.evidence.clone().unwrap_or_default(),
-            });
-            events.push(Event::log(
-                LogLevel::Info,
-                t.id.as_str(),
-                "its merge had landed when the process stopped: recorded now",
-            ));
-        }
+        events.push(Event::TaskMerged {
+            task: task.clone(),
+            sha,
+        });
+        events.push(Event::log(
+            LogLevel::Info,
+            task.as_str(),
+            "its merge had landed when the process stopped: recorded now",
+        ));
+        events.push(Event::TaskCompleted {
+            task,
+            summary: p.summary,
+            evidence: p.evidence,
+        });
     }
     events
 }
