@@ -188,7 +188,13 @@ impl RunActor {
             }
         };
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
-        let uncommitted = committer::left_uncommitted(&state);
+        // A run in one folder commits finished tasks after the fact; a run on a branch merged
+        // each before it was done.
+        let uncommitted = if branching.is_none() {
+            committer::left_uncommitted(&state)
+        } else {
+            Vec::new()
+        };
         let mut actor = Self {
             next_call: state.calls_made,
             next_approval: state.approvals_made,
