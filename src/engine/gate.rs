@@ -431,28 +431,7 @@ impl RunActor {
             return self.ask(agent, task, call, &tc, false, reply);
         }
         let result = match tc {
-            ToolCall::CreateTask {
-                title,
-                description,
-                role,
-                depends_on,
-                acceptance,
-                check,
-                replaces,
-            } => self
-                .create_task(
-                    &agent,
-                    super::repair::NewTask {
-                        title,
-                        description,
-                        role,
-                        depends_on,
-                        acceptance,
-                        check,
-                        replaces,
-                    },
-                )
-                .map(|t| (t, false)),
+            ToolCall::CreateTask(t) => self.create_task(&agent, t).map(|t| (t, false)),
             ToolCall::RetryTask { task, guidance } => self
                 .supervisor_retry(&agent, &task, guidance)
                 .map(|t| (t, false)),

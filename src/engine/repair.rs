@@ -18,17 +18,6 @@ const CHECK_TAIL_BYTES: usize = 4 * 1024;
 /// Begins the result of a check the policy or a person did not let run.
 pub(super) const CHECK_NOT_RUN: &str = "the check did not run: ";
 
-/// A task as the supervisor asked for it.
-pub(super) struct NewTask {
-    pub title: String,
-    pub description: String,
-    pub role: String,
-    pub depends_on: Vec<TaskId>,
-    pub acceptance: Option<String>,
-    pub check: Option<String>,
-    pub replaces: Option<TaskId>,
-}
-
 /// A complete_task call waiting for its check.
 pub(super) struct Completion {
     task: TaskId,
@@ -77,7 +66,11 @@ impl RunActor {
         }
     }
 
-    pub(super) fn create_task(&mut self, agent: &AgentId, t: NewTask) -> Result<String, String> {
+    pub(super) fn create_task(
+        &mut self,
+        agent: &AgentId,
+        t: crate::tools::NewTask,
+    ) -> Result<String, String> {
         Self::supervisor_only(agent, "creates tasks")?;
         if t.title.trim().is_empty() {
             return Err("a task needs a title".into());

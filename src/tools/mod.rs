@@ -24,7 +24,7 @@ pub use output_log::DIR as OUTPUT_DIR;
 pub use command::CommandLimits;
 pub use error::ToolError;
 pub use files::diffstat;
-pub use registry::{ToolCall, ToolSpec, specs};
+pub use registry::{NewTask, ToolCall, ToolSpec, specs};
 pub use workspace::Workspace;
 
 use crate::domain::policy::{Effect, Risk};
@@ -178,7 +178,7 @@ impl ToolCall {
             ToolCall::ReadFile { path, .. } => format!("read {path}"),
             ToolCall::ListFiles { path } => format!("list {}", path.as_deref().unwrap_or(".")),
             ToolCall::SearchFiles { pattern, .. } => format!("search for /{pattern}/"),
-            ToolCall::CreateTask { title, role, .. } => format!("create task for {role}: {title}"),
+            ToolCall::CreateTask(t) => format!("create task for {}: {}", t.role, t.title),
             ToolCall::RetryTask { task, guidance } => format!("retry {task}: {guidance}"),
             ToolCall::CancelTask { task, reason } => format!("cancel {task}: {reason}"),
             ToolCall::CompleteTask { summary, .. } => format!("complete task: {summary}"),

@@ -14,6 +14,28 @@ pub struct ToolSpec {
     pub parameters: Value,
 }
 
+/// The arguments of `create_task`: the task the supervisor plans.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    pub title: String,
+    pub description: String,
+    pub role: String,
+    #[serde(default)]
+    pub depends_on: Vec<TaskId>,
+    /// What done means, in words the worker and the reviewer check against.
+    #[serde(default)]
+    pub acceptance: Option<String>,
+    /// A shell command the engine runs in the sandbox when the worker calls complete_task;
+    /// the task completes only when it exits 0.
+    #[serde(default)]
+    pub check: Option<String>,
+    /// A task this one replaces: its dependents wait for this one instead, and it is
+    /// cancelled if it has not ended.
+    #[serde(default)]
+    pub replaces: Option<TaskId>,
+}
+
 /// A parsed tool call.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(
@@ -23,24 +45,7 @@ pub struct ToolSpec {
     deny_unknown_fields
 )]
 pub enum ToolCall {
-    CreateTask {
-        title: String,
-        description: String,
-        role: String,
-        #[serde(default)]
-        depends_on: Vec<TaskId>,
-        /// What done means, in words the worker and the reviewer check against.
-        #[serde(default)]
-        acceptance: Option<String>,
-        /// A shell command the engine runs in the sandbox when the worker calls
-        /// complete_task; the task completes only when it exits 0.
-        #[serde(default)]
-        check: Option<String>,
-        /// A task this one replaces: its dependents wait for this one instead, and it is
-        /// cancelled if it has not ended.
-        #[serde(default)]
-        replaces: Option<TaskId>,
-    },
+    CreateTask(NewTask),
     RetryTask {
         task: TaskId,
         guidance: String,
@@ -142,7 +147,7 @@ impl ToolCall {
 
     pub fn name(&self) -> &'static str {
         match self {
-            ToolCall::CreateTask { .. } => "create_task",
+            ToolCall::CreateTask(_) => "create_task",
             ToolCall::RetryTask { .. } => "retry_task",
             ToolCall::CancelTask { .. } => "cancel_task",
             ToolCall::FinishRun { .. } => "finish_run",
@@ -162,7 +167,7 @@ impl ToolCall {
     pub fn is_engine_tool(&self) -> bool {
         matches!(
             self,
-            ToolCall::CreateTask { .. }
+            ToolCall::CreateTask(_)
                 | ToolCall::RetryTask { .. }
                 | ToolCall::CancelTask { .. }
                 | ToolCall::FinishRun { .. }
