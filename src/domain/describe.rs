@@ -339,9 +339,10 @@ pub fn describe(event: &Event) -> (String, String) {
             source,
             text,
         } => (source.clone(), format!("{level}: {}", one_line(text, 400))),
-        Event::TaskCommitted { task, sha } => {
-            (task.to_string(), format!("committed to git as {sha}"))
-        }
+        Event::TaskCommitted { task, sha } => (
+            task.to_string(),
+            format!("committed to git as {}", short(sha)),
+        ),
         Event::RunBranch {
             repo,
             branch,

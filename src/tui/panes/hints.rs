@@ -27,7 +27,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Action::Open,
         ],
         Focus::Reasoning => &[Action::Up, Action::Bottom, Action::Filter, Action::Inject],
-        Focus::Tasks => &[Action::Down, Action::Open, Action::Retry, Action::Cancel],
+        Focus::Tasks => &[
+            Action::Down,
+            Action::Open,
+            Action::Diff,
+            Action::Retry,
+            Action::Cancel,
+        ],
         Focus::Logs => &[Action::Up, Action::Filter, Action::Open],
     };
     let common = [
