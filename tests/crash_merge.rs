@@ -355,7 +355,8 @@ fn crash_merges(group: bool) {
         assert_eq!(
             code.err(),
             Some(Some(0)),
-            "seed {seed}: the last resume did not complete the run"
+            "seed {seed}: the last resume did not complete the run: {}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
         );
     }
 
@@ -660,4 +661,42 @@ fn lock_files_of_a_git_killed_with_the_process_are_cleared_on_recovery() {
     let finished = wt::merge_finish(root, "Merge T1\n\nTask: T1\n");
     assert!(finished.is_ok(), "the merge commit: {finished:?}");
     assert_eq!(wt::merged_by(root, &tip), finished.ok());
+}
+
+/// A git killed with the process in a task's worktree (an agent's command, the queue's
+/// commit) leaves its index locked: the next attempt, which goes on from that worktree,
+/// could not commit it until recovery clears the lock.
+#[test]
+fn an_attempts_worktree_locked_by_a_killed_git_is_cleared_for_the_next_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_with_task(dir.path(), "T1", "one.txt");
+    let trees = dir.path().join("wt");
+    let first = trees.join("T2-1");
+    wt::add_task_worktree(&r.repo, &first, &wt::task_branch("R1", "T2", 1), &r.branch).unwrap();
+    std::fs::write(first.join("half.txt"), "half\n").unwrap();
+    let lock = macrohard::tools::git::git_dir_of(&first).join("index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let commit = macrohard::tools::git::TaskCommit {
+        task: "T2".into(),
+        run: "R1".into(),
+        title: "two".into(),
+        summary: "attempt 1 (interrupted)".into(),
+        role: "engineer".into(),
+        model: "m".into(),
+        prompt_hash: "h".into(),
+        approved_by: Vec::new(),
+        cost_usd: 0.0,
+        paths: Vec::new(),
+    };
+    let second = trees.join("T2-2");
+    let branch = wt::task_branch("R1", "T2", 2);
+    let locked = wt::continue_task_worktree(&r.repo, &second, &branch, &first, &commit);
+    assert!(locked.is_err(), "the lock stops it: {locked:?}");
+    wt::recover_task_worktrees(&trees);
+    assert!(!lock.exists());
+    wt::continue_task_worktree(&r.repo, &second, &branch, &first, &commit).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(second.join("half.txt")).unwrap(),
+        "half\n"
+    );
 }

@@ -52,6 +52,7 @@ impl RunActor {
                 let merged = match &state.branch {
                     Some(b) => {
                         let run_tree = std::path::PathBuf::from(&b.worktree);
+                        let task_trees = config.worktrees_dir.join(run.as_str());
                         let pending: Vec<_> = state
                             .tasks
                             .iter()
@@ -59,7 +60,7 @@ impl RunActor {
                             .filter_map(|t| Some((t.id.clone(), t.merging.clone()?)))
                             .collect();
                         tokio::task::spawn_blocking(move || {
-                            merger::recover_merges(&run_tree, pending)
+                            merger::recover_merges(&run_tree, &task_trees, pending)
                         })
                         .await
                         .unwrap_or_default()

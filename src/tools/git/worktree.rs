@@ -393,14 +393,7 @@ pub fn recover(root: &Path) {
     }
     // A git killed with the process leaves its locks: the work tree's own, and the shared
     // ones of the run's refs (a worktree's git directory is `<common>/worktrees/<name>`).
-    for name in [
-        "index.lock",
-        "HEAD.lock",
-        "AUTO_MERGE.lock",
-        "MERGE_HEAD.lock",
-        "ORIG_HEAD.lock",
-        "MERGE_MSG.lock",
-    ] {
+    for name in WORKTREE_LOCKS {
         let _ = std::fs::remove_file(git_dir.join(name));
     }
     let common = match git_dir.parent() {
@@ -415,6 +408,32 @@ pub fn recover(root: &Path) {
     }
     merge_undo(root);
 }
+
+/// After a crash: the locks a git killed with the process left in the task worktrees under
+/// `dir` (the run's worktrees folder; the run's own worktree `run` is [`recover`]'s), so that
+/// a later attempt can go on from them. Only worktrees whose git directory names them back are
+/// touched (see [`super::git_dir_of`]).
+pub fn recover_task_worktrees(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_name() == "run" {
+            continue;
+        }
+        let git_dir = super::git_dir_of(&e.path());
+        for name in WORKTREE_LOCKS {
+            let _ = std::fs::remove_file(git_dir.join(name));
+        }
+    }
+}
+
+/// The lock files git keeps in a work tree's own git directory.
+const WORKTREE_LOCKS: [&str; 6] = [
+    "index.lock",
+    "HEAD.lock",
+    "AUTO_MERGE.lock",
+    "MERGE_HEAD.lock",
+    "ORIG_HEAD.lock",
+    "MERGE_MSG.lock",
+];
 
 /// Removes every `*.lock` file under `dir` (git's lock files of the run's branches).
 fn remove_locks(dir: &Path) {

@@ -299,14 +299,17 @@ async fn merge(b: &Branching, run_tools: &Tools, job: MergeJob) -> Vec<Report> {
     }]
 }
 
-/// The run's worktree after a crash: a half-made merge undone, and each merge the queue had
+/// The run's worktree after a crash: a half-made merge undone, the locks of a killed git gone
+/// (there and in the task worktrees under `task_trees`), and each merge the queue had
 /// taken (`merge_started`, given as `pending`) that landed in the run branch recorded, with
 /// its task done; the others go back with the rest of the interrupted work. Blocking (git).
 pub(in crate::engine) fn recover_merges(
     run_tree: &std::path::Path,
+    task_trees: &std::path::Path,
     pending: Vec<(TaskId, PendingMerge)>,
 ) -> Vec<Event> {
     wt::recover(run_tree);
+    wt::recover_task_worktrees(task_trees);
     let mut events = Vec::new();
     for (task, p) in pending {
         let Some(sha) = wt::merged_by(run_tree, &p.tip) else {
