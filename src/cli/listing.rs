@@ -275,20 +275,20 @@ pub async fn export(
                 .map_err(|f| broken.take().map_or(f, out_err))?;
         }
         ExportFormat::Markdown | ExportFormat::Html => {
-            let mut records = Vec::new();
+            // One pass over the records; only what the report prints is kept.
+            let mut report = export::Report::new();
             source
                 .each_event(spec, |rec| {
-                    records.push(rec);
+                    report.feed(&rec);
                     Ok(())
                 })
                 .await?;
-            let state = crate::domain::RunState::fold(&records);
-            let text = if format == ExportFormat::Html {
-                export::html_page(&state, &records)
+            if format == ExportFormat::Html {
+                report.write_html(&mut sink)
             } else {
-                export::report(&state, &records)
-            };
-            sink.write_all(text.as_bytes()).map_err(out_err)?;
+                report.write_markdown(&mut sink)
+            }
+            .map_err(out_err)?;
         }
     }
     sink.flush().map_err(out_err)?;

@@ -3,7 +3,12 @@
 //! from a model or a person is shown, never interpreted: the Markdown report escapes it (see
 //! `literal`), and as a second line of defence raw HTML becomes text and links and images are
 //! reduced to their text.
+//!
+//! The page is written section by section (each section of the report is complete Markdown:
+//! it starts with its heading), so it streams like the report does; rendering the sections
+//! one at a time gives the same HTML as rendering the whole report at once (tested).
 
+use super::scan::Scan;
 use crate::domain::{EventRecord, RunState, sanitize};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
@@ -20,25 +25,52 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The page for a run.
-pub fn page(state: &RunState, records: &[EventRecord]) -> String {
-    let markdown = super::report(state, records);
-    let title = state.info.as_ref().map_or_else(
-        || "Empty run".to_owned(),
-        |i| format!("Run {} · {}", i.id, sanitize::line(&i.goal)),
-    );
-    let events = Parser::new_ext(&markdown, Options::ENABLE_TABLES).filter_map(|e| match e {
+/// The report's Markdown as HTML, with raw HTML shown as text and links and images reduced
+/// to their text.
+fn render(markdown: &str, body: &mut String) {
+    let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|e| match e {
         Event::Html(s) | Event::InlineHtml(s) => Some(Event::Text(s)),
         Event::Start(Tag::Link { .. } | Tag::Image { .. })
         | Event::End(TagEnd::Link | TagEnd::Image) => None,
         other => Some(other),
     });
-    let mut body = String::with_capacity(markdown.len() * 2);
-    pulldown_cmark::html::push_html(&mut body, events);
-    format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"macrohard-tui\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+    pulldown_cmark::html::push_html(body, events);
+}
+
+/// Writes the page of `state`, whose records `scan` has seen, to `out`.
+pub(super) fn write_page(
+    out: &mut dyn std::io::Write,
+    state: &RunState,
+    scan: &Scan,
+) -> std::io::Result<()> {
+    let title = state.info.as_ref().map_or_else(
+        || "Empty run".to_owned(),
+        |i| format!("Run {} · {}", i.id, sanitize::line(&i.goal)),
+    );
+    write!(
+        out,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"macrohard-tui\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         escape(&title)
-    )
+    )?;
+    let mut body = String::new();
+    super::markdown::sections(state, scan, |markdown| {
+        body.clear();
+        render(markdown, &mut body);
+        out.write_all(body.as_bytes())
+    })?;
+    out.write_all(b"</body>\n</html>\n")
+}
+
+/// The page for a run, as one string (for tests and small runs; exports stream it).
+pub fn page(state: &RunState, records: &[EventRecord]) -> String {
+    let mut scan = Scan::default();
+    for r in records {
+        scan.feed(r);
+    }
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_page(&mut out, state, &scan);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -186,6 +218,22 @@ mod tests {
                 "{literal} not shown literally in\n{html}"
             );
         }
+    }
+
+    #[test]
+    fn rendering_the_report_section_by_section_gives_the_html_of_the_whole_report() {
+        let records = hostile_run();
+        let state = RunState::fold(&records);
+        let markdown = crate::export::report(&state, &records);
+        let mut whole = String::new();
+        render(&markdown, &mut whole);
+        let page = page(&state, &records);
+        let body = page
+            .split_once("<body>\n")
+            .and_then(|(_, b)| b.strip_suffix("</body>\n</html>\n"))
+            .unwrap();
+        assert_eq!(body, whole);
+        assert!(body.matches("<h2>").count() >= 10, "{body}");
     }
 
     #[test]

@@ -2,23 +2,26 @@
 //! person made (with who and when), approvals with their risk, the policy and sandbox, files by
 //! agent, evidence, costs by agent, task and model, stuck episodes and budget holds, and why
 //! the run stopped.
+//!
+//! Written section by section to any [`std::io::Write`] from the run's state and one pass over
+//! its records ([`Scan`]): neither the records nor the whole report are held in memory.
 
 use super::literal::{cell_code, code, fence, md};
+use super::scan::Scan;
 use super::{duration, rfc3339, usd};
 use crate::domain::state::RunInfo;
-use crate::domain::{AgentStatus, ApprovalDecision, Event, EventRecord, Rule, RunState};
-use std::collections::BTreeMap;
+use crate::domain::{ApprovalDecision, EventRecord, Rule, RunState};
 use std::fmt::Write;
 
 /// A model's, a command's or a person's text as inline Markdown that renders as itself (one
 /// line, pipes escaped for tables).
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     md(text).to_string()
 }
 
 /// A policy rule as `Rule::describe` reads, with its patterns (which can come from a model's
 /// command, through "approve always") as code spans that hold any text.
-fn rule_md(rule: &Rule, in_table: bool) -> String {
+pub(super) fn rule_md(rule: &Rule, in_table: bool) -> String {
     let span = |text: &str| {
         if in_table {
             cell_code(text).to_string()
@@ -59,20 +62,42 @@ const SECTIONS: [Section; 12] = [
     sign_off,
 ];
 
-type Section = fn(&mut String, &RunState, &RunInfo, &[EventRecord]);
+type Section = fn(&mut String, &RunState, &RunInfo, &Scan);
 
-pub fn report(state: &RunState, records: &[EventRecord]) -> String {
+/// The report of `state`, whose records `scan` has seen, one section at a time: each is made
+/// and handed to `section` (which writes it out) before the next is made.
+pub(super) fn sections<E>(
+    state: &RunState,
+    scan: &Scan,
+    mut section: impl FnMut(&str) -> Result<(), E>,
+) -> Result<(), E> {
     let Some(info) = state.info.as_ref() else {
-        return "# Empty run\n".into();
+        return section("# Empty run\n");
     };
     let mut out = String::new();
-    for section in SECTIONS {
-        section(&mut out, state, info, records);
+    for make in SECTIONS {
+        out.clear();
+        make(&mut out, state, info, scan);
+        section(&out)?;
     }
+    Ok(())
+}
+
+/// The whole report as one string (for tests and small runs; exports stream it instead).
+pub fn report(state: &RunState, records: &[EventRecord]) -> String {
+    let mut scan = Scan::default();
+    for r in records {
+        scan.feed(r);
+    }
+    let mut out = String::new();
+    let _ = sections::<std::convert::Infallible>(state, &scan, |s| {
+        out.push_str(s);
+        Ok(())
+    });
     out
 }
 
-fn summary(out: &mut String, state: &RunState, info: &RunInfo, _records: &[EventRecord]) {
+fn summary(out: &mut String, state: &RunState, info: &RunInfo, _scan: &Scan) {
     let sim = if info.simulated {
         " — **SIMULATED** company (no model was configured)"
     } else {
@@ -130,7 +155,7 @@ fn summary(out: &mut String, state: &RunState, info: &RunInfo, _records: &[Event
     );
 }
 
-fn plan(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRecord]) {
+fn plan(out: &mut String, state: &RunState, _info: &RunInfo, _scan: &Scan) {
     let _ = writeln!(
         out,
         "## Plan\n\n| task | role | status | attempts | after | result |\n|---|---|---|---|---|---|"
@@ -151,45 +176,15 @@ fn plan(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRe
     }
 }
 
-fn history(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[EventRecord]) {
+fn history(out: &mut String, _state: &RunState, _info: &RunInfo, scan: &Scan) {
     out.push_str("\n## How the plan changed\n\n");
-    for r in records {
-        let line = match &r.event {
-            Event::TaskCreated {
-                task, title, by, ..
-            } => format!("{task} created by {}: {}", md(by), cell(title)),
-            Event::TaskStatusChanged {
-                task,
-                status,
-                reason,
-            } => format!("{task} → {status}: {}", cell(reason)),
-            Event::TaskCompleted { task, .. } => format!("{task} → done"),
-            Event::RunStatusChanged { status, reason } => {
-                format!("run → {status}: {}", cell(reason))
-            }
-            Event::Recovered { reason, tasks, .. } => format!(
-                "recovered after a stop ({}); {} task(s) put back",
-                cell(reason),
-                tasks.len()
-            ),
-            Event::BudgetExceeded {
-                target,
-                scope,
-                limit,
-                used,
-            } => format!(
-                "{}: {scope} budget reached: {} of {}",
-                md(target),
-                scope.amount(*used),
-                scope.amount(*limit)
-            ),
-            _ => continue,
-        };
-        let _ = writeln!(out, "- `#{}` {} {line}", r.seq, rfc3339(r.ts_ms));
+    for line in &scan.history {
+        out.push_str(line);
+        out.push('\n');
     }
 }
 
-fn approvals(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRecord]) {
+fn approvals(out: &mut String, state: &RunState, _info: &RunInfo, _scan: &Scan) {
     out.push_str("\n## Approvals, with their risk\n\n");
     if state.approvals.is_empty() {
         out.push_str("No approvals were requested.\n");
@@ -226,109 +221,41 @@ fn approvals(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[Ev
 }
 
 /// Every decision a person made, in order, with who and when.
-fn decisions(out: &mut String, state: &RunState, info: &RunInfo, records: &[EventRecord]) {
+fn decisions(out: &mut String, state: &RunState, info: &RunInfo, scan: &Scan) {
     out.push_str("\n## Decisions by people\n\n");
-    let mut rows = vec![(
-        state.created_ms,
-        0,
-        info.created_by.to_string(),
-        format!("started the run: {}", cell(&info.goal)),
-    )];
     let request = |id: &crate::domain::ApprovalId| {
         state
             .approval(id)
             .map(|a| format!("{id} ({}: {})", md(&a.agent), cell(&a.summary)))
             .unwrap_or_else(|| id.to_string())
     };
-    for r in records {
-        let row = match &r.event {
-            Event::ApprovalResolved {
-                approval,
-                decision,
-                by,
-            } => {
-                let what = match decision {
-                    ApprovalDecision::Approve => "approved".to_owned(),
-                    ApprovalDecision::ApproveAlways => "approved always for this kind".to_owned(),
-                    ApprovalDecision::Deny { reason } => format!("denied ({})", cell(reason)),
-                };
-                Some((by, format!("{what} {}", request(approval))))
-            }
-            Event::HumanMessage { target, text, by } => {
-                Some((by, format!("wrote to {}: {}", md(target), cell(text))))
-            }
-            Event::BudgetChanged { target, budget, by } => {
-                Some((by, format!("set the {} budget to {budget}", md(target))))
-            }
-            Event::RunRuleAdded { rule, by } => {
-                Some((by, format!("added the run rule: {}", rule_md(rule, true))))
-            }
-            Event::RunRuleRevoked { index, rule, by } => Some((
-                by,
-                format!("revoked run rule {index}: {}", rule_md(rule, true)),
-            )),
-            Event::AutonomyChanged { level, by } => {
-                Some((by, format!("switched the autonomy to {level}")))
-            }
-            _ => None,
-        };
-        if let Some((by, what)) = row {
-            rows.push((r.ts_ms, r.seq, by.to_string(), what));
-            continue;
-        }
-        // Pauses, resumes, retries, cancels and stops name their person in the reason.
-        let said = match &r.event {
-            Event::RunStatusChanged { status, reason } => Some((format!("run → {status}"), reason)),
-            Event::TaskStatusChanged {
-                task,
-                status,
-                reason,
-            } => Some((format!("{task} → {status}"), reason)),
-            Event::AgentStatusChanged {
-                agent,
-                status,
-                reason,
-            } => Some((format!("{} → {status}", md(agent)), reason)),
-            _ => None,
-        };
-        // Approvals are listed above, not again through the status they changed.
-        if let Some((what, reason)) = said.filter(|(_, r)| !r.contains("approval")) {
-            if let Some(who) = person_in(reason) {
-                rows.push((r.ts_ms, r.seq, who, format!("{what}: {}", cell(reason))));
-            }
-        }
-    }
     out.push_str("| when | # | who | decision |\n|---|---|---|---|\n");
-    for (ts, seq, who, what) in rows {
-        let seq = if seq == 0 {
-            "—".to_owned()
-        } else {
-            seq.to_string()
+    let _ = writeln!(
+        out,
+        "| {} | — | {} | started the run: {} |",
+        rfc3339(state.created_ms),
+        cell(&info.created_by.to_string()),
+        cell(&info.goal)
+    );
+    for d in &scan.decisions {
+        let what = match &d.approval {
+            Some(id) => format!("{} {}", d.what, request(id)),
+            None => d.what.clone(),
         };
-        let _ = writeln!(out, "| {} | {seq} | {} | {what} |", rfc3339(ts), cell(&who));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {what} |",
+            rfc3339(d.ts_ms),
+            d.seq,
+            cell(&d.who)
+        );
     }
-}
-
-/// The person a reason names (`paused now by ada@box`, `retry requested by ada`).
-fn person_in(reason: &str) -> Option<String> {
-    let (_, after) = reason.rsplit_once(" by ")?;
-    let who: String = after
-        .chars()
-        .take_while(|c| !matches!(c, ':' | ';' | ',' | '(' | ')'))
-        .collect();
-    let who = who.trim();
-    let machine = ["the engine", "engine", "a person", "policy"];
-    (!who.is_empty() && !machine.contains(&who) && !who.contains(' ') || who.ends_with("(--yes)"))
-        .then(|| who.to_owned())
 }
 
 /// The autonomy level, the rules in force and what the sandbox could do.
-fn governance(out: &mut String, state: &RunState, info: &RunInfo, records: &[EventRecord]) {
+fn governance(out: &mut String, state: &RunState, info: &RunInfo, scan: &Scan) {
     out.push_str("\n## Policy and sandbox\n\n");
-    let first_level = records.iter().find_map(|r| match &r.event {
-        Event::RunCreated { autonomy, .. } => Some(*autonomy),
-        _ => None,
-    });
+    let first_level = scan.first_autonomy;
     let _ = writeln!(
         out,
         "- Autonomy: {}{}",
@@ -371,128 +298,32 @@ fn governance(out: &mut String, state: &RunState, info: &RunInfo, records: &[Eve
         }
         None => out.push_str("- Sandbox: not recorded (a run from before the sandbox)\n"),
     }
-    let denied_by_policy = records
-        .iter()
-        .filter(|r| matches!(&r.event, Event::ToolCallRequested { policy: Some(p), .. } if p.starts_with("deny")))
-        .count();
-    let _ = writeln!(out, "- Calls denied by policy: {denied_by_policy}");
+    let _ = writeln!(out, "- Calls denied by policy: {}", scan.denied_by_policy);
 }
 
 /// Stuck agents and reached budgets, each with how it ended.
-fn episodes(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[EventRecord]) {
+fn episodes(out: &mut String, _state: &RunState, _info: &RunInfo, scan: &Scan) {
     out.push_str("\n## Stuck agents and budget holds\n\n");
-    let mut any = false;
-    let mut last_status: BTreeMap<&str, AgentStatus> = BTreeMap::new();
-    for (i, r) in records.iter().enumerate() {
-        let was = match &r.event {
-            Event::AgentStatusChanged { agent, status, .. } => {
-                last_status.insert(agent.as_str(), *status)
-            }
-            _ => None,
-        };
-        let line = match &r.event {
-            // One episode, however often it is announced.
-            Event::AgentStatusChanged {
-                status: AgentStatus::Stuck,
-                ..
-            } if was == Some(AgentStatus::Stuck) => continue,
-            Event::AgentStatusChanged {
-                agent,
-                status: AgentStatus::Stuck,
-                reason,
-            } => {
-                let end = records[i + 1..]
-                    .iter()
-                    .find_map(|later| match &later.event {
-                        Event::AgentStatusChanged {
-                            agent: a,
-                            status,
-                            reason,
-                        } if a == agent && *status != AgentStatus::Stuck => Some(format!(
-                            "`#{}` {} → {status}: {}",
-                            later.seq,
-                            rfc3339(later.ts_ms),
-                            cell(reason)
-                        )),
-                        Event::HumanMessage { target, text, by } if target == agent => Some(
-                            format!("`#{}` {} wrote to it: {}", later.seq, md(by), cell(text)),
-                        ),
-                        _ => None,
-                    });
-                format!(
-                    "**{} stuck**: {}. Ended: {}",
-                    md(agent),
-                    cell(reason),
-                    end.unwrap_or_else(|| "not yet (still stuck)".into())
-                )
-            }
-            Event::BudgetExceeded {
-                target,
-                scope,
-                limit,
-                used,
-            } => {
-                let end = records[i + 1..]
-                    .iter()
-                    .find_map(|later| match &later.event {
-                        Event::BudgetChanged {
-                            target: t,
-                            budget,
-                            by,
-                        } if t == target => {
-                            Some(format!("`#{}` {} set it to {budget}", later.seq, md(by)))
-                        }
-                        _ => None,
-                    });
-                format!(
-                    "**{} reached its {scope} budget**: {} of {}. Ended: {}",
-                    md(target),
-                    scope.amount(*used),
-                    scope.amount(*limit),
-                    end.unwrap_or_else(|| "not extended".into())
-                )
-            }
-            _ => continue,
-        };
-        any = true;
-        let _ = writeln!(out, "- `#{}` {} {line}", r.seq, rfc3339(r.ts_ms));
+    for e in &scan.episodes {
+        let _ = writeln!(
+            out,
+            "- `#{}` {} {}{}",
+            e.seq,
+            rfc3339(e.ts_ms),
+            e.head,
+            e.end.as_deref().unwrap_or(e.default_end)
+        );
     }
-    if !any {
+    if scan.episodes.is_empty() {
         out.push_str("None: no agent got stuck and no budget was reached.\n");
     }
 }
 
-fn changes(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[EventRecord]) {
+fn changes(out: &mut String, _state: &RunState, _info: &RunInfo, scan: &Scan) {
     out.push_str(
         "\n## Files changed, by agent\n\n| file | tasks | agents | lines |\n|---|---|---|---|\n",
     );
-    /// Tasks, agents, lines added, lines removed.
-    type Touched = (Vec<String>, Vec<String>, u32, u32);
-    let mut files: BTreeMap<&str, Touched> = BTreeMap::new();
-    for r in records {
-        if let Event::FileChanged {
-            agent,
-            task,
-            path,
-            added,
-            removed,
-        } = &r.event
-        {
-            let e = files
-                .entry(path)
-                .or_insert_with(|| (Vec::new(), Vec::new(), 0, 0));
-            let task = task.as_ref().map(ToString::to_string).unwrap_or_default();
-            if !e.0.contains(&task) {
-                e.0.push(task);
-            }
-            if !e.1.contains(&agent.to_string()) {
-                e.1.push(agent.to_string());
-            }
-            e.2 += added;
-            e.3 += removed;
-        }
-    }
-    for (path, (tasks, agents, a, d)) in &files {
+    for (path, (tasks, agents, a, d)) in &scan.files {
         let _ = writeln!(
             out,
             "| {} | {} | {} | +{a} −{d} |",
@@ -503,7 +334,7 @@ fn changes(out: &mut String, _state: &RunState, _info: &RunInfo, records: &[Even
     }
 }
 
-fn evidence(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRecord]) {
+fn evidence(out: &mut String, state: &RunState, _info: &RunInfo, _scan: &Scan) {
     out.push_str("\n## Evidence\n");
     for t in state.tasks.iter().filter(|t| t.evidence.is_some()) {
         let _ = writeln!(
@@ -523,7 +354,7 @@ fn evidence(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[Eve
     }
 }
 
-fn costs(out: &mut String, state: &RunState, info: &RunInfo, records: &[EventRecord]) {
+fn costs(out: &mut String, state: &RunState, info: &RunInfo, scan: &Scan) {
     out.push_str("\n## Costs by agent\n\n| agent | role | model | requests | tokens in | tokens out | cost |\n|---|---|---|---|---|---|---|\n");
     for a in &state.agents {
         let _ = writeln!(
@@ -552,33 +383,8 @@ fn costs(out: &mut String, state: &RunState, info: &RunInfo, records: &[EventRec
             t.cost_usd
         );
     }
-    // By model: each finished request is charged to the model its agent last asked.
-    let mut asked: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut by_model: BTreeMap<&str, (u64, u64, u64, f64, u64)> = BTreeMap::new();
-    for r in records {
-        match &r.event {
-            Event::LlmRequestStarted { agent, model, .. } => {
-                asked.insert(agent.as_str(), model.as_str());
-            }
-            Event::LlmRequestFinished {
-                agent,
-                usage,
-                cost_usd,
-                ..
-            } => {
-                let model = asked.get(agent.as_str()).copied().unwrap_or("unknown");
-                let e = by_model.entry(model).or_default();
-                e.0 += 1;
-                e.1 += usage.input_tokens;
-                e.2 += usage.output_tokens;
-                e.3 += cost_usd.unwrap_or(0.0);
-                e.4 += u64::from(cost_usd.is_none());
-            }
-            _ => {}
-        }
-    }
     out.push_str("\n## Costs by model\n\n| model | requests | tokens in | tokens out | cost |\n|---|---|---|---|---|\n");
-    for (model, (n, i, o, c, unpriced)) in &by_model {
+    for (model, (n, i, o, c, unpriced)) in &scan.by_model {
         let _ = writeln!(
             out,
             "| {} | {n} | {i} | {o} | {} |",
@@ -592,14 +398,9 @@ fn costs(out: &mut String, state: &RunState, info: &RunInfo, records: &[EventRec
 }
 
 /// Why the run stopped (or where it stands), and the event that said so.
-fn why_stopped(out: &mut String, state: &RunState, _info: &RunInfo, records: &[EventRecord]) {
+fn why_stopped(out: &mut String, state: &RunState, _info: &RunInfo, scan: &Scan) {
     out.push_str("## Why the run stopped\n\n");
-    let last = records.iter().rev().find_map(|r| match &r.event {
-        Event::RunStatusChanged { status, reason } if *status == state.status => {
-            Some((r.seq, r.ts_ms, reason))
-        }
-        _ => None,
-    });
+    let last = scan.last_change_to(state.status);
     let verdict = if state.status.is_terminal() {
         format!("The run is **{}**", state.status)
     } else {
@@ -614,7 +415,7 @@ fn why_stopped(out: &mut String, state: &RunState, _info: &RunInfo, records: &[E
                 out,
                 "{verdict}: {} (`#{seq}`, {}).",
                 cell(reason),
-                rfc3339(ts)
+                rfc3339(*ts)
             );
         }
         None => {
@@ -632,7 +433,7 @@ fn why_stopped(out: &mut String, state: &RunState, _info: &RunInfo, records: &[E
 }
 
 /// A place for the reviewer's name.
-fn sign_off(out: &mut String, state: &RunState, _info: &RunInfo, _records: &[EventRecord]) {
+fn sign_off(out: &mut String, state: &RunState, _info: &RunInfo, _scan: &Scan) {
     let _ = writeln!(
         out,
         "\n## Sign-off\n\nReport of {} events (up to `#{}`). Reviewed by: ______________________  Date: ____________",

@@ -10,6 +10,8 @@ mod error;
 mod journal;
 
 pub mod recovery;
+#[doc(hidden)]
+pub mod synthetic;
 
 pub use crate::domain::RunMeta;
 pub use bound::MAX_EVENT_BYTES;
