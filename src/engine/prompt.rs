@@ -47,6 +47,7 @@ pub fn context(state: &RunState, role: &str, task: Option<&TaskId>) -> RequestCo
         task: task.and_then(|t| state.task(t)).map(brief),
         plan: state.tasks.iter().map(brief).collect(),
         seed: state.info.as_ref().map_or(0, |i| i.seed),
+        concurrency: state.info.as_ref().map_or(1, |i| i.concurrency),
     }
 }
 

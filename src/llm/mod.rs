@@ -137,6 +137,8 @@ pub struct RequestContext {
     pub task: Option<TaskBrief>,
     pub plan: Vec<TaskBrief>,
     pub seed: u64,
+    /// Worker agents the run allows at once (`--concurrency`).
+    pub concurrency: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]

@@ -13,10 +13,12 @@ mod merging;
 mod phrases;
 mod project;
 mod supervisor;
+mod swarm;
+mod swarm_text;
 mod turn;
 mod workers;
 
-pub use turn::Turn;
+pub use turn::{Pace, Turn};
 
 use super::{LlmRequest, Provider, ProviderInfo, StreamEvent, StreamItem};
 use crate::domain::Usage;
@@ -52,7 +54,10 @@ impl SimProvider {
 
 /// The answer the simulated company gives to `request`.
 pub fn respond(request: &LlmRequest) -> Turn {
-    if request.context.role == "supervisor" {
+    let swarm = workers::scenario(&request.context.goal, "#swarm");
+    if request.context.role == "supervisor" && swarm {
+        swarm::supervise(request)
+    } else if request.context.role == "supervisor" {
         supervisor::respond(request)
     } else {
         workers::respond(request)
@@ -104,13 +109,14 @@ async fn play(
     tx: &mpsc::Sender<StreamItem>,
 ) -> Result<(), ()> {
     let send = |e: StreamEvent| async move { tx.send(Ok(e)).await.map_err(|_| ()) };
-    pause(speed, Duration::from_millis(800)).await;
+    let pace = turn.pace.unwrap_or(Pace::DEFAULT);
+    pause(speed, pace.latency).await;
     let mut output_bytes = 0usize;
     for (text, reasoning) in [(&turn.reasoning, true), (&turn.text, false)] {
         output_bytes += text.len();
         for chunk in chunks(text) {
             let words = chunk.split_whitespace().count().max(1) as u64;
-            pause(speed, Duration::from_millis(60 * words)).await;
+            pause(speed, pace.words(words)).await;
             let chunk = chunk.to_owned();
             send(if reasoning {
                 StreamEvent::Reasoning(chunk)
@@ -175,5 +181,48 @@ mod tests {
         assert_eq!(chunks(text).concat(), text);
         assert!(chunks(text).len() >= 3);
         assert!(chunks("").is_empty());
+    }
+
+    /// Plays `turn` at `speed` on paused time; returns the reasoning's words and the time from
+    /// the end of the first-token latency to the last reasoning chunk.
+    async fn stream_time(turn: Turn, speed: f64) -> (usize, Duration) {
+        let latency = turn.pace.unwrap_or(Pace::DEFAULT).latency;
+        let (tx, mut rx) = mpsc::channel(4096);
+        let start = tokio::time::Instant::now();
+        tokio::spawn(async move { play(turn, 0, SimSpeed(speed), &tx).await });
+        let (mut words, mut last) = (0, start);
+        while let Some(Ok(e)) = rx.recv().await {
+            if let StreamEvent::Reasoning(t) = e {
+                words += t.split_whitespace().count();
+                last = tokio::time::Instant::now();
+            }
+        }
+        let latency = speed_scaled(latency, speed);
+        (words, last.duration_since(start).saturating_sub(latency))
+    }
+
+    fn speed_scaled(d: Duration, speed: f64) -> Duration {
+        SimSpeed(speed).scale(d).unwrap_or(Duration::ZERO)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_swarm_agent_streams_about_100_tokens_a_second_at_speed_1() {
+        let turn = |seed| {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            Turn::think(swarm_text::reasoning(&mut rng, 2, 900)).paced(swarm::PACE)
+        };
+        let (words, took) = stream_time(turn(1), 1.0).await;
+        let tokens_per_sec = words as f64 / swarm::WORDS_PER_TOKEN / took.as_secs_f64();
+        assert!(words >= 900, "{words}");
+        assert!(
+            (95.0..=105.0).contains(&tokens_per_sec),
+            "{tokens_per_sec:.1} tokens/s"
+        );
+        // Four times the speed, four times the pace; speed 0 takes no time at all.
+        let (words, took) = stream_time(turn(2), 4.0).await;
+        let fast = words as f64 / swarm::WORDS_PER_TOKEN / took.as_secs_f64();
+        assert!((380.0..=420.0).contains(&fast), "{fast:.1} tokens/s");
+        let (_, took) = stream_time(turn(3), 0.0).await;
+        assert_eq!(took, Duration::ZERO);
     }
 }

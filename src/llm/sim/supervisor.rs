@@ -265,6 +265,7 @@ mod tests {
                 task: None,
                 plan,
                 seed: 1,
+                concurrency: 3,
             },
         }
     }

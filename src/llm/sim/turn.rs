@@ -2,12 +2,36 @@
 
 use crate::llm::{LlmRequest, MessageRole, ToolUse};
 use serde_json::Value;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Turn {
     pub reasoning: String,
     pub text: String,
     pub calls: Vec<ToolUse>,
+    /// How fast it streams at speed 1; `None`: [`Pace::DEFAULT`].
+    pub pace: Option<Pace>,
+}
+
+/// How fast a turn streams at speed 1: the wait before its first word, then words a second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    pub latency: Duration,
+    pub words_per_sec: f64,
+}
+
+impl Pace {
+    /// Every scenario's but the swarm's: 0.8 s to the first word, then 60 ms a word.
+    pub const DEFAULT: Pace = Pace {
+        latency: Duration::from_millis(800),
+        words_per_sec: 1000.0 / 60.0,
+    };
+
+    /// The time `words` words take at this pace (none for a pace that is not a positive
+    /// number).
+    pub fn words(self, words: u64) -> Duration {
+        Duration::try_from_secs_f64(words as f64 / self.words_per_sec).unwrap_or(Duration::ZERO)
+    }
 }
 
 impl Turn {
@@ -16,6 +40,11 @@ impl Turn {
             reasoning: reasoning.into(),
             ..Self::default()
         }
+    }
+
+    pub fn paced(mut self, pace: Pace) -> Self {
+        self.pace = Some(pace);
+        self
     }
 
     pub fn say(mut self, text: impl Into<String>) -> Self {

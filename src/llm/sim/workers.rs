@@ -13,7 +13,8 @@ use serde_json::json;
 /// budget's job to stop), `#deny` (the release first tries to pipe a script from the internet
 /// into a shell, which policy or a person should refuse), `#conflict` (the store and the
 /// docs, built side by side, both start `CHANGELOG.md`: whichever merges second meets a real
-/// conflict and resolves it).
+/// conflict and resolves it), `#swarm` (as many endless parallel streams as the run's
+/// concurrency: the load generator; see [`super::swarm`]).
 pub fn scenario(goal: &str, tag: &str) -> bool {
     goal.split_whitespace()
         .any(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '#') == tag)
@@ -37,6 +38,9 @@ pub fn respond(req: &LlmRequest) -> Turn {
     };
     if let Some(turn) = super::merging::resolve(req) {
         return turn;
+    }
+    if scenario(&req.context.goal, "#swarm") && super::swarm::is_stream(task) {
+        return super::swarm::work(req, task);
     }
     let conv = Conversation::new(req);
     let app = App::for_goal(&req.context.goal);
