@@ -157,3 +157,66 @@ fn a_huge_transcript_draws_like_a_small_one() {
         start.elapsed()
     );
 }
+
+/// An agent's transcript with Markdown, a code block and tool calls of each kind.
+fn markdown_app(theme: &str) -> App {
+    use macrohard::tui::transcript::LineKind;
+    use serde_json::json;
+    macrohard::tui::highlight::load();
+    let mut a = app(theme);
+    let t = a
+        .view
+        .transcripts
+        .entry(AgentId::from("engineer-1"))
+        .or_default();
+    *t = Default::default();
+    for chunk in [
+        "## The plan\nFirst, **tests**: see [the spec](https://x.dev/spec) and `core.py`.\n",
+        "- add `complete()`\n  - with an *unknown* id\n1. run them\n> keep the CLI small\n---\n",
+        "```python\ndef complete(items, i):\n    \"\"\"Marks item i done.\"\"\"\n    return items[i] + 1  # one\n```\nDone.",
+    ] {
+        t.delta(LineKind::Text, chunk);
+    }
+    let content: String = (1..=9)
+        .map(|i| format!("def test_{i}(): assert {i}\n"))
+        .collect();
+    t.tool_call(
+        "c12",
+        "write_file",
+        &json!({"path": "tests/test_core.py", "content": content}),
+    );
+    t.tool_result("c12", true, "wrote tests/test_core.py (9 lines)");
+    t.tool_call(
+        "c13",
+        "edit_file",
+        &json!({"path": "todo/core.py", "old": "x = 1\n", "new": "x = 2\ny = 3\n"}),
+    );
+    t.tool_call(
+        "c14",
+        "run_command",
+        &json!({"command": "python3 -m unittest"}),
+    );
+    let out: String = (1..=9).map(|i| format!("\nok {i}")).collect();
+    t.tool_result("c14", false, &format!("exit code 1{out}"));
+    a
+}
+
+#[test]
+fn markdown_code_and_tool_calls_in_the_reasoning() {
+    for theme in ["dark", "mono"] {
+        let mut a = markdown_app(theme);
+        let styled = |a: &App| {
+            let mut t = Terminal::new(TestBackend::new(64, 44)).unwrap();
+            t.draw(|f| panes::reasoning::draw(f, f.area(), a)).unwrap();
+            fixture::styled(t.backend().buffer())
+        };
+        insta::assert_snapshot!(format!("reasoning_markdown_{theme}"), styled(&a));
+        if theme == "dark" {
+            a.unfolded = true;
+            insta::assert_snapshot!("reasoning_markdown_unfolded", styled(&a));
+            a.unfolded = false;
+            a.raw = true;
+            insta::assert_snapshot!("reasoning_markdown_raw", styled(&a));
+        }
+    }
+}

@@ -29,6 +29,7 @@ pub enum Action {
     Open,
     Zoom,
     ToggleView,
+    ToggleRaw,
     PauseRun,
     PauseAgent,
     Inject,
@@ -60,7 +61,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 44] = [
+    pub const ALL: [Action; 45] = [
         Action::Help,
         Action::FocusNext,
         Action::FocusPrev,
@@ -77,6 +78,7 @@ impl Action {
         Action::Open,
         Action::Zoom,
         Action::ToggleView,
+        Action::ToggleRaw,
         Action::PauseRun,
         Action::PauseAgent,
         Action::Inject,
@@ -126,6 +128,7 @@ impl Action {
             Action::Open => "open",
             Action::Zoom => "zoom",
             Action::ToggleView => "view",
+            Action::ToggleRaw => "raw",
             Action::PauseRun => "pause",
             Action::PauseAgent => "pause-agent",
             Action::Inject => "inject",
@@ -172,9 +175,14 @@ impl Action {
             Action::Bottom => "go to the bottom (follow new text)",
             Action::PageUp => "page up",
             Action::PageDown => "page down",
-            Action::Open => "open the detail of the selection",
+            Action::Open => {
+                "open the detail of the selection; in the reasoning, unfold / fold tool entries"
+            }
             Action::Zoom => "zoom the focused pane / restore",
             Action::ToggleView => "switch: control room / grid of every agent",
+            Action::ToggleRaw => {
+                "reasoning: rendered Markdown / the raw text (tool calls as their JSON arguments)"
+            }
             Action::PauseRun => "pause / resume the whole run",
             Action::PauseAgent => "pause / resume the selected agent",
             Action::Inject => "send a message to the selected agent (or the supervisor)",

@@ -50,6 +50,10 @@ pub struct App {
     pub task_sel: usize,
     /// Lines scrolled up from the bottom of the reasoning pane (0 follows new text).
     pub reasoning_scroll: usize,
+    /// The reasoning shows the raw text (Markdown source, tool calls as JSON).
+    pub raw: bool,
+    /// Tool entries in the reasoning show all their lines.
+    pub unfolded: bool,
     pub log_scroll: usize,
     pub log_filter: LogFilter,
     /// Min log level shown when no filter says otherwise.
@@ -81,6 +85,8 @@ impl App {
             agent_sel: 0,
             task_sel: 0,
             reasoning_scroll: 0,
+            raw: false,
+            unfolded: false,
             log_scroll: 0,
             log_filter: LogFilter::default(),
             log_min: LogLevel::Info,
@@ -93,6 +99,14 @@ impl App {
             dirty: true,
             scroll_max: std::cell::Cell::new(usize::MAX),
             diffs: super::diff::Reviews::default(),
+        }
+    }
+
+    /// How the reasoning shows transcripts.
+    pub fn transcript_mode(&self) -> super::transcript::Mode {
+        super::transcript::Mode {
+            raw: self.raw,
+            unfolded: self.unfolded,
         }
     }
 
@@ -219,6 +233,14 @@ impl App {
             Action::Open => self.open(),
             Action::Zoom => self.zoomed = !self.zoomed,
             Action::ToggleView => self.grid = !self.grid,
+            Action::ToggleRaw => {
+                self.raw = !self.raw;
+                self.say(if self.raw {
+                    "reasoning: raw text (Markdown source, tool calls as JSON)"
+                } else {
+                    "reasoning: rendered"
+                });
+            }
             // The engine decides pause or resume from its true state: a second press while the
             // first is on its way undoes it, whatever this view shows yet.
             Action::PauseRun => match self.view.state.status {
@@ -487,14 +509,14 @@ impl App {
                     self.popup = Some(Popup::LogEntry((*line).clone()));
                 }
             }
+            // Folds or unfolds the tool entries (a file written, a diff, a command's output).
             Focus::Reasoning => {
-                let task = self
-                    .selected_agent()
-                    .and_then(|a| self.view.state.agent(a))
-                    .and_then(|a| a.task.clone());
-                if let Some(task) = task {
-                    self.popup = Some(Popup::Detail { task, scroll: 0 });
-                }
+                self.unfolded = !self.unfolded;
+                self.say(if self.unfolded {
+                    "tool entries unfolded"
+                } else {
+                    "tool entries folded"
+                });
             }
         }
     }
@@ -510,7 +532,7 @@ impl App {
         let Some(t) = self.view.transcripts.get(&agent) else {
             return;
         };
-        let hits = t.find(&q);
+        let hits = t.find_in(&q, Some(self.transcript_mode()));
         let here = t.len().saturating_sub(1 + self.reasoning_scroll);
         let found = if by > 0 {
             hits.iter().position(|&i| i > here)
@@ -546,11 +568,11 @@ impl App {
                 self.task_sel = clamp(self.task_sel, by, n.saturating_sub(1));
             }
             Focus::Reasoning => {
-                let len = self
+                let mode = self.transcript_mode();
+                self.reasoning_scroll = self
                     .selected_agent()
                     .and_then(|a| self.view.transcripts.get(a))
-                    .map_or(0, |t| t.len());
-                self.reasoning_scroll = clamp(self.reasoning_scroll, -by, len.saturating_sub(1));
+                    .map_or(0, |t| t.scrolled(self.reasoning_scroll, by, mode));
             }
             Focus::Logs => {
                 self.log_scroll =

@@ -177,6 +177,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("enter", Action::Open),
     ("z", Action::Zoom),
     ("v", Action::ToggleView),
+    ("m", Action::ToggleRaw),
     ("space", Action::PauseRun),
     ("p", Action::PauseAgent),
     ("i", Action::Inject),

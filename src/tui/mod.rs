@@ -8,14 +8,18 @@
 pub mod action;
 pub mod app;
 pub mod diff;
+pub mod highlight;
 pub mod keymap;
 pub mod log_filter;
+pub mod markdown;
+pub mod markdown_rows;
 mod r#loop;
 pub mod panes;
 pub mod popups;
 pub mod render;
 pub mod terminal;
 pub mod theme;
+pub mod tool_view;
 pub mod transcript;
 pub mod view;
 

@@ -1,6 +1,8 @@
 //! Themes: TOML files (`themes/*.toml`) embedded in the binary and overridable from the config
 //! directory. Colours degrade to 256 or 16 colours when the terminal cannot show RGB; the mono
-//! theme (chosen by `NO_COLOR`) uses only bold, reverse and underline.
+//! theme (chosen by `NO_COLOR`) uses only bold, reverse and underline (and dim for comments in
+//! code). The code roles (`code_keyword`, …) are optional in a theme file: a file made before
+//! them still loads, with colours of its own for code.
 
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
@@ -71,6 +73,22 @@ struct Colors {
     tool: String,
     human: String,
     simulated: String,
+    /// Code (fenced blocks, files a tool writes). Optional, so a theme file made before these
+    /// existed still loads: each falls back to a colour of the theme above.
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    code_keyword: Option<String>,
+    #[serde(default)]
+    code_string: Option<String>,
+    #[serde(default)]
+    code_comment: Option<String>,
+    #[serde(default)]
+    code_type: Option<String>,
+    #[serde(default)]
+    code_number: Option<String>,
+    #[serde(default)]
+    code_function: Option<String>,
 }
 
 /// Ready-to-use styles.
@@ -93,6 +111,14 @@ pub struct Theme {
     pub human: Style,
     pub simulated: Style,
     pub title: Style,
+    /// Code: its plain text and its syntax roles.
+    pub code: Style,
+    pub code_keyword: Style,
+    pub code_string: Style,
+    pub code_comment: Style,
+    pub code_type: Style,
+    pub code_number: Style,
+    pub code_function: Style,
 }
 
 fn parse_color(s: &str) -> Result<Color, String> {
@@ -192,6 +218,8 @@ impl Theme {
         let fg =
             |key: &str, s: &str| -> Result<Style, String> { Ok(Style::new().fg(col(key, s)?)) };
         let base = Style::new().fg(col("fg", &c.fg)?).bg(col("bg", &c.bg)?);
+        let code =
+            |key: &str, set: &Option<String>, or: &str| fg(key, set.as_deref().unwrap_or(or));
         let mut t = Theme {
             name: f.name.clone(),
             mono: f.mono,
@@ -213,6 +241,14 @@ impl Theme {
             human: fg("human", &c.human)?.add_modifier(Modifier::BOLD),
             simulated: fg("simulated", &c.simulated)?.add_modifier(Modifier::BOLD),
             title: fg("accent", &c.accent)?.add_modifier(Modifier::BOLD),
+            code: code("code", &c.code, &c.fg)?,
+            code_keyword: code("code_keyword", &c.code_keyword, &c.tool)?,
+            code_string: code("code_string", &c.code_string, &c.ok)?,
+            code_comment: code("code_comment", &c.code_comment, &c.dim)?
+                .add_modifier(Modifier::ITALIC),
+            code_type: code("code_type", &c.code_type, &c.info)?,
+            code_number: code("code_number", &c.code_number, &c.human)?,
+            code_function: code("code_function", &c.code_function, &c.accent)?,
         };
         if f.mono {
             let plain = Style::new();
@@ -231,6 +267,14 @@ impl Theme {
             t.human = plain.add_modifier(Modifier::BOLD);
             t.simulated = plain.add_modifier(Modifier::BOLD | Modifier::REVERSED);
             t.title = plain.add_modifier(Modifier::BOLD);
+            // Code without colour: keywords and types stand out, comments recede.
+            t.code = plain;
+            t.code_keyword = plain.add_modifier(Modifier::BOLD);
+            t.code_type = plain.add_modifier(Modifier::BOLD);
+            t.code_comment = plain.add_modifier(Modifier::DIM);
+            t.code_string = plain;
+            t.code_number = plain;
+            t.code_function = plain;
         }
         Ok(t)
     }

@@ -138,8 +138,7 @@ impl View {
                 args,
                 ..
             } => {
-                let line = format!("▶ {call} {tool} {}", one_line(&args.to_string(), 240));
-                self.transcript(agent).push(LineKind::ToolCall, &line);
+                self.transcript(agent).tool_call(call.as_str(), tool, args);
             }
             Event::ToolCallFinished {
                 agent,
@@ -148,20 +147,8 @@ impl View {
                 output,
                 ..
             } => {
-                let (kind, mark) = if *ok {
-                    (LineKind::ToolOk, "◀")
-                } else {
-                    (LineKind::ToolErr, "◀ FAILED")
-                };
-                let mut shown: Vec<&str> = output.lines().take(12).collect();
-                let more = output.lines().count().saturating_sub(shown.len());
-                let tail = format!("  … {more} more lines");
-                if more > 0 {
-                    shown.push(&tail);
-                }
-                let body = shown.join("\n  ");
                 self.transcript(agent)
-                    .push(kind, &format!("{mark} {call} {body}"));
+                    .tool_result(call.as_str(), *ok, output);
             }
             Event::ApprovalRequested {
                 approval,

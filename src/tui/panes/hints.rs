@@ -26,7 +26,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Action::Inject,
             Action::Open,
         ],
-        Focus::Reasoning => &[Action::Up, Action::Bottom, Action::Filter, Action::Inject],
+        Focus::Reasoning => &[
+            Action::Up,
+            Action::Bottom,
+            Action::Open,
+            Action::ToggleRaw,
+            Action::Filter,
+            Action::Inject,
+        ],
         Focus::Tasks => &[
             Action::Down,
             Action::Open,
@@ -54,7 +61,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     {
         let (k, d) = (
             format!(" {} ", app.keymap.key_for(*a)),
-            format!(" {} ", short(*a)),
+            match (app.focus, *a) {
+                (Focus::Reasoning, Action::Open) => " unfold ".to_owned(),
+                _ => format!(" {} ", short(*a)),
+            },
         );
         width += k.chars().count() + d.chars().count();
         if width > area.width as usize {
@@ -80,6 +90,7 @@ fn short(a: Action) -> &'static str {
         Action::FocusNext => "pane",
         Action::Zoom => "zoom",
         Action::ToggleView => "grid",
+        Action::ToggleRaw => "raw",
         Action::CommandLine => "command",
         Action::Help => "help",
         Action::Detach => "detach",

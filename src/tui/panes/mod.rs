@@ -132,6 +132,79 @@ fn wrap_line(text: &str, width: usize, rows: &mut Vec<String>) {
     }
 }
 
+/// Styled pieces as rows of at most `width` columns, broken where [`wrap`] breaks the same
+/// text (at spaces when it can). The pieces must be sanitised already and hold no newline.
+pub fn wrap_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<ratatui::text::Line<'static>> {
+    let width = width.max(1);
+    let text: String = spans.iter().map(|s| &*s.content).collect();
+    let ranges = wrap_ranges(&text, width);
+    if ranges.len() == 1 {
+        return vec![ratatui::text::Line::from(spans)];
+    }
+    let mut starts = Vec::with_capacity(spans.len());
+    let mut at = 0;
+    for s in &spans {
+        starts.push(at);
+        at += s.content.len();
+    }
+    let mut rows = Vec::with_capacity(ranges.len());
+    let mut k = 0;
+    for r in ranges {
+        let mut row = Vec::new();
+        while let Some(span) = spans.get(k) {
+            let (s, e) = (starts[k], starts[k] + span.content.len());
+            if s > r.end || (s == r.end && e > s) {
+                break;
+            }
+            let (a, b) = (s.max(r.start), e.min(r.end));
+            if a < b {
+                row.push(Span::styled(
+                    span.content[a - s..b - s].to_owned(),
+                    span.style,
+                ));
+            }
+            if e > r.end {
+                break;
+            }
+            k += 1;
+        }
+        rows.push(ratatui::text::Line::from(row));
+    }
+    rows
+}
+
+/// The byte ranges of the rows of one line (no newline in it), as [`wrap`] cuts it.
+fn wrap_ranges(text: &str, width: usize) -> Vec<std::ops::Range<usize>> {
+    let mut rows = Vec::new();
+    let (mut start, mut pos, mut row_w) = (0, 0, 0);
+    for word in text.split_inclusive(' ') {
+        let w: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        if row_w + w > width && row_w > 0 {
+            rows.push(start..pos);
+            start = pos;
+            row_w = 0;
+        }
+        if w > width {
+            for (off, c) in word.char_indices() {
+                let cw = c.width().unwrap_or(0);
+                if row_w + cw > width {
+                    rows.push(start..pos + off);
+                    start = pos + off;
+                    row_w = 0;
+                }
+                row_w += cw;
+            }
+        } else {
+            row_w += w;
+        }
+        pos += word.len();
+    }
+    if start < text.len() || rows.is_empty() {
+        rows.push(start..text.len());
+    }
+    rows
+}
+
 /// Cuts `text` to `width` columns with an ellipsis. Terminal controls, bidi overrides and
 /// newlines show as visible marks.
 pub fn fit(text: &str, width: usize) -> String {
@@ -174,6 +247,47 @@ mod tests {
         assert_eq!(fit("hello world", 6), "hello…");
         assert_eq!(fit("hi", 6), "hi");
         assert_eq!(wrap("ab\r\n\ncd", 4), vec!["ab", "", "cd"]);
+    }
+
+    #[test]
+    fn styled_pieces_wrap_where_plain_text_does() {
+        let style =
+            |i: usize| ratatui::style::Style::new().fg(ratatui::style::Color::Indexed(i as u8));
+        for (text, width) in [
+            ("aaa bbb ccc", 7),
+            ("abcdefghij", 4),
+            ("", 4),
+            ("a ✔✔✔✔ wide characters here", 3),
+            ("one two three four five six", 1),
+        ] {
+            // Cut into pieces of 3 bytes (at char boundaries), each its own style.
+            let mut spans = Vec::new();
+            let mut piece = String::new();
+            for c in text.chars() {
+                piece.push(c);
+                if piece.len() >= 3 {
+                    spans.push(Span::styled(std::mem::take(&mut piece), style(spans.len())));
+                }
+            }
+            spans.push(Span::styled(piece, style(spans.len())));
+            let rows = wrap_spans(spans.clone(), width);
+            let texts: Vec<String> = rows
+                .iter()
+                .map(|r| r.spans.iter().map(|s| &*s.content).collect())
+                .collect();
+            assert_eq!(texts, wrap(text, width), "{text:?} at {width}");
+            // Every character keeps its piece's style.
+            let styled: Vec<(char, ratatui::style::Style)> = rows
+                .iter()
+                .flat_map(|r| r.spans.iter())
+                .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+                .collect();
+            let want: Vec<(char, ratatui::style::Style)> = spans
+                .iter()
+                .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+                .collect();
+            assert_eq!(styled, want);
+        }
     }
 
     #[test]

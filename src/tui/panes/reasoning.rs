@@ -2,33 +2,20 @@
 //! rows on screen are wrapped and drawn. Scrolled back, it stays put while text arrives; at the
 //! bottom it follows.
 
+use super::super::action::Action;
 use super::super::app::{App, Focus};
+use super::super::markdown_rows;
 use super::super::theme::Theme;
-use super::super::transcript::{LineKind, Transcript};
-use super::{frame, wrap};
+use super::super::transcript::{Mode, Transcript};
+use super::frame;
 use crate::domain::AgentId;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-fn style(kind: LineKind, theme: &Theme) -> Style {
-    match kind {
-        LineKind::Step => theme.dim,
-        LineKind::Reasoning if theme.mono => theme.reasoning,
-        LineKind::Reasoning => theme.reasoning.add_modifier(Modifier::ITALIC),
-        LineKind::Text => theme.base,
-        LineKind::ToolCall => theme.tool,
-        LineKind::ToolOk => theme.ok,
-        LineKind::ToolErr => theme.error,
-        LineKind::Approval => theme.warn,
-        LineKind::Human => theme.human,
-        LineKind::Task => theme.title,
-    }
-}
-
-/// The rows that fill `height` at `width`, ending `scroll` logical lines above the bottom.
+/// The rows that fill `height` at `width`, ending `scroll` logical lines above the bottom, as
+/// the rendered view with tool entries folded.
 pub fn rows(
     t: &Transcript,
     width: usize,
@@ -37,30 +24,18 @@ pub fn rows(
     theme: &Theme,
     search: Option<&str>,
 ) -> Vec<Line<'static>> {
-    let mut out: Vec<Line<'static>> = Vec::with_capacity(height);
-    let end = t.len().saturating_sub(scroll);
-    let needle = search.map(str::to_lowercase);
-    let mut i = end;
-    while i > 0 && out.len() < height {
-        i -= 1;
-        let Some(line) = t.get(i) else { break };
-        let mut st = style(line.kind, theme);
-        if needle
-            .as_ref()
-            .is_some_and(|n| line.text.to_lowercase().contains(n))
-        {
-            st = st.add_modifier(Modifier::REVERSED);
-        }
-        let wrapped = wrap(&line.text, width);
-        for r in wrapped.into_iter().rev() {
-            if out.len() == height {
-                break;
-            }
-            out.push(Line::styled(r, st));
-        }
-    }
-    out.reverse();
-    out
+    markdown_rows::rows(
+        t,
+        &markdown_rows::Opts {
+            width,
+            height,
+            scroll,
+            theme,
+            search,
+            mode: Mode::default(),
+            unfold_key: "Enter",
+        },
+    )
 }
 
 pub fn draw_for(
@@ -86,21 +61,27 @@ pub fn draw_for(
             } else {
                 String::new()
             };
-            format!(" 2 Reasoning: {}{task}{back} ", a.id)
+            let raw = if app.raw { " · raw" } else { "" };
+            format!(" 2 Reasoning: {}{task}{raw}{back} ", a.id)
         }
         None => " 2 Reasoning ".to_owned(),
     };
     let block = frame(title, focused, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
+    let unfold_key = app.keymap.key_for(Action::Open);
     let text = match agent.and_then(|a| app.view.transcripts.get(a)) {
-        Some(t) if !t.is_empty() => rows(
+        Some(t) if !t.is_empty() => markdown_rows::rows(
             t,
-            inner.width as usize,
-            inner.height as usize,
-            scroll,
-            theme,
-            app.search.as_deref(),
+            &markdown_rows::Opts {
+                width: inner.width as usize,
+                height: inner.height as usize,
+                scroll,
+                theme,
+                search: app.search.as_deref(),
+                mode: app.transcript_mode(),
+                unfold_key: &unfold_key,
+            },
         ),
         _ => vec![Line::styled("(nothing yet)", theme.dim)],
     };
@@ -122,6 +103,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 mod tests {
     use super::*;
     use crate::tui::theme::{ColorDepth, Themes};
+    use crate::tui::transcript::LineKind;
 
     #[test]
     fn only_the_rows_on_screen_are_produced_and_scroll_holds_position() {

@@ -1,0 +1,264 @@
+//! Syntax highlighting of code lines with syntect's bundled syntaxes, coloured by the roles of
+//! OUR theme (`code_keyword`, `code_string`, …), never by a syntect theme.
+//!
+//! Invariants:
+//! - the syntax set is loaded once per process ([`OnceLock`]), on a thread of its own started by
+//!   [`warm_up`] or at the first code line drawn; until it is there, code draws plain and
+//!   [`ready`] says so, so no frame ever waits for it;
+//! - a highlighter parses at most [`MAX_BACK`] lines before the first line it shows: a block
+//!   scrolled deep into starts from a fresh state there rather than from its first line, so the
+//!   cost of a frame does not grow with the length of a code block;
+//! - the text is never changed, only styled: the caller wraps and sanitises it as plain text.
+
+use super::theme::Theme;
+use ratatui::style::Style;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use syntect::parsing::{ParseState, Scope, ScopeStack, SyntaxReference, SyntaxSet};
+
+/// Lines parsed, at most, before the first one shown, to find the parser's state there.
+pub const MAX_BACK: usize = 60;
+/// Lines longer than this are not parsed (minified code): they draw plain.
+const MAX_LINE: usize = 2_000;
+
+static SYNTAXES: OnceLock<SyntaxSet> = OnceLock::new();
+static LOADING: AtomicBool = AtomicBool::new(false);
+
+/// Starts loading the syntaxes on a thread of their own, once.
+pub fn warm_up() {
+    if SYNTAXES.get().is_none() && !LOADING.swap(true, Ordering::AcqRel) {
+        let spawned = std::thread::Builder::new()
+            .name("syntaxes".into())
+            .spawn(|| {
+                SYNTAXES.get_or_init(SyntaxSet::load_defaults_newlines);
+            });
+        if spawned.is_err() {
+            LOADING.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// The syntaxes, if they are loaded; starts loading them otherwise.
+pub fn ready() -> Option<&'static SyntaxSet> {
+    let s = SYNTAXES.get();
+    if s.is_none() {
+        warm_up();
+    }
+    s
+}
+
+/// Loads the syntaxes now (tests and benchmarks that want highlighted frames at once).
+pub fn load() -> &'static SyntaxSet {
+    SYNTAXES.get_or_init(SyntaxSet::load_defaults_newlines)
+}
+
+/// The syntax for a fence's language or a file's extension (`rust`, `py`, `sh`, `Makefile`).
+pub fn syntax_for<'a>(ss: &'a SyntaxSet, token: &str) -> Option<&'a SyntaxReference> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 40 {
+        return None;
+    }
+    let alias = match token.to_ascii_lowercase().as_str() {
+        "shell" | "console" | "zsh" | "bash" => "sh",
+        "py3" | "python3" => "py",
+        "js" | "javascript" | "jsx" | "ts" | "typescript" | "tsx" => "js",
+        "yml" => "yaml",
+        "c++" => "cpp",
+        _ => "",
+    };
+    let token = if alias.is_empty() { token } else { alias };
+    ss.find_syntax_by_token(token)
+}
+
+/// A colour role of code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Plain,
+    Keyword,
+    String,
+    Comment,
+    Type,
+    Number,
+    Function,
+}
+
+/// Scope prefixes and their roles, most specific first.
+fn roles() -> &'static [(Scope, Role)] {
+    static ROLES: OnceLock<Vec<(Scope, Role)>> = OnceLock::new();
+    ROLES.get_or_init(|| {
+        [
+            ("comment", Role::Comment),
+            ("string", Role::String),
+            ("constant.character", Role::String),
+            ("constant.numeric", Role::Number),
+            ("constant.language", Role::Number),
+            ("entity.name.function", Role::Function),
+            ("support.function", Role::Function),
+            ("variable.function", Role::Function),
+            ("entity.name.type", Role::Type),
+            ("entity.name.class", Role::Type),
+            ("entity.name.struct", Role::Type),
+            ("entity.name.enum", Role::Type),
+            ("support.type", Role::Type),
+            ("support.class", Role::Type),
+            ("storage.type", Role::Keyword),
+            ("storage.modifier", Role::Keyword),
+            ("keyword.operator", Role::Plain),
+            ("keyword", Role::Keyword),
+        ]
+        .into_iter()
+        .filter_map(|(s, r)| Scope::new(s).ok().map(|s| (s, r)))
+        .collect()
+    })
+}
+
+fn role_of(stack: &ScopeStack) -> Role {
+    // The innermost scope with a role decides (a keyword inside a comment is a comment).
+    for scope in stack.as_slice().iter().rev() {
+        if let Some((_, r)) = roles().iter().find(|(p, _)| p.is_prefix_of(*scope)) {
+            return *r;
+        }
+    }
+    Role::Plain
+}
+
+fn style_of(role: Role, theme: &Theme) -> Style {
+    match role {
+        Role::Plain => theme.code,
+        Role::Keyword => theme.code_keyword,
+        Role::String => theme.code_string,
+        Role::Comment => theme.code_comment,
+        Role::Type => theme.code_type,
+        Role::Number => theme.code_number,
+        Role::Function => theme.code_function,
+    }
+}
+
+/// Highlights the consecutive lines of one code block.
+pub struct Highlighter<'a> {
+    ss: &'a SyntaxSet,
+    state: ParseState,
+    stack: ScopeStack,
+    buf: String,
+}
+
+impl<'a> Highlighter<'a> {
+    pub fn new(ss: &'a SyntaxSet, syntax: &SyntaxReference) -> Self {
+        Self {
+            ss,
+            state: ParseState::new(syntax),
+            stack: ScopeStack::new(),
+            buf: String::new(),
+        }
+    }
+
+    /// Parses a line that is not shown (to carry the state to the ones that are).
+    pub fn skip(&mut self, line: &str) {
+        for (_, op) in self.ops(line).unwrap_or_default() {
+            if self.stack.apply(&op).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn ops(&mut self, line: &str) -> Option<Vec<(usize, syntect::parsing::ScopeStackOp)>> {
+        if line.len() > MAX_LINE {
+            return None;
+        }
+        self.buf.clear();
+        self.buf.push_str(line);
+        self.buf.push('\n');
+        self.state.parse_line(&self.buf, self.ss).ok()
+    }
+
+    /// `line` cut into styled pieces (byte ranges of `line`), in order, covering all of it.
+    pub fn line(&mut self, line: &str, theme: &Theme) -> Vec<(std::ops::Range<usize>, Style)> {
+        let Some(ops) = self.ops(line) else {
+            return vec![(0..line.len(), theme.code)];
+        };
+        let mut out: Vec<(std::ops::Range<usize>, Style)> = Vec::new();
+        let mut at = 0;
+        let push = |out: &mut Vec<(std::ops::Range<usize>, Style)>,
+                    r: std::ops::Range<usize>,
+                    s: Style| {
+            if r.is_empty() {
+                return;
+            }
+            match out.last_mut() {
+                Some((last, ls)) if *ls == s && last.end == r.start => last.end = r.end,
+                _ => out.push((r, s)),
+            }
+        };
+        for (i, op) in ops {
+            let i = i.min(line.len());
+            if i > at {
+                push(&mut out, at..i, style_of(role_of(&self.stack), theme));
+                at = i;
+            }
+            if self.stack.apply(&op).is_err() {
+                // A syntax that does not fit its own stack: the rest of the line is plain.
+                push(&mut out, at..line.len(), theme.code);
+                return out;
+            }
+        }
+        push(
+            &mut out,
+            at..line.len(),
+            style_of(role_of(&self.stack), theme),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::theme::{ColorDepth, Themes};
+
+    #[test]
+    fn rust_keywords_strings_and_comments_take_their_roles() {
+        let theme = Themes::load(None, ColorDepth::TrueColor)
+            .unwrap()
+            .list
+            .remove(0);
+        let ss = load();
+        let syntax = syntax_for(ss, "rust").unwrap();
+        let mut h = Highlighter::new(ss, syntax);
+        let line = "fn main() { let s = \"hi\"; } // done";
+        let pieces = h.line(line, &theme);
+        let style_at = |needle: &str| {
+            let at = line.find(needle).unwrap();
+            pieces.iter().find(|(r, _)| r.contains(&at)).unwrap().1
+        };
+        assert_eq!(style_at("fn"), theme.code_keyword);
+        assert_eq!(style_at("\"hi\""), theme.code_string);
+        assert_eq!(style_at("// done"), theme.code_comment);
+        assert_eq!(style_at("main"), theme.code_function);
+        // The pieces cover the line exactly, in order.
+        let mut at = 0;
+        for (r, _) in &pieces {
+            assert_eq!(r.start, at);
+            at = r.end;
+        }
+        assert_eq!(at, line.len());
+    }
+
+    #[test]
+    fn state_carries_across_lines_and_odd_tokens_find_nothing() {
+        let theme = Themes::load(None, ColorDepth::TrueColor)
+            .unwrap()
+            .list
+            .remove(0);
+        let ss = load();
+        let mut h = Highlighter::new(ss, syntax_for(ss, "py").unwrap());
+        h.skip("x = \"\"\"a docstring");
+        let pieces = h.line("def not_code(): pass", &theme);
+        assert!(
+            pieces.iter().all(|(_, s)| *s == theme.code_string),
+            "{pieces:?}"
+        );
+        assert!(syntax_for(ss, "").is_none());
+        assert!(syntax_for(ss, "\u{1b}[2J").is_none());
+        assert!(syntax_for(ss, "bash").is_some() && syntax_for(ss, "sh").is_some());
+    }
+}

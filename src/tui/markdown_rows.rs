@@ -1,0 +1,235 @@
+//! The rows of a transcript on screen: Markdown text, code with syntax colours, tool entries
+//! folded or not, or the raw text.
+//!
+//! Invariants:
+//! - only the lines that end up on screen are drawn: lines are taken from the bottom up until the
+//!   rows are full, so the cost of a frame does not grow with the transcript;
+//! - highlighting happens after, top down, for the code lines taken, with the parser's state
+//!   found from at most [`highlight::MAX_BACK`] lines above the first one;
+//! - every piece of text is sanitised before it is drawn (here or in [`markdown::spans`]).
+
+use super::highlight::{self, Highlighter};
+use super::markdown::{self, Role};
+use super::panes::wrap_spans;
+use super::theme::Theme;
+use super::transcript::{Ctx, LineKind, Mode, Transcript};
+use crate::domain::sanitize;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use std::sync::Arc;
+
+/// What to draw and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Opts<'a> {
+    pub width: usize,
+    pub height: usize,
+    /// Logical lines above the bottom.
+    pub scroll: usize,
+    pub theme: &'a Theme,
+    pub search: Option<&'a str>,
+    pub mode: Mode,
+    /// The key that unfolds tool entries, named on their "… N more lines" line.
+    pub unfold_key: &'a str,
+}
+
+pub fn style(kind: LineKind, theme: &Theme) -> Style {
+    match kind {
+        LineKind::Step | LineKind::Output | LineKind::Context => theme.dim,
+        LineKind::Reasoning if theme.mono => theme.reasoning,
+        LineKind::Reasoning => theme.reasoning.add_modifier(Modifier::ITALIC),
+        LineKind::Text => theme.base,
+        LineKind::ToolCall => theme.tool,
+        LineKind::ToolOk | LineKind::Added => theme.ok,
+        LineKind::ToolErr => theme.error,
+        LineKind::Removed if theme.mono => theme.error,
+        LineKind::Removed => theme.error.remove_modifier(Modifier::BOLD),
+        LineKind::Approval => theme.warn,
+        LineKind::Human => theme.human,
+        LineKind::Task => theme.title,
+        LineKind::Code => theme.code,
+    }
+}
+
+fn piece(text: &str, style: Style) -> Span<'static> {
+    Span::styled(sanitize::line(text).into_owned(), style)
+}
+
+/// A line of code as it shows: a gutter, then the code with tabs as spaces.
+fn code_text(text: &str) -> String {
+    text.replace('\t', "    ")
+}
+
+const GUTTER: &str = "│ ";
+
+/// A line taken for the screen: its index, and its rows unless it is code still to colour.
+struct Taken {
+    index: usize,
+    rows: Option<Vec<Line<'static>>>,
+    /// The code's block, for lines still to colour.
+    block: Option<Arc<markdown::CodeBlock>>,
+    hit: bool,
+}
+
+fn marked(spans: Vec<Span<'static>>, hit: bool) -> Vec<Span<'static>> {
+    if !hit {
+        return spans;
+    }
+    spans
+        .into_iter()
+        .map(|s| {
+            let st = s.style.add_modifier(Modifier::REVERSED);
+            s.style(st)
+        })
+        .collect()
+}
+
+/// The pieces of line `i`, or `None` for a line of code (drawn by [`code_rows`]).
+fn pieces(
+    t: &Transcript,
+    i: usize,
+    o: &Opts,
+) -> (Option<Vec<Span<'static>>>, Option<Arc<markdown::CodeBlock>>) {
+    let Some(line) = t.get(i) else {
+        return (Some(Vec::new()), None);
+    };
+    let theme = o.theme;
+    let st = style(line.kind, theme);
+    if o.mode.raw {
+        return (Some(vec![piece(&line.text, st)]), None);
+    }
+    let code = |ctx: &Ctx| (None, ctx.block().cloned());
+    match line.kind {
+        k if k.is_markdown() => match markdown::role(&line.ctx, &line.text) {
+            Role::Text => (Some(markdown::spans(&line.text, st, o.width, theme)), None),
+            Role::Open(info) => {
+                let lang = info.split_whitespace().next().unwrap_or("");
+                (Some(vec![piece(&format!("┌ {lang}"), theme.dim)]), None)
+            }
+            Role::Close => (Some(vec![piece("└", theme.dim)]), None),
+            Role::Code => code(&line.ctx),
+        },
+        LineKind::Code => code(&line.ctx),
+        _ if line.show.folded && !line.show.unfolded => (
+            Some(vec![
+                piece(&line.text, theme.dim),
+                piece(&format!(" ({} unfolds)", o.unfold_key), theme.dim),
+            ]),
+            None,
+        ),
+        _ => (Some(vec![piece(&line.text, st)]), None),
+    }
+}
+
+/// The pieces of a line of code, plain (`None` highlighter) or coloured.
+fn code_spans(text: &str, h: Option<&mut Highlighter>, theme: &Theme) -> Vec<Span<'static>> {
+    let text = code_text(text);
+    let mut out = vec![Span::styled(GUTTER, theme.dim)];
+    match h {
+        Some(h) => {
+            for (r, s) in h.line(&text, theme) {
+                out.push(piece(&text[r], s));
+            }
+        }
+        None => out.push(piece(&text, theme.code)),
+    }
+    out
+}
+
+/// The rows that fill `o.height` at `o.width`, ending `o.scroll` logical lines above the bottom.
+pub fn rows(t: &Transcript, o: &Opts) -> Vec<Line<'static>> {
+    let needle = o.search.map(str::to_lowercase);
+    let end = t.len().saturating_sub(o.scroll);
+    // Bottom up: which lines show, and how many rows each takes.
+    let mut taken: Vec<Taken> = Vec::new();
+    let mut filled = 0;
+    let mut i = end;
+    while i > 0 && filled < o.height {
+        i -= 1;
+        let Some(line) = t.get(i) else { break };
+        if !o.mode.shows(line) {
+            continue;
+        }
+        let hit = needle
+            .as_ref()
+            .is_some_and(|n| line.text.to_lowercase().contains(n));
+        let (spans, block) = pieces(t, i, o);
+        let rows = spans.map(|s| wrap_spans(marked(s, hit), o.width));
+        filled += match &rows {
+            Some(r) => r.len(),
+            None => wrap_spans(code_spans(&line.text, None, o.theme), o.width).len(),
+        };
+        taken.push(Taken {
+            index: i,
+            rows,
+            block,
+            hit,
+        });
+    }
+    taken.reverse();
+    // Top down: colour the code, then wrap everything.
+    let ss = highlight::ready();
+    let mut out: Vec<Line<'static>> = Vec::with_capacity(filled);
+    let mut hl: Option<(Arc<markdown::CodeBlock>, Option<Highlighter>, usize)> = None;
+    for k in taken {
+        let spans = match (k.rows, &k.block) {
+            (Some(rows), _) => {
+                out.extend(rows);
+                continue;
+            }
+            (None, block) => {
+                let text = t.get(k.index).map_or("", |l| l.text.as_str());
+                let h = match (ss, block) {
+                    (Some(ss), Some(b)) => {
+                        let fresh = !matches!(&hl, Some((hb, _, next)) if Arc::ptr_eq(hb, b) && *next <= k.index);
+                        if fresh {
+                            hl = Some((b.clone(), start(t, k.index, b, ss), k.index));
+                        }
+                        // Parse the lines skipped since the last one (hidden ones).
+                        if let Some((_, Some(h), next)) = hl.as_mut() {
+                            for j in *next..k.index {
+                                h.skip(&code_text(t.get(j).map_or("", |l| l.text.as_str())));
+                            }
+                            *next = k.index + 1;
+                        }
+                        hl.as_mut().and_then(|(_, h, _)| h.as_mut())
+                    }
+                    _ => None,
+                };
+                code_spans(text, h, o.theme)
+            }
+        };
+        out.extend(wrap_spans(marked(spans, k.hit), o.width));
+    }
+    // The top line may take more rows than are left: its first rows go.
+    let over = out.len().saturating_sub(o.height);
+    out.drain(..over);
+    out
+}
+
+/// A highlighter for `block` with its state at line `at`: parsed from the block's first line, or
+/// from [`highlight::MAX_BACK`] lines above `at` when the block starts further up.
+fn start<'a>(
+    t: &Transcript,
+    at: usize,
+    block: &Arc<markdown::CodeBlock>,
+    ss: &'a syntect::parsing::SyntaxSet,
+) -> Option<Highlighter<'a>> {
+    let syntax = highlight::syntax_for(ss, &block.lang)?;
+    let mut h = Highlighter::new(ss, syntax);
+    let floor = at.saturating_sub(highlight::MAX_BACK);
+    let mut first = at;
+    while first > floor
+        && t.get(first - 1)
+            .and_then(|l| l.ctx.block())
+            .is_some_and(|b| Arc::ptr_eq(b, block))
+    {
+        first -= 1;
+    }
+    for j in first..at {
+        h.skip(&code_text(t.get(j).map_or("", |l| l.text.as_str())));
+    }
+    Some(h)
+}
+
+#[cfg(test)]
+mod tests;
