@@ -6,6 +6,7 @@
 use macrohard::domain::{Actor, DeltaKind, Event, EventRecord, RunStatus};
 use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
 use macrohard::llm::{LlmRequest, Provider, ProviderInfo, StreamEvent, StreamItem, ToolUse};
+use macrohard::protocol::Feed;
 use macrohard::protocol::wire::{AttachTarget, ClientMsg, ServerMsg};
 use macrohard::server::{self, Lifetime, ServerConfig, Start, Starter};
 use macrohard::session::Session;
@@ -182,7 +183,8 @@ pub async fn watch_to_the_end(socket: &Path) -> (u64, Vec<EventRecord>) {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, events.recv()).await {
-            Ok(Ok(r)) => records.push(r),
+            Ok(Ok(Feed::Record(r))) => records.push(r),
+            Ok(Ok(Feed::Live(_))) => {}
             Ok(Err(RecvError::Closed)) => break,
             Ok(Err(RecvError::Lagged(n))) => panic!("the viewer fell {n} events behind"),
             Err(_) => panic!("the run did not end within 120 s"),
@@ -465,10 +467,11 @@ async fn bench_viewer(socket: &Path) {
     let mut events = attached.events.expect("live");
     loop {
         match events.recv().await {
-            Ok(r) => {
+            Ok(Feed::Record(r)) => {
                 view.ingest(&r);
                 seen += 1;
             }
+            Ok(Feed::Live(d)) => view.live(&d),
             Err(RecvError::Closed) => break,
             Err(RecvError::Lagged(n)) => panic!("{n} behind"),
         }

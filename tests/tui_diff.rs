@@ -301,7 +301,7 @@ fn the_review_screen() {
 struct Fixed {
     state: RunState,
     backlog: Vec<macrohard::domain::EventRecord>,
-    events: tokio::sync::broadcast::Sender<macrohard::domain::EventRecord>,
+    events: tokio::sync::broadcast::Sender<macrohard::protocol::Feed>,
 }
 
 impl macrohard::session::Session for Fixed {

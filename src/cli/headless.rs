@@ -7,7 +7,7 @@ use super::lines;
 use crate::domain::sanitize::{self, line as safe};
 use crate::domain::{Actor, AgentId, ApprovalId, Event, EventRecord, RunState, RunStatus, TaskId};
 use crate::engine::Engine;
-use crate::protocol::Command;
+use crate::protocol::{Command, Feed};
 use crate::session::{InProcess, Session};
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
@@ -283,7 +283,9 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
         }
         tokio::select! {
             r = rx.recv() => match r {
-                Ok(rec) => {
+                // Live text runs ahead of its events; this mode prints the events.
+                Ok(Feed::Live(_)) => {}
+                Ok(Feed::Record(rec)) => {
                     if rec.seq <= last_seq {
                         continue;
                     }

@@ -117,6 +117,11 @@ fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs, by: &Actor
     ec.max_attempts = c.run.max_attempts;
     ec.autonomy = c.run.autonomy;
     ec.snapshot_every = c.run.snapshot_every;
+    ec.slow_flush = std::env::var("MACROHARD_SLOW_FLUSH_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis);
     ec.check = c.run.check.clone();
     ec.limits = CommandLimits {
         default_timeout: Duration::from_secs(c.tools.command_timeout_s.max(1)),

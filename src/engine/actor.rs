@@ -25,6 +25,8 @@ pub(super) use committer::COMMIT_WAIT;
 pub(super) const SUPERVISOR: &str = "supervisor";
 /// How many events a slow subscriber may fall behind before it must resubscribe.
 const BROADCAST_CAPACITY: usize = 8192;
+/// The same for the viewers' feed, which also carries live text (many small pieces).
+const FEED_CAPACITY: usize = 16384;
 /// How long agents get to stop when the run ends or the engine shuts down.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -90,6 +92,8 @@ pub(crate) struct RunActor {
     pub(super) tx: mpsc::Sender<Msg>,
     rx: mpsc::Receiver<Msg>,
     events: broadcast::Sender<EventRecord>,
+    /// Recorded events and live text, in one order, for viewers.
+    pub(super) feed: broadcast::Sender<crate::protocol::Feed>,
     pub(super) pending: Vec<Event>,
     pub(super) replies: Vec<Reply>,
     pub(super) live: BTreeMap<AgentId, Live>,
@@ -223,6 +227,9 @@ impl RunActor {
                     _ => {}
                 }
                 // No subscriber is fine; a lagging one is told so by the channel and resubscribes.
+                if self.feed.receiver_count() > 0 {
+                    let _ = self.feed.send(crate::protocol::Feed::Record(r.clone()));
+                }
                 let _ = self.events.send(r);
             }
             self.journal.checkpoint(&self.state)?;
@@ -251,6 +258,7 @@ impl RunActor {
                     backlog,
                     state: self.state.clone(),
                     events: self.events.subscribe(),
+                    feed: self.feed.subscribe(),
                 });
             }
             Msg::Shutdown { reply } => {

@@ -10,6 +10,7 @@ use crate::llm::{
     Effort, LlmError, LlmRequest, Message, Provider, StopReason, StreamEvent, Thinking, ToolDef,
     ToolUse,
 };
+use crate::protocol::{Feed, LiveDelta};
 use crate::tools::{ToolCall, Tools};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +43,8 @@ pub(crate) struct AgentLoop {
     pub reasoning: Option<Effort>,
     /// The worktree this task attempt works in, made before its first step.
     pub worktree: Option<WorktreeSetup>,
+    /// Viewers' feed: streamed text goes there at once, ahead of its durable events.
+    pub feed: tokio::sync::broadcast::Sender<crate::protocol::Feed>,
 }
 
 /// A task attempt's worktree: where, on which new branch, made from the run branch.
@@ -78,6 +81,13 @@ struct Answer {
 impl AgentLoop {
     async fn send(&self, msg: AgentMsg) -> Result<(), ()> {
         self.engine.send(Msg::Agent(msg)).await.map_err(|_| ())
+    }
+
+    /// Sends live text to viewers (none listening is fine; nobody waits for it).
+    fn live(&self, delta: LiveDelta) {
+        if self.feed.receiver_count() > 0 {
+            let _ = self.feed.send(Feed::Live(delta));
+        }
     }
 
     async fn emit(&self, events: Vec<Event>) -> Result<(), ()> {
@@ -364,10 +374,30 @@ impl AgentLoop {
             step,
             context_window: self.context_window,
         };
+        self.live(LiveDelta::Step {
+            agent: self.agent.clone(),
+            task: self.task.clone(),
+            step,
+            model: model.clone(),
+        });
         if self.emit(vec![start]).await.is_err() {
             return Streamed::Cancelled;
         }
         let mut rx = self.provider.stream(request);
+        let mut offset = 0u64;
+        let mut live = |kind: DeltaKind, text: &str| {
+            if !text.is_empty() && self.feed.receiver_count() > 0 {
+                let _ = self.feed.send(Feed::Live(LiveDelta::Text {
+                    agent: self.agent.clone(),
+                    task: self.task.clone(),
+                    step,
+                    offset,
+                    kind,
+                    text: text.to_owned(),
+                }));
+            }
+            offset += text.len() as u64;
+        };
         let mut coalescer = Coalescer::new(self.agent.clone());
         let (mut text, mut calls, mut usage, mut stop) =
             (String::new(), Vec::new(), None::<Usage>, None::<StopReason>);
@@ -381,8 +411,12 @@ impl AgentLoop {
             let due = match item {
                 None => break Err("the provider closed the stream without finishing".to_owned()),
                 Some(Err(e)) => break Ok(Some(e)),
-                Some(Ok(StreamEvent::Reasoning(t))) => coalescer.push(DeltaKind::Reasoning, &t),
+                Some(Ok(StreamEvent::Reasoning(t))) => {
+                    live(DeltaKind::Reasoning, &t);
+                    coalescer.push(DeltaKind::Reasoning, &t)
+                }
                 Some(Ok(StreamEvent::Text(t))) => {
+                    live(DeltaKind::Text, &t);
                     text.push_str(&t);
                     coalescer.push(DeltaKind::Text, &t)
                 }

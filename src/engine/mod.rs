@@ -45,6 +45,9 @@ pub struct EngineConfig {
     /// `--yes`: approve every request, attributed to this person.
     pub auto_approve: Option<Actor>,
     pub snapshot_every: u64,
+    /// For measurements: every durable append takes this much longer, as on a slow disk
+    /// (`MACROHARD_SLOW_FLUSH_MS`). Live text must reach viewers regardless.
+    pub slow_flush: Option<Duration>,
     pub limits: CommandLimits,
     pub roster: Roster,
     /// Retries of one LLM step on retryable errors, and the first backoff.
@@ -80,6 +83,7 @@ impl EngineConfig {
             budgets: crate::domain::Budgets::default(),
             auto_approve: None,
             snapshot_every: 2_000,
+            slow_flush: None,
             limits: CommandLimits::default(),
             roster,
             step_retries: 3,

@@ -41,6 +41,8 @@ pub struct Subscription {
     pub backlog: Vec<EventRecord>,
     pub state: RunState,
     pub events: broadcast::Receiver<EventRecord>,
+    /// The same events with live text among them, for viewers (see [`crate::protocol::Feed`]).
+    pub feed: broadcast::Receiver<crate::protocol::Feed>,
 }
 
 /// From an agent loop.

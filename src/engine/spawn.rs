@@ -79,6 +79,7 @@ impl RunActor {
                 .get(role_name)
                 .and_then(|c| c.reasoning),
             worktree,
+            feed: self.feed.clone(),
         };
         self.live.insert(
             agent,

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// 4: `TogglePause` and `ToggleAgentPause`; a server of 3 would close the connection on them, so
 /// the handshake refuses a mismatch instead.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// 5: `ServerMsg::Live`, live text ahead of the recorded events.
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// A person's instruction to the engine. It takes effect at the next step boundary unless it
 /// says `now`.
@@ -90,4 +91,48 @@ pub enum Command {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub state: RunState,
+}
+
+/// Streamed text on its way to viewers before it is durable. The same text is recorded as
+/// `AgentDelta` events a moment later (coalesced, after the store's flush); a viewer shows
+/// it at once and counts bytes so that the recorded copy is never shown twice
+/// (`tui::view`). Nothing anyone acts on travels this way: tool calls, approvals, commands
+/// and statuses are events, durable before anyone sees them. A crash loses at most the
+/// text of the steps in flight, which recovery already puts back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "live", rename_all = "snake_case")]
+pub enum LiveDelta {
+    /// An agent starts a model request: its step header, ahead of `llm_request_started`.
+    Step {
+        agent: AgentId,
+        task: Option<TaskId>,
+        step: u32,
+        model: String,
+    },
+    /// Text of that request; `offset` is how many bytes of the request's text (every kind)
+    /// came before it.
+    Text {
+        agent: AgentId,
+        task: Option<TaskId>,
+        step: u32,
+        offset: u64,
+        kind: crate::domain::DeltaKind,
+        text: String,
+    },
+}
+
+impl LiveDelta {
+    pub fn agent(&self) -> &AgentId {
+        match self {
+            LiveDelta::Step { agent, .. } | LiveDelta::Text { agent, .. } => agent,
+        }
+    }
+}
+
+/// What a viewer receives after its snapshot, in the order the engine made it: recorded
+/// events, and live text that runs ahead of them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Feed {
+    Record(crate::domain::EventRecord),
+    Live(LiveDelta),
 }

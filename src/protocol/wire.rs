@@ -101,6 +101,11 @@ pub enum ServerMsg {
     Event {
         record: EventRecord,
     },
+    /// Live text of the attached run, ahead of its recorded events (a few milliseconds'
+    /// worth per message).
+    Live {
+        deltas: Vec<super::LiveDelta>,
+    },
     Reply {
         id: u64,
         result: Result<(), String>,

@@ -9,10 +9,10 @@
 use super::{Hub, Start, socket};
 use crate::domain::{Actor, EventRecord, RunId};
 use crate::engine::{Backlog, EngineHandle};
-use crate::protocol::PROTOCOL_VERSION;
 use crate::protocol::wire::{
     self, AttachTarget, ClientMsg, MAX_CLIENT_FRAME, RECORDS_FRAME_BYTES, ServerMsg,
 };
+use crate::protocol::{Feed, LiveDelta, PROTOCOL_VERSION};
 use crate::store::{Store, StoreError};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -419,47 +419,11 @@ impl Client {
         })
         .await?;
         self.send_backlog(handle.run(), last, backlog).await?;
-        let out = self.out.clone();
-        let flow = self.flow.clone();
-        let kill = self.kill.clone();
-        let mut events = sub.events;
+        let (out, flow, kill) = (self.out.clone(), self.flow.clone(), self.kill.clone());
+        let events = sub.feed;
         let store = self.hub.store.clone();
         let run = handle.run().clone();
-        self.forward = Some(tokio::spawn(async move {
-            loop {
-                match events.recv().await {
-                    Ok(record) => match out.try_send(ServerMsg::Event { record }) {
-                        Ok(()) => {
-                            flow.queued.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            tracing::warn!(%run, "dropping a client that stopped reading");
-                            kill.cancel();
-                            return;
-                        }
-                        Err(mpsc::error::TrySendError::Closed(_)) => return,
-                    },
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(%run, "dropping a client {n} events behind");
-                        let _ = out.try_send(ServerMsg::Closing {
-                            reason: format!(
-                                "too slow: {n} events behind; attach again for a fresh snapshot"
-                            ),
-                        });
-                        kill.cancel();
-                        return;
-                    }
-                    Err(RecvError::Closed) => {
-                        let (status, reason) = store
-                            .load_state(&run)
-                            .map(|s| (s.status, s.status_reason))
-                            .unwrap_or_default();
-                        let _ = out.send(ServerMsg::Ended { status, reason }).await;
-                        return;
-                    }
-                }
-            }
-        }));
+        self.forward = Some(tokio::spawn(forward(events, out, flow, kill, store, run)));
         self.attached = Some(handle);
         Ok(())
     }
@@ -474,5 +438,128 @@ impl Client {
             .await?;
         self.send_backlog(run, last, backlog).await?;
         self.send(ServerMsg::Ended { status, reason }).await
+    }
+}
+
+/// Live text waits at most this long for more before it is sent (it is sent at once before
+/// any recorded event, so the client sees everything in the engine's order).
+const LIVE_BATCH: Duration = Duration::from_millis(8);
+/// Live pieces sent in one message at most.
+const LIVE_BATCH_MAX: usize = 256;
+
+/// Live text gathered for one message; consecutive pieces of one request join.
+#[derive(Default)]
+struct LiveBatch(Vec<LiveDelta>);
+
+impl LiveBatch {
+    fn push(&mut self, d: LiveDelta) {
+        if let (
+            Some(LiveDelta::Text {
+                agent: a,
+                step: s,
+                offset: o,
+                kind: k,
+                text: t,
+                task: tk,
+            }),
+            LiveDelta::Text {
+                agent,
+                step,
+                offset,
+                kind,
+                text,
+                task,
+            },
+        ) = (self.0.last_mut(), &d)
+        {
+            if a == agent && s == step && k == kind && tk == task && *o + t.len() as u64 == *offset
+            {
+                t.push_str(text);
+                return;
+            }
+        }
+        self.0.push(d);
+    }
+}
+
+/// Sends a client the attached run's feed: recorded events one by one, live text in small
+/// batches. A client that stops reading is dropped; the engine never waits for it.
+async fn forward(
+    mut events: tokio::sync::broadcast::Receiver<Feed>,
+    out: mpsc::Sender<ServerMsg>,
+    flow: Arc<Flow>,
+    kill: CancellationToken,
+    store: Store,
+    run: RunId,
+) {
+    let mut batch = LiveBatch::default();
+    let mut due: Option<tokio::time::Instant> = None;
+    let send = |msg: ServerMsg| match out.try_send(msg) {
+        Ok(()) => {
+            flow.queued.fetch_add(1, Ordering::SeqCst);
+            true
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            tracing::warn!(%run, "dropping a client that stopped reading");
+            kill.cancel();
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    };
+    loop {
+        let got = tokio::select! {
+            got = events.recv() => Some(got),
+            () = async { tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)).await }, if due.is_some() => None,
+        };
+        let Some(got) = got else {
+            due = None;
+            if !send(ServerMsg::Live {
+                deltas: std::mem::take(&mut batch.0),
+            }) {
+                return;
+            }
+            continue;
+        };
+        match got {
+            Ok(Feed::Live(d)) => {
+                batch.push(d);
+                if batch.0.len() >= LIVE_BATCH_MAX {
+                    due = Some(tokio::time::Instant::now());
+                } else {
+                    due.get_or_insert_with(|| tokio::time::Instant::now() + LIVE_BATCH);
+                }
+            }
+            Ok(Feed::Record(record)) => {
+                if !batch.0.is_empty() {
+                    due = None;
+                    if !send(ServerMsg::Live {
+                        deltas: std::mem::take(&mut batch.0),
+                    }) {
+                        return;
+                    }
+                }
+                if !send(ServerMsg::Event { record }) {
+                    return;
+                }
+            }
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(%run, "dropping a client {n} events behind");
+                let _ = out.try_send(ServerMsg::Closing {
+                    reason: format!(
+                        "too slow: {n} events behind; attach again for a fresh snapshot"
+                    ),
+                });
+                kill.cancel();
+                return;
+            }
+            Err(RecvError::Closed) => {
+                let (status, reason) = store
+                    .load_state(&run)
+                    .map(|s| (s.status, s.status_reason))
+                    .unwrap_or_default();
+                let _ = out.send(ServerMsg::Ended { status, reason }).await;
+                return;
+            }
+        }
     }
 }

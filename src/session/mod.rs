@@ -6,7 +6,7 @@ pub mod socket;
 
 use crate::domain::{Actor, EventRecord, RunState};
 use crate::engine::{Backlog, EngineHandle};
-use crate::protocol::Command;
+use crate::protocol::{Command, Feed};
 use std::future::Future;
 use tokio::sync::broadcast;
 
@@ -15,8 +15,9 @@ pub struct Attached {
     /// Recent recorded events, for transcripts and logs (the state already includes them).
     pub backlog: Vec<EventRecord>,
     pub state: RunState,
-    /// Live events after `state`; `None` for a run that has ended.
-    pub events: Option<broadcast::Receiver<EventRecord>>,
+    /// Live events after `state`, with live text among them; `None` for a run that has
+    /// ended.
+    pub events: Option<broadcast::Receiver<Feed>>,
 }
 
 pub trait Session: Send + Sync + 'static {
@@ -52,7 +53,7 @@ impl Session for InProcess {
         Some(Attached {
             backlog: sub.backlog,
             state: sub.state,
-            events: Some(sub.events),
+            events: Some(sub.feed),
         })
     }
 

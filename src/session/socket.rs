@@ -4,7 +4,7 @@
 use super::{Attached, Session};
 use crate::domain::{EventRecord, RunState};
 use crate::protocol::wire::{self, AttachTarget, ClientMsg, MAX_SERVER_FRAME, ServerMsg};
-use crate::protocol::{Command, PROTOCOL_VERSION};
+use crate::protocol::{Command, Feed, PROTOCOL_VERSION};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ type Reader = FramedRead<OwnedReadHalf, LengthDelimitedCodec>;
 type Writer = FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>;
 
 /// Live events buffered on the client before the control room falls behind and re-attaches.
-const LOCAL_BUFFER: usize = 8_192;
+const LOCAL_BUFFER: usize = 16_384;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
@@ -275,7 +275,12 @@ impl SocketSession {
                 };
                 match msg {
                     Ok(ServerMsg::Event { record }) => {
-                        let _ = tx.send(record);
+                        let _ = tx.send(Feed::Record(record));
+                    }
+                    Ok(ServerMsg::Live { deltas }) => {
+                        for d in deltas {
+                            let _ = tx.send(Feed::Live(d));
+                        }
                     }
                     Ok(ServerMsg::Reply { id, result }) => {
                         if let Some(r) = replies.lock().ok().and_then(|mut p| p.remove(&id)) {

@@ -16,6 +16,8 @@ pub struct Journal {
     next_seq: u64,
     last_snapshot: u64,
     snapshot_every: u64,
+    /// Added to every flush, for measurements (a slow disk on purpose).
+    slow_flush: Option<std::time::Duration>,
     meta: Option<RunMeta>,
 }
 
@@ -67,6 +69,7 @@ impl Journal {
             next_seq,
             last_snapshot,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            slow_flush: None,
             meta,
         })
     }
@@ -77,6 +80,11 @@ impl Journal {
 
     pub fn set_snapshot_every(&mut self, n: u64) {
         self.snapshot_every = n.max(1);
+    }
+
+    /// Makes every durable append this much slower, as on a slow disk (for measurements).
+    pub fn set_slow_flush(&mut self, extra: Option<std::time::Duration>) {
+        self.slow_flush = extra;
     }
 
     /// The sequence number the next event will get.
@@ -152,6 +160,9 @@ impl Journal {
         }
         self.events.apply_batch(sled_batch)?;
         self.store.db.flush_async().await?;
+        if let Some(extra) = self.slow_flush {
+            tokio::time::sleep(extra).await;
+        }
         self.next_seq += records.len() as u64;
         Ok(records)
     }

@@ -52,8 +52,8 @@ fn now_ms() -> u64 {
 }
 
 async fn recv(
-    rx: &mut Option<tokio::sync::broadcast::Receiver<crate::domain::EventRecord>>,
-) -> Result<crate::domain::EventRecord, RecvError> {
+    rx: &mut Option<tokio::sync::broadcast::Receiver<crate::protocol::Feed>>,
+) -> Result<crate::protocol::Feed, RecvError> {
     match rx {
         Some(r) => r.recv().await,
         None => std::future::pending().await,
@@ -277,7 +277,7 @@ where
             Some((cmd, result)) = answers.recv() => app.on_answer(&cmd, result),
             Some(done) = diffs.recv() => app.on_diff_loaded(done),
             rec = recv(&mut events) => match rec {
-                Ok(rec) => app.on_record(&rec),
+                Ok(item) => app.on_feed(&item),
                 Err(RecvError::Lagged(_)) => {
                     // Too far behind: start again from a fresh snapshot.
                     match session.attach(BACKLOG).await {

@@ -10,6 +10,7 @@ pub mod app;
 pub mod diff;
 pub mod highlight;
 pub mod keymap;
+mod live;
 pub mod log_filter;
 pub mod markdown;
 pub mod markdown_rows;

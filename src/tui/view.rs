@@ -4,7 +4,7 @@
 use super::transcript::{LineKind, Transcript};
 use crate::domain::describe::{describe, one_line};
 use crate::domain::{
-    AgentId, ApprovalDecision, DeltaKind, Event, EventRecord, LogLevel, RunState, TaskStatus,
+    AgentId, ApprovalDecision, Event, EventRecord, LogLevel, RunState, TaskStatus,
 };
 use std::collections::{HashMap, VecDeque};
 
@@ -28,6 +28,8 @@ pub struct View {
     /// Depth of each task in the graph (longest chain of dependencies below it), kept as tasks
     /// arrive so drawing the graph never walks it.
     pub depths: HashMap<crate::domain::TaskId, usize>,
+    /// Each agent's current request: how much of its text is shown and recorded.
+    pub(super) cursors: HashMap<AgentId, super::live::Cursor>,
 }
 
 fn level_of(event: &Event) -> Option<LogLevel> {
@@ -89,7 +91,7 @@ impl View {
         self.depths.get(id).copied().unwrap_or(0)
     }
 
-    fn transcript(&mut self, agent: &AgentId) -> &mut Transcript {
+    pub(super) fn transcript(&mut self, agent: &AgentId) -> &mut Transcript {
         self.transcripts.entry(agent.clone()).or_default()
     }
 
@@ -111,20 +113,14 @@ impl View {
             Event::TaskCreated {
                 task, depends_on, ..
             } if !self.depths.contains_key(task) => self.add_depth(task.clone(), depends_on),
-            Event::AgentDelta { agent, kind, text } => {
-                let k = if *kind == DeltaKind::Reasoning {
-                    LineKind::Reasoning
-                } else {
-                    LineKind::Text
-                };
-                self.transcript(agent).delta(k, text);
-            }
+            Event::AgentDelta { agent, kind, text } => self.recorded_delta(agent, *kind, text),
             Event::LlmRequestStarted {
-                agent, step, model, ..
-            } => {
-                self.transcript(agent)
-                    .push(LineKind::Step, &format!("── step {step} · {model} ──"));
-            }
+                agent,
+                task,
+                step,
+                model,
+                ..
+            } => self.recorded_step(agent, task, *step, model),
             Event::LlmRequestFinished {
                 agent, stop_reason, ..
             } if stop_reason.starts_with("error") || stop_reason.starts_with("cancelled") => {

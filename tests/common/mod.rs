@@ -61,20 +61,42 @@ fn run_export(data: &Path, run: &str) -> Output {
 #[allow(unused_imports)]
 pub use pty::{server_pid, stop_server};
 
+/// What a stream of events carries: a recorded event, or (a viewer's feed) live text too.
+pub trait AsRecord: Clone {
+    fn record(self) -> Option<macrohard::domain::EventRecord>;
+}
+
+impl AsRecord for macrohard::domain::EventRecord {
+    fn record(self) -> Option<macrohard::domain::EventRecord> {
+        Some(self)
+    }
+}
+
+impl AsRecord for macrohard::protocol::Feed {
+    fn record(self) -> Option<macrohard::domain::EventRecord> {
+        match self {
+            macrohard::protocol::Feed::Record(r) => Some(r),
+            macrohard::protocol::Feed::Live(_) => None,
+        }
+    }
+}
+
 /// The next event on `rx` that `pred` accepts; panics after 60 s, naming `what`.
-pub async fn wait_for(
-    rx: &mut tokio::sync::broadcast::Receiver<macrohard::domain::EventRecord>,
+pub async fn wait_for<T: AsRecord>(
+    rx: &mut tokio::sync::broadcast::Receiver<T>,
     what: &str,
     pred: impl Fn(&macrohard::domain::Event) -> bool,
 ) -> macrohard::domain::EventRecord {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let rec = tokio::time::timeout_at(deadline, rx.recv())
+        let item = tokio::time::timeout_at(deadline, rx.recv())
             .await
             .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
             .unwrap_or_else(|e| panic!("the stream ended waiting for {what}: {e}"));
-        if pred(&rec.event) {
-            return rec;
+        if let Some(rec) = item.record() {
+            if pred(&rec.event) {
+                return rec;
+            }
         }
     }
 }

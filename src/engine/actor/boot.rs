@@ -157,6 +157,7 @@ impl RunActor {
         })?;
         let mut journal = store.journal(&run)?;
         journal.set_snapshot_every(config.snapshot_every);
+        journal.set_slow_flush(config.slow_flush);
         let mut agents_per_role = HashMap::new();
         for a in &state.agents {
             *agents_per_role.entry(a.role.clone()).or_insert(0) += 1;
@@ -189,6 +190,7 @@ impl RunActor {
             }
         };
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
         // A run in one folder commits finished tasks after the fact; a run on a branch merged
         // each before it was done.
         let uncommitted = if branching.is_none() {
@@ -209,6 +211,7 @@ impl RunActor {
             tx,
             rx,
             events,
+            feed,
             pending: boot_events,
             replies: Vec::new(),
             live: BTreeMap::new(),
