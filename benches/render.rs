@@ -124,5 +124,74 @@ fn render(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, render);
+/// A Markdown-heavy transcript for every agent: headings, lists, inline code, fenced Rust and
+/// Python, and tool calls (a file written, a command) — the reasoning pane focused, the grid too.
+fn render_markdown(c: &mut Criterion) {
+    use macrohard::tui::transcript::LineKind;
+    let mut view = big_view();
+    macrohard::tui::highlight::load();
+    let agents: Vec<AgentId> = view.state.agents.iter().map(|a| a.id.clone()).collect();
+    let file: String = (0..80)
+        .map(|i| {
+            format!("def test_{i}(store):\n    assert store.get({i}) == \"item {i}\"  # {i}\n")
+        })
+        .collect();
+    for (n, agent) in agents.iter().enumerate() {
+        let t = view.transcripts.entry(agent.clone()).or_default();
+        for i in 0..200 {
+            t.delta(
+                LineKind::Text,
+                &format!(
+                    "## Step {i}\nThe **store** keeps items in `Vec<Item>`; see [docs](https://x.dev/{i}).\n\
+                     - add `complete()`\n- test *unknown* ids\n```rust\n\
+                     pub fn complete(&mut self, id: u64) -> Result<(), Error> {{\n    \
+                     let item = self.items.get_mut(&id).ok_or(Error::Unknown(id))?; // {i}\n    \
+                     item.done = true;\n    Ok(())\n}}\n```\n"
+                ),
+            );
+            if i % 20 == 0 {
+                let call = format!("c{n}-{i}");
+                t.tool_call(
+                    &call,
+                    "write_file",
+                    &serde_json::json!({"path": "tests/test_store.py", "content": file}),
+                );
+                t.tool_result(&call, true, "wrote tests/test_store.py (160 lines)");
+            }
+        }
+    }
+    let themes = Themes::load(None, ColorDepth::TrueColor).unwrap();
+    let mut app = App::new(view, Keymap::default(), themes, 0, true);
+    app.focus = Focus::Reasoning;
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    c.bench_function("render_frame_200x60_markdown_code_reasoning", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|f| macrohard::tui::render::draw(f, &app, 2_000_000))
+                .unwrap();
+        })
+    });
+    app.unfolded = true;
+    c.bench_function(
+        "render_frame_200x60_markdown_code_reasoning_unfolded",
+        |b| {
+            b.iter(|| {
+                terminal
+                    .draw(|f| macrohard::tui::render::draw(f, &app, 2_000_000))
+                    .unwrap();
+            })
+        },
+    );
+    app.unfolded = false;
+    app.grid = true;
+    c.bench_function("render_frame_200x60_markdown_code_grid_12_agents", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|f| macrohard::tui::render::draw(f, &app, 2_000_000))
+                .unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, render, render_markdown);
 criterion_main!(benches);
