@@ -1,8 +1,8 @@
 //! `#swarm`: the load generator. The supervisor plans one independent stream per worker place
 //! (`--concurrency`, from the request's context); each stream's agent reasons in Markdown at
 //! [`PACE`] and, every step, calls a tool: in a cycle of [`CYCLE`] steps it writes a small
-//! Python module under `swarm/<task>/`, reads it, edits it, searches its folder, runs it and
-//! lists the folder. It never completes its task: an attempt ends at the role's turn limit
+//! Python module under `swarm/<task>/`, reads it, edits it, searches its folder, runs it (or,
+//! in most cycles, counts its lines with `wc`) and lists the folder. It never completes its task: an attempt ends at the role's turn limit
 //! (the engine fails it and tries again, going on in the same worktree), and when the task
 //! fails for good the supervisor creates the stream's next part, which replaces it (the engine
 //! lets the supervisor retry a task only a few times). Only the run's budget (or a person)
@@ -39,6 +39,8 @@ pub const PACE: Pace = Pace {
 };
 /// Steps in one cycle of tool calls.
 pub const CYCLE: usize = 6;
+/// Cycles between two runs of the module.
+pub const RUN_EVERY: usize = 3;
 /// Modules a stream keeps (written in turn, overwritten cycle after cycle).
 pub const FILES: usize = 3;
 /// Streams at most, whatever the concurrency.
@@ -53,6 +55,17 @@ const DESCRIPTION: &str = "Think out loud about this part of the system, and eve
 fn title(k: u32) -> String {
     let (topic, _) = TOPICS[(k as usize - 1) % TOPICS.len()];
     format!("{TITLE}{k}: the {topic}")
+}
+
+/// The command of a cycle: every [`RUN_EVERY`] cycles the module runs; in between, a cheaper
+/// look at the folder (a Python start costs about 0.1-0.2 s of CPU on a small machine, most of
+/// what a swarm at speed 0 would otherwise spend).
+fn command(cycle: usize, folder: &str, path: &str) -> String {
+    if cycle % RUN_EVERY == 0 {
+        format!("python3 -I -S {path}")
+    } else {
+        format!("wc -l {folder}/*.py")
+    }
 }
 
 /// The folder a stream's task writes in.
@@ -210,7 +223,7 @@ pub fn work(req: &LlmRequest, task: &TaskBrief) -> Turn {
         ),
         4 => turn.call(
             "run_command",
-            json!({ "command": format!("python3 {path}"), "timeout_s": 30 }),
+            json!({ "command": command(cycle, &folder, &path), "timeout_s": 30 }),
         ),
         _ => turn.call("list_files", json!({ "path": folder })),
     }
