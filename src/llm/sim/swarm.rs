@@ -73,6 +73,19 @@ fn folder(task: &crate::domain::TaskId) -> String {
     format!("swarm/{}", task.as_str().to_lowercase())
 }
 
+/// The title of stream `k`'s next task: its first, or its next part (every title is new, so
+/// the engine never sees the same task planned twice, even when a person cancelled a stream).
+fn part_title(plan: &[TaskBrief], k: u32) -> String {
+    match plan
+        .iter()
+        .filter(|t| stream_of(&t.title) == Some(k))
+        .count()
+    {
+        0 => title(k),
+        n => format!("{}, part {}", title(k), n + 1),
+    }
+}
+
 /// The stream a task title names, when it is a swarm stream.
 fn stream_of(title: &str) -> Option<u32> {
     let rest = title.strip_prefix(TITLE)?;
@@ -108,7 +121,7 @@ pub fn supervise(req: &LlmRequest) -> Turn {
             turn = turn.call(
                 "create_task",
                 json!({
-                    "title": title(k),
+                    "title": part_title(&ctx.plan, k),
                     "description": DESCRIPTION,
                     "role": "engineer",
                     "depends_on": [],
@@ -132,19 +145,13 @@ pub fn supervise(req: &LlmRequest) -> Turn {
         ));
         for t in failed {
             let k = stream_of(&t.title).unwrap_or(1);
-            let part = ctx
-                .plan
-                .iter()
-                .filter(|x| stream_of(&x.title) == Some(k))
-                .count()
-                + 1;
             // Nothing of a stream lands on the run branch; looking says so, in words that name
             // the task (a result the supervisor has not seen before: see the module docs).
             turn = turn.call("list_files", json!({ "path": folder(&t.id) }));
             turn = turn.call(
                 "create_task",
                 json!({
-                    "title": format!("{}, part {part}", title(k)),
+                    "title": part_title(&ctx.plan, k),
                     "description": DESCRIPTION,
                     "role": "engineer",
                     "depends_on": [],
@@ -290,6 +297,14 @@ mod tests {
         assert_eq!(stream_of(args["title"].as_str().unwrap()), Some(2));
         // Replaced (cancelled), with its next part running: nothing to do, and never a finish.
         plan[1].status = TaskStatus::Cancelled;
+        // A stream a person cancelled starts again, under a title not planned before.
+        let turn = supervise(&request("supervisor", None, plan.clone()));
+        assert_eq!(turn.calls.len(), 1);
+        assert_eq!(
+            turn.calls[0].arguments["title"],
+            format!("{}, part 2", title(2))
+        );
+        assert_eq!(turn.calls[0].arguments.get("replaces"), None);
         let mut next = brief(2, TaskStatus::Running);
         next.id = TaskId::numbered(6);
         next.title = format!("{}, part 2", title(2));
