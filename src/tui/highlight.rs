@@ -72,7 +72,7 @@ pub fn syntax_for<'a>(ss: &'a SyntaxSet, token: &str) -> Option<&'a SyntaxRefere
 
 /// A colour role of code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub enum Role {
     Plain,
     Keyword,
     String,
@@ -81,6 +81,10 @@ enum Role {
     Number,
     Function,
 }
+
+/// A line's roles: each piece's end (a byte offset in the line) and role, in order, the last
+/// ending at the line's end. Independent of the theme, so it can be kept.
+pub type Pieces = std::sync::Arc<[(u32, Role)]>;
 
 /// Scope prefixes and their roles, most specific first.
 fn roles() -> &'static [(Scope, Role)] {
@@ -122,7 +126,7 @@ fn role_of(stack: &ScopeStack) -> Role {
     Role::Plain
 }
 
-fn style_of(role: Role, theme: &Theme) -> Style {
+pub fn style_of(role: Role, theme: &Theme) -> Style {
     match role {
         Role::Plain => theme.code,
         Role::Keyword => theme.code_keyword,
@@ -134,80 +138,163 @@ fn style_of(role: Role, theme: &Theme) -> Style {
     }
 }
 
+/// The parser's state between two lines, to go on from there later.
+#[derive(Debug, Clone)]
+pub struct State {
+    parse: ParseState,
+    stack: ScopeStack,
+}
+
 /// Highlights the consecutive lines of one code block.
 pub struct Highlighter<'a> {
     ss: &'a SyntaxSet,
-    state: ParseState,
-    stack: ScopeStack,
+    state: State,
     buf: String,
 }
 
 impl<'a> Highlighter<'a> {
     pub fn new(ss: &'a SyntaxSet, syntax: &SyntaxReference) -> Self {
+        Self::resume(
+            ss,
+            State {
+                parse: ParseState::new(syntax),
+                stack: ScopeStack::new(),
+            },
+        )
+    }
+
+    /// Goes on from a state kept earlier (from the same syntax set).
+    pub fn resume(ss: &'a SyntaxSet, state: State) -> Self {
         Self {
             ss,
-            state: ParseState::new(syntax),
-            stack: ScopeStack::new(),
+            state,
             buf: String::new(),
         }
     }
 
-    /// Parses a line that is not shown (to carry the state to the ones that are).
-    pub fn skip(&mut self, line: &str) {
-        for (_, op) in self.ops(line).unwrap_or_default() {
-            if self.stack.apply(&op).is_err() {
-                return;
-            }
-        }
+    /// The state after the lines parsed so far.
+    pub fn state(&self) -> State {
+        self.state.clone()
     }
 
-    fn ops(&mut self, line: &str) -> Option<Vec<(usize, syntect::parsing::ScopeStackOp)>> {
+    /// The roles of the next line of the block.
+    pub fn roles(&mut self, line: &str) -> Pieces {
+        let len = line.len() as u32;
         if line.len() > MAX_LINE {
-            return None;
+            return std::sync::Arc::from([(len, Role::Plain)]);
         }
         self.buf.clear();
         self.buf.push_str(line);
         self.buf.push('\n');
-        self.state.parse_line(&self.buf, self.ss).ok()
+        let Ok(ops) = self.state.parse.parse_line(&self.buf, self.ss) else {
+            return std::sync::Arc::from([(len, Role::Plain)]);
+        };
+        let mut out: Vec<(u32, Role)> = Vec::new();
+        // Adds a piece ending at `end`, past the last one; one piece per run of a role.
+        let push = |out: &mut Vec<(u32, Role)>, end: u32, role: Role| match out.last_mut() {
+            Some(last) if last.1 == role => last.0 = end,
+            _ => out.push((end, role)),
+        };
+        for (i, op) in ops {
+            let i = (i as u32).min(len);
+            if i > out.last().map_or(0, |l| l.0) {
+                push(&mut out, i, role_of(&self.state.stack));
+            }
+            if self.state.stack.apply(&op).is_err() {
+                // A syntax that does not fit its own stack: the rest of the line is plain.
+                if len > out.last().map_or(0, |l| l.0) || out.is_empty() {
+                    push(&mut out, len, Role::Plain);
+                }
+                return out.into();
+            }
+        }
+        if len > out.last().map_or(0, |l| l.0) || out.is_empty() {
+            push(&mut out, len, role_of(&self.state.stack));
+        }
+        out.into()
+    }
+
+    /// Parses a line that is not shown (to carry the state to the ones that are).
+    pub fn skip(&mut self, line: &str) {
+        let _ = self.roles(line);
     }
 
     /// `line` cut into styled pieces (byte ranges of `line`), in order, covering all of it.
     pub fn line(&mut self, line: &str, theme: &Theme) -> Vec<(std::ops::Range<usize>, Style)> {
-        let Some(ops) = self.ops(line) else {
-            return vec![(0..line.len(), theme.code)];
-        };
-        let mut out: Vec<(std::ops::Range<usize>, Style)> = Vec::new();
-        let mut at = 0;
-        let push = |out: &mut Vec<(std::ops::Range<usize>, Style)>,
-                    r: std::ops::Range<usize>,
-                    s: Style| {
-            if r.is_empty() {
-                return;
-            }
-            match out.last_mut() {
-                Some((last, ls)) if *ls == s && last.end == r.start => last.end = r.end,
-                _ => out.push((r, s)),
-            }
-        };
-        for (i, op) in ops {
-            let i = i.min(line.len());
-            if i > at {
-                push(&mut out, at..i, style_of(role_of(&self.stack), theme));
-                at = i;
-            }
-            if self.stack.apply(&op).is_err() {
-                // A syntax that does not fit its own stack: the rest of the line is plain.
-                push(&mut out, at..line.len(), theme.code);
-                return out;
-            }
-        }
-        push(
-            &mut out,
-            at..line.len(),
-            style_of(role_of(&self.stack), theme),
-        );
-        out
+        ranges(&self.roles(line))
+            .map(|(r, role)| (r, style_of(role, theme)))
+            .collect()
     }
+}
+
+/// Lines' roles and parser states kept between frames, by line id. Bounded: past
+/// [`MAX_KEPT`] lines (or states) it starts again empty. A copy starts empty too.
+#[derive(Default)]
+pub struct Kept(std::sync::Mutex<KeptLines>);
+
+#[derive(Default)]
+pub struct KeptLines {
+    pieces: std::collections::HashMap<u64, Pieces>,
+    /// The state before a line.
+    states: std::collections::HashMap<u64, State>,
+}
+
+/// Lines (and states) kept per transcript.
+pub const MAX_KEPT: usize = 4_096;
+
+impl KeptLines {
+    pub fn pieces(&self, id: u64) -> Option<&Pieces> {
+        self.pieces.get(&id)
+    }
+
+    pub fn keep_pieces(&mut self, id: u64, p: Pieces) {
+        if self.pieces.len() >= MAX_KEPT {
+            self.pieces.clear();
+        }
+        self.pieces.insert(id, p);
+    }
+
+    pub fn state(&self, id: u64) -> Option<&State> {
+        self.states.get(&id)
+    }
+
+    pub fn keep_state(&mut self, id: u64, s: State) {
+        if self.states.len() >= MAX_KEPT {
+            self.states.clear();
+        }
+        self.states.insert(id, s);
+    }
+}
+
+impl Kept {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, KeptLines> {
+        // A panic while it was held leaves a cache, not data: go on with it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for Kept {
+    fn clone(&self) -> Self {
+        Kept::default()
+    }
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kept")
+    }
+}
+
+/// The byte ranges of a line's pieces, with their roles.
+pub fn ranges(p: &Pieces) -> impl Iterator<Item = (std::ops::Range<usize>, Role)> + '_ {
+    let mut at = 0usize;
+    p.iter().map(move |&(end, role)| {
+        let r = at..end as usize;
+        at = end as usize;
+        (r, role)
+    })
 }
 
 #[cfg(test)]

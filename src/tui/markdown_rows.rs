@@ -8,7 +8,7 @@
 //!   found from at most [`highlight::MAX_BACK`] lines above the first one;
 //! - every piece of text is sanitised before it is drawn (here or in [`markdown::spans`]).
 
-use super::highlight::{self, Highlighter};
+use super::highlight::{self, Highlighter, KeptLines, Pieces};
 use super::markdown::{self, Role};
 use super::panes::wrap_spans;
 use super::theme::Theme;
@@ -17,6 +17,7 @@ use crate::domain::sanitize;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use std::sync::Arc;
+use syntect::parsing::SyntaxSet;
 
 /// What to draw and how.
 #[derive(Debug, Clone, Copy)]
@@ -121,18 +122,81 @@ fn pieces(
 }
 
 /// The pieces of a line of code, plain (`None` highlighter) or coloured.
-fn code_spans(text: &str, h: Option<&mut Highlighter>, theme: &Theme) -> Vec<Span<'static>> {
+fn code_spans(text: &str, pieces: Option<&Pieces>, theme: &Theme) -> Vec<Span<'static>> {
     let text = code_text(text);
     let mut out = vec![Span::styled(GUTTER, theme.dim)];
-    match h {
-        Some(h) => {
-            for (r, s) in h.line(&text, theme) {
-                out.push(piece(&text[r], s));
+    match pieces {
+        // Pieces of this very text: their ranges are in it, at char boundaries (syntect's).
+        Some(p) if p.last().is_some_and(|l| l.0 as usize == text.len()) => {
+            for (r, role) in highlight::ranges(p) {
+                if let Some(t) = text.get(r) {
+                    out.push(piece(t, highlight::style_of(role, theme)));
+                }
             }
         }
-        None => out.push(piece(&text, theme.code)),
+        _ => out.push(piece(&text, theme.code)),
     }
     out
+}
+
+/// Colours the code lines of one frame, top down, from the lines and parser states kept by
+/// earlier frames where it can: a complete line is parsed once, and a frame parses only lines
+/// it has not seen (the open last one, each time).
+struct Colourer<'a> {
+    t: &'a Transcript,
+    ss: Option<&'static SyntaxSet>,
+    kept: std::sync::MutexGuard<'a, KeptLines>,
+    /// The block being parsed, its highlighter (`None`: no syntax for it), the next line.
+    cur: Option<(
+        Arc<markdown::CodeBlock>,
+        Option<Highlighter<'static>>,
+        usize,
+    )>,
+}
+
+impl Colourer<'_> {
+    fn pieces(&mut self, i: usize, block: &Arc<markdown::CodeBlock>) -> Option<Pieces> {
+        let ss = self.ss?;
+        let id = self.t.id(i);
+        if let Some(p) = self.kept.pieces(id) {
+            return Some(p.clone());
+        }
+        let same = matches!(&self.cur, Some((b, _, next)) if Arc::ptr_eq(b, block) && *next <= i);
+        if !same {
+            self.finish();
+            let h = match self.kept.state(id) {
+                Some(st) => highlight::syntax_for(ss, &block.lang)
+                    .map(|_| Highlighter::resume(ss, st.clone())),
+                None => start(self.t, i, block, ss),
+            };
+            self.cur = Some((block.clone(), h, i));
+        }
+        let (_, h, next) = self.cur.as_mut()?;
+        let h = h.as_mut()?;
+        for j in *next..i {
+            h.skip(&code_text(self.t.get(j).map_or("", |l| l.text.as_str())));
+        }
+        let complete = self.t.is_complete(i);
+        if !complete {
+            // The open line is parsed again each frame, from here.
+            self.kept.keep_state(id, h.state());
+        }
+        let p = h.roles(&code_text(self.t.get(i).map_or("", |l| l.text.as_str())));
+        *next = i + 1;
+        if complete {
+            self.kept.keep_pieces(id, p.clone());
+        }
+        Some(p)
+    }
+
+    /// Keeps the state where the current block's parse stopped, for the next frame.
+    fn finish(&mut self) {
+        if let Some((_, Some(h), next)) = self.cur.take() {
+            if next > 0 && self.t.is_complete(next - 1) {
+                self.kept.keep_state(self.t.id(next), h.state());
+            }
+        }
+    }
 }
 
 /// The rows that fill `o.height` at `o.width`, ending `o.scroll` logical lines above the bottom.
@@ -167,9 +231,13 @@ pub fn rows(t: &Transcript, o: &Opts) -> Vec<Line<'static>> {
     }
     taken.reverse();
     // Top down: colour the code, then wrap everything.
-    let ss = highlight::ready();
+    let mut colours = Colourer {
+        t,
+        ss: highlight::ready(),
+        kept: t.kept().lock(),
+        cur: None,
+    };
     let mut out: Vec<Line<'static>> = Vec::with_capacity(filled);
-    let mut hl: Option<(Arc<markdown::CodeBlock>, Option<Highlighter>, usize)> = None;
     for k in taken {
         let spans = match (k.rows, &k.block) {
             (Some(rows), _) => {
@@ -178,28 +246,13 @@ pub fn rows(t: &Transcript, o: &Opts) -> Vec<Line<'static>> {
             }
             (None, block) => {
                 let text = t.get(k.index).map_or("", |l| l.text.as_str());
-                let h = match (ss, block) {
-                    (Some(ss), Some(b)) => {
-                        let fresh = !matches!(&hl, Some((hb, _, next)) if Arc::ptr_eq(hb, b) && *next <= k.index);
-                        if fresh {
-                            hl = Some((b.clone(), start(t, k.index, b, ss), k.index));
-                        }
-                        // Parse the lines skipped since the last one (hidden ones).
-                        if let Some((_, Some(h), next)) = hl.as_mut() {
-                            for j in *next..k.index {
-                                h.skip(&code_text(t.get(j).map_or("", |l| l.text.as_str())));
-                            }
-                            *next = k.index + 1;
-                        }
-                        hl.as_mut().and_then(|(_, h, _)| h.as_mut())
-                    }
-                    _ => None,
-                };
-                code_spans(text, h, o.theme)
+                let pieces = block.as_ref().and_then(|b| colours.pieces(k.index, b));
+                code_spans(text, pieces.as_ref(), o.theme)
             }
         };
         out.extend(wrap_spans(marked(spans, k.hit), o.width));
     }
+    colours.finish();
     // The top line may take more rows than are left: its first rows go.
     let over = out.len().saturating_sub(o.height);
     out.drain(..over);
@@ -208,12 +261,12 @@ pub fn rows(t: &Transcript, o: &Opts) -> Vec<Line<'static>> {
 
 /// A highlighter for `block` with its state at line `at`: parsed from the block's first line, or
 /// from [`highlight::MAX_BACK`] lines above `at` when the block starts further up.
-fn start<'a>(
+fn start(
     t: &Transcript,
     at: usize,
     block: &Arc<markdown::CodeBlock>,
-    ss: &'a syntect::parsing::SyntaxSet,
-) -> Option<Highlighter<'a>> {
+    ss: &'static SyntaxSet,
+) -> Option<Highlighter<'static>> {
     let syntax = highlight::syntax_for(ss, &block.lang)?;
     let mut h = Highlighter::new(ss, syntax);
     let floor = at.saturating_sub(highlight::MAX_BACK);

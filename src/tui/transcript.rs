@@ -184,6 +184,10 @@ pub struct Transcript {
     /// The tools of the calls still running (call, tool), newest last, at most
     /// [`MAX_OPEN_CALLS`]: a result reads as its tool's (a command's tail of output).
     calls: VecDeque<(String, String)>,
+    /// Lines dropped from the front so far: line `i` has the id `dropped + i`, for ever.
+    dropped: u64,
+    /// Highlighted code kept between frames, by line id.
+    kept: super::highlight::Kept,
 }
 
 /// Calls remembered while they run, per agent.
@@ -206,10 +210,26 @@ impl Transcript {
         self.lines.iter()
     }
 
+    /// The id of line `i`: it stays the same while lines are dropped from the front.
+    pub fn id(&self, i: usize) -> u64 {
+        self.dropped + i as u64
+    }
+
+    /// Whether line `i` is complete (no streamed text continues it any more).
+    pub fn is_complete(&self, i: usize) -> bool {
+        i + 1 < self.lines.len() || self.open.is_none()
+    }
+
+    /// Highlighted code kept between frames.
+    pub fn kept(&self) -> &super::highlight::Kept {
+        &self.kept
+    }
+
     fn add(&mut self, line: Line) {
         self.lines.push_back(line);
         if self.lines.len() > MAX_LINES {
             self.lines.pop_front();
+            self.dropped += 1;
         }
     }
 

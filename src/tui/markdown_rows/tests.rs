@@ -141,3 +141,27 @@ fn hostile_text_reaches_no_row_raw_and_in_code() {
         }
     }
 }
+
+#[test]
+fn kept_lines_colour_like_a_fresh_parse_while_code_streams() {
+    highlight::load();
+    let t = theme("dark");
+    let whole =
+        "```python\nx = \"\"\"doc\nstill doc\n\"\"\"\ndef f(a):  # c\n    return a\n```\nok";
+    let mut fresh = Transcript::default();
+    fresh.delta(LineKind::Text, whole);
+    let want = rows(&fresh, &opts(&t, 40, 20, Mode::default()));
+    // Streamed a few bytes at a time, drawn after each: every frame keeps lines and states.
+    let mut streamed = Transcript::default();
+    let bytes: Vec<char> = whole.chars().collect();
+    for chunk in bytes.chunks(3) {
+        streamed.delta(LineKind::Text, &chunk.iter().collect::<String>());
+        rows(&streamed, &opts(&t, 40, 4, Mode::default()));
+    }
+    assert_eq!(rows(&streamed, &opts(&t, 40, 20, Mode::default())), want);
+    let doc = &want[2];
+    assert!(
+        doc.spans.iter().skip(1).all(|s| s.style == t.code_string),
+        "{doc:?}"
+    );
+}
