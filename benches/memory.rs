@@ -4,7 +4,8 @@
 //! exports, and the time of `runs`, `show` and the first frame of `attach`.
 //!
 //! `cargo bench --bench memory` (all three sizes), `cargo bench --bench memory -- 10000 100000`
-//! (the sizes given). Prints one Markdown table row per size.
+//! (the sizes given). Prints one Markdown table row per size. `cargo bench --bench memory --
+//! gen DIR 1000000` only writes such a run into the data directory DIR.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/common/pty.rs"]
@@ -180,6 +181,14 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `gen DIR N`: only write a run of N events into the data directory DIR, to measure by hand.
+    if let [mode, dir, n] = args.as_slice()
+        && mode == "gen"
+    {
+        generate(Path::new(dir), n.parse().expect("a number of events"));
+        return;
+    }
     let sizes: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

@@ -39,6 +39,9 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     #[serde(default)]
     pub ui: UiSection,
+    /// How the store uses memory.
+    #[serde(default)]
+    pub store: StoreSection,
     /// Key bindings: action name → key or keys.
     #[serde(default)]
     pub keys: BTreeMap<String, OneOrMany>,
@@ -56,6 +59,24 @@ impl OneOrMany {
         match self {
             OneOrMany::One(s) => vec![s.clone()],
             OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// `[store]`: sled's page cache, the memory a process keeps for the store whatever the length
+/// of the runs it reads or writes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    pub cache_mb: Option<u64>,
+}
+
+impl StoreSection {
+    /// The store's options: `cache_mb` kept between 1 MiB and 64 GiB.
+    pub fn options(&self) -> crate::store::StoreOptions {
+        let d = crate::store::StoreOptions::default();
+        crate::store::StoreOptions {
+            cache_mb: self.cache_mb.unwrap_or(d.cache_mb).clamp(1, 64 << 10),
         }
     }
 }
@@ -381,6 +402,8 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// `--foreground`: the engine runs in this process, not in a server.
     pub foreground: bool,
+    /// How the store is opened (`[store]` of the config).
+    pub store: crate::store::StoreOptions,
 }
 
 impl Paths {
@@ -415,6 +438,7 @@ impl Paths {
             config_dir,
             data_dir,
             foreground: false,
+            store: crate::store::StoreOptions::default(),
         })
     }
 

@@ -30,7 +30,10 @@ async fn open(paths: &Paths) -> Result<Source, Failure> {
         )));
     }
     // A read-only store is read from a private copy: it can still be listed and exported.
-    Ok(Source::Store(Store::open_for_reading(&paths.store_dir())?))
+    Ok(Source::Store(Store::open_for_reading_with(
+        &paths.store_dir(),
+        &paths.store,
+    )?))
 }
 
 fn asked(e: String) -> Failure {

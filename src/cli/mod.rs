@@ -102,6 +102,8 @@ pub(crate) fn where_to_look(state: &crate::domain::RunState) -> Vec<String> {
 }
 
 pub fn main() -> ExitCode {
+    // Before any thread starts: a heap that does not keep what a long export freed.
+    crate::server::memory::bound_arenas();
     let cli = Cli::parse();
     // Agents' commands run as this account: they may not read this process's memory or
     // environment (API keys), nor find the control room's socket.
@@ -155,6 +157,9 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Some(Cmd::Resume(a)) => a.follow.foreground,
         _ => false,
     };
+    if let Some(c) = &config {
+        paths.store = c.store.options();
+    }
     paths.foreground = cli.foreground || asked || config.is_some_and(|c| c.run.foreground);
     match cli.command {
         None => setup::default_entry(&paths).await,

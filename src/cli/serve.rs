@@ -147,7 +147,7 @@ pub async fn run(paths: &Paths, background: bool) -> Result<u8, Failure> {
             paths.data_dir.display()
         )));
     }
-    let store = Store::open(&paths.store_dir())?;
+    let store = Store::open_with(&paths.store_dir(), &paths.store)?;
     let config = ServerConfig {
         socket,
         lifetime: if background {

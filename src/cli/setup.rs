@@ -148,7 +148,7 @@ fn engine_config(paths: &Paths, loaded: &Loaded, follow: &FollowArgs, by: &Actor
 }
 
 fn open_store(paths: &Paths) -> Result<Store, Failure> {
-    Ok(Store::open(&paths.store_dir())?)
+    Ok(Store::open_with(&paths.store_dir(), &paths.store)?)
 }
 
 fn engine_failure(e: EngineError) -> Failure {

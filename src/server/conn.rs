@@ -319,7 +319,12 @@ impl Client {
                         .map_err(|e| e.to_string())
                 });
                 match records {
-                    Ok(records) => self.send_records(records, recorded).await,
+                    Ok(records) => {
+                        let sent = self.send_records(records, recorded).await;
+                        // What the export read and sent is free now: give it back.
+                        super::memory::give_back();
+                        sent
+                    }
                     Err(e) => self.error(e).await,
                 }
             }

@@ -4,6 +4,7 @@
 //! live events is dropped and reconnects with a fresh snapshot.
 
 mod conn;
+pub mod memory;
 pub mod socket;
 
 use crate::domain::{Actor, RunId};

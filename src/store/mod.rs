@@ -4,6 +4,10 @@
 //! sequence → encoded [`EventRecord`]), `snapshots/<run>` (sequence → encoded [`RunState`]).
 //! An append is durable (flushed) before [`Journal::append`] returns, and one flush covers a
 //! whole batch: group commit.
+//!
+//! Memory: sled keeps recently used pages in a cache of [`StoreOptions::cache_mb`] (the
+//! `[store] cache_mb` setting); reading a whole run (an export, a fold) goes through that
+//! cache, so what a process keeps for the store does not grow with the run's length.
 
 mod bound;
 mod error;
@@ -31,6 +35,25 @@ fn events_tree(run: &RunId) -> String {
 
 fn snapshots_tree(run: &RunId) -> String {
     format!("snapshots/{run}")
+}
+
+/// sled's page cache, in MiB, unless `[store] cache_mb` says otherwise: enough for the pages a
+/// live run writes and its recent events; measured in BENCHMARKS.md.
+pub const DEFAULT_CACHE_MB: u64 = 32;
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// sled's page cache, in MiB (at least 1).
+    pub cache_mb: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cache_mb: DEFAULT_CACHE_MB,
+        }
+    }
 }
 
 /// A handle on the store. Cheap to clone; all clones share one database.
@@ -80,8 +103,13 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir` with the default options.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, &StoreOptions::default())
+    }
+
+    /// Opens (or creates) the store in `dir`.
+    pub fn open_with(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Io {
                 path: dir.to_owned(),
@@ -95,7 +123,7 @@ impl Store {
         let db = loop {
             let opened = sled::Config::new()
                 .path(dir)
-                .cache_capacity(32 * 1024 * 1024)
+                .cache_capacity(options.cache_mb.max(1) << 20)
                 .mode(sled::Mode::HighThroughput)
                 .open()
                 .map_err(|e| StoreError::from_open(dir, e));
@@ -122,7 +150,12 @@ impl Store {
     /// be written in place (a read-only directory or file system) is read from a private
     /// copy, so it can still be listed and exported. The store itself is never changed.
     pub fn open_for_reading(dir: &Path) -> Result<Self, StoreError> {
-        match Self::open(dir) {
+        Self::open_for_reading_with(dir, &StoreOptions::default())
+    }
+
+    /// [`Store::open_for_reading`] with these options.
+    pub fn open_for_reading_with(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        match Self::open_with(dir, options) {
             Err(StoreError::NotWritable { path }) if dir.is_dir() => {
                 let copy = std::env::temp_dir().join(format!(
                     "macrohard-read-{}-{:08x}",
@@ -139,7 +172,7 @@ impl Store {
                     tracing::warn!("cannot copy {}: {e}", dir.display());
                     return Err(StoreError::NotWritable { path });
                 }
-                let mut store = Self::open(&copy)?;
+                let mut store = Self::open_with(&copy, options)?;
                 store.dir = dir.to_owned();
                 store.identity = identity(dir);
                 store._copy = Some(std::sync::Arc::new(guard));
