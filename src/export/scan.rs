@@ -330,10 +330,10 @@ impl Scan {
     /// By model: each finished request is charged to the model its agent last asked.
     fn cost(&mut self, r: &EventRecord) {
         match &r.event {
-            Event::LlmRequestStarted { agent, model, .. } => {
-                if self.asked.get(agent.as_str()) != Some(model) {
-                    self.asked.insert(agent.to_string(), model.clone());
-                }
+            Event::LlmRequestStarted { agent, model, .. }
+                if self.asked.get(agent.as_str()) != Some(model) =>
+            {
+                self.asked.insert(agent.to_string(), model.clone());
             }
             Event::LlmRequestFinished {
                 agent,

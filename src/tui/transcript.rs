@@ -173,8 +173,9 @@ impl Line {
     }
 }
 
-/// Lines kept per agent; older ones are dropped (the event log keeps everything).
-const MAX_LINES: usize = 200_000;
+/// Lines kept per agent; older ones are dropped (the event log keeps everything): a few
+/// thousand lines are many screens of scrollback, and 64 agents of them stay a few MB.
+pub const MAX_LINES: usize = 5_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct Transcript {

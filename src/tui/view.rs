@@ -8,8 +8,10 @@ use crate::domain::{
 };
 use std::collections::{HashMap, VecDeque};
 
-/// Log lines kept in memory.
-pub const MAX_LOG_LINES: usize = 100_000;
+/// Log lines kept in memory (the store keeps every event; `export` reads them all).
+pub const MAX_LOG_LINES: usize = 10_000;
+/// Agents whose transcripts are kept: the newest; a longer run's older agents are in the store.
+pub const MAX_TRANSCRIPTS: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct LogLine {
@@ -92,7 +94,34 @@ impl View {
     }
 
     pub(super) fn transcript(&mut self, agent: &AgentId) -> &mut Transcript {
+        if !self.transcripts.contains_key(agent) && self.transcripts.len() >= MAX_TRANSCRIPTS {
+            self.forget_a_transcript();
+        }
         self.transcripts.entry(agent.clone()).or_default()
+    }
+
+    /// Drops the transcript of the agent least likely to be looked at: one the state no longer
+    /// lists, else the earliest listed that is idle, else the earliest listed.
+    fn forget_a_transcript(&mut self) {
+        let listed = |id: &AgentId| self.state.agents.iter().position(|a| &a.id == id);
+        let idle = |id: &AgentId| {
+            self.state
+                .agents
+                .iter()
+                .any(|a| &a.id == id && a.status == crate::domain::AgentStatus::Idle)
+        };
+        let victim = self
+            .transcripts
+            .keys()
+            .min_by_key(|id| match listed(id) {
+                None => (0, 0),
+                Some(i) if idle(id) => (1, i),
+                Some(i) => (2, i),
+            })
+            .cloned();
+        if let Some(id) = victim {
+            self.transcripts.remove(&id);
+        }
     }
 
     fn record(&mut self, rec: &EventRecord) {
