@@ -51,21 +51,56 @@ pub fn context(state: &RunState, role: &str, task: Option<&TaskId>) -> RequestCo
     }
 }
 
-/// One line per task: `T3 [running] engineer: Build the CLI (after T2)`.
+/// Settled tasks (done, failed, cancelled) the plan lists one by one: the newest. Older ones
+/// are counted, so a long run's plan stays a readable size in every prompt.
+const PLAN_SETTLED_LISTED: usize = 40;
+/// Tasks the plan lists at most; the rest are counted.
+const PLAN_LISTED: usize = 200;
+
+/// One line per task: `T3 [running] engineer: Build the CLI (after T2)`. Every task still to
+/// settle is listed (up to [`PLAN_LISTED`]) and the newest settled ones; the others are
+/// counted by status on a first line, so the plan does not grow with the run's length.
 pub fn plan_summary(state: &RunState) -> String {
     if state.tasks.is_empty() {
         return "(no tasks yet)".to_owned();
     }
-    let mut out = String::new();
+    let settled = state
+        .tasks
+        .iter()
+        .filter(|t| t.status.is_terminal())
+        .count();
+    let mut older = settled.saturating_sub(PLAN_SETTLED_LISTED);
+    let mut unlisted: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut lines = String::new();
+    let mut listed = 0;
     for t in &state.tasks {
-        let _ = write!(out, "{} [{}] {}: {}", t.id, t.status, t.role, t.title);
+        if older > 0 && t.status.is_terminal() {
+            older -= 1;
+            *unlisted.entry(t.status.to_string()).or_default() += 1;
+            continue;
+        }
+        if listed == PLAN_LISTED {
+            *unlisted.entry(t.status.to_string()).or_default() += 1;
+            continue;
+        }
+        listed += 1;
+        let _ = write!(lines, "{} [{}] {}: {}", t.id, t.status, t.role, t.title);
         if !t.depends_on.is_empty() {
             let deps: Vec<&str> = t.depends_on.iter().map(|d| d.as_str()).collect();
-            let _ = write!(out, " (after {})", deps.join(", "));
+            let _ = write!(lines, " (after {})", deps.join(", "));
         }
-        out.push('\n');
+        lines.push('\n');
     }
-    out
+    if unlisted.is_empty() {
+        return lines;
+    }
+    let total: usize = unlisted.values().sum();
+    let counts: Vec<String> = unlisted.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    format!(
+        "({total} of {} tasks not listed: {}; the tasks still to settle and the newest settled ones follow)\n{lines}",
+        state.tasks.len(),
+        counts.join(", ")
+    )
 }
 
 /// The workspace of the run, where it has one.
@@ -333,5 +368,74 @@ mod tests {
         assert!(brief.contains("(architect), commit 0123abcd\n"), "{brief}");
         assert!(brief.contains("Turns left for this task: 24"), "{brief}");
         assert!(brief.contains("timeout 120 s"), "{brief}");
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::domain::{EventRecord, RunId, SCHEMA_VERSION};
+    use serde_json::json;
+
+    fn state(tasks: u32, settled: u32) -> RunState {
+        let mut events = Vec::new();
+        for n in 1..=tasks {
+            events.push(json!({"type": "task_created", "task": format!("T{n}"),
+                "title": format!("part {n}"), "description": "d", "role": "engineer",
+                "depends_on": [], "by": "supervisor"}));
+            if n <= settled && n % 2 == 0 {
+                events.push(json!({"type": "task_assigned", "task": format!("T{n}"),
+                    "agent": "engineer-1", "attempt": 1}));
+                events.push(json!({"type": "task_completed", "task": format!("T{n}"),
+                    "summary": "s", "evidence": "e"}));
+            } else if n <= settled {
+                events.push(
+                    json!({"type": "task_status_changed", "task": format!("T{n}"),
+                    "status": "cancelled", "reason": "r"}),
+                );
+            }
+        }
+        let records: Vec<EventRecord> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| EventRecord {
+                v: SCHEMA_VERSION,
+                run: RunId::from("r"),
+                seq: i as u64 + 1,
+                ts_ms: 1,
+                event: serde_json::from_value(e).unwrap(),
+            })
+            .collect();
+        RunState::fold(&records)
+    }
+
+    #[test]
+    fn a_short_plan_lists_every_task() {
+        let s = plan_summary(&state(5, 2));
+        assert_eq!(s.lines().count(), 5, "{s}");
+        assert!(
+            s.starts_with("T1 [cancelled] engineer: part 1\nT2 [done]"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn a_long_plan_lists_what_is_open_and_the_newest_settled_and_counts_the_rest() {
+        let s = plan_summary(&state(2_000, 1_990));
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 1 + PLAN_SETTLED_LISTED + 10, "{s}");
+        assert_eq!(
+            lines[0],
+            "(1950 of 2000 tasks not listed: 975 cancelled, 975 done; the tasks still to settle and the newest settled ones follow)"
+        );
+        assert!(lines[1].starts_with("T1951 "), "{}", lines[1]);
+        assert!(s.contains("T2000 [ready]"), "{s}");
+        // However many tasks are open, the plan stays a bounded size.
+        let open = plan_summary(&state(5_000, 0));
+        assert_eq!(open.lines().count(), 1 + PLAN_LISTED);
+        assert!(
+            open.starts_with("(4800 of 5000 tasks not listed: 4800 ready;"),
+            "{open}"
+        );
     }
 }
