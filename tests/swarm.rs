@@ -20,10 +20,13 @@ const STREAMS: u32 = 4;
 /// A short turn limit, so every stream runs out of turns, is tried again by the engine and
 /// then replaced by its next part within the budget.
 const TURNS: u32 = 6;
+/// Model turns of the whole run: enough for every stream to reach its third part.
+const TURNS_OF_WORK: u64 = 240;
 
-/// Runs `#swarm` at speed 0 until its wall-time budget pauses it; returns its records.
+/// Runs `#swarm` at speed 0 until `budget` pauses it; returns its records. A budget of
+/// turns makes the same amount of work on a busy machine as on an idle one.
 async fn swarm(
-    secs: u64,
+    budget: Budget,
 ) -> (
     tempfile::TempDir,
     macrohard::domain::RunState,
@@ -36,10 +39,7 @@ async fn swarm(
     let mut config = EngineConfig::new(roster, dir.path().join("workspaces"));
     config.auto_approve = Some(tester());
     config.concurrency = STREAMS;
-    config.budget = Budget {
-        wall_secs: Some(secs),
-        ..Budget::default()
-    };
+    config.budget = budget;
     let new = NewRun {
         goal: "Build a thing #swarm".into(),
         workspace: None,
@@ -52,7 +52,7 @@ async fn swarm(
         .unwrap();
     // The budget pauses the run (a person may extend it); the engine itself goes on, so stop
     // it once paused, as the headless follower does.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs + 60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
         let (state, _) = engine.handle.subscribe().await.unwrap();
         if state.status != RunStatus::Running && state.status != RunStatus::Planning {
@@ -75,8 +75,30 @@ async fn swarm(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_swarm_streams_on_every_place_until_its_time_budget_ends_it() {
-    let (_dir, state, records) = swarm(4).await;
+async fn a_swarm_ends_when_its_time_budget_is_reached() {
+    let (_dir, state, records) = swarm(Budget {
+        wall_secs: Some(2),
+        ..Budget::default()
+    })
+    .await;
+    assert_eq!(state.status, RunStatus::Paused, "{}", state.status_reason);
+    assert!(records.iter().any(|r| matches!(
+        r.event,
+        Event::BudgetExceeded {
+            scope: BudgetScope::WallTime,
+            ..
+        }
+    )));
+    assert!(state.tasks.iter().all(|t| t.status != TaskStatus::Done));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swarm_streams_on_every_place_until_its_budget_ends_it() {
+    let (_dir, state, records) = swarm(Budget {
+        turns: Some(TURNS_OF_WORK),
+        ..Budget::default()
+    })
+    .await;
     // Ended by the budget, never by the company.
     assert_eq!(state.status, RunStatus::Paused, "{}", state.status_reason);
     assert!(
@@ -87,7 +109,7 @@ async fn a_swarm_streams_on_every_place_until_its_time_budget_ends_it() {
     assert!(records.iter().any(|r| matches!(
         r.event,
         Event::BudgetExceeded {
-            scope: BudgetScope::WallTime,
+            scope: BudgetScope::Turns,
             ..
         }
     )));
@@ -182,7 +204,11 @@ async fn a_swarm_streams_on_every_place_until_its_time_budget_ends_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_swarm_keeps_every_request_bounded() {
-    let (_dir, _state, records) = swarm(6).await;
+    let (_dir, _state, records) = swarm(Budget {
+        turns: Some(300),
+        ..Budget::default()
+    })
+    .await;
     // Input tokens of each request, in order, per agent.
     let mut sizes: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut window = 0;
