@@ -78,6 +78,8 @@ pub async fn open<S: Session>(
         session.detach().await;
         return Ok(code);
     }
+    // Syntax highlighting's first use of each common language, off the UI thread.
+    crate::tui::highlight::warm_up();
     let mut guard =
         Guard::enter().map_err(|e| Failure::runtime(format!("cannot use this terminal: {e}")))?;
     let input = crossterm::event::EventStream::new();

@@ -2,9 +2,10 @@
 //! OUR theme (`code_keyword`, `code_string`, …), never by a syntect theme.
 //!
 //! Invariants:
-//! - the syntax set is loaded once per process ([`OnceLock`]), on a thread of its own started by
-//!   [`warm_up`] or at the first code line drawn; until it is there, code draws plain and
-//!   [`ready`] says so, so no frame ever waits for it;
+//! - the syntax set is loaded once per process ([`OnceLock`]), at the first code line drawn
+//!   (under a millisecond); a syntax's first use costs more (30–50 ms, its regexes compile), so
+//!   the control room starts [`warm_up`] as it opens, which does that for the common languages
+//!   on a thread of its own;
 //! - a highlighter parses at most [`MAX_BACK`] lines before the first line it shows: a block
 //!   scrolled deep into starts from a fresh state there rather than from its first line, so the
 //!   cost of a frame does not grow with the length of a code block;
@@ -24,30 +25,69 @@ const MAX_LINE: usize = 2_000;
 static SYNTAXES: OnceLock<SyntaxSet> = OnceLock::new();
 static LOADING: AtomicBool = AtomicBool::new(false);
 
-/// Starts loading the syntaxes on a thread of their own, once.
+/// Small pieces of the languages agents write most, parsed by [`warm_up`] so that the
+/// parser's first use of each (its regexes compile then) happens off the UI thread.
+const SAMPLES: &[(&str, &str)] = &[
+    (
+        "py",
+        "import os\n@dataclass\nclass A(B):\n    \"\"\"Doc.\"\"\"\n    def f(self, x: int = 1) -> str:\n        return f'{x}' + \"s\" if x else None  # c\n",
+    ),
+    (
+        "rs",
+        "use std::io;\n#[derive(Debug)]\npub struct A<'a> { x: &'a str }\nimpl A<'_> {\n    pub fn f(&self) -> Result<u8, E> { let v = vec![1, 2]; Ok(0x1f) } // c\n}\n",
+    ),
+    (
+        "js",
+        "import x from 'y';\nexport async function f(a) {\n  const b = `t${a}`; // c\n  return await g(a, 1.5, null);\n}\nclass C extends D {}\n",
+    ),
+    (
+        "sh",
+        "#!/bin/sh\nset -eu\nfor f in \"$@\"; do\n  if [ -f \"$f\" ]; then echo \"${f%.py}\" | grep -q x && exit 1; fi\ndone # c\n",
+    ),
+    (
+        "json",
+        "{\"a\": [1, 2.5, true, null], \"b\": {\"c\": \"d\"}}\n",
+    ),
+    (
+        "yaml",
+        "name: ci\non: [push]\njobs:\n  test:\n    steps:\n      - run: cargo test # c\n",
+    ),
+    (
+        "go",
+        "package main\nimport \"fmt\"\nfunc main() {\n\tx := 1 // c\n\tfmt.Println(\"a\", x)\n}\n",
+    ),
+    (
+        "c",
+        "#include <stdio.h>\nint main(void) {\n  char *s = \"a\"; /* c */\n  return 0;\n}\n",
+    ),
+];
+
+/// Loads the syntaxes and makes the common languages ready, once, on a thread of its own: the
+/// control room calls it as it starts, so its first frames with code wait for nothing.
 pub fn warm_up() {
-    if SYNTAXES.get().is_none() && !LOADING.swap(true, Ordering::AcqRel) {
-        let spawned = std::thread::Builder::new()
-            .name("syntaxes".into())
-            .spawn(|| {
-                SYNTAXES.get_or_init(SyntaxSet::load_defaults_newlines);
-            });
-        if spawned.is_err() {
-            LOADING.store(false, Ordering::Release);
-        }
+    if LOADING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("syntaxes".into())
+        .spawn(|| {
+            let ss = load();
+            for (token, sample) in SAMPLES {
+                if let Some(syntax) = syntax_for(ss, token) {
+                    let mut h = Highlighter::new(ss, syntax);
+                    for line in sample.lines() {
+                        h.skip(line);
+                    }
+                }
+            }
+        });
+    if spawned.is_err() {
+        LOADING.store(false, Ordering::Release);
     }
 }
 
-/// The syntaxes, if they are loaded; starts loading them otherwise.
-pub fn ready() -> Option<&'static SyntaxSet> {
-    let s = SYNTAXES.get();
-    if s.is_none() {
-        warm_up();
-    }
-    s
-}
-
-/// Loads the syntaxes now (tests and benchmarks that want highlighted frames at once).
+/// The syntaxes, loaded at the first call (under a millisecond: each syntax's contexts load at
+/// its first use).
 pub fn load() -> &'static SyntaxSet {
     SYNTAXES.get_or_init(SyntaxSet::load_defaults_newlines)
 }

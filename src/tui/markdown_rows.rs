@@ -233,7 +233,7 @@ pub fn rows(t: &Transcript, o: &Opts) -> Vec<Line<'static>> {
     // Top down: colour the code, then wrap everything.
     let mut colours = Colourer {
         t,
-        ss: highlight::ready(),
+        ss: Some(highlight::load()),
         kept: t.kept().lock(),
         cur: None,
     };
