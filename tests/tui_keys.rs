@@ -570,3 +570,59 @@ fn a_read_only_viewer_is_shown_no_keys_it_cannot_use() {
         "{help}"
     );
 }
+
+#[test]
+fn m_shows_the_raw_text_and_enter_in_the_reasoning_unfolds_tool_entries() {
+    let mut a = app(true);
+    let agent = a.selected_agent().cloned().unwrap();
+    let content: String = (1..=10).map(|i| format!("line_{i} = {i}\n")).collect();
+    let t = a.view.transcripts.entry(agent).or_default();
+    t.delta(
+        macrohard::tui::transcript::LineKind::Text,
+        "## Plan\n**bold** move\n",
+    );
+    t.tool_call(
+        "c99",
+        "write_file",
+        &serde_json::json!({"path": "x.py", "content": content}),
+    );
+    let screen = draw(&a, 120, 40);
+    assert!(
+        screen.contains("▶ c99 write_file x.py (10 lines)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("… 4 more lines (Enter unfolds)"),
+        "{screen}"
+    );
+    assert!(screen.contains("bold move") && !screen.contains("**bold**"));
+    assert!(!screen.contains("line_10"));
+    press(&mut a, "2\n");
+    assert!(a.popup.is_none(), "Enter in the reasoning opens nothing");
+    assert_eq!(a.status.as_deref(), Some("tool entries unfolded"));
+    let screen = draw(&a, 120, 40);
+    assert!(screen.contains("line_10 = 10") && !screen.contains("more lines"));
+    press(&mut a, "m");
+    let screen = draw(&a, 120, 40);
+    assert!(
+        screen.contains("Reasoning: ") && screen.contains(" · raw"),
+        "{screen}"
+    );
+    assert!(screen.contains("**bold** move") && screen.contains("## Plan"));
+    assert!(
+        screen.contains(r#"▶ c99 write_file {"content":"line_1 = 1\nline_2 ="#),
+        "{screen}"
+    );
+    assert!(!screen.contains("(10 lines)"));
+    press(&mut a, "m");
+    assert!(draw(&a, 120, 40).contains("(10 lines)"));
+    // The key is in the help and in the reasoning's hints.
+    a.status = None;
+    let screen = draw(&a, 120, 40);
+    assert!(
+        screen.contains(" Enter  unfold ") && screen.contains(" m  raw "),
+        "{screen}"
+    );
+    press(&mut a, "?raw");
+    assert!(draw(&a, 120, 40).contains("rendered Markdown / the raw text"));
+}

@@ -38,6 +38,24 @@ pub fn rows(
     )
 }
 
+/// The last `height` rows of `t` at `width`, as the reasoning shows it now (rendered or raw,
+/// tool entries folded or not).
+pub fn rows_in(app: &App, t: &Transcript, width: usize, height: usize) -> Vec<Line<'static>> {
+    let unfold_key = app.keymap.key_for(Action::Open);
+    markdown_rows::rows(
+        t,
+        &markdown_rows::Opts {
+            width,
+            height,
+            scroll: 0,
+            theme: app.theme(),
+            search: None,
+            mode: app.transcript_mode(),
+            unfold_key: &unfold_key,
+        },
+    )
+}
+
 pub fn draw_for(
     f: &mut Frame,
     area: Rect,

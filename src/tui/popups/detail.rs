@@ -189,7 +189,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, task: &TaskId, scroll: usize) 
             )),
             theme.title,
         ));
-        lines.extend(reasoning::rows(tr, w, 400, 0, theme, None));
+        lines.extend(reasoning::rows_in(app, tr, w, 400));
     }
     let max = lines.len().saturating_sub(inner.height as usize);
     app.scroll_max.set(max);

@@ -48,6 +48,11 @@ impl App {
             }
             Popup::Detail { task, scroll } => match action {
                 Some(Action::Close | Action::Detach | Action::Open) => None,
+                // The transcript in it: rendered, or raw (tool calls as their JSON).
+                Some(Action::ToggleRaw) => {
+                    self.raw = !self.raw;
+                    Some(Popup::Detail { task, scroll })
+                }
                 Some(Action::Diff) => {
                     self.open_diff(task);
                     self.popup.take()
