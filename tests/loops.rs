@@ -122,3 +122,44 @@ async fn the_same_call_with_the_same_result_is_a_loop() {
     );
     engine.handle.shutdown().await;
 }
+
+/// Plans fourteen tasks, one a step, then waits for them and finishes.
+fn planner(req: &LlmRequest) -> Turn {
+    if req.context.role == "supervisor" {
+        return match step(req) {
+            s @ 0..14 => Turn::think("one more part").call(
+                "create_task",
+                json!({"title": format!("Part {s}"), "description": "d", "role": "engineer"}),
+            ),
+            _ if all_done(req) => Turn::think("done").call("finish_run", json!({"summary": "ok"})),
+            _ => Turn::think("waiting"),
+        };
+    }
+    Turn::think("quick").call(
+        "complete_task",
+        json!({"summary": "built", "evidence": "nothing to check"}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_that_keeps_planning_new_tasks_is_not_stuck() {
+    // Engine tools' results are news too: fourteen steps that each create a task are progress,
+    // not fourteen idle steps.
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(dir.path(), dir.path().join("ws"), "plan", planner, |_| {}).await;
+    done.assert_completed();
+    let stuck: Vec<_> = done
+        .records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.event,
+                Event::AgentStatusChanged {
+                    status: AgentStatus::Stuck,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert!(stuck.is_empty(), "{stuck:?}");
+}

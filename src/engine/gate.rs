@@ -467,20 +467,26 @@ impl RunActor {
             ToolCall::FinishRun { summary } => self.finish_run(&agent, summary).map(|t| (t, true)),
             _ => Err("not an engine tool".to_owned()),
         };
-        match result {
-            Ok((text, ends)) => {
-                if let Some(live) = self.live.get_mut(&agent).filter(|_| ends) {
-                    live.finishing = true;
-                }
-                self.finish_call(&agent, &call, true, &text);
-                self.answer(reply, text, ends);
-            }
-            Err(e) => {
-                let text = format!("error: {e}");
-                self.finish_call(&agent, &call, false, &text);
-                self.answer(reply, text, false);
-            }
+        let (ok, text, ends) = match result {
+            Ok((text, ends)) => (true, text, ends),
+            Err(e) => (false, format!("error: {e}"), false),
+        };
+        if let Some(live) = self.live.get_mut(&agent).filter(|_| ends) {
+            live.finishing = true;
         }
+        // An engine tool's result is news like any other: a supervisor that keeps replacing
+        // failed tasks makes progress, and one that gets the same refusal again is looping.
+        let limits = self.config.stuck;
+        if let Some(p) = self
+            .watches
+            .entry(agent.clone())
+            .or_default()
+            .result(ok, &text, &limits)
+        {
+            self.mark_stuck(&agent, p);
+        }
+        self.finish_call(&agent, &call, ok, &text);
+        self.answer(reply, text, ends);
     }
 
     pub(super) fn owns(&self, agent: &AgentId, task: &TaskId) -> bool {

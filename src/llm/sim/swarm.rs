@@ -8,12 +8,6 @@
 //! lets the supervisor retry a task only a few times). Only the run's budget (or a person)
 //! ends a swarm.
 //!
-//! The engine's stuck watch counts a step whose tool results are all old news as idle, and
-//! the results of engine tools (`create_task`, `retry_task`) do not count at all, so a
-//! supervisor that only replaced tasks would be flagged stuck after ten replacements. Before
-//! each replacement it therefore lists the old task's folder on the run branch: streams never
-//! merge, so the answer is always that there is no such folder, in words that name the task.
-//!
 //! Invariants: every step's call gives a result the agent has not seen before (the module's
 //! version names attempt and cycle), so the engine's stuck watch never fires on a healthy
 //! stream; a stream keeps at most [`FILES`] modules, so the workspace does not grow with time;
@@ -139,15 +133,11 @@ pub fn supervise(req: &LlmRequest) -> Turn {
         let ids: Vec<&str> = failed.iter().map(|t| t.id.as_str()).collect();
         let mut turn = Turn::think(format!(
             "{heard}{} ran out of attempts, as a stream does at the turn limit. A stream is meant \
-             to go on: a look at what reached the run branch (nothing should: streams never \
-             merge), then a next part that replaces it and carries on in its place.",
+             to go on: a next part replaces it and carries on in its place.",
             ids.join(", ")
         ));
         for t in failed {
             let k = stream_of(&t.title).unwrap_or(1);
-            // Nothing of a stream lands on the run branch; looking says so, in words that name
-            // the task (a result the supervisor has not seen before: see the module docs).
-            turn = turn.call("list_files", json!({ "path": folder(&t.id) }));
             turn = turn.call(
                 "create_task",
                 json!({
@@ -287,11 +277,9 @@ mod tests {
         let mut plan: Vec<TaskBrief> = (1..=5).map(|k| brief(k, TaskStatus::Running)).collect();
         plan[1].status = TaskStatus::Failed;
         let turn = supervise(&request("supervisor", None, plan.clone()));
-        assert_eq!(turn.calls.len(), 2);
-        assert_eq!(turn.calls[0].name, "list_files");
-        assert_eq!(turn.calls[0].arguments["path"], "swarm/t2");
-        let args = &turn.calls[1].arguments;
-        assert_eq!(turn.calls[1].name, "create_task");
+        assert_eq!(turn.calls.len(), 1);
+        let args = &turn.calls[0].arguments;
+        assert_eq!(turn.calls[0].name, "create_task");
         assert_eq!(args["replaces"], "T2");
         assert_eq!(args["title"], format!("{}, part 2", title(2)));
         assert_eq!(stream_of(args["title"].as_str().unwrap()), Some(2));
