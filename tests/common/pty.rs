@@ -18,7 +18,25 @@ pub struct Pty {
     hung_up_at: Arc<Mutex<Option<Instant>>>,
     pub parser: Arc<Mutex<vt100::Parser>>,
     pub bytes: Arc<AtomicUsize>,
+    /// Synchronized-output begins (`ESC [ ? 2026 h`) written so far: the frames drawn.
+    pub frames: Arc<AtomicUsize>,
     data: std::path::PathBuf,
+}
+
+/// What begins a frame in synchronized output (DEC mode 2026).
+const FRAME_BEGIN: &[u8] = b"\x1b[?2026h";
+
+/// Counts [`FRAME_BEGIN`] in a stream read in pieces: `tail` keeps the end of the last piece,
+/// so a sequence split between two reads counts once.
+fn count_frames(tail: &mut Vec<u8>, piece: &[u8]) -> usize {
+    tail.extend_from_slice(piece);
+    let n = tail
+        .windows(FRAME_BEGIN.len())
+        .filter(|w| *w == FRAME_BEGIN)
+        .count();
+    let keep = tail.len().min(FRAME_BEGIN.len() - 1);
+    tail.drain(..tail.len() - keep);
+    n
 }
 
 impl Drop for Pty {
@@ -32,6 +50,19 @@ impl Drop for Pty {
 
 impl Pty {
     pub fn spawn(data: &Path, args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Pty {
+        let bin = Path::new(env!("CARGO_BIN_EXE_macrohard-tui"));
+        Pty::spawn_bin(bin, data, args, env, cols, rows)
+    }
+
+    /// As [`Pty::spawn`], with another build of the binary (a benchmark's older commit).
+    pub fn spawn_bin(
+        bin: &Path,
+        data: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        cols: u16,
+        rows: u16,
+    ) -> Pty {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -40,7 +71,7 @@ impl Pty {
                 pixel_height: 0,
             })
             .unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_macrohard-tui"));
+        let mut cmd = CommandBuilder::new(bin);
         cmd.arg("--data-dir");
         cmd.arg(data);
         cmd.args(args);
@@ -56,12 +87,14 @@ impl Pty {
         let writer = pair.master.take_writer().unwrap();
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let bytes = Arc::new(AtomicUsize::new(0));
-        let (p, b) = (parser.clone(), bytes.clone());
+        let frames = Arc::new(AtomicUsize::new(0));
+        let (p, b, f) = (parser.clone(), bytes.clone(), frames.clone());
         let hanging_up = Arc::new(AtomicBool::new(false));
         let hung_up_at = Arc::new(Mutex::new(None));
         let (stop, at) = (hanging_up.clone(), hung_up_at.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
+            let mut tail = Vec::new();
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
@@ -72,6 +105,7 @@ impl Pty {
                     *at.lock().unwrap() = Some(Instant::now());
                     return;
                 }
+                f.fetch_add(count_frames(&mut tail, &buf[..n]), Ordering::Relaxed);
                 b.fetch_add(n, Ordering::Relaxed);
                 p.lock().unwrap().process(&buf[..n]);
             }
@@ -84,6 +118,7 @@ impl Pty {
             hung_up_at,
             parser,
             bytes,
+            frames,
             data: data.to_owned(),
         }
     }
