@@ -225,12 +225,16 @@ fn react_state(
     (state.status == RunStatus::Paused).then(|| paused(&state.status_reason))
 }
 
+/// Recorded events a follower prints when it catches up, at most (a bound on its memory).
+const CATCH_UP: u64 = 100_000;
+
 /// Follows a run through a session (a run a server runs) until it ends (exit 0/1) or stops
 /// for a person (exit 3). `history` prints the events recorded before attaching (for a run
 /// just started); otherwise only what happens from now on. Leaving early leaves the run to
 /// the server.
 pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, history: bool) -> u8 {
-    let Some(attached) = session.attach(u64::MAX).await else {
+    // Only a run just started prints its history; following a long run reads none of it.
+    let Some(attached) = session.attach(if history { CATCH_UP } else { 0 }).await else {
         eprintln!("macrohard-tui: cannot attach to the run");
         return 1;
     };
@@ -300,10 +304,16 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => {
                     // Fell behind, or the server let go of this connection: attach again and
                     // print what was missed.
-                    let Some(a) = session.attach(u64::MAX).await else {
+                    let Some(a) = session.attach(CATCH_UP).await else {
                         return ended(&state);
                     };
                     let seen = last_seq;
+                    if let Some(first) = a.backlog.first().filter(|r| r.seq > seen + 1) {
+                        eprintln!(
+                            ">>> {} events not shown: this follower fell too far behind (`export` has them all)",
+                            first.seq - seen - 1
+                        );
+                    }
                     for rec in a.backlog.iter().filter(|r| r.seq > seen) {
                         last_seq = rec.seq;
                         print_record(rec, opts.json);

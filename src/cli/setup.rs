@@ -388,13 +388,12 @@ pub async fn resume(paths: &Paths, args: ResumeArgs) -> Result<u8, Failure> {
     logging::init(&paths.log_file());
     match resume_engine(paths, store.clone(), &args, &Origin::here()).await {
         Ok((engine, loaded)) => follow(paths, &loaded, &args.follow, engine).await,
-        // A finished run opens read-only in the control room, with its whole history.
+        // A finished run opens read-only in the control room, from the store.
         Err((_, true)) if wants_tui(&args.follow) => {
             let loaded = load(paths, &args.roles, &BTreeMap::new())?;
             let run = store.resolve_run(&args.run)?;
-            let records: Vec<_> = store.events(&run, 1)?.collect::<Result<_, _>>()?;
             let opts = control_room::options(paths, &loaded.config, args.follow.fps)?;
-            control_room::open(Replay::new(records), opts, None).await
+            control_room::open(Replay::new(store, run), opts, None).await
         }
         Err((e, _)) => Err(e),
     }

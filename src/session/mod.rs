@@ -70,22 +70,30 @@ impl Session for InProcess {
     }
 }
 
-/// A run that has ended, replayed from its records.
+/// A run that has ended, shown from the store: its newest snapshot and its last events, never
+/// the whole log in memory.
 pub struct Replay {
-    records: Vec<EventRecord>,
+    store: crate::store::Store,
+    run: crate::domain::RunId,
 }
 
 impl Replay {
-    pub fn new(records: Vec<EventRecord>) -> Self {
-        Self { records }
+    pub fn new(store: crate::store::Store, run: crate::domain::RunId) -> Self {
+        Self { store, run }
     }
 }
 
 impl Session for Replay {
-    async fn attach(&self, _backlog: u64) -> Option<Attached> {
-        let state = RunState::fold(&self.records);
+    async fn attach(&self, backlog: u64) -> Option<Attached> {
+        let state = self.store.load_state(&self.run).ok()?;
+        let last = state.last_seq;
+        let from = last.saturating_sub(backlog).saturating_add(1).max(1);
+        let backlog = match self.store.events_between(&self.run, from, last) {
+            Ok(records) => records.filter_map(Result::ok).collect(),
+            Err(_) => Vec::new(),
+        };
         Some(Attached {
-            backlog: self.records.clone(),
+            backlog,
             state,
             events: None,
         })
@@ -99,5 +107,29 @@ impl Session for Replay {
 
     fn can_steer(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_finished_run_is_shown_from_its_snapshot_and_last_events_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        let run = crate::domain::RunId::from("01REPLAY");
+        let written = crate::store::synthetic::write_run(&store, &run, 30_000)
+            .await
+            .unwrap();
+        let replay = Replay::new(store, run);
+        let a = replay.attach(1_000).await.unwrap();
+        assert_eq!(a.state, written);
+        assert_eq!(a.backlog.len(), 1_000);
+        assert_eq!(a.backlog.first().map(|r| r.seq), Some(29_001));
+        assert_eq!(a.backlog.last().map(|r| r.seq), Some(30_000));
+        assert!(a.events.is_none());
+        assert!(!replay.can_steer());
+        assert!(replay.attach(0).await.unwrap().backlog.is_empty());
     }
 }
