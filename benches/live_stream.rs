@@ -162,8 +162,18 @@ fn measure(bin: &std::path::Path, case: &Case, text: Arc<String>) -> Figures {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Let the first frames settle, then start the answer.
+    // Let the first frames settle, then let the supervisor's first step go; the answer is
+    // its second.
     std::thread::sleep(Duration::from_millis(1000));
+    server.go.store(true, Ordering::SeqCst);
+    while server.requests.load(Ordering::SeqCst) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the answer was never asked for; the screen shows:\n{}",
+            p.screen()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let server_pid = (!case.foreground)
         .then(|| pty::server_pid(dir.path()))
         .flatten()
@@ -173,7 +183,6 @@ fn measure(bin: &std::path::Path, case: &Case, text: Arc<String>) -> Figures {
         p.frames.load(Ordering::Relaxed),
     );
     let (c0, s0) = (proc::cpu_ticks(pid), server_pid.map(proc::cpu_ticks));
-    server.go.store(true, Ordering::SeqCst);
     let markers = server.sent.lock().unwrap().len();
     let mut seen: Vec<Option<Instant>> = vec![None; markers];
     let stream_secs = text.len() as f64 / answer::BYTES_PER_SEC;

@@ -4,10 +4,15 @@
 //! The answer has headings, paragraphs with emphasis and inline code, lists, a quote and two
 //! fenced code blocks, with a marker `⟨0123⟩` every [`MARKER_EVERY`] bytes or so (at a word's
 //! start in prose, on a comment line of its own in code), so a harness can tell when each part
-//! of it reaches a screen. The server streams the answer to the first chat request in deltas of
-//! about [`DELTA_BYTES`] (split on characters) at [`BYTES_PER_SEC`], once the harness says go,
-//! then calls `finish_run`; every later request gets `finish_run` at once. It records when the
-//! delta that completes each marker was written to the socket.
+//! of it reaches a screen.
+//!
+//! The supervisor's first request waits until the harness says go (its control room is on
+//! screen and attached) and gets a `list_files` call; the second gets the answer, [`PAUSE`]
+//! later, in deltas of about [`DELTA_BYTES`] (split on characters) at [`BYTES_PER_SEC`], then a
+//! `finish_run` call; every later request gets `finish_run` at once. (A viewer shows a
+//! request's text live only when it saw the request start, so the answer is not the first
+//! request, which may start before a control room attaches to its server.) The server records
+//! when the delta that completes each marker was written to the socket.
 
 #![allow(dead_code)]
 
@@ -25,6 +30,8 @@ pub const MARKER_EVERY: usize = 200;
 pub const DELTA_BYTES: usize = 4;
 /// The pace of the stream: 2 KB/s, ~500 deltas a second.
 pub const BYTES_PER_SEC: f64 = 2_000.0;
+/// From the answer's request to its first delta: time for a harness to take its baselines.
+pub const PAUSE: Duration = Duration::from_millis(500);
 
 pub fn marker(n: usize) -> String {
     format!("⟨{n:04}⟩")
@@ -327,10 +334,28 @@ fn serve(sock: TcpStream, shared: &Shared) -> std::io::Result<()> {
         }
         let n = shared.requests.fetch_add(1, Ordering::SeqCst);
         out.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")?;
-        if n == 0 {
-            stream_answer(&mut out, shared)?;
+        match n {
+            0 => {
+                while !shared.go.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                call(&mut out, "list_files", "{}")?;
+            }
+            1 => {
+                std::thread::sleep(PAUSE);
+                stream_answer(&mut out, shared)?;
+                call(
+                    &mut out,
+                    "finish_run",
+                    "{\"summary\":\"Explained the record.\"}",
+                )?;
+            }
+            _ => call(
+                &mut out,
+                "finish_run",
+                "{\"summary\":\"Explained the record.\"}",
+            )?,
         }
-        finish(&mut out)?;
     }
 }
 
@@ -348,9 +373,6 @@ fn delta(json: serde_json::Value) -> String {
 }
 
 fn stream_answer(out: &mut TcpStream, shared: &Shared) -> std::io::Result<()> {
-    while !shared.go.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
     let text = shared.answer.as_str();
     // Where each marker ends, in bytes.
     let ends: Vec<usize> = text.match_indices('⟩').map(|(i, m)| i + m.len()).collect();
@@ -386,11 +408,11 @@ fn stream_answer(out: &mut TcpStream, shared: &Shared) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A `finish_run` call and the end of the stream.
-fn finish(out: &mut TcpStream) -> std::io::Result<()> {
+/// A call of `tool` with `arguments` (JSON) and the end of the stream.
+fn call(out: &mut TcpStream, tool: &str, arguments: &str) -> std::io::Result<()> {
     let call = serde_json::json!({"index": 0, "delta": {"tool_calls": [{
-        "index": 0, "id": "call_finish", "type": "function",
-        "function": {"name": "finish_run", "arguments": "{\"summary\":\"Explained the record.\"}"},
+        "index": 0, "id": format!("call_{tool}"), "type": "function",
+        "function": {"name": tool, "arguments": arguments},
     }]}, "finish_reason": null});
     chunk(out, &delta(call))?;
     chunk(
