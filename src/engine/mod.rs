@@ -166,11 +166,17 @@ pub fn check_roster(roster: &Roster) -> Result<(), EngineError> {
 pub struct EngineHandle {
     tx: mpsc::Sender<Msg>,
     run: RunId,
+    store: Store,
 }
 
 impl EngineHandle {
     pub fn run(&self) -> &RunId {
         &self.run
+    }
+
+    /// The store the run is recorded in (for reading back its older events).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Sends a command as `by`; the answer says whether it was accepted.
@@ -225,13 +231,20 @@ pub async fn start(
     target: RunTarget,
 ) -> Result<Engine, EngineError> {
     let (tx, rx) = mpsc::channel(1024);
-    let actor =
-        actor::RunActor::boot(store, providers.into(), config, target, tx.clone(), rx).await?;
+    let actor = actor::RunActor::boot(
+        store.clone(),
+        providers.into(),
+        config,
+        target,
+        tx.clone(),
+        rx,
+    )
+    .await?;
     let run = actor.run_id().clone();
     let first_seq = actor.first_seq();
     let join = tokio::spawn(actor.run());
     Ok(Engine {
-        handle: EngineHandle { tx, run },
+        handle: EngineHandle { tx, run, store },
         first_seq,
         join,
     })

@@ -64,8 +64,13 @@ pub enum ClientMsg {
     Runs,
     /// One run's state.
     State { run: String },
-    /// One run's recorded events from `from`, as `Records` frames.
-    Events { run: String, from: u64 },
+    /// One run's recorded events from `from` (up to `to` when given), as `Records` frames.
+    Events {
+        run: String,
+        from: u64,
+        #[serde(default)]
+        to: Option<u64>,
+    },
     /// Start (or resume) a run: what to start is the CLI's business, so it travels as JSON
     /// the server hands to its starter. `resume` names the run a resume is for: when it is
     /// already live, the server answers with it instead of starting it twice.

@@ -312,10 +312,12 @@ impl Client {
                 Ok(state) => self.send(ServerMsg::State { state }).await,
                 Err(e) => self.error(e).await,
             },
-            ClientMsg::Events { run, from } => {
+            ClientMsg::Events { run, from, to } => {
                 let records = self.resolve(&run).and_then(|r| {
+                    let from = from.max(1);
+                    let to = to.unwrap_or(u64::MAX);
                     self.store()
-                        .events(&r, from.max(1))
+                        .events_between(&r, from, to)
                         .map_err(|e| e.to_string())
                 });
                 match records {
@@ -543,7 +545,7 @@ async fn forward(
                         return;
                     }
                 }
-                if !send(ServerMsg::Event { record }) {
+                if !send(ServerMsg::Event { record: *record }) {
                     return;
                 }
             }

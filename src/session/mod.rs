@@ -33,6 +33,28 @@ pub trait Session: Send + Sync + 'static {
     fn why_not(&self) -> Option<String> {
         None
     }
+    /// The attached run's recorded events `from..=to`, read back from the store when a person
+    /// scrolls past what the view keeps.
+    fn history(
+        &self,
+        _from: u64,
+        _to: u64,
+    ) -> impl Future<Output = Result<Vec<EventRecord>, String>> + Send {
+        async { Err("this session cannot read back older events".to_owned()) }
+    }
+}
+
+/// `from..=to` of `run` from `store`.
+fn stored(
+    store: &crate::store::Store,
+    run: &crate::domain::RunId,
+    from: u64,
+    to: u64,
+) -> Result<Vec<EventRecord>, String> {
+    store
+        .events_between(run, from, to)
+        .and_then(|records| records.collect())
+        .map_err(|e| e.to_string())
 }
 
 /// The engine runs in this process.
@@ -67,6 +89,10 @@ impl Session for InProcess {
 
     fn can_steer(&self) -> bool {
         true
+    }
+
+    async fn history(&self, from: u64, to: u64) -> Result<Vec<EventRecord>, String> {
+        stored(self.handle.store(), self.handle.run(), from, to)
     }
 }
 
@@ -107,6 +133,10 @@ impl Session for Replay {
 
     fn can_steer(&self) -> bool {
         false
+    }
+
+    async fn history(&self, from: u64, to: u64) -> Result<Vec<EventRecord>, String> {
+        stored(&self.store, &self.run, from, to)
     }
 }
 

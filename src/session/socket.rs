@@ -141,12 +141,24 @@ impl Conn {
         &mut self,
         run: &str,
         from: u64,
+        f: impl FnMut(EventRecord) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.each_event_between(run, from, None, f).await
+    }
+
+    /// As [`each_event`](Self::each_event), up to `to` when given.
+    pub async fn each_event_between(
+        &mut self,
+        run: &str,
+        from: u64,
+        to: Option<u64>,
         mut f: impl FnMut(EventRecord) -> Result<(), String>,
     ) -> Result<(), String> {
         let mut answer = self
             .ask(&ClientMsg::Events {
                 run: run.into(),
                 from,
+                to,
             })
             .await?;
         loop {
@@ -275,7 +287,7 @@ impl SocketSession {
                 };
                 match msg {
                     Ok(ServerMsg::Event { record }) => {
-                        let _ = tx.send(Feed::Record(record));
+                        let _ = tx.send(Feed::Record(Box::new(record)));
                     }
                     Ok(ServerMsg::Live { deltas }) => {
                         for d in deltas {
@@ -362,5 +374,23 @@ impl Session for SocketSession {
 
     fn why_not(&self) -> Option<String> {
         self.last_error.lock().ok()?.clone()
+    }
+
+    async fn history(&self, from: u64, to: u64) -> Result<Vec<EventRecord>, String> {
+        let run = match self.target.lock().map(|t| t.clone()) {
+            Ok(AttachTarget::Run(run)) => run,
+            _ => return Err("not attached to a run".into()),
+        };
+        // A connection of its own: the live one keeps streaming meanwhile.
+        let mut conn = Conn::connect(&self.socket, &self.hello)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        conn.each_event_between(&run, from, Some(to), |r| {
+            out.push(r);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 }

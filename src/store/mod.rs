@@ -239,6 +239,9 @@ impl Store {
         if spec == "last" {
             return runs.last().map(|m| m.id.clone()).ok_or(StoreError::NoRuns);
         }
+        if let Some(exact) = runs.iter().find(|m| m.id.as_str() == spec) {
+            return Ok(exact.id.clone());
+        }
         let spec_lc = spec.to_lowercase();
         let matches: Vec<&RunMeta> = runs
             .iter()

@@ -50,6 +50,8 @@ pub struct App {
     pub task_sel: usize,
     /// Lines scrolled up from the bottom of the reasoning pane (0 follows new text).
     pub reasoning_scroll: usize,
+    /// Older events are being read back (`tui::history`).
+    pub reading_older: bool,
     /// The reasoning shows the raw text (Markdown source, tool calls as JSON).
     pub raw: bool,
     /// Tool entries in the reasoning show all their lines.
@@ -85,6 +87,7 @@ impl App {
             agent_sel: 0,
             task_sel: 0,
             reasoning_scroll: 0,
+            reading_older: false,
             raw: false,
             unfolded: false,
             log_scroll: 0,
@@ -575,8 +578,9 @@ impl App {
                     .map_or(0, |t| t.scrolled(self.reasoning_scroll, by, mode));
             }
             Focus::Logs => {
-                self.log_scroll =
-                    clamp(self.log_scroll, -by, self.view.logs.len().saturating_sub(1));
+                // Scrolled over the lines the filters let through, as the pane draws them.
+                let shown = super::panes::logs::visible(self).len();
+                self.log_scroll = clamp(self.log_scroll, -by, shown.saturating_sub(1));
             }
         }
     }

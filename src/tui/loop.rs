@@ -20,6 +20,15 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+/// A key's frame is drawn this long after the previous frame at the soonest (a held key does
+/// not draw more than 125 frames a second), instead of waiting for the frame cap's slot.
+pub const KEY_GAP: Duration = Duration::from_millis(8);
+
+/// A read of older events in flight.
+type Reading<'a> = std::pin::Pin<
+    Box<dyn Future<Output = Result<Vec<crate::domain::EventRecord>, String>> + Send + 'a>,
+>;
+
 /// Events read from before attaching, for transcripts and logs: a few screenfuls of every pane
 /// of a busy run (250 events an agent with 20 agents streaming), and a constant cost however
 /// long the run (20,000 took 0.2 s of a 1M-event run's first frame; 5,000 take 20 ms).
@@ -214,6 +223,8 @@ where
     let mut hup = signal_or_pending(SignalKind::hangup(), opts.signals).await;
     let mut term = signal_or_pending(SignalKind::terminate(), opts.signals).await;
     let (diff_made, mut diffs) = mpsc::channel(DIFFS);
+    let mut older: Option<Reading<'_>> = None;
+    let mut key_pending = false;
     let ending = loop {
         // Diffs are made by git on a blocking thread; each comes back as an event.
         for load in std::mem::take(&mut app.diffs.loads) {
@@ -245,8 +256,20 @@ where
             Some(Quit::Stopped) => break Ending::Stopped,
             None => {}
         }
-        // At most one frame per slot, keys included; a key waits at most one slot.
-        let due = last_frame + frame;
+        // Older events, read back when a pane is scrolled near the top of what is kept.
+        if older.is_none() {
+            if let Some((from, to)) = app.wants_older() {
+                app.reading_older = true;
+                older = Some(Box::pin(session.history(from, to)));
+            }
+        }
+        // Streamed text draws at most one frame per slot; keys draw within KEY_GAP.
+        let due = last_frame
+            + if key_pending {
+                KEY_GAP.min(frame)
+            } else {
+                frame
+            };
         tokio::select! {
             biased;
             () = next_signal(&mut hup) => break Ending::TerminalLost,
@@ -275,9 +298,21 @@ where
                 if let Some(end) = lost {
                     break end;
                 }
+                // What a key changed is drawn within KEY_GAP, not at the next slot: the frame
+                // cap paces streamed text, never a person's keys.
+                key_pending = true;
             },
             Some((cmd, result)) = answers.recv() => app.on_answer(&cmd, result),
             Some(done) = diffs.recv() => app.on_diff_loaded(done),
+            got = async {
+                match older.as_mut() {
+                    Some(reading) => reading.await,
+                    None => std::future::pending().await,
+                }
+            }, if older.is_some() => {
+                older = None;
+                app.on_older(got);
+            }
             rec = recv(&mut events) => match rec {
                 Ok(item) => app.on_feed(&item),
                 Err(RecvError::Lagged(_)) => {
@@ -324,6 +359,7 @@ where
                 terminal.backend_mut().end_frame();
                 last_frame = Instant::now();
                 app.dirty = false;
+                key_pending = false;
             }
         }
     };

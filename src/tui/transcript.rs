@@ -176,6 +176,8 @@ impl Line {
 /// Lines kept per agent; older ones are dropped (the event log keeps everything): a few
 /// thousand lines are many screens of scrollback, and 64 agents of them stay a few MB.
 pub const MAX_LINES: usize = 5_000;
+/// Lines kept at most once a person has scrolled back into older history.
+pub const MAX_WITH_HISTORY: usize = 4 * MAX_LINES;
 
 #[derive(Debug, Clone, Default)]
 pub struct Transcript {
@@ -224,6 +226,23 @@ impl Transcript {
     /// Highlighted code kept between frames.
     pub fn kept(&self) -> &super::highlight::Kept {
         &self.kept
+    }
+
+    /// Older lines, read back from the store, before the ones here. The transcript may then
+    /// hold up to [`MAX_WITH_HISTORY`] lines (the newest of `older` are kept); new lines go on
+    /// dropping the oldest. Line ids move, so kept highlighting starts again.
+    pub fn prepend(&mut self, older: Transcript) {
+        let room = MAX_WITH_HISTORY.saturating_sub(self.lines.len());
+        let mut lines = older.lines;
+        let cut = lines.len().saturating_sub(room);
+        lines.drain(..cut);
+        if lines.is_empty() {
+            return;
+        }
+        lines.extend(self.lines.drain(..));
+        self.lines = lines;
+        self.dropped = 0;
+        self.kept = Default::default();
     }
 
     fn add(&mut self, line: Line) {

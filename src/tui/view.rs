@@ -30,6 +30,9 @@ pub struct View {
     /// Depth of each task in the graph (longest chain of dependencies below it), kept as tasks
     /// arrive so drawing the graph never walks it.
     pub depths: HashMap<crate::domain::TaskId, usize>,
+    /// The oldest event shown: older ones are read back from the store on demand
+    /// (`tui::history`).
+    pub first_seq: u64,
     /// Each agent's current request: how much of its text is shown and recorded.
     pub(super) cursors: HashMap<AgentId, super::live::Cursor>,
 }
@@ -60,8 +63,10 @@ impl View {
     /// A view of `state`, with transcripts and logs rebuilt from `backlog` (records the state
     /// already contains).
     pub fn new(state: RunState, backlog: &[EventRecord]) -> Self {
+        let first_seq = backlog.first().map_or(state.last_seq + 1, |r| r.seq);
         let mut v = View {
             state,
+            first_seq,
             ..View::default()
         };
         for r in backlog {
@@ -124,7 +129,7 @@ impl View {
         }
     }
 
-    fn record(&mut self, rec: &EventRecord) {
+    pub(super) fn record(&mut self, rec: &EventRecord) {
         if let Some(level) = level_of(&rec.event) {
             let (who, text) = describe(&rec.event);
             self.logs.push_back(LogLine {
