@@ -183,7 +183,7 @@ pub async fn watch_to_the_end(socket: &Path) -> (u64, Vec<EventRecord>) {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, events.recv()).await {
-            Ok(Ok(Feed::Record(r))) => records.push(r),
+            Ok(Ok(Feed::Record(r))) => records.push(*r),
             Ok(Ok(Feed::Live(_))) => {}
             Ok(Err(RecvError::Closed)) => break,
             Ok(Err(RecvError::Lagged(n))) => panic!("the viewer fell {n} events behind"),

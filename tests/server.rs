@@ -268,7 +268,7 @@ async fn a_killed_client_and_a_slow_client_never_hold_the_run_up() {
     let mut seen = 0usize;
     loop {
         let rec = match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(macrohard::protocol::Feed::Record(rec))) => rec,
+            Ok(Ok(macrohard::protocol::Feed::Record(rec))) => *rec,
             Ok(Ok(macrohard::protocol::Feed::Live(_))) => continue,
             Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
             Ok(Err(broadcast::error::RecvError::Closed)) => break,

@@ -228,7 +228,9 @@ impl RunActor {
                 }
                 // No subscriber is fine; a lagging one is told so by the channel and resubscribes.
                 if self.feed.receiver_count() > 0 {
-                    let _ = self.feed.send(crate::protocol::Feed::Record(r.clone()));
+                    let _ = self
+                        .feed
+                        .send(crate::protocol::Feed::Record(Box::new(r.clone())));
                 }
                 let _ = self.events.send(r);
             }

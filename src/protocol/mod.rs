@@ -133,6 +133,7 @@ impl LiveDelta {
 /// events, and live text that runs ahead of them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Feed {
-    Record(crate::domain::EventRecord),
+    /// Boxed: the channels that carry the feed hold many small live pieces.
+    Record(Box<crate::domain::EventRecord>),
     Live(LiveDelta),
 }

@@ -75,7 +75,7 @@ impl AsRecord for macrohard::domain::EventRecord {
 impl AsRecord for macrohard::protocol::Feed {
     fn record(self) -> Option<macrohard::domain::EventRecord> {
         match self {
-            macrohard::protocol::Feed::Record(r) => Some(r),
+            macrohard::protocol::Feed::Record(r) => Some(*r),
             macrohard::protocol::Feed::Live(_) => None,
         }
     }
