@@ -69,13 +69,18 @@ fn start_pause_resume_approve_help_inject_and_quit() {
         e["event"]["type"] == "human_message" && e["event"]["text"] == "hello from the pty"
     });
     assert!(said, "the message is recorded");
-    let heard = events.iter().any(|e| {
-        e["event"]["type"] == "agent_delta"
-            && e["event"]["text"]
-                .as_str()
-                .unwrap_or("")
-                .contains("hello from the pty")
-    });
+    // What the agent it was sent to streamed, whatever pieces it was recorded in.
+    let to = events
+        .iter()
+        .find(|e| e["event"]["type"] == "human_message")
+        .map(|e| e["event"]["target"].clone())
+        .unwrap_or_default();
+    let streamed: String = events
+        .iter()
+        .filter(|e| e["event"]["type"] == "agent_delta" && e["event"]["agent"] == to)
+        .filter_map(|e| e["event"]["text"].as_str())
+        .collect();
+    let heard = streamed.contains("hello from the pty");
     assert!(
         heard,
         "the agent's next request contained the message (the simulated agent answers it)"

@@ -403,10 +403,24 @@ impl AgentLoop {
             (String::new(), Vec::new(), None::<Usage>, None::<StopReason>);
         let mut thinking = Vec::new();
         let result = loop {
+            let flush_at = coalescer.due();
             let item = tokio::select! {
-                item = rx.recv() => item,
+                item = rx.recv() => Some(item),
                 () = step_cancel.stopped() => break Err(step_cancel.why()),
                 () = self.cancel.cancelled() => break Err("cancelled: the task was stopped".to_owned()),
+                // Text held for coalescing is recorded when it is due, even if the provider
+                // pauses: the durable copy never lags a delta by much more than its age.
+                () = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)), if flush_at.is_some() => None,
+            };
+            let Some(item) = item else {
+                if self
+                    .emit(coalescer.flush().into_iter().collect())
+                    .await
+                    .is_err()
+                {
+                    return Streamed::Cancelled;
+                }
+                continue;
             };
             let due = match item {
                 None => break Err("the provider closed the stream without finishing".to_owned()),

@@ -1,12 +1,15 @@
-//! Coalesces token deltas into `AgentDelta` events of a useful size: one event per ~100 ms or
+//! Coalesces token deltas into `AgentDelta` events of a useful size: one event per ~40 ms or
 //! per few hundred bytes, never one per token, and never more than [`MAX_CHUNK`] bytes in one
-//! (a provider that sends a whole 40 MB answer at once still makes many small events).
+//! (a provider that sends a whole 40 MB answer at once still makes many small events). Text
+//! held is due [`MAX_AGE`] after it came ([`Coalescer::due`]): the agent loop records it then
+//! even when no more text follows, so a durable copy never lags its delta by much more.
+//! Viewers do not wait for it: they see each delta at once on the live feed.
 
 use crate::domain::{AgentId, DeltaKind, Event};
 use std::time::{Duration, Instant};
 
 const MAX_BYTES: usize = 480;
-const MAX_AGE: Duration = Duration::from_millis(100);
+const MAX_AGE: Duration = Duration::from_millis(40);
 /// The most text one `AgentDelta` carries.
 pub const MAX_CHUNK: usize = 64 * 1024;
 
@@ -51,6 +54,11 @@ impl Coalescer {
             out.extend(self.flush());
         }
         out
+    }
+
+    /// When the text held must be recorded, if any is held.
+    pub fn due(&self) -> Option<tokio::time::Instant> {
+        (!self.buf.is_empty()).then(|| tokio::time::Instant::from_std(self.since + MAX_AGE))
     }
 
     pub fn flush(&mut self) -> Option<Event> {
@@ -112,5 +120,17 @@ mod tests {
             joined.push_str(text);
         }
         assert_eq!(joined, huge);
+    }
+
+    #[test]
+    fn held_text_is_due_its_age_after_it_came() {
+        let mut c = Coalescer::new(AgentId::from("a"));
+        assert!(c.due().is_none());
+        let before = tokio::time::Instant::now();
+        assert!(c.push(DeltaKind::Reasoning, "a few words").is_empty());
+        let due = c.due().expect("text is held");
+        assert!(due >= before + MAX_AGE && due <= tokio::time::Instant::now() + MAX_AGE);
+        assert!(c.flush().is_some());
+        assert!(c.due().is_none());
     }
 }
