@@ -251,7 +251,7 @@ mod tests {
     use serde_json::{Value, json};
 
     /// A state folded from events written as JSON (defaults fill what a test leaves out).
-    fn fold(workspace: &Path, events: Vec<Value>) -> RunState {
+    pub(super) fn fold(workspace: &Path, events: Vec<Value>) -> RunState {
         let mut all = vec![json!({"type": "run_created", "goal": "a notes tool",
             "workspace": workspace.display().to_string(), "provider": "sim", "model": "m",
             "simulated": true, "budget": {"tokens": null, "usd": null, "turns": null,
@@ -374,7 +374,6 @@ mod tests {
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use crate::domain::{EventRecord, RunId, SCHEMA_VERSION};
     use serde_json::json;
 
     fn state(tasks: u32, settled: u32) -> RunState {
@@ -395,18 +394,7 @@ mod plan_tests {
                 );
             }
         }
-        let records: Vec<EventRecord> = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| EventRecord {
-                v: SCHEMA_VERSION,
-                run: RunId::from("r"),
-                seq: i as u64 + 1,
-                ts_ms: 1,
-                event: serde_json::from_value(e).unwrap(),
-            })
-            .collect();
-        RunState::fold(&records)
+        super::tests::fold(Path::new(""), events)
     }
 
     #[test]
