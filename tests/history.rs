@@ -2,19 +2,19 @@
 //! Older events are read back on demand through the server: a control room keeps a bounded
 //! window of a long run and asks for the events before it as a person scrolls back.
 
+mod common;
+
 use macrohard::domain::{Actor, RunId};
 use macrohard::protocol::wire::AttachTarget;
-use macrohard::server::{self, Lifetime, ServerConfig, Start, Starter};
+use macrohard::server::{Start, Starter};
 use macrohard::session::Session;
-use macrohard::session::socket::{Hello, SocketSession};
+use macrohard::session::socket::SocketSession;
 use macrohard::store::Store;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_reads_back_the_events_before_its_backlog() {
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("s.sock");
     let store = Store::open(&dir.path().join("store")).unwrap();
     let run = RunId::from("01HISTORYRUN");
     macrohard::store::synthetic::write_run(&store, &run, 30_000)
@@ -23,25 +23,8 @@ async fn a_viewer_reads_back_the_events_before_its_backlog() {
     let starter: Starter = Arc::new(|_store: Store, _start: Start, _by: Actor| {
         Box::pin(async { Err("no runs start here".to_owned()) })
     });
-    let config = ServerConfig {
-        socket: socket.clone(),
-        lifetime: Lifetime::Forever,
-        initial: None,
-        client_queue: server::CLIENT_QUEUE,
-    };
-    let server = tokio::spawn(server::serve(store, starter, config));
-    for _ in 0..200 {
-        if tokio::net::UnixStream::connect(&socket).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let hello = Hello {
-        user: "tester".into(),
-        host: Some("viewer".into()),
-        read_only: true,
-        auto: false,
-    };
+    let (socket, server) = common::served::serve(dir.path(), store, starter).await;
+    let hello = common::served::hello("viewer", true);
     let viewer = SocketSession::new(socket, hello, AttachTarget::Run("last".into()));
     let attached = viewer.attach(1_000).await.expect("attaches");
     assert_eq!(attached.backlog.first().map(|r| r.seq), Some(29_000));

@@ -3,14 +3,16 @@
 //! the store's flushes are made 400 ms slower on purpose, and the text still arrives at once,
 //! ahead of its durable events, and is shown exactly once.
 
+mod common;
+
 use macrohard::domain::{Actor, Event};
 use macrohard::engine::{self, EngineConfig, NewRun, Roster, RunTarget};
 use macrohard::llm::{LlmRequest, Provider, ProviderInfo, StreamEvent, StreamItem, ToolUse};
 use macrohard::protocol::wire::AttachTarget;
 use macrohard::protocol::{Feed, LiveDelta};
-use macrohard::server::{self, Lifetime, ServerConfig, Start, Starter};
+use macrohard::server::{Start, Starter};
 use macrohard::session::Session;
-use macrohard::session::socket::{Hello, SocketSession};
+use macrohard::session::socket::SocketSession;
 use macrohard::store::Store;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -100,32 +102,15 @@ fn numbers(text: &str) -> Vec<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_text_reaches_an_attached_viewer_at_once_while_the_disk_is_slow() {
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("s.sock");
     let store = Store::open(&dir.path().join("store")).unwrap();
     let sent: Sent = Arc::new(Mutex::new(vec![None; PIECES]));
-    let config = ServerConfig {
-        socket: socket.clone(),
-        lifetime: Lifetime::Forever,
-        initial: None,
-        client_queue: server::CLIENT_QUEUE,
-    };
-    let server = tokio::spawn(server::serve(
+    let (socket, server) = common::served::serve(
+        dir.path(),
         store,
         starter(dir.path().join("ws"), sent.clone()),
-        config,
-    ));
-    for _ in 0..200 {
-        if tokio::net::UnixStream::connect(&socket).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let hello = Hello {
-        user: "tester".into(),
-        host: Some("viewer".into()),
-        read_only: false,
-        auto: true,
-    };
+    )
+    .await;
+    let hello = common::served::hello("viewer", false);
     let viewer = SocketSession::new(socket.clone(), hello, AttachTarget::Default);
     let attached = viewer.attach(1000).await.expect("attaches");
     let mut view = macrohard::tui::view::View::new(attached.state, &attached.backlog);

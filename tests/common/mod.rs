@@ -6,6 +6,7 @@ pub mod git;
 pub mod llm_server;
 pub mod pty;
 pub mod scripted;
+pub mod served;
 
 use std::path::Path;
 use std::process::{Command, Output};
