@@ -304,14 +304,24 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => {
                     // Fell behind, or the server let go of this connection: attach again and
                     // print what was missed.
-                    let Some(a) = session.attach(CATCH_UP).await else {
+                    // A busy run can outpace a long catch-up: then attach with none and say
+                    // how much was skipped.
+                    let mut again = None;
+                    for backlog in [CATCH_UP, 1_000, 0] {
+                        again = session.attach(backlog).await;
+                        if again.is_some() {
+                            break;
+                        }
+                    }
+                    let Some(a) = again else {
                         return ended(&state);
                     };
                     let seen = last_seq;
-                    if let Some(first) = a.backlog.first().filter(|r| r.seq > seen + 1) {
+                    let next = a.backlog.first().map_or(a.state.last_seq + 1, |r| r.seq);
+                    if next > seen + 1 {
                         eprintln!(
                             ">>> {} events not shown: this follower fell too far behind (`export` has them all)",
-                            first.seq - seen - 1
+                            next - seen - 1
                         );
                     }
                     for rec in a.backlog.iter().filter(|r| r.seq > seen) {
