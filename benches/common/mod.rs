@@ -27,54 +27,14 @@ pub fn mix(i: u64) -> Event {
     }
 }
 
-/// The events that make a run with agents and tasks for the mix to refer to.
+/// The events that make a run with agents and tasks for the mix to refer to (the same run the
+/// memory tests and benches generate: `store::synthetic`), as records.
 pub fn preamble(run: &RunId) -> Vec<EventRecord> {
-    use macrohard::domain::{Actor, Autonomy, Budget, SCHEMA_VERSION};
-    let mut events = vec![Event::RunCreated {
-        goal: "bench".into(),
-        workspace: "/tmp/w".into(),
-        provider: "openai".into(),
-        model: "gpt-4o-mini".into(),
-        base_url: None,
-        simulated: false,
-        budget: Budget::default(),
-        budgets: Default::default(),
-        concurrency: 3,
-        max_attempts: 2,
-        autonomy: Autonomy::AskRisky,
-        seed: 1,
-        by: Actor::Engine,
-    }];
-    for a in 1..=3 {
-        events.push(Event::AgentSpawned {
-            agent: format!("engineer-{a}").into(),
-            role: "engineer".into(),
-            model: "gpt-4o-mini".into(),
-            provider: "sim".into(),
-        });
-    }
-    for t in 1..=40 {
-        let deps = if t > 1 {
-            vec![TaskId::numbered(t - 1)]
-        } else {
-            vec![]
-        };
-        events.push(Event::TaskCreated {
-            task: TaskId::numbered(t),
-            title: format!("task {t}"),
-            description: String::new(),
-            role: "engineer".into(),
-            depends_on: deps,
-            by: "supervisor".into(),
-            acceptance: None,
-            check: None,
-        });
-    }
-    events
+    macrohard::store::synthetic::preamble()
         .into_iter()
         .enumerate()
         .map(|(i, event)| EventRecord {
-            v: SCHEMA_VERSION,
+            v: macrohard::domain::SCHEMA_VERSION,
             run: run.clone(),
             seq: i as u64 + 1,
             ts_ms: 1_000 + i as u64,

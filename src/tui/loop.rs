@@ -225,6 +225,7 @@ where
     let (diff_made, mut diffs) = mpsc::channel(DIFFS);
     let mut older: Option<Reading<'_>> = None;
     let mut key_pending = false;
+    let mut look_back = false;
     let ending = loop {
         // Diffs are made by git on a blocking thread; each comes back as an event.
         for load in std::mem::take(&mut app.diffs.loads) {
@@ -256,8 +257,9 @@ where
             Some(Quit::Stopped) => break Ending::Stopped,
             None => {}
         }
-        // Older events, read back when a pane is scrolled near the top of what is kept.
-        if older.is_none() {
+        // Older events, read back when a pane is scrolled near the top of what is kept (looked
+        // at after keys and after a read, not on every event: the logs' check counts lines).
+        if older.is_none() && std::mem::take(&mut look_back) {
             if let Some((from, to)) = app.wants_older() {
                 app.reading_older = true;
                 older = Some(Box::pin(session.history(from, to)));
@@ -301,6 +303,7 @@ where
                 // What a key changed is drawn within KEY_GAP, not at the next slot: the frame
                 // cap paces streamed text, never a person's keys.
                 key_pending = true;
+                look_back = true;
             },
             Some((cmd, result)) = answers.recv() => app.on_answer(&cmd, result),
             Some(done) = diffs.recv() => app.on_diff_loaded(done),
@@ -312,6 +315,7 @@ where
             }, if older.is_some() => {
                 older = None;
                 app.on_older(got);
+                look_back = true;
             }
             rec = recv(&mut events) => match rec {
                 Ok(item) => app.on_feed(&item),

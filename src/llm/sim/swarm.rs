@@ -80,6 +80,25 @@ fn part_title(plan: &[TaskBrief], k: u32) -> String {
     }
 }
 
+/// `create_task`'s arguments for stream `k`'s next part, replacing a task when it is one's
+/// successor.
+fn next_part(
+    plan: &[TaskBrief],
+    k: u32,
+    replaces: Option<&crate::domain::TaskId>,
+) -> serde_json::Value {
+    let mut args = json!({
+        "title": part_title(plan, k),
+        "description": DESCRIPTION,
+        "role": "engineer",
+        "depends_on": [],
+    });
+    if let Some(t) = replaces {
+        args["replaces"] = json!(t);
+    }
+    args
+}
+
 /// The stream a task title names, when it is a swarm stream.
 fn stream_of(title: &str) -> Option<u32> {
     let rest = title.strip_prefix(TITLE)?;
@@ -112,15 +131,7 @@ pub fn supervise(req: &LlmRequest) -> Turn {
             missing.len()
         ));
         for k in missing {
-            turn = turn.call(
-                "create_task",
-                json!({
-                    "title": part_title(&ctx.plan, k),
-                    "description": DESCRIPTION,
-                    "role": "engineer",
-                    "depends_on": [],
-                }),
-            );
+            turn = turn.call("create_task", next_part(&ctx.plan, k, None));
         }
         return turn;
     }
@@ -138,16 +149,7 @@ pub fn supervise(req: &LlmRequest) -> Turn {
         ));
         for t in failed {
             let k = stream_of(&t.title).unwrap_or(1);
-            turn = turn.call(
-                "create_task",
-                json!({
-                    "title": part_title(&ctx.plan, k),
-                    "description": DESCRIPTION,
-                    "role": "engineer",
-                    "depends_on": [],
-                    "replaces": t.id,
-                }),
-            );
+            turn = turn.call("create_task", next_part(&ctx.plan, k, Some(&t.id)));
         }
         return turn;
     }
