@@ -70,6 +70,17 @@ fn detach_attach_share_an_approval_and_survive_a_killed_terminal() {
 
     // Finished unattended (approvals answered by this --yes follower): no gap in the events.
     let out = run(dir.path(), &["resume", "last", "--headless", "--yes"]);
+    if out.status.code() != Some(0) {
+        // Said first and short, so a CI excerpt of the failure shows why.
+        let stderr = common::text(&out).1;
+        let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
+        eprintln!(
+            "the follower ended with {:?}; its last lines, newest first:\n{}\nruns: {}",
+            out.status.code(),
+            tail.join("\n"),
+            runs(dir.path())
+        );
+    }
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
     let events = common::export_jsonl(dir.path(), "last");
     for (i, e) in events.iter().enumerate() {

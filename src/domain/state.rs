@@ -284,6 +284,7 @@ impl RunState {
                         base: None,
                         merge: None,
                         merging: None,
+                        approved_by: Vec::new(),
                     });
                     self.refresh(task);
                 }
@@ -448,29 +449,13 @@ impl RunState {
             }
             Event::ApprovalRequested {
                 approval,
-                call,
                 agent,
                 task,
                 tool,
-                risk,
-                summary,
-                label,
+                ..
             } => {
                 self.approvals_made += 1;
-                self.approvals.push(ApprovalState {
-                    id: approval.clone(),
-                    call: call.clone(),
-                    agent: agent.clone(),
-                    task: task.clone(),
-                    tool: tool.clone(),
-                    risk: risk.clone(),
-                    summary: summary.clone(),
-                    label: label.clone(),
-                    requested_seq: rec.seq,
-                    resolution: None,
-                    expired: false,
-                    expiry: None,
-                });
+                self.fold_approval(rec);
                 self.set_agent(
                     agent,
                     AgentStatus::WaitingForApproval,
@@ -488,22 +473,9 @@ impl RunState {
                     );
                 }
             }
-            Event::ApprovalResolved {
-                approval,
-                decision,
-                by,
-            } => self.resolve(approval, decision, by),
-            Event::ApprovalExpired {
-                approval, reason, ..
-            } => {
-                if let Some(a) = self
-                    .approvals
-                    .iter_mut()
-                    .find(|a| &a.id == approval && a.is_pending())
-                {
-                    a.expired = true;
-                    a.expiry = Some(reason.clone());
-                }
+            Event::ApprovalResolved { .. } => self.resolved(rec),
+            Event::ApprovalExpired { .. } => {
+                self.fold_approval(rec);
             }
             Event::ToolCallFinished { agent, call, .. } => {
                 self.calls.retain(|c| &c.call != call);
@@ -668,17 +640,22 @@ impl RunState {
                 reason,
                 tasks,
                 calls,
-            } => self.recover(reason, tasks, calls),
+            } => {
+                self.fold_approval(rec);
+                self.recover(reason, tasks, calls);
+            }
             Event::Log { level, .. } => match level {
                 super::event::LogLevel::Warn => self.warnings += 1,
                 super::event::LogLevel::Error => self.errors += 1,
                 _ => {}
             },
         }
+        self.forget_answered();
     }
 }
 
 mod agents;
+pub mod approvals;
 mod budgets;
 mod parts;
 mod tasks;

@@ -274,7 +274,7 @@ impl RunActor {
                 Some(_) => format!(
                     "{approval} belongs to work that was interrupted; it will be asked again"
                 ),
-                None => format!("there is no approval {approval}"),
+                None => format!("there is no approval {approval} waiting for an answer"),
             });
         };
         if p.tool == "merge" {

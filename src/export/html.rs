@@ -283,4 +283,56 @@ mod tests {
         assert!(html.contains("<h2>Decisions by people</h2>"));
         assert!(html.contains("ada"));
     }
+
+    #[test]
+    fn the_report_lists_every_approval_of_a_long_run_though_the_state_keeps_the_latest() {
+        use crate::domain::{ApprovalDecision, ApprovalId, CallId};
+        let person = Actor::Human {
+            user: "ada".into(),
+            host: None,
+            auto: false,
+        };
+        let mut records = vec![rec(1, created("approve a lot", person.clone()))];
+        for i in 0..1_000 {
+            let approval = ApprovalId::from(format!("A{i}").as_str());
+            let seq = records.len() as u64 + 1;
+            records.push(rec(
+                seq,
+                E::ApprovalRequested {
+                    approval: approval.clone(),
+                    call: CallId::from(format!("c{i}").as_str()),
+                    agent: AgentId::from("engineer-1"),
+                    task: None,
+                    tool: "run_command".into(),
+                    risk: "r".into(),
+                    label: None,
+                    summary: format!("command number {i}"),
+                },
+            ));
+            records.push(rec(
+                seq + 1,
+                E::ApprovalResolved {
+                    approval,
+                    decision: ApprovalDecision::Approve,
+                    by: person.clone(),
+                },
+            ));
+        }
+        let state = RunState::fold(&records);
+        assert!(state.approvals.len() < 1_000, "the state keeps the latest");
+        let report = crate::export::markdown::report(&state, &records);
+        let table = report
+            .split("## Approvals, with their risk")
+            .nth(1)
+            .unwrap();
+        for i in [0, 1, 500, 999] {
+            assert!(
+                table.contains(&format!("| A{i} | engineer-1 |  | command number {i} |")),
+                "A{i} in the table"
+            );
+        }
+        // Each decision names its request, the earliest too.
+        let decisions = report.split("## Decisions by people").nth(1).unwrap();
+        assert!(decisions.contains("A0 (engineer-1: command number 0)"), "{decisions}");
+    }
 }

@@ -184,13 +184,13 @@ fn history(out: &mut String, _state: &RunState, _info: &RunInfo, scan: &Scan) {
     }
 }
 
-fn approvals(out: &mut String, state: &RunState, _info: &RunInfo, _scan: &Scan) {
+fn approvals(out: &mut String, _state: &RunState, _info: &RunInfo, scan: &Scan) {
     out.push_str("\n## Approvals, with their risk\n\n");
-    if state.approvals.is_empty() {
+    if scan.approvals.is_empty() {
         out.push_str("No approvals were requested.\n");
     } else {
         out.push_str("| id | agent | task | request | risk | decision | by |\n|---|---|---|---|---|---|---|\n");
-        for a in &state.approvals {
+        for a in &scan.approvals {
             let (decision, by) = match &a.resolution {
                 Some((ApprovalDecision::Approve, by)) => ("approved".to_owned(), by.to_string()),
                 Some((ApprovalDecision::ApproveAlways, by)) => {
@@ -223,9 +223,11 @@ fn approvals(out: &mut String, state: &RunState, _info: &RunInfo, _scan: &Scan) 
 /// Every decision a person made, in order, with who and when.
 fn decisions(out: &mut String, state: &RunState, info: &RunInfo, scan: &Scan) {
     out.push_str("\n## Decisions by people\n\n");
+    let asked: std::collections::HashMap<_, _> =
+        scan.approvals.iter().map(|a| (&a.id, a)).collect();
     let request = |id: &crate::domain::ApprovalId| {
-        state
-            .approval(id)
+        asked
+            .get(id)
             .map(|a| format!("{id} ({}: {})", md(&a.agent), cell(&a.summary)))
             .unwrap_or_else(|| id.to_string())
     };

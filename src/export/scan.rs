@@ -54,6 +54,8 @@ pub(super) type ModelCost = (u64, u64, u64, f64, u64);
 pub(super) struct Scan {
     pub history: Vec<String>,
     pub decisions: Vec<Decision>,
+    /// Every approval asked, as it ended (the run's state keeps only the latest answered).
+    pub approvals: Vec<crate::domain::state::ApprovalState>,
     pub first_autonomy: Option<Autonomy>,
     pub denied_by_policy: u64,
     pub episodes: Vec<Episode>,
@@ -71,6 +73,7 @@ impl Scan {
     pub fn feed(&mut self, r: &EventRecord) {
         self.history(r);
         self.decision(r);
+        crate::domain::state::approvals::fold(&mut self.approvals, r);
         self.governance(r);
         self.episode(r);
         self.change(r);

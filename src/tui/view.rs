@@ -35,7 +35,14 @@ pub struct View {
     pub first_seq: u64,
     /// Each agent's current request: how much of its text is shown and recorded.
     pub(super) cursors: HashMap<AgentId, super::live::Cursor>,
+    /// Approvals asked in the records drawn and not answered there yet, with their agents, the
+    /// newest [`ASKED_KEPT`]: an answer is drawn in its agent's transcript, and the state keeps
+    /// only the latest answered approvals.
+    pub(super) asked: VecDeque<(crate::domain::ApprovalId, AgentId)>,
 }
+
+/// Approvals asked whose answers the view can still place (see `View::asked`).
+const ASKED_KEPT: usize = 256;
 
 fn level_of(event: &Event) -> Option<LogLevel> {
     Some(match event {
@@ -193,13 +200,21 @@ impl View {
                     LineKind::Approval,
                     &format!("⚠ {approval} needs approval: {summary} ({risk})"),
                 );
+                if self.asked.len() >= ASKED_KEPT {
+                    self.asked.pop_front();
+                }
+                self.asked.push_back((approval.clone(), agent.clone()));
             }
             Event::ApprovalResolved {
                 approval,
                 decision,
                 by,
             } => {
-                if let Some(agent) = self.state.approval(approval).map(|a| a.agent.clone()) {
+                let asked = self.asked.iter().rposition(|(id, _)| id == approval);
+                let asked = asked.and_then(|i| self.asked.remove(i)).map(|(_, a)| a);
+                let agent =
+                    asked.or_else(|| self.state.approval(approval).map(|a| a.agent.clone()));
+                if let Some(agent) = agent {
                     let d = match decision {
                         ApprovalDecision::Approve => "✔ approved".to_owned(),
                         ApprovalDecision::ApproveAlways => {

@@ -2,9 +2,7 @@
 //! recovery after a crash (work in flight is put back).
 
 use super::RunState;
-use crate::domain::{
-    Actor, AgentId, AgentStatus, ApprovalDecision, ApprovalId, CallId, TaskId, TaskStatus,
-};
+use crate::domain::{AgentId, AgentStatus, CallId, TaskId, TaskStatus};
 
 impl RunState {
     pub(super) fn set_agent(&mut self, agent: &AgentId, status: AgentStatus, reason: &str) {
@@ -17,20 +15,15 @@ impl RunState {
         }
     }
 
-    pub(super) fn resolve(
-        &mut self,
-        approval: &ApprovalId,
-        decision: &ApprovalDecision,
-        by: &Actor,
-    ) {
-        let Some(a) = self
-            .approvals
-            .iter_mut()
-            .find(|a| &a.id == approval && a.is_pending())
-        else {
+    /// An approval answered: its agent calls the tool, its task runs again.
+    pub(super) fn resolved(&mut self, rec: &crate::domain::EventRecord) {
+        let Some(a) = self.fold_approval(rec) else {
             return;
         };
-        a.resolution = Some((decision.clone(), by.clone()));
+        let Some((_, by)) = &a.resolution else {
+            return;
+        };
+        let (approval, by) = (a.id.clone(), by.clone());
         let (agent, task, tool) = (a.agent.clone(), a.task.clone(), a.tool.clone());
         self.set_agent(
             &agent,
@@ -51,13 +44,6 @@ impl RunState {
 
     pub(super) fn recover(&mut self, reason: &str, tasks: &[TaskId], calls: &[CallId]) {
         self.calls.retain(|c| !calls.contains(&c.call));
-        for a in self
-            .approvals
-            .iter_mut()
-            .filter(|a| a.is_pending() && calls.contains(&a.call))
-        {
-            a.expired = true;
-        }
         for t in tasks {
             if let Some(task) = self.task_mut(t) {
                 if task.status.is_active() {

@@ -84,6 +84,10 @@ pub struct TaskState {
     /// What the merge queue has taken of it (recorded, not yet merged or turned back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merging: Option<PendingMerge>,
+    /// Who approved its calls, each once, in the order of their first approval (the state
+    /// keeps only the latest answered approvals; the task's commit names them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_by: Vec<String>,
 }
 
 /// A completion in the merge queue: the tip of the task's branch, and the summary and

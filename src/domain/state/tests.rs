@@ -1,6 +1,6 @@
 use super::*;
-use crate::domain::CallId;
 use crate::domain::event::SCHEMA_VERSION;
+use crate::domain::{Actor, ApprovalDecision, CallId};
 use proptest::prelude::*;
 
 fn rec(seq: u64, event: Event) -> EventRecord {
@@ -314,4 +314,112 @@ fn a_replacement_unblocks_the_whole_chain_behind_the_task_it_replaces() {
     );
     assert_eq!(s.task(&t(1)).unwrap().replaced_by, Some(t(4)));
     assert!(!s.graph.has_cycle());
+}
+
+/// `n` approvals on task 1, each answered at once by "ada" or "bob" except every 97th, which
+/// stays waiting; the first is asked before everything and never answered.
+fn approvals_run(n: usize) -> Vec<EventRecord> {
+    let mut evs = events(&[Op::Create(vec![]), Op::Assign(1)]);
+    let agent = AgentId::from("engineer-1");
+    let ask = |i: usize| Event::ApprovalRequested {
+        approval: ApprovalId::from(format!("A{i}").as_str()),
+        call: CallId::from(format!("c{i}").as_str()),
+        agent: agent.clone(),
+        task: Some(TaskId::numbered(1)),
+        tool: "run_command".into(),
+        risk: "r".into(),
+        label: None,
+        summary: format!("command {i}"),
+    };
+    let push = |evs: &mut Vec<EventRecord>, e| {
+        let seq = evs.len() as u64 + 1;
+        evs.push(rec(seq, e));
+    };
+    for i in 0..n {
+        push(&mut evs, ask(i));
+        if i % 97 != 0 {
+            let by = if i % 2 == 0 { "ada" } else { "bob" };
+            push(
+                &mut evs,
+                Event::ApprovalResolved {
+                    approval: ApprovalId::from(format!("A{i}").as_str()),
+                    decision: ApprovalDecision::Approve,
+                    by: Actor::Human {
+                        user: by.into(),
+                        host: None,
+                        auto: false,
+                    },
+                },
+            );
+        }
+    }
+    evs
+}
+
+#[test]
+fn the_state_keeps_pending_approvals_and_the_latest_answered_whatever_the_count() {
+    use super::approvals::ANSWERED_KEPT;
+    let evs = approvals_run(3_000);
+    let s = RunState::fold(&evs);
+    assert!(
+        s.approvals.len() <= 2 * ANSWERED_KEPT + 40,
+        "{} approvals kept",
+        s.approvals.len()
+    );
+    assert_eq!(s.approvals_made, 3_000);
+    // Every approval still waiting is kept, the first one asked too.
+    let pending: Vec<&str> = s.pending_approvals().map(|a| a.id.as_str()).collect();
+    assert_eq!(pending.len(), 3_000usize.div_ceil(97));
+    assert_eq!(pending[0], "A0");
+    // The latest answered is there (the control room draws its answer from it).
+    assert!(s.approval(&ApprovalId::from("A2999")).is_some());
+    assert!(
+        s.approval(&ApprovalId::from("A1")).is_none(),
+        "long answered"
+    );
+    // Who approved the task's calls stays on the task, each once.
+    let t = s.task(&TaskId::numbered(1)).unwrap();
+    assert_eq!(t.approved_by.len(), 2, "{:?}", t.approved_by);
+    // A snapshot at any point resumes to the same state.
+    for cut in [0, 7, 401, 2_222, evs.len()] {
+        let snap = serde_json::to_vec(&RunState::fold(&evs[..cut])).unwrap();
+        let mut resumed: RunState = serde_json::from_slice(&snap).unwrap();
+        for r in &evs[cut..] {
+            resumed.apply(r);
+        }
+        assert_eq!(
+            serde_json::to_string(&resumed).unwrap(),
+            serde_json::to_string(&s).unwrap(),
+            "cut at {cut}"
+        );
+    }
+    // Ten times the approvals, the same bound.
+    let s = RunState::fold(&approvals_run(30_000));
+    assert!(s.approvals.len() - s.pending_approvals().count() <= 2 * ANSWERED_KEPT);
+}
+
+#[test]
+fn an_approval_answered_long_after_it_was_asked_is_kept_once_answered() {
+    let mut evs = approvals_run(1_000);
+    let seq = evs.len() as u64 + 1;
+    evs.push(rec(
+        seq,
+        Event::ApprovalResolved {
+            approval: ApprovalId::from("A0"),
+            decision: ApprovalDecision::Deny {
+                reason: "no".into(),
+            },
+            by: Actor::Human {
+                user: "cy".into(),
+                host: None,
+                auto: false,
+            },
+        },
+    ));
+    let s = RunState::fold(&evs);
+    let a = s.approval(&ApprovalId::from("A0")).expect("just answered");
+    assert!(!a.is_pending());
+    // Denied: not among those who approved.
+    let t = s.task(&TaskId::numbered(1)).unwrap();
+    assert!(!t.approved_by.iter().any(|b| b.contains("cy")));
 }

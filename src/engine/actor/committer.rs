@@ -127,20 +127,27 @@ impl RunActor {
             .and_then(|a| self.prompt_hashes.get(a))
             .cloned()
             .unwrap_or_default();
-        let approved_by = self
+        // The task names who approved its calls; a state folded before it did (an older
+        // snapshot) still holds them among its approvals.
+        let mut approved_by = t.approved_by.clone();
+        for a in self
             .state
             .approvals
             .iter()
             .filter(|a| a.task.as_ref() == Some(task))
-            .filter_map(|a| match &a.resolution {
-                Some((
-                    crate::domain::ApprovalDecision::Approve
-                    | crate::domain::ApprovalDecision::ApproveAlways,
-                    by,
-                )) => Some(by.to_string()),
-                _ => None,
-            })
-            .collect();
+        {
+            if let Some((
+                crate::domain::ApprovalDecision::Approve
+                | crate::domain::ApprovalDecision::ApproveAlways,
+                by,
+            )) = &a.resolution
+            {
+                let by = by.to_string();
+                if !approved_by.contains(&by) {
+                    approved_by.push(by);
+                }
+            }
+        }
         Some(crate::tools::git::TaskCommit {
             task: task.to_string(),
             run: self.run.to_string(),
