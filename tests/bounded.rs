@@ -170,6 +170,7 @@ pub fn hello(host: &str) -> Hello {
         host: Some(host.into()),
         read_only: false,
         auto: true,
+        records_only: false,
     }
 }
 

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Streamed text reaches an attached control room within 50 ms (p95) whatever the disk does:
 //! the store's flushes are made 400 ms slower on purpose, and the text still arrives at once,
-//! ahead of its durable events, and is shown exactly once.
+//! ahead of its durable events, and is shown exactly once. A follower that asked for records
+//! only gets no live text.
 
 mod common;
 
@@ -115,6 +116,31 @@ async fn streamed_text_reaches_an_attached_viewer_at_once_while_the_disk_is_slow
     let attached = viewer.attach(1000).await.expect("attaches");
     let mut view = macrohard::tui::view::View::new(attached.state, &attached.backlog);
     let mut feed = attached.events.expect("a live run");
+    // A follower that prints recorded events only is sent no live text, and every record.
+    let follower = SocketSession::new(
+        socket.clone(),
+        macrohard::session::socket::Hello {
+            records_only: true,
+            ..common::served::hello("follower", false)
+        },
+        AttachTarget::Default,
+    );
+    let follower = tokio::spawn(async move {
+        let attached = follower.attach(1000).await.expect("attaches");
+        let mut feed = attached.events.expect("a live run");
+        let (mut live, mut pieces) = (0, Vec::new());
+        while let Ok(item) = feed.recv().await {
+            match item {
+                Feed::Live(_) => live += 1,
+                Feed::Record(r) => {
+                    if let Event::AgentDelta { text, .. } = &r.event {
+                        pieces.extend(numbers(text));
+                    }
+                }
+            }
+        }
+        (live, pieces)
+    });
     let mut live_at: HashMap<usize, Instant> = HashMap::new();
     let mut recorded_at: HashMap<usize, Instant> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -185,5 +211,11 @@ async fn streamed_text_reaches_an_attached_viewer_at_once_while_the_disk_is_slow
     let expected: String = (0..PIECES).map(piece).collect();
     assert!(shown.contains(expected.trim_end()), "{shown}");
     assert_eq!(numbers(&shown), (0..PIECES).collect::<Vec<_>>());
+    let (live, pieces) = tokio::time::timeout(Duration::from_secs(10), follower)
+        .await
+        .expect("the follower's stream ends with the run")
+        .unwrap();
+    assert_eq!(live, 0, "live text sent to a records-only follower");
+    assert_eq!(pieces, (0..PIECES).collect::<Vec<_>>());
     server.abort();
 }

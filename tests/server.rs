@@ -81,6 +81,7 @@ fn hello(host: &str, read_only: bool) -> Hello {
         host: Some(host.into()),
         read_only,
         auto: false,
+        records_only: false,
     }
 }
 
@@ -210,6 +211,7 @@ async fn garbage_and_oversized_frames_close_only_their_connection() {
                 host: None,
                 read_only: false,
                 auto: false,
+                records_only: false,
             })
             .unwrap(),
         ),

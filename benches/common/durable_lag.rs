@@ -94,6 +94,7 @@ async fn follow(socket: PathBuf, stop: Arc<AtomicBool>, tally: Arc<Mutex<Tally>>
         host: Some("durable-lag".into()),
         read_only: true,
         auto: false,
+        records_only: false,
     };
     let session = SocketSession::new(socket, hello, AttachTarget::Default);
     let attached = session.attach(0).await.expect("attaches to the run");

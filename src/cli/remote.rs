@@ -27,6 +27,7 @@ fn hello(read_only: bool) -> Hello {
         host,
         read_only,
         auto: false,
+        records_only: false,
     }
 }
 
@@ -277,8 +278,10 @@ async fn follow(
     history: bool,
 ) -> Result<u8, Failure> {
     let socket = socket_of(paths)?;
+    // It prints recorded events: live text would only be read and dropped.
     let hello = Hello {
         auto: yes,
+        records_only: true,
         ..hello(false)
     };
     let session = SocketSession::new(socket, hello, AttachTarget::Run(run));

@@ -333,6 +333,9 @@ mod tests {
         }
         // Each decision names its request, the earliest too.
         let decisions = report.split("## Decisions by people").nth(1).unwrap();
-        assert!(decisions.contains("A0 (engineer-1: command number 0)"), "{decisions}");
+        assert!(
+            decisions.contains("A0 (engineer-1: command number 0)"),
+            "{decisions}"
+        );
     }
 }

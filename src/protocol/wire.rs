@@ -55,6 +55,10 @@ pub enum ClientMsg {
         /// The client approves on its own (`--yes`): its approvals are marked as automatic.
         #[serde(default)]
         auto: bool,
+        /// The client shows recorded events only (a headless follower): the server sends it
+        /// no live text.
+        #[serde(default)]
+        records_only: bool,
     },
     /// The snapshot of a run, up to `backlog` recent events, then its live events.
     Attach { target: AttachTarget, backlog: u64 },

@@ -43,6 +43,8 @@ struct Client {
     flow: Arc<Flow>,
     by: Actor,
     read_only: bool,
+    /// Sent no live text (see `ClientMsg::Hello`).
+    records_only: bool,
     attached: Option<EngineHandle>,
     forward: Option<tokio::task::JoinHandle<()>>,
 }
@@ -110,14 +112,15 @@ pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
         Ok(None) => Err("closed before saying hello".into()),
         Err(_) => Err("no hello within 5 s".into()),
     };
-    let (host, read_only, auto) = match hello {
+    let (host, read_only, auto, records_only) = match hello {
         Ok(ClientMsg::Hello {
             protocol,
             host,
             read_only,
             auto,
+            records_only,
             ..
-        }) if protocol == PROTOCOL_VERSION => (host, read_only, auto),
+        }) if protocol == PROTOCOL_VERSION => (host, read_only, auto, records_only),
         Ok(ClientMsg::Hello { protocol, .. }) => {
             refuse(
                 &out,
@@ -166,6 +169,7 @@ pub async fn serve(hub: Arc<Hub>, stream: UnixStream) {
         flow,
         by,
         read_only,
+        records_only,
         attached: None,
         forward: None,
     };
@@ -430,7 +434,15 @@ impl Client {
         let events = sub.feed;
         let store = self.hub.store.clone();
         let run = handle.run().clone();
-        self.forward = Some(tokio::spawn(forward(events, out, flow, kill, store, run)));
+        self.forward = Some(tokio::spawn(forward(
+            events,
+            out,
+            flow,
+            kill,
+            store,
+            run,
+            self.records_only,
+        )));
         self.attached = Some(handle);
         Ok(())
     }
@@ -498,6 +510,7 @@ async fn forward(
     kill: CancellationToken,
     store: Store,
     run: RunId,
+    records_only: bool,
 ) {
     let mut batch = LiveBatch::default();
     let mut due: Option<tokio::time::Instant> = None;
@@ -528,6 +541,7 @@ async fn forward(
             continue;
         };
         match got {
+            Ok(Feed::Live(_)) if records_only => {}
             Ok(Feed::Live(d)) => {
                 batch.push(d);
                 if batch.0.len() >= LIVE_BATCH_MAX {

@@ -42,6 +42,8 @@ pub struct Hello {
     pub read_only: bool,
     /// `--yes`: this client's approvals are automatic.
     pub auto: bool,
+    /// Recorded events only: no live text (a headless follower prints events).
+    pub records_only: bool,
 }
 
 /// One connection to a server, after the handshake.
@@ -82,6 +84,7 @@ impl Conn {
             host: hello.host.clone(),
             read_only: hello.read_only,
             auto: hello.auto,
+            records_only: hello.records_only,
         })
         .await
         .map_err(ConnectError::Broken)?;

@@ -36,5 +36,6 @@ pub fn hello(host: &str, read_only: bool) -> Hello {
         host: Some(host.into()),
         read_only,
         auto: !read_only,
+        records_only: false,
     }
 }
