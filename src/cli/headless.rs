@@ -160,7 +160,9 @@ fn needs_approval(
         return None;
     }
     if opts.interactive {
-        queue.push_back((approval.clone(), summary.to_owned()));
+        if !queue.iter().any(|(id, _)| id == approval) {
+            queue.push_back((approval.clone(), summary.to_owned()));
+        }
         return None;
     }
     let on = task.map(|t| format!(" on {t}")).unwrap_or_default();
@@ -252,18 +254,7 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
         }
     }
     if attached.events.is_some() {
-        if opts.auto_approve {
-            for a in attached.state.pending_approvals() {
-                let approve = Command::Approve {
-                    approval: a.id.clone(),
-                    always: false,
-                };
-                if let Err(e) = session.send(approve).await {
-                    eprintln!(">>> {}: not approved: {}", a.id, safe(&e.to_string()));
-                }
-            }
-        }
-        if let Some(code) = react_state(&attached.state, &opts, &mut queue) {
+        if let Some(code) = on_attach(session, &attached.state, &opts, &mut queue).await {
             return code;
         }
     }
@@ -336,6 +327,10 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
                         Some(events) => rx = events,
                         None => return ended(&state),
                     }
+                    // What waits now was perhaps asked while this follower was away.
+                    if let Some(code) = on_attach(session, &state, &opts, &mut queue).await {
+                        return code;
+                    }
                 }
             },
             answer = async { asking.as_mut()?.await.ok().flatten() }, if asking.is_some() => {
@@ -351,6 +346,28 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
             _ = int.recv() => return left("Ctrl-C", opts.remote),
         }
     }
+}
+
+/// On (re)attaching to a live run: a `--yes` follower approves what waits; what still asks
+/// for a person (or a pause) stops it.
+async fn on_attach<S: Session>(
+    session: &S,
+    state: &RunState,
+    opts: &FollowOptions,
+    queue: &mut VecDeque<(ApprovalId, String)>,
+) -> Option<u8> {
+    if opts.auto_approve {
+        for a in state.pending_approvals() {
+            let approve = Command::Approve {
+                approval: a.id.clone(),
+                always: false,
+            };
+            if let Err(e) = session.send(approve).await {
+                eprintln!(">>> {}: not approved: {}", a.id, safe(&e.to_string()));
+            }
+        }
+    }
+    react_state(state, opts, queue)
 }
 
 /// `--yes` on a run the server started without it: this follower approves, as the person it
@@ -390,4 +407,101 @@ fn left(why: &str, remote: bool) -> u8 {
         );
     }
     3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CallId, RunId, SCHEMA_VERSION};
+    use crate::session::Attached;
+    use std::sync::Mutex;
+    use tokio::sync::broadcast;
+
+    fn rec(seq: u64, event: Event) -> EventRecord {
+        EventRecord {
+            v: SCHEMA_VERSION,
+            run: RunId::from("r"),
+            seq,
+            ts_ms: seq,
+            event,
+        }
+    }
+
+    /// Attaches from a script, one answer per attach; records the commands sent.
+    struct Scripted {
+        attaches: Mutex<VecDeque<Attached>>,
+        sent: Mutex<Vec<Command>>,
+    }
+
+    impl Session for Scripted {
+        async fn attach(&self, _backlog: u64) -> Option<Attached> {
+            self.attaches.lock().unwrap().pop_front()
+        }
+        async fn send(&self, command: Command) -> Result<(), String> {
+            self.sent.lock().unwrap().push(command);
+            Ok(())
+        }
+        async fn detach(&self) {}
+        fn can_steer(&self) -> bool {
+            true
+        }
+    }
+
+    /// A live attach whose stream has already ended (the server let go of the follower).
+    fn dropped(state: RunState) -> Attached {
+        let (tx, rx) = broadcast::channel(4);
+        drop(tx);
+        Attached {
+            backlog: Vec::new(),
+            state,
+            events: Some(rx),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_yes_follower_that_attaches_again_approves_what_was_asked_while_it_was_away() {
+        let asked = rec(
+            1,
+            Event::ApprovalRequested {
+                approval: ApprovalId::from("A1"),
+                call: CallId::from("c1"),
+                agent: AgentId::from("engineer-1"),
+                task: None,
+                tool: "run_command".into(),
+                risk: "r".into(),
+                label: None,
+                summary: "make test".into(),
+            },
+        );
+        let waiting = RunState::fold(std::slice::from_ref(&asked));
+        let mut done = waiting.clone();
+        done.apply(&rec(
+            2,
+            Event::RunStatusChanged {
+                status: RunStatus::Completed,
+                reason: "finished".into(),
+            },
+        ));
+        let session = Scripted {
+            attaches: Mutex::new(VecDeque::from([
+                dropped(RunState::default()),
+                dropped(waiting),
+                Attached {
+                    backlog: Vec::new(),
+                    state: done,
+                    events: None,
+                },
+            ])),
+            sent: Mutex::default(),
+        };
+        let mut opts = FollowOptions::new(true, true, true);
+        opts.interactive = false;
+        let code = follow_session(&session, opts, false).await;
+        assert_eq!(code, 0);
+        let sent = session.sent.lock().unwrap();
+        assert!(
+            matches!(sent.as_slice(), [Command::Approve { approval, always: false }] if approval.as_str() == "A1"),
+            "{sent:?}"
+        );
+    }
 }
