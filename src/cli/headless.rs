@@ -14,6 +14,7 @@ use std::io::{IsTerminal, Write};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::RecvError;
 
+#[derive(Clone)]
 pub struct FollowOptions {
     pub json: bool,
     pub auto_approve: bool,
@@ -227,8 +228,10 @@ fn react_state(
     (state.status == RunStatus::Paused).then(|| paused(&state.status_reason))
 }
 
-/// Recorded events a follower prints when it catches up, at most (a bound on its memory).
+/// Recorded events a follower prints when it catches up, at most.
 const CATCH_UP: u64 = 100_000;
+/// Missed events read back at once (a bound on the follower's memory and the server's work).
+const GAP_CHUNK: u64 = 5_000;
 
 /// Follows a run through a session (a run a server runs) until it ends (exit 0/1) or stops
 /// for a person (exit 3). `history` prints the events recorded before attaching (for a run
@@ -293,13 +296,13 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
                     }
                 }
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => {
-                    // Fell behind, or the server let go of this connection: attach again and
-                    // print what was missed.
-                    // A busy run can outpace a long catch-up: then attach with none and say
-                    // how much was skipped.
+                    // Fell behind, or the server let go of this connection: attach again (live
+                    // from now on), then read what was missed from the store, in chunks. A
+                    // run that outpaced this follower by more than CATCH_UP events has the
+                    // older ones skipped, and says so.
                     let mut again = None;
-                    for backlog in [CATCH_UP, 1_000, 0] {
-                        again = session.attach(backlog).await;
+                    for _ in 0..3 {
+                        again = session.attach(0).await;
                         if again.is_some() {
                             break;
                         }
@@ -307,21 +310,38 @@ pub async fn follow_session<S: Session>(session: &S, opts: FollowOptions, histor
                     let Some(a) = again else {
                         return ended(&state);
                     };
-                    let seen = last_seq;
-                    let next = a.backlog.first().map_or(a.state.last_seq + 1, |r| r.seq);
-                    if next > seen + 1 {
+                    let now = a.state.last_seq;
+                    let from = (last_seq + 1).max(now.saturating_sub(CATCH_UP) + 1);
+                    if from > last_seq + 1 {
                         eprintln!(
                             ">>> {} events not shown: this follower fell too far behind (`export` has them all)",
-                            next - seen - 1
+                            from - last_seq - 1
                         );
                     }
-                    for rec in a.backlog.iter().filter(|r| r.seq > seen) {
-                        last_seq = rec.seq;
-                        print_record(rec, opts.json);
-                        if let Some(code) = react(rec, &opts, &mut queue) {
-                            return code;
+                    let mut at = from;
+                    while at <= now {
+                        let to = now.min(at + GAP_CHUNK - 1);
+                        let records = match session.history(at, to).await {
+                            Ok(records) => records,
+                            Err(e) => {
+                                eprintln!(
+                                    ">>> events {at} to {now} not shown: {}",
+                                    safe(&e)
+                                );
+                                break;
+                            }
+                        };
+                        let seen = last_seq;
+                        for rec in records.iter().filter(|r| r.seq > seen) {
+                            last_seq = rec.seq;
+                            print_record(rec, opts.json);
+                            if let Some(code) = react(rec, &opts, &mut queue) {
+                                return code;
+                            }
                         }
+                        at = to + 1;
                     }
+                    last_seq = last_seq.max(now);
                     state = a.state;
                     match a.events {
                         Some(events) => rx = events,
@@ -431,6 +451,8 @@ mod tests {
     struct Scripted {
         attaches: Mutex<VecDeque<Attached>>,
         sent: Mutex<Vec<Command>>,
+        /// The ranges of events read back.
+        read: Mutex<Vec<(u64, u64)>>,
     }
 
     impl Session for Scripted {
@@ -445,6 +467,49 @@ mod tests {
         fn can_steer(&self) -> bool {
             true
         }
+        async fn history(&self, from: u64, to: u64) -> Result<Vec<EventRecord>, String> {
+            self.read.lock().unwrap().push((from, to));
+            Ok(Vec::new())
+        }
+    }
+
+    fn at(last_seq: u64, status: RunStatus) -> RunState {
+        RunState {
+            last_seq,
+            status,
+            ..RunState::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_follower_that_fell_behind_reads_only_what_it_missed_in_chunks() {
+        let scripted = |behind: u64| Scripted {
+            attaches: Mutex::new(VecDeque::from([
+                dropped(at(1_000, RunStatus::Running)),
+                Attached {
+                    backlog: Vec::new(),
+                    state: at(1_000 + behind, RunStatus::Completed),
+                    events: None,
+                },
+            ])),
+            sent: Mutex::default(),
+            read: Mutex::default(),
+        };
+        let mut opts = FollowOptions::new(true, true, true);
+        opts.interactive = false;
+        let session = scripted(12_000);
+        assert_eq!(follow_session(&session, opts.clone(), false).await, 0);
+        assert_eq!(
+            *session.read.lock().unwrap(),
+            [(1_001, 6_000), (6_001, 11_000), (11_001, 13_000)]
+        );
+        // Further behind than CATCH_UP: the oldest missed are skipped.
+        let session = scripted(CATCH_UP + 7_000);
+        assert_eq!(follow_session(&session, opts, false).await, 0);
+        let read = session.read.lock().unwrap();
+        assert_eq!(read.first(), Some(&(8_001, 13_000)));
+        assert_eq!(read.last().map(|r| r.1), Some(CATCH_UP + 8_000));
+        assert_eq!(read.len() as u64, CATCH_UP / GAP_CHUNK);
     }
 
     /// A live attach whose stream has already ended (the server let go of the follower).
@@ -493,6 +558,7 @@ mod tests {
                 },
             ])),
             sent: Mutex::default(),
+            read: Mutex::default(),
         };
         let mut opts = FollowOptions::new(true, true, true);
         opts.interactive = false;
