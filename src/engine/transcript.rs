@@ -30,6 +30,46 @@ impl Step {
     }
 }
 
+/// What a resumed agent gets back of its conversation at most, in bytes of text: more than the
+/// largest context window holds (about a million tokens); the agent loop condenses the rest.
+pub const RESUMED_BYTES: usize = 4 << 20;
+
+/// The records of `agent`'s latest steps, oldest first, taken from `newest_first` (a run's
+/// records, newest first) until they hold [`RESUMED_BYTES`] of text, from a step's start. A
+/// resumed run thus reads back what its agent can use, not the whole log.
+pub fn latest_steps(
+    agent: &AgentId,
+    newest_first: impl IntoIterator<Item = EventRecord>,
+) -> Vec<EventRecord> {
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    for rec in newest_first {
+        let (size, starts_a_step) = match &rec.event {
+            Event::AgentInput { agent: a, text } if a == agent => (text.len(), true),
+            Event::LlmRequestStarted { agent: a, .. } if a == agent => (0, true),
+            Event::AgentDelta {
+                agent: a,
+                kind: DeltaKind::Text,
+                text,
+            } if a == agent => (text.len(), false),
+            Event::ToolCallRequested { agent: a, args, .. } if a == agent => {
+                (args.to_string().len(), false)
+            }
+            Event::ToolCallFinished {
+                agent: a, output, ..
+            } if a == agent => (output.len(), false),
+            _ => continue,
+        };
+        bytes += size;
+        kept.push(rec);
+        if starts_a_step && bytes >= RESUMED_BYTES {
+            break;
+        }
+    }
+    kept.reverse();
+    kept
+}
+
 /// `agent`'s conversation, in order, from `records`.
 pub fn rebuild(agent: &AgentId, records: impl IntoIterator<Item = EventRecord>) -> Vec<Message> {
     let mut messages = Vec::new();
@@ -183,5 +223,81 @@ mod tests {
         assert_eq!(m[1].tool_calls[0].id, "c1");
         assert_eq!(m[2].tool_call_id.as_deref(), Some("c1"));
         assert_eq!(m[3].content, "Update: T1 done");
+    }
+
+    #[test]
+    fn a_resumed_agent_reads_back_only_its_latest_steps_from_a_step_start() {
+        let sup = AgentId::from("supervisor");
+        let other = AgentId::from("engineer-1");
+        let mut events = vec![Event::AgentInput {
+            agent: sup.clone(),
+            text: "Run goal: x".into(),
+        }];
+        // 12 steps of about 1 MB of text each, with another agent's records in between.
+        for i in 0..12 {
+            events.push(Event::LlmRequestStarted {
+                agent: sup.clone(),
+                task: None,
+                model: "m".into(),
+                prompt_hash: "h".into(),
+                step: i,
+                context_window: 1000,
+            });
+            for _ in 0..4 {
+                events.push(Event::AgentDelta {
+                    agent: sup.clone(),
+                    kind: DeltaKind::Text,
+                    text: format!("{i}").repeat(256 << 10),
+                });
+                events.push(Event::AgentDelta {
+                    agent: other.clone(),
+                    kind: DeltaKind::Text,
+                    text: "noise".into(),
+                });
+            }
+            events.push(Event::ToolCallRequested {
+                agent: sup.clone(),
+                task: None,
+                call: CallId::from(format!("c{i}").as_str()),
+                tool: "plan".into(),
+                args: serde_json::json!({}),
+                policy: None,
+            });
+            events.push(Event::ToolCallFinished {
+                agent: sup.clone(),
+                call: CallId::from(format!("c{i}").as_str()),
+                ok: true,
+                output: format!("planned {i}"),
+                duration_ms: 1,
+            });
+        }
+        let records: Vec<EventRecord> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| rec(i as u64 + 1, e))
+            .collect();
+        let kept = latest_steps(&sup, records.iter().rev().cloned());
+        // It starts at a step, holds at least RESUMED_BYTES, and no more than a step beyond.
+        assert!(matches!(kept[0].event, Event::LlmRequestStarted { .. }));
+        let text: usize = kept
+            .iter()
+            .map(|r| match &r.event {
+                Event::AgentDelta { text, .. } => text.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(
+            (RESUMED_BYTES..RESUMED_BYTES + (1 << 20) + 1).contains(&text),
+            "{text}"
+        );
+        assert!(
+            kept.iter()
+                .all(|r| !matches!(&r.event, Event::AgentDelta { agent, .. } if *agent == other))
+        );
+        // The conversation it makes is the end of the whole one.
+        let all = rebuild(&sup, records);
+        let latest = rebuild(&sup, kept);
+        assert!(latest.len() < all.len());
+        assert_eq!(latest[..], all[all.len() - latest.len()..]);
     }
 }

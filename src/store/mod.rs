@@ -271,6 +271,19 @@ impl Store {
         }))
     }
 
+    /// The run's events, newest first.
+    pub fn events_newest_first(
+        &self,
+        run: &RunId,
+    ) -> Result<impl Iterator<Item = Result<EventRecord, StoreError>> + use<>, StoreError> {
+        let tree = self.db.open_tree(events_tree(run))?;
+        let run = run.clone();
+        Ok(tree.iter().rev().map(move |kv| {
+            let (k, v) = kv?;
+            journal::decode(&run, &k, &v)
+        }))
+    }
+
     /// The run's events with `from <= seq <= to`, in order.
     pub fn events_between(
         &self,

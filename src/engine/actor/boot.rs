@@ -99,11 +99,11 @@ impl RunActor {
         };
         let mut boot_events = boot_events;
         let resumed_supervisor = if resumed {
-            let records = store.events(&run, 1)?.filter_map(Result::ok);
-            Some(crate::engine::transcript::rebuild(
-                &AgentId::from(SUPERVISOR),
-                records,
-            ))
+            // Its latest steps only: a long run's log is read back as far as they go.
+            let sup = AgentId::from(SUPERVISOR);
+            let newest_first = store.events_newest_first(&run)?.filter_map(Result::ok);
+            let records = crate::engine::transcript::latest_steps(&sup, newest_first);
+            Some(crate::engine::transcript::rebuild(&sup, records))
         } else {
             None
         };
