@@ -34,16 +34,24 @@ impl Step {
 /// largest context window holds (about a million tokens); the agent loop condenses the rest.
 pub const RESUMED_BYTES: usize = 4 << 20;
 
+/// Steps a resumed agent gets back at most (the agent loop condenses what does not fit).
+pub const RESUMED_STEPS: usize = 100;
+
+/// Records looked at, at most, for them: an agent silent for longer starts afresh, told where
+/// the run is.
+pub const RESUME_SCAN: usize = 200_000;
+
 /// The records of `agent`'s latest steps, oldest first, taken from `newest_first` (a run's
-/// records, newest first) until they hold [`RESUMED_BYTES`] of text, from a step's start. A
-/// resumed run thus reads back what its agent can use, not the whole log.
+/// records, newest first): up to [`RESUMED_STEPS`] steps or [`RESUMED_BYTES`] of text, from a
+/// step's start, among the latest [`RESUME_SCAN`] records. A resumed run thus reads back what
+/// its agent can use, not the whole log.
 pub fn latest_steps(
     agent: &AgentId,
     newest_first: impl IntoIterator<Item = EventRecord>,
 ) -> Vec<EventRecord> {
     let mut kept = Vec::new();
-    let mut bytes = 0;
-    for rec in newest_first {
+    let (mut bytes, mut steps) = (0, 0);
+    for rec in newest_first.into_iter().take(RESUME_SCAN) {
         let (size, starts_a_step) = match &rec.event {
             Event::AgentInput { agent: a, text } if a == agent => (text.len(), true),
             Event::LlmRequestStarted { agent: a, .. } if a == agent => (0, true),
@@ -61,11 +69,16 @@ pub fn latest_steps(
             _ => continue,
         };
         bytes += size;
+        steps += usize::from(starts_a_step);
         kept.push(rec);
-        if starts_a_step && bytes >= RESUMED_BYTES {
+        if starts_a_step && (bytes >= RESUMED_BYTES || steps >= RESUMED_STEPS) {
             break;
         }
     }
+    // The scan may have stopped inside a step: what comes before the earliest start goes.
+    let starts = |r: &EventRecord| matches!(&r.event, Event::AgentInput { agent: a, .. } | Event::LlmRequestStarted { agent: a, .. } if a == agent);
+    let first_start = kept.iter().rposition(starts).map_or(0, |i| i + 1);
+    kept.truncate(first_start);
     kept.reverse();
     kept
 }
@@ -295,9 +308,15 @@ mod tests {
                 .all(|r| !matches!(&r.event, Event::AgentDelta { agent, .. } if *agent == other))
         );
         // The conversation it makes is the end of the whole one.
-        let all = rebuild(&sup, records);
+        let all = rebuild(&sup, records.clone());
         let latest = rebuild(&sup, kept);
         assert!(latest.len() < all.len());
         assert_eq!(latest[..], all[all.len() - latest.len()..]);
+        // A scan cut inside a step keeps whole steps only.
+        let cut: Vec<EventRecord> = records.iter().rev().take(5).cloned().collect();
+        assert!(
+            latest_steps(&sup, cut).is_empty(),
+            "no step start among the last 5"
+        );
     }
 }
