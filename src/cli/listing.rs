@@ -9,7 +9,7 @@ use crate::domain::{EventRecord, RunMeta, RunState};
 use crate::export::{self, duration, usd};
 use crate::protocol::wire::{ClientMsg, ServerMsg};
 use crate::session::socket::Conn;
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 use std::io::Write;
 use std::path::Path;
 
@@ -19,7 +19,16 @@ enum Source {
     Store(Store),
 }
 
+/// sled's cache, in MiB at most, for a process that reads a run once from start to end (an
+/// export): such a pass never reads a page twice, so a bigger cache only holds memory
+/// (BENCHMARKS.md, "Memory and times by run length").
+const ONE_PASS_CACHE_MB: u64 = 2;
+
 async fn open(paths: &Paths) -> Result<Source, Failure> {
+    open_with(paths, paths.store).await
+}
+
+async fn open_with(paths: &Paths, options: StoreOptions) -> Result<Source, Failure> {
     if let Some(conn) = super::remote::server(paths).await? {
         return Ok(Source::Server(Box::new(conn)));
     }
@@ -32,7 +41,7 @@ async fn open(paths: &Paths) -> Result<Source, Failure> {
     // A read-only store is read from a private copy: it can still be listed and exported.
     Ok(Source::Store(Store::open_for_reading_with(
         &paths.store_dir(),
-        &paths.store,
+        &options,
     )?))
 }
 
@@ -255,7 +264,10 @@ pub async fn export(
     format: ExportFormat,
     output: Option<&Path>,
 ) -> Result<u8, Failure> {
-    let mut source = open(paths).await?;
+    let one_pass = StoreOptions {
+        cache_mb: paths.store.cache_mb.min(ONE_PASS_CACHE_MB),
+    };
+    let mut source = open_with(paths, one_pass).await?;
     let mut sink: Box<dyn Write> = match output {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
             |e| Failure::runtime(format!("cannot create {}: {e}", p.display())),

@@ -37,6 +37,65 @@ fn render(markdown: &str, body: &mut String) {
     pulldown_cmark::html::push_html(body, events);
 }
 
+/// Markdown rendered at once, at most (about): a section past it, such as the approvals of a
+/// run that approved every command for days, is rendered in pieces, since the parser holds a
+/// whole table's tree while it renders.
+const PIECE_BYTES: usize = 64 << 10;
+
+/// Hands `markdown` to `piece` whole when it is small, else in pieces of about
+/// [`PIECE_BYTES`] that each render as their part would in the whole: cut between table rows
+/// (the next piece repeats the table's header, so a long table becomes several with the same
+/// columns), between list items or after a blank line, never inside a fenced block.
+fn pieces<E>(markdown: &str, mut piece: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+    if markdown.len() <= PIECE_BYTES {
+        return piece(markdown);
+    }
+    let lines: Vec<&str> = markdown.split_inclusive('\n').collect();
+    let mut out = String::new();
+    let mut head: Option<String> = None;
+    let mut fence: Option<String> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim();
+        if let Some(f) = &fence {
+            if trimmed.len() >= f.len() && trimmed.chars().all(|c| f.starts_with(c)) {
+                fence = None;
+            }
+            out.push_str(line);
+            continue;
+        }
+        let is_row = trimmed.starts_with('|');
+        let next_is_delimiter = lines
+            .get(i + 1)
+            .is_some_and(|n| n.trim_start().starts_with("|-") || n.trim_start().starts_with("| -"));
+        if !is_row {
+            head = None;
+        } else if head.is_none() && next_is_delimiter {
+            head = Some(format!("{line}{}", lines[i + 1]));
+        }
+        let boundary = match &head {
+            // Between two rows (not between the header and its delimiter).
+            Some(h) => is_row && out.len() > h.len() && !h.ends_with(*line) && !next_is_delimiter,
+            None => trimmed.starts_with("- ") || trimmed.is_empty(),
+        };
+        if boundary && out.len() >= PIECE_BYTES {
+            piece(&out)?;
+            out.clear();
+            if let Some(h) = &head {
+                out.push_str(h);
+            }
+        }
+        let marker: String = trimmed
+            .chars()
+            .take_while(|c| *c == '`' || *c == '~')
+            .collect();
+        if marker.len() >= 3 && marker.chars().all(|c| marker.starts_with(c)) {
+            fence = Some(marker);
+        }
+        out.push_str(line);
+    }
+    if out.is_empty() { Ok(()) } else { piece(&out) }
+}
+
 /// Writes the page of `state`, whose records `scan` has seen, to `out`.
 pub(super) fn write_page(
     out: &mut dyn std::io::Write,
@@ -54,9 +113,11 @@ pub(super) fn write_page(
     )?;
     let mut body = String::new();
     super::markdown::sections(state, scan, |markdown| {
-        body.clear();
-        render(markdown, &mut body);
-        out.write_all(body.as_bytes())
+        pieces(markdown, |piece| {
+            body.clear();
+            render(piece, &mut body);
+            out.write_all(body.as_bytes())
+        })
     })?;
     out.write_all(b"</body>\n</html>\n")
 }
@@ -331,11 +392,50 @@ mod tests {
                 "A{i} in the table"
             );
         }
+        // The page renders the long tables in pieces, each with its header, and loses no row.
+        let html = page(&state, &records);
+        let approvals = html
+            .split("<h2>Approvals, with their risk</h2>")
+            .nth(1)
+            .unwrap();
+        let approvals = approvals.split("<h2>").next().unwrap();
+        assert!(approvals.matches("<table>").count() >= 2, "in pieces");
+        assert_eq!(
+            approvals.matches("<table>").count(),
+            approvals.matches("<th>id</th>").count()
+        );
+        for i in 0..1_000 {
+            assert!(approvals.contains(&format!("<td>A{i}</td>")), "A{i}");
+        }
         // Each decision names its request, the earliest too.
         let decisions = report.split("## Decisions by people").nth(1).unwrap();
         assert!(
             decisions.contains("A0 (engineer-1: command number 0)"),
             "{decisions}"
+        );
+    }
+
+    #[test]
+    fn a_big_section_is_cut_between_rows_and_items_never_inside_a_fence() {
+        let mut md = String::from("## Evidence\n\n");
+        let fenced = "x\n".repeat(PIECE_BYTES);
+        md.push_str(&format!("````text\n{fenced}````\n\n"));
+        for i in 0..20_000 {
+            md.push_str(&format!("- item {i}\n"));
+        }
+        let mut got = Vec::new();
+        pieces::<()>(&md, |p| {
+            got.push(p.to_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert!(got.len() > 2);
+        assert_eq!(got.concat(), md, "nothing lost or added outside tables");
+        assert!(got[0].contains("````\n"), "the fence stays in one piece");
+        assert!(
+            got[1..]
+                .iter()
+                .all(|p| p.trim_start().starts_with("- item"))
         );
     }
 }
