@@ -148,7 +148,8 @@ fn empty_commit(repo: &Path, run_id: &str) -> Result<String, String> {
 /// new branch is named). Leftovers of an earlier try (a half-made worktree, the branch) are
 /// removed first, so this can be repeated after a crash.
 fn add_worktree(repo: &Path, path: &Path, branch: &str, new: Option<&str>) -> Result<(), String> {
-    remove_worktree(repo, path);
+    let _one_at_a_time = worktree_lock();
+    remove_worktree_now(repo, path);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
@@ -197,9 +198,24 @@ pub fn continue_task_worktree(
     add_worktree(repo, path, &tip, Some(branch))
 }
 
+/// Held while a worktree is added or removed. git reads every worktree's files when it adds
+/// one and prunes those it finds half-made, so two at once in a repository fail or undo each
+/// other ("failed to read .git/worktrees/T4-1/commondir" when two tasks started together).
+/// One lock for the process: these take milliseconds.
+fn worktree_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Removes the worktree at `path` (and what git keeps for it), if there is one. Its branch
 /// stays.
 pub fn remove_worktree(repo: &Path, path: &Path) {
+    let _one_at_a_time = worktree_lock();
+    remove_worktree_now(repo, path);
+}
+
+fn remove_worktree_now(repo: &Path, path: &Path) {
     if std::fs::symlink_metadata(path).is_ok() {
         let mut c = git(repo);
         c.args(["worktree", "remove", "--force", "--force"])

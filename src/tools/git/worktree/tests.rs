@@ -120,3 +120,39 @@ fn an_existing_repository_is_left_as_it_was() {
     assert!(!repo.join("b.txt").exists());
     assert!(prepare_existing(&repo, "R3", Some("no-such-ref"), &dir.path().join("x")).is_err());
 }
+
+#[test]
+fn tasks_that_start_and_end_together_all_get_their_worktrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("ws");
+    std::fs::create_dir(&repo).unwrap();
+    let r = prepare_own(&repo, "R1").unwrap();
+    let (repo, dir_path, run_branch) = (
+        std::sync::Arc::new(repo),
+        std::sync::Arc::new(dir.path().to_owned()),
+        std::sync::Arc::new(r.branch),
+    );
+    // Sixteen tasks at once, each made, removed and made again: git reads every worktree's
+    // files when it adds one, so unserialised adds and prunes failed now and then.
+    let threads: Vec<_> = (1..=16)
+        .map(|t| {
+            let (repo, dir_path, run_branch) = (repo.clone(), dir_path.clone(), run_branch.clone());
+            std::thread::spawn(move || {
+                for attempt in 1..=8 {
+                    let path = dir_path.join("wt").join(format!("T{t}-{attempt}"));
+                    let branch = task_branch("R1", &format!("T{t}"), attempt);
+                    add_task_worktree(&repo, &path, &branch, &run_branch)
+                        .map_err(|e| format!("T{t}-{attempt}: {e}"))?;
+                    if !path.join(".git").exists() {
+                        return Err(format!("T{t}-{attempt}: no worktree"));
+                    }
+                    remove_worktree(&repo, &path);
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+}
