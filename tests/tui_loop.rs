@@ -106,17 +106,19 @@ fn person() -> Actor {
     }
 }
 
-/// Waits (in paused time) until `pred` holds for the frames, at most `limit`.
+/// Waits until `pred` holds for the frames, at most `limit` of real time. Paused time jumps
+/// ahead whenever the runtime is idle, also while the loop's work runs on a blocking thread
+/// (a slow CI machine): a deadline in paused time passed before the first frame was drawn.
 async fn until(
     frames: &Arc<Mutex<Frames>>,
     what: &str,
     limit: Duration,
     pred: impl Fn(&Frames) -> bool,
 ) {
-    let deadline = Instant::now() + limit;
+    let deadline = std::time::Instant::now() + limit;
     while !pred(&frames.lock().unwrap()) {
         assert!(
-            Instant::now() < deadline,
+            std::time::Instant::now() < deadline,
             "waited {limit:?} for {what}; the header shows {:?}",
             frames.lock().unwrap().header
         );
