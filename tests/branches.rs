@@ -651,3 +651,139 @@ fn the_demo_runs_on_an_existing_repository_from_relative_paths() {
         assert!(files.lines().any(|l| l == f), "{f} not in {files}");
     }
 }
+
+/// An engineer task and a check after it. The engineer's first attempt writes a.txt and gives
+/// up, the second writes b.txt and keeps busy until a person cancels it, the third (a
+/// person's retry) writes c.txt and completes.
+fn three_attempts(req: &LlmRequest) -> Turn {
+    let attempt = req.context.task.as_ref().map_or(0, |t| t.attempt);
+    match (req.context.role.as_str(), attempt, step(req)) {
+        ("supervisor", _, 0) => Turn::think("plan")
+            .call(
+                "create_task",
+                json!({"title": "Build", "description": "d", "role": "engineer"}),
+            )
+            .call(
+                "create_task",
+                json!({"title": "Check", "description": "d", "role": "qa", "depends_on": ["T1"]}),
+            ),
+        ("qa", _, _) => Turn::think("fine").call(
+            "complete_task",
+            json!({"summary": "checked", "evidence": "looked"}),
+        ),
+        ("supervisor", _, _) if all_done(req) => {
+            Turn::think("done").call("finish_run", json!({"summary": "ok"}))
+        }
+        ("supervisor", _, _) => Turn::think("waiting"),
+        (_, a, 0) => {
+            let file = ["a.txt", "b.txt", "c.txt"][(a.clamp(1, 3) - 1) as usize];
+            Turn::think("write").call("write_file", json!({"path": file, "content": "x\n"}))
+        }
+        (_, 1, _) => Turn::think("stuck").call("fail_task", json!({"reason": "try again"})),
+        (_, 2, _) => Turn::think("busy").call("run_command", json!({"command": "sleep 1"})),
+        _ => Turn::think("done").call(
+            "complete_task",
+            json!({"summary": "built", "evidence": "the files are there"}),
+        ),
+    }
+}
+
+/// A long run keeps only live tasks' worktrees: a later attempt goes on from the last one's
+/// work and removes its worktree, and a cancelled task's worktree is committed to its branch
+/// and removed once its agent has stopped, so a retry goes on from that branch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worktrees_of_earlier_attempts_and_cancelled_tasks_go_and_their_work_stays() {
+    use macrohard::protocol::Command as Steer;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let (store, engine) = start(dir.path(), ws.clone(), "retire", three_attempts, |_| {}).await;
+    let h = engine.handle.clone();
+    let (_, mut rx) = h.subscribe().await.unwrap();
+    let person = tokio::spawn(async move {
+        let mut made: Vec<String> = Vec::new();
+        while let Ok(rec) = rx.recv().await {
+            match rec.event {
+                Event::WorktreeCreated {
+                    task,
+                    attempt,
+                    path,
+                    ..
+                } if task.as_str() == "T1" => {
+                    // The attempt before it has no worktree any more.
+                    if let Some(before) = made.last() {
+                        assert!(!Path::new(before).exists(), "{before} is still there");
+                    }
+                    made.push(path);
+                    assert_eq!(made.len(), attempt as usize);
+                }
+                Event::ToolCallRequested { ref tool, .. }
+                    if tool == "run_command" && made.len() == 2 =>
+                {
+                    // The second attempt is busy: cancel it while its agent works.
+                    let _ = h
+                        .command(
+                            common::scripted::tester(),
+                            Steer::CancelTask {
+                                task: "T1".into(),
+                                reason: Some("not this way".into()),
+                            },
+                        )
+                        .await;
+                }
+                Event::WorktreeRemoved { path, .. } if made.len() == 2 && path == made[1] => {
+                    assert!(!Path::new(&path).exists(), "{path} is still there");
+                    h.command(
+                        common::scripted::tester(),
+                        Steer::RetryTask { task: "T1".into() },
+                    )
+                    .await
+                    .expect("retry");
+                    let _ = h
+                        .command(common::scripted::tester(), Steer::ResumeRun)
+                        .await;
+                }
+                _ => {}
+            }
+        }
+        made
+    });
+    let state = tokio::time::timeout(std::time::Duration::from_secs(60), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let made = person.await.unwrap();
+    assert_eq!(
+        state.status,
+        macrohard::domain::RunStatus::Completed,
+        "{}",
+        state.status_reason
+    );
+    assert_eq!(made.len(), 3, "{made:?}");
+    // The third attempt went on from the second's branch, which went on from the first.
+    for f in ["a.txt", "b.txt", "c.txt"] {
+        assert_eq!(
+            std::fs::read_to_string(ws.join(f)).unwrap(),
+            "x\n",
+            "{f} is missing"
+        );
+    }
+    let records: Vec<_> = store
+        .events(state.id().unwrap(), 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let kept = records.iter().any(|r| {
+        matches!(&r.event, Event::Log { text, .. } if text.contains("what it left is kept on") && text.contains("-T1-2"))
+    });
+    assert!(kept, "the cancelled attempt's commit is logged");
+    let branch = wt_branch(&state, 2);
+    assert_eq!(show(&ws, &format!("{branch}:b.txt")), "x\n");
+    let log = git(&ws, &["log", "--format=%an %B", &branch]);
+    assert!(log.contains("cancelled: "), "{log}");
+}
+
+/// The branch of a task attempt of this run.
+fn wt_branch(state: &macrohard::domain::RunState, attempt: u32) -> String {
+    macrohard::tools::git::worktree::task_branch(state.id().unwrap().as_str(), "T1", attempt)
+}

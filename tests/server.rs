@@ -254,7 +254,9 @@ async fn a_killed_client_and_a_slow_client_never_hold_the_run_up() {
         })
         .await
         .unwrap();
-        let _ = c.recv().await.unwrap();
+        // On a busy machine the engine can fill this client's 16 frames before its writer
+        // runs, and the server lets it go at once: then it reads nothing, which is fine here.
+        let _ = c.recv().await;
     }
     // Slow: attaches and never reads again.
     let mut slow = Conn::connect(&s.socket, &hello("s", false)).await.unwrap();

@@ -356,7 +356,7 @@ pub enum Event {
         branch: String,
         base: String,
     },
-    /// A task's worktree was removed (its work merged, or the run over).
+    /// A task's worktree was removed (its work merged, the task cancelled, or the run over).
     WorktreeRemoved {
         task: TaskId,
         path: String,

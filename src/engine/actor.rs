@@ -7,7 +7,7 @@ use super::spawn::first_events;
 use super::{EngineConfig, EngineError, RunTarget};
 use crate::domain::{
     AgentId, ApprovalId, BudgetTarget, CallId, Event, EventRecord, LogLevel, RunId, RunState,
-    RunStatus, TaskId,
+    RunStatus, TaskId, TaskStatus,
 };
 use crate::llm::Providers;
 use crate::store::{Journal, Store, recovery};
@@ -116,6 +116,8 @@ pub(crate) struct RunActor {
     merger_done: Option<tokio::task::JoinHandle<()>>,
     /// Completions in the merge queue, by task.
     merges: HashMap<TaskId, merger::Merging>,
+    /// Worktrees of cancelled tasks being committed and removed by the merge queue's worker.
+    retiring: HashSet<std::path::PathBuf>,
     pub(super) parked: HashMap<ApprovalId, ParkedCall>,
     /// News for the supervisor, delivered at its next boundary.
     pub(super) news: Vec<String>,
@@ -224,6 +226,11 @@ impl RunActor {
                     }
                     Event::TaskCompleted { task, summary, .. } => self.commit_task(task, summary),
                     Event::MergeStarted { task, tip, .. } => self.send_merge(task, tip),
+                    Event::TaskStatusChanged {
+                        task,
+                        status: TaskStatus::Cancelled,
+                        ..
+                    } => self.retire_worktree(task),
                     _ => {}
                 }
                 // No subscriber is fine; a lagging one is told so by the channel and resubscribes.

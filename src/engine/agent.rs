@@ -55,9 +55,18 @@ pub(crate) struct WorktreeSetup {
     pub branch: String,
     pub run_branch: String,
     pub attempt: u32,
-    /// The previous attempt's worktree, its base and the commit of what it left: the new
-    /// attempt goes on from there.
-    pub previous: Option<(std::path::PathBuf, String, crate::tools::git::TaskCommit)>,
+    /// The previous attempt, which the new one goes on from.
+    pub previous: Option<PreviousAttempt>,
+}
+
+/// Where a task's previous attempt left its work: its worktree while it is on disk, else its
+/// branch; the commit the attempt started from, and how to commit what it left.
+#[derive(Debug, Clone)]
+pub(crate) struct PreviousAttempt {
+    pub worktree: Option<std::path::PathBuf>,
+    pub branch: String,
+    pub base: String,
+    pub commit: crate::tools::git::TaskCommit,
 }
 
 /// Condensing again after the server refused a request as too long, before giving up.
@@ -124,22 +133,19 @@ impl AgentLoop {
         let setup = w.clone();
         let base = tokio::task::spawn_blocking(move || {
             use crate::tools::git::worktree;
-            match &setup.previous {
-                Some((previous, base, commit)) => worktree::continue_task_worktree(
+            if let Some(p) = &setup.previous {
+                if worktree::continue_task_worktree(
                     &setup.repo,
                     &setup.path,
                     &setup.branch,
-                    previous,
-                    commit,
-                )
-                .map(|()| base.clone()),
-                None => worktree::add_task_worktree(
-                    &setup.repo,
-                    &setup.path,
-                    &setup.branch,
-                    &setup.run_branch,
-                ),
+                    p.worktree.as_deref(),
+                    &p.branch,
+                    &p.commit,
+                )? {
+                    return Ok(p.base.clone());
+                }
             }
+            worktree::add_task_worktree(&setup.repo, &setup.path, &setup.branch, &setup.run_branch)
         })
         .await
         .map_err(|e| e.to_string())

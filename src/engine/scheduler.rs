@@ -488,6 +488,8 @@ impl RunActor {
                     status: AgentStatus::Idle,
                     reason: format!("finished with {task}"),
                 });
+                // A cancelled task's worktree is free now that its agent has stopped.
+                self.retire_worktree(task);
             }
             (None, Outcome::Failed(reason)) if !self.state.status.is_terminal() => {
                 self.pending.push(Event::AgentStatusChanged {

@@ -107,12 +107,18 @@ impl RunActor {
         let t = self.state.task(task)?;
         let attempt = t.attempts + 1;
         // A later attempt goes on from what the last one left, as a shared folder would.
-        let previous = match (&t.worktree, &t.base) {
-            (Some(w), Some(base)) if std::path::Path::new(w).is_dir() => {
+        // Its worktree may be gone (retired when the task was cancelled): then its branch.
+        let previous = match (&t.branch, &t.base) {
+            (Some(branch), Some(base)) => {
                 let why = t.failures.last().map_or("interrupted", String::as_str);
                 let summary = format!("attempt {} (failed: {why})", t.attempts);
                 let commit = self.task_commit_by(task, &summary, Some(agent))?;
-                Some((w.into(), base.clone(), commit))
+                Some(super::agent::PreviousAttempt {
+                    worktree: t.worktree.clone().map(Into::into),
+                    branch: branch.clone(),
+                    base: base.clone(),
+                    commit,
+                })
             }
             _ => None,
         };

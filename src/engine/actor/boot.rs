@@ -225,6 +225,7 @@ impl RunActor {
             merger: merge_tx,
             merger_done: merge_done,
             merges: HashMap::new(),
+            retiring: HashSet::new(),
             parked: HashMap::new(),
             news: Vec::new(),
             resumed_supervisor,
@@ -243,6 +244,17 @@ impl RunActor {
         // A stop between a task's completion and its commit: the commit is made now.
         for (task, summary) in uncommitted {
             actor.commit_task(&task, &summary);
+        }
+        // A stop before a cancelled task's worktree was retired: it is retired now.
+        let cancelled: Vec<TaskId> = actor
+            .state
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Cancelled && t.worktree.is_some())
+            .map(|t| t.id.clone())
+            .collect();
+        for task in cancelled {
+            actor.retire_worktree(&task);
         }
         Ok(actor)
     }

@@ -254,6 +254,37 @@ impl RunActor {
                 task,
                 path: path.display().to_string(),
             }),
+            Report::Retired { task, path, commit } => {
+                self.retiring.remove(&path);
+                match commit {
+                    Ok(sha) => {
+                        if let Some(sha) = sha {
+                            let branch = self
+                                .state
+                                .task(&task)
+                                .and_then(|t| t.branch.clone())
+                                .unwrap_or_default();
+                            self.pending.push(Event::log(
+                                LogLevel::Info,
+                                task.as_str(),
+                                format!(
+                                    "what it left is kept on {branch} as {}",
+                                    sha.get(..12).unwrap_or(&sha)
+                                ),
+                            ));
+                        }
+                        self.pending.push(Event::WorktreeRemoved {
+                            task,
+                            path: path.display().to_string(),
+                        });
+                    }
+                    Err(e) => self.pending.push(Event::log(
+                        LogLevel::Warn,
+                        task.as_str(),
+                        format!("its worktree is kept: what it left cannot be committed: {e}"),
+                    )),
+                }
+            }
         }
     }
 
@@ -342,6 +373,43 @@ impl RunActor {
     /// A merge in flight is dropped with its task (cancelled, stopped).
     pub(in crate::engine) fn drop_merge(&mut self, task: &TaskId) {
         self.merges.remove(task);
+    }
+
+    /// Retires the worktree of a task that ended without a merge (cancelled, or replaced),
+    /// once no agent works in it: what it left goes to its branch, so a retry goes on from
+    /// there. A long run keeps only its live tasks' worktrees (and failed ones, for a person
+    /// to look at), not one per attempt.
+    pub(in crate::engine) fn retire_worktree(&mut self, task: &TaskId) {
+        let Some(t) = self.state.task(task) else {
+            return;
+        };
+        let Some(path) = t.worktree.as_ref().map(PathBuf::from) else {
+            return;
+        };
+        if t.status != crate::domain::TaskStatus::Cancelled
+            || self.live.values().any(|l| l.task.as_ref() == Some(task))
+            || self.retiring.contains(&path)
+        {
+            return;
+        }
+        let why = t.status_reason.clone();
+        let summary = format!("attempt {} (cancelled: {why})", t.attempts);
+        let Some(commit) = self.task_commit(task, &summary) else {
+            return;
+        };
+        let Some(tx) = &self.merger else {
+            return;
+        };
+        if tx
+            .send(Job::Retire {
+                task: task.clone(),
+                worktree: path.clone(),
+                commit: Box::new(commit),
+            })
+            .is_ok()
+        {
+            self.retiring.insert(path);
+        }
     }
 
     /// The worktrees still on disk, removed at the end of the run (failed attempts were kept

@@ -149,6 +149,15 @@ fn empty_commit(repo: &Path, run_id: &str) -> Result<String, String> {
 /// removed first, so this can be repeated after a crash.
 fn add_worktree(repo: &Path, path: &Path, branch: &str, new: Option<&str>) -> Result<(), String> {
     let _one_at_a_time = worktree_lock();
+    add_worktree_now(repo, path, branch, new)
+}
+
+fn add_worktree_now(
+    repo: &Path,
+    path: &Path,
+    branch: &str,
+    new: Option<&str>,
+) -> Result<(), String> {
     remove_worktree_now(repo, path);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
@@ -183,19 +192,57 @@ pub fn add_task_worktree(
 }
 
 /// A worktree for a later attempt at `path`, on the new branch `branch`, going on from the
-/// previous attempt's worktree `previous`: what that attempt left is committed there first
-/// (as `commit` says), so the new attempt starts with it and the old worktree stays as it
-/// was for inspection.
+/// previous attempt: what it left in its worktree `previous` is committed there first (as
+/// `commit` says) and that worktree is removed, or, when it is already gone, the attempt goes
+/// on from the tip of its branch `previous_branch`. Either way nothing of it is lost: its
+/// branch keeps it. `Ok(false)` when neither is there (the new attempt starts afresh).
 pub fn continue_task_worktree(
     repo: &Path,
     path: &Path,
     branch: &str,
-    previous: &Path,
+    previous: Option<&Path>,
+    previous_branch: &str,
     commit: &super::TaskCommit,
-) -> Result<(), String> {
-    commit_worktree(previous, commit)?;
-    let tip = head(previous)?;
-    add_worktree(repo, path, &tip, Some(branch))
+) -> Result<bool, String> {
+    // One lock for all of it: the previous worktree may be being retired at the same time.
+    let _one_at_a_time = worktree_lock();
+    let previous = previous.filter(|p| p.is_dir());
+    let tip = if let Some(previous) = previous {
+        commit_worktree(previous, commit)?;
+        head(previous)?
+    } else {
+        match rev(repo, &format!("refs/heads/{previous_branch}")) {
+            Ok(tip) => tip,
+            Err(_) => return Ok(false),
+        }
+    };
+    add_worktree_now(repo, path, &tip, Some(branch))?;
+    // Every worktree of a repository costs each later git command a look: a long run would
+    // otherwise keep one per attempt (thousands) until it ends.
+    // (A resumed run's interrupted attempt goes on in a worktree at the same path.)
+    if let Some(previous) = previous.filter(|p| *p != path) {
+        remove_worktree_now(repo, previous);
+    }
+    Ok(true)
+}
+
+/// Retires the worktree of a task that ended without being merged (cancelled, replaced):
+/// what it holds is committed to its branch (as `commit` says), which stays, so a retry goes
+/// on from there; then the worktree is removed. The new commit, if any. A worktree that
+/// cannot be committed is kept, so nothing is lost.
+pub fn retire_worktree(
+    repo: &Path,
+    path: &Path,
+    commit: &super::TaskCommit,
+) -> Result<Option<String>, String> {
+    let _one_at_a_time = worktree_lock();
+    if !path.is_dir() {
+        remove_worktree_now(repo, path);
+        return Ok(None);
+    }
+    let sha = commit_worktree(path, commit)?;
+    remove_worktree_now(repo, path);
+    Ok(sha)
 }
 
 /// Held while a worktree is added or removed. git reads every worktree's files when it adds

@@ -38,6 +38,13 @@ pub(in crate::engine) enum Job {
     Merge(MergeJob),
     /// Remove worktrees (the run is over).
     Remove { worktrees: Vec<(TaskId, PathBuf)> },
+    /// Commit what a task that ended unmerged (cancelled, replaced) left in its worktree to
+    /// its branch, then remove the worktree.
+    Retire {
+        task: TaskId,
+        worktree: PathBuf,
+        commit: Box<crate::tools::git::TaskCommit>,
+    },
 }
 
 /// What the git worker did.
@@ -71,6 +78,13 @@ pub(crate) enum Report {
     Removed {
         task: TaskId,
         path: PathBuf,
+    },
+    /// A retired worktree: removed after its commit (if anything had changed), or kept
+    /// because it could not be committed.
+    Retired {
+        task: TaskId,
+        path: PathBuf,
+        commit: Result<Option<String>, String>,
     },
 }
 
@@ -198,6 +212,19 @@ async fn work(b: &Branching, run_tools: &Tools, job: Job) -> Vec<Report> {
                 .into_iter()
                 .map(|(task, path)| Report::Removed { task, path })
                 .collect()
+        }
+        Job::Retire {
+            task,
+            worktree,
+            commit,
+        } => {
+            let (repo, path) = (b.repo.clone(), worktree.clone());
+            let commit = blocking(move || wt::retire_worktree(&repo, &path, &commit)).await;
+            vec![Report::Retired {
+                task,
+                path: worktree,
+                commit,
+            }]
         }
     }
 }

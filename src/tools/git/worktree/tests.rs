@@ -156,3 +156,121 @@ fn tasks_that_start_and_end_together_all_get_their_worktrees() {
         t.join().unwrap().unwrap();
     }
 }
+
+/// The names of the worktrees git knows of in `repo`, beside its own.
+fn listed(repo: &Path) -> Vec<String> {
+    let mut c = git(repo);
+    c.args(["worktree", "list", "--porcelain"]);
+    run(c, "worktree list")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .filter_map(|p| Path::new(p).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n != "ws")
+        .collect()
+}
+
+#[test]
+fn a_later_attempt_goes_on_from_the_last_and_only_its_own_worktree_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("ws");
+    std::fs::create_dir(&repo).unwrap();
+    let r = prepare_own(&repo, "R1").unwrap();
+    let wt = |n: &str| dir.path().join("wt").join(n);
+    let b = |a: u32| task_branch("R1", "T1", a);
+    add_task_worktree(&repo, &wt("T1-1"), &b(1), &r.branch).unwrap();
+    std::fs::write(wt("T1-1").join("half.txt"), "half\n").unwrap();
+    let went_on = continue_task_worktree(
+        &repo,
+        &wt("T1-2"),
+        &b(2),
+        Some(&wt("T1-1")),
+        &b(1),
+        &commit("T1", "engineer"),
+    );
+    assert_eq!(went_on, Ok(true));
+    assert_eq!(
+        std::fs::read_to_string(wt("T1-2").join("half.txt")).unwrap(),
+        "half\n"
+    );
+    // The first attempt's worktree is gone; its branch keeps what it left.
+    assert!(!wt("T1-1").exists());
+    assert_eq!(listed(&repo), vec!["T1-2"]);
+    let mut c = git(&repo);
+    c.args(["show", &format!("{}:half.txt", b(1))]);
+    assert_eq!(run(c, "show").unwrap(), "half\n");
+
+    // Cancelled: what it left is committed to its branch and the worktree goes.
+    std::fs::write(wt("T1-2").join("more.txt"), "more\n").unwrap();
+    let sha = retire_worktree(&repo, &wt("T1-2"), &commit("T1", "engineer")).unwrap();
+    assert_eq!(sha.as_deref().map(str::len), Some(40));
+    assert!(!wt("T1-2").exists());
+    assert!(listed(&repo).is_empty());
+    assert_eq!(rev(&repo, &format!("refs/heads/{}", b(2))).ok(), sha);
+    // Retired twice (the engine asked again after a crash): nothing to do.
+    assert_eq!(
+        retire_worktree(&repo, &wt("T1-2"), &commit("T1", "engineer")),
+        Ok(None)
+    );
+
+    // Retried: the third attempt goes on from the second's branch, the worktree being gone.
+    let went_on = continue_task_worktree(
+        &repo,
+        &wt("T1-3"),
+        &b(3),
+        Some(&wt("T1-2")),
+        &b(2),
+        &commit("T1", "engineer"),
+    );
+    assert_eq!(went_on, Ok(true));
+    for (f, text) in [("half.txt", "half\n"), ("more.txt", "more\n")] {
+        assert_eq!(std::fs::read_to_string(wt("T1-3").join(f)).unwrap(), text);
+    }
+    // A resumed run's interrupted attempt goes on at the same path: its worktree stays.
+    std::fs::write(wt("T1-3").join("d.txt"), "d\n").unwrap();
+    let went_on = continue_task_worktree(
+        &repo,
+        &wt("T1-3"),
+        &b(3),
+        Some(&wt("T1-3")),
+        &b(3),
+        &commit("T1", "engineer"),
+    );
+    assert_eq!(went_on, Ok(true));
+    assert_eq!(
+        std::fs::read_to_string(wt("T1-3").join("d.txt")).unwrap(),
+        "d\n"
+    );
+    assert_eq!(listed(&repo), vec!["T1-3"]);
+    // With neither a worktree nor a branch there is nothing to go on from.
+    let went_on = continue_task_worktree(
+        &repo,
+        &wt("T9-2"),
+        &task_branch("R1", "T9", 2),
+        None,
+        &task_branch("R1", "T9", 1),
+        &commit("T9", "engineer"),
+    );
+    assert_eq!(went_on, Ok(false));
+    assert!(!wt("T9-2").exists());
+}
+
+#[test]
+fn a_worktree_that_cannot_be_committed_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("ws");
+    std::fs::create_dir(&repo).unwrap();
+    let r = prepare_own(&repo, "R1").unwrap();
+    let path = dir.path().join("wt").join("T1-1");
+    add_task_worktree(&repo, &path, &task_branch("R1", "T1", 1), &r.branch).unwrap();
+    std::fs::write(path.join("work.txt"), "work\n").unwrap();
+    std::fs::write(super::super::git_dir_of(&path).join("index.lock"), "").unwrap();
+    let retired = retire_worktree(&repo, &path, &commit("T1", "engineer"));
+    assert!(retired.is_err(), "{retired:?}");
+    assert_eq!(
+        std::fs::read_to_string(path.join("work.txt")).unwrap(),
+        "work\n"
+    );
+    assert_eq!(listed(&repo), vec!["T1-1"]);
+}
