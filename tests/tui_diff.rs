@@ -459,3 +459,51 @@ async fn the_loop_makes_the_diff_with_git_off_the_ui_thread_and_shows_it() {
     };
     assert_eq!(v.diff().unwrap().files.len(), 2);
 }
+
+/// A cancelled task's worktree is retired and what it left committed to its branch: `d`
+/// compares its base with that branch.
+#[test]
+fn a_retired_worktree_is_reviewed_from_its_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("core.py"), "NEXT_ID = 0\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["checkout", "-q", "-b", "macrohard/x-T2-1"]);
+    std::fs::write(repo.join("left.py"), "half done\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "attempt 1 (cancelled)"]);
+    git(&repo, &["checkout", "-q", "main"]);
+
+    let recs = fixture::records();
+    let mut state = RunState::fold(&recs);
+    state.branch = Some(RunBranchInfo {
+        repo: repo.display().to_string(),
+        branch: "macrohard/x".into(),
+        base: base.clone(),
+        worktree: dir.path().join("run").display().to_string(),
+        existing: false,
+    });
+    let t2 = &mut state.tasks[1];
+    t2.base = Some(base);
+    t2.branch = Some("macrohard/x-T2-1".into());
+    t2.worktree = None;
+    t2.commit = None;
+    let view = View::new(state, &recs);
+    let themes = Themes::load(None, ColorDepth::TrueColor).unwrap();
+    let mut a = App::new(view, Keymap::default(), themes, 0, true);
+    press(&mut a, "3jd");
+    let load = a.diffs.loads.pop().expect("git is asked");
+    let Body::Ready(diff) = load.run().body else {
+        panic!("no diff")
+    };
+    let files: Vec<_> = diff
+        .files
+        .iter()
+        .filter_map(|f| f.new_path.clone())
+        .collect();
+    assert_eq!(files, vec!["left.py"]);
+}

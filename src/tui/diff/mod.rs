@@ -119,7 +119,12 @@ impl App {
                 t.status
             ));
         };
-        if t.worktree.is_none() && t.commit.is_none() {
+        // A cancelled task's worktree is retired: what it left is the tip of its branch.
+        let tip = t
+            .commit
+            .clone()
+            .or_else(|| t.branch.as_ref().map(|b| format!("refs/heads/{b}")));
+        if t.worktree.is_none() && tip.is_none() {
             return Err(format!(
                 "{task}'s worktree is gone and its branch has no commit: nothing to compare"
             ));
@@ -130,7 +135,7 @@ impl App {
             repo: PathBuf::from(&run.repo),
             worktree: t.worktree.as_ref().map(PathBuf::from),
             base,
-            tip: t.commit.clone(),
+            tip,
         })
     }
 
