@@ -412,8 +412,8 @@ impl RunActor {
         }
     }
 
-    /// The worktrees still on disk, removed at the end of the run (failed attempts were kept
-    /// for inspection until now). Their branches stay.
+    /// The worktrees still on disk, removed at the end of the run (tasks that failed for good
+    /// kept theirs for a person to look at until now). Their branches stay.
     pub(super) fn remove_worktrees(&mut self) {
         if !self.state.status.is_terminal() {
             return; // stopped, not ended: a resume goes on with them
