@@ -780,10 +780,126 @@ async fn worktrees_of_earlier_attempts_and_cancelled_tasks_go_and_their_work_sta
     let branch = wt_branch(&state, 2);
     assert_eq!(show(&ws, &format!("{branch}:b.txt")), "x\n");
     let log = git(&ws, &["log", "--format=%an %B", &branch]);
-    assert!(log.contains("cancelled: "), "{log}");
+    assert!(
+        log.contains("attempt 2 (cancelled by tester@lab: not this way)"),
+        "{log}"
+    );
 }
 
 /// The branch of a task attempt of this run.
 fn wt_branch(state: &macrohard::domain::RunState, attempt: u32) -> String {
     macrohard::tools::git::worktree::task_branch(state.id().unwrap().as_str(), "T1", attempt)
+}
+
+/// An engineer task whose first call needs a person's approval, and a check after it.
+fn asks_then_waits(req: &LlmRequest) -> Turn {
+    match (req.context.role.as_str(), step(req)) {
+        ("supervisor", 0) => Turn::think("plan")
+            .call(
+                "create_task",
+                json!({"title": "Build", "description": "d", "role": "engineer"}),
+            )
+            .call(
+                "create_task",
+                json!({"title": "Check", "description": "d", "role": "qa", "depends_on": ["T1"]}),
+            ),
+        ("supervisor", _) => Turn::think("waiting"),
+        (_, 0) => {
+            Turn::think("run it").call("run_command", json!({"command": "echo ran > ran.txt"}))
+        }
+        _ => Turn::think("done").call(
+            "complete_task",
+            json!({"summary": "built", "evidence": "ran"}),
+        ),
+    }
+}
+
+/// Cancelling a task takes its waiting approvals with it: nobody is left to act on an answer,
+/// so the approvals bar does not keep a request that leads nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_tasks_waiting_approval_expires_with_it() {
+    use macrohard::protocol::Command as Steer;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let (store, engine) = start(dir.path(), ws, "cancel", asks_then_waits, |c| {
+        c.auto_approve = None;
+    })
+    .await;
+    let h = engine.handle.clone();
+    let (_, mut rx) = h.subscribe().await.unwrap();
+    let person = tokio::spawn(async move {
+        while let Ok(rec) = rx.recv().await {
+            if let Event::ApprovalRequested { approval, call, .. } = rec.event {
+                h.command(
+                    common::scripted::tester(),
+                    Steer::CancelTask {
+                        task: "T1".into(),
+                        reason: None,
+                    },
+                )
+                .await
+                .unwrap();
+                // Answered late, it is refused: the request has gone.
+                let late = h
+                    .command(
+                        common::scripted::tester(),
+                        Steer::Approve {
+                            approval: approval.clone(),
+                            always: false,
+                        },
+                    )
+                    .await;
+                // The check waits for the cancelled task: cancelling it too ends the run.
+                h.command(
+                    common::scripted::tester(),
+                    Steer::CancelTask {
+                        task: "T2".into(),
+                        reason: None,
+                    },
+                )
+                .await
+                .unwrap();
+                // (The run paused for a person when nothing could go on.)
+                let _ = h
+                    .command(common::scripted::tester(), Steer::ResumeRun)
+                    .await;
+                return (approval, call, late);
+            }
+        }
+        panic!("nothing was asked")
+    });
+    let state = tokio::time::timeout(std::time::Duration::from_secs(60), engine.join)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let (approval, call, late) = person.await.unwrap();
+    assert_eq!(late, Err(format!("{approval} expired: T1 was cancelled")));
+    let records: Vec<_> = store
+        .events(state.id().unwrap(), 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let expired = records.iter().find_map(|r| match &r.event {
+        Event::ApprovalExpired {
+            approval: a,
+            reason,
+            by,
+        } if *a == approval => Some((reason.clone(), by.to_string())),
+        _ => None,
+    });
+    assert_eq!(
+        expired,
+        Some(("T1 was cancelled".to_owned(), "tester@lab".to_owned()))
+    );
+    assert_eq!(state.pending_approvals().count(), 0);
+    let ran = records.iter().any(
+        |r| matches!(&r.event, Event::ToolCallFinished { call: c, ok: true, .. } if *c == call),
+    );
+    assert!(!ran, "the command never ran");
+    assert!(
+        !records
+            .iter()
+            .any(|r| matches!(&r.event, Event::ApprovalResolved { .. }))
+    );
 }

@@ -270,6 +270,10 @@ impl RunActor {
     ) -> Result<(), String> {
         let Some(p) = self.parked.remove(approval) else {
             return Err(match self.state.approval(approval) {
+                Some(a) if a.expired => format!(
+                    "{approval} expired: {}",
+                    a.expiry.as_deref().unwrap_or("nobody waits for it")
+                ),
                 Some(a) if !a.is_pending() => format!("{approval} was already answered"),
                 Some(_) => format!(
                     "{approval} belongs to work that was interrupted; it will be asked again"

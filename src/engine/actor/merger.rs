@@ -392,8 +392,12 @@ impl RunActor {
         {
             return;
         }
-        let why = t.status_reason.clone();
-        let summary = format!("attempt {} (cancelled: {why})", t.attempts);
+        let why = &t.status_reason;
+        let summary = if why.starts_with("cancelled") {
+            format!("attempt {} ({why})", t.attempts)
+        } else {
+            format!("attempt {} (cancelled: {why})", t.attempts)
+        };
         let Some(commit) = self.task_commit(task, &summary) else {
             return;
         };
