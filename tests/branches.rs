@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::scripted::{all_done, run, start, step};
+use common::scripted::{all_done, finish, run, start, step};
 use macrohard::domain::{Event, TaskStatus};
 use macrohard::llm::sim::Turn;
 use macrohard::llm::{LlmRequest, MessageRole};
@@ -747,18 +747,10 @@ async fn worktrees_of_earlier_attempts_and_cancelled_tasks_go_and_their_work_sta
         }
         made
     });
-    let state = tokio::time::timeout(std::time::Duration::from_secs(60), engine.join)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let done = finish(store, engine.join, ws.clone()).await;
     let made = person.await.unwrap();
-    assert_eq!(
-        state.status,
-        macrohard::domain::RunStatus::Completed,
-        "{}",
-        state.status_reason
-    );
+    done.assert_completed();
+    let (state, records) = (&done.state, &done.records);
     assert_eq!(made.len(), 3, "{made:?}");
     // The third attempt went on from the second's branch, which went on from the first.
     for f in ["a.txt", "b.txt", "c.txt"] {
@@ -768,16 +760,11 @@ async fn worktrees_of_earlier_attempts_and_cancelled_tasks_go_and_their_work_sta
             "{f} is missing"
         );
     }
-    let records: Vec<_> = store
-        .events(state.id().unwrap(), 1)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
     let kept = records.iter().any(|r| {
         matches!(&r.event, Event::Log { text, .. } if text.contains("what it left is kept on") && text.contains("-T1-2"))
     });
     assert!(kept, "the cancelled attempt's commit is logged");
-    let branch = wt_branch(&state, 2);
+    let branch = wt_branch(state, 2);
     assert_eq!(show(&ws, &format!("{branch}:b.txt")), "x\n");
     let log = git(&ws, &["log", "--format=%an %B", &branch]);
     assert!(
@@ -868,18 +855,10 @@ async fn a_cancelled_tasks_waiting_approval_expires_with_it() {
         }
         panic!("nothing was asked")
     });
-    let state = tokio::time::timeout(std::time::Duration::from_secs(60), engine.join)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let done = finish(store, engine.join, dir.path().join("ws")).await;
     let (approval, call, late) = person.await.unwrap();
+    let (state, records) = (&done.state, &done.records);
     assert_eq!(late, Err(format!("{approval} expired: T1 was cancelled")));
-    let records: Vec<_> = store
-        .events(state.id().unwrap(), 1)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
     let expired = records.iter().find_map(|r| match &r.event {
         Event::ApprovalExpired {
             approval: a,

@@ -691,26 +691,21 @@ fn an_attempts_worktree_locked_by_a_killed_git_is_cleared_for_the_next_attempt()
     let second = trees.join("T2-2");
     let branch = wt::task_branch("R1", "T2", 2);
     let first_branch = wt::task_branch("R1", "T2", 1);
-    let locked = wt::continue_task_worktree(
-        &r.repo,
-        &second,
-        &branch,
-        Some(&first),
-        &first_branch,
-        &commit,
-    );
+    let go_on = || {
+        wt::continue_task_worktree(
+            &r.repo,
+            &second,
+            &branch,
+            Some(&first),
+            &first_branch,
+            &commit,
+        )
+    };
+    let locked = go_on();
     assert!(locked.is_err(), "the lock stops it: {locked:?}");
     wt::recover_task_worktrees(&trees);
     assert!(!lock.exists());
-    let went_on = wt::continue_task_worktree(
-        &r.repo,
-        &second,
-        &branch,
-        Some(&first),
-        &first_branch,
-        &commit,
-    );
-    assert_eq!(went_on, Ok(true));
+    assert_eq!(go_on(), Ok(true));
     assert_eq!(
         std::fs::read_to_string(second.join("half.txt")).unwrap(),
         "half\n"

@@ -376,16 +376,22 @@ impl macrohard::tui::terminal::FrameSink for Shown {
 
 use common::git::git;
 
-#[tokio::test]
-async fn the_loop_makes_the_diff_with_git_off_the_ui_thread_and_shows_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
+/// A repository in `dir` with one commit of `core.py` on `main`; its path and that commit.
+fn repo_with_base(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("core.py"), "NEXT_ID = 0\n").unwrap();
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "base"]);
     let base = git(&repo, &["rev-parse", "HEAD"]);
+    (repo, base)
+}
+
+#[tokio::test]
+async fn the_loop_makes_the_diff_with_git_off_the_ui_thread_and_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, base) = repo_with_base(dir.path());
     let wt = dir.path().join("wt");
     git(
         &repo,
@@ -465,13 +471,7 @@ async fn the_loop_makes_the_diff_with_git_off_the_ui_thread_and_shows_it() {
 #[test]
 fn a_retired_worktree_is_reviewed_from_its_branch() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("core.py"), "NEXT_ID = 0\n").unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "base"]);
-    let base = git(&repo, &["rev-parse", "HEAD"]);
+    let (repo, base) = repo_with_base(dir.path());
     git(&repo, &["checkout", "-q", "-b", "macrohard/x-T2-1"]);
     std::fs::write(repo.join("left.py"), "half done\n").unwrap();
     git(&repo, &["add", "-A"]);

@@ -324,20 +324,9 @@ impl RunActor {
         self.drop_merge(task);
         self.free_stuck_on(task, by, Freed::Cancelled);
         // Its questions and requests go with it: nobody is left to act on an answer.
-        let asked: Vec<crate::domain::ApprovalId> = self
-            .state
-            .pending_approvals()
-            .filter(|a| a.task.as_ref() == Some(task))
-            .map(|a| a.id.clone())
-            .collect();
-        for approval in asked {
-            self.parked.remove(&approval);
-            self.pending.push(Event::ApprovalExpired {
-                approval,
-                reason: format!("{task} was cancelled"),
-                by: by.clone(),
-            });
-        }
+        self.expire_approvals_of(by, &format!("{task} was cancelled"), |a| {
+            a.task.as_ref() == Some(task)
+        });
     }
 
     /// complete_task: a task with a check command completes only after it passed.

@@ -318,9 +318,21 @@ impl RunActor {
 
     /// Expires every approval still waiting for an answer, once (an ended run has none live).
     pub(super) fn expire_approvals(&mut self, by: &crate::domain::Actor, reason: &str) {
+        self.expire_approvals_of(by, reason, |_| true);
+    }
+
+    /// Expires the approvals still waiting for an answer that `which` picks, once each: the
+    /// calls they hold are dropped, so an answer no longer reaches anyone.
+    pub(super) fn expire_approvals_of(
+        &mut self,
+        by: &crate::domain::Actor,
+        reason: &str,
+        which: impl Fn(&crate::domain::ApprovalState) -> bool,
+    ) {
         let pending: Vec<crate::domain::ApprovalId> =
             self.state
                 .pending_approvals()
+                .filter(|a| which(a))
                 .map(|a| a.id.clone())
                 .filter(|id| {
                     !self.pending.iter().any(

@@ -135,7 +135,16 @@ pub async fn run(
     tweak: impl FnOnce(&mut EngineConfig),
 ) -> Finished {
     let (store, engine) = start(dir, workspace.clone(), goal, model, tweak).await;
-    let state = tokio::time::timeout(Duration::from_secs(60), engine.join)
+    finish(store, engine.join, workspace).await
+}
+
+/// Waits up to 60 s for a run [`start`]ed in `workspace` to end; its state and records.
+pub async fn finish(
+    store: Store,
+    join: tokio::task::JoinHandle<Result<RunState, engine::EngineError>>,
+    workspace: PathBuf,
+) -> Finished {
+    let state = tokio::time::timeout(Duration::from_secs(60), join)
         .await
         .expect("the run ends within 60 s")
         .unwrap()

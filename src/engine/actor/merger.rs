@@ -392,12 +392,8 @@ impl RunActor {
         {
             return;
         }
-        let why = &t.status_reason;
-        let summary = if why.starts_with("cancelled") {
-            format!("attempt {} ({why})", t.attempts)
-        } else {
-            format!("attempt {} (cancelled: {why})", t.attempts)
-        };
+        // The reason says it: "cancelled by …" or "replaced by T9".
+        let summary = format!("attempt {} ({})", t.attempts, t.status_reason);
         let Some(commit) = self.task_commit(task, &summary) else {
             return;
         };

@@ -236,11 +236,11 @@ pub fn retire_worktree(
     commit: &super::TaskCommit,
 ) -> Result<Option<String>, String> {
     let _one_at_a_time = worktree_lock();
-    if !path.is_dir() {
-        remove_worktree_now(repo, path);
-        return Ok(None);
-    }
-    let sha = commit_worktree(path, commit)?;
+    let sha = if path.is_dir() {
+        commit_worktree(path, commit)?
+    } else {
+        None
+    };
     remove_worktree_now(repo, path);
     Ok(sha)
 }
