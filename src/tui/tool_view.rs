@@ -196,6 +196,7 @@ fn key_values(args: &Value) -> String {
     };
     let mut out = String::new();
     for (k, v) in map {
+        // Each value is cut once: a string inside its quotes, so the closing quote stays.
         let v = match v {
             Value::String(s) => {
                 let s = one_line(s, 80);
@@ -205,17 +206,21 @@ fn key_values(args: &Value) -> String {
                     s
                 }
             }
-            Value::Array(items) => items
-                .iter()
-                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-                .collect::<Vec<_>>()
-                .join(","),
-            v => v.to_string(),
+            Value::Array(items) if items.is_empty() => "[]".to_owned(),
+            Value::Array(items) => one_line(
+                &items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                82,
+            ),
+            v => one_line(&v.to_string(), 82),
         };
         out.push(' ');
         out.push_str(k);
         out.push('=');
-        out.push_str(&one_line(&v, 82));
+        out.push_str(&v);
     }
     out
 }

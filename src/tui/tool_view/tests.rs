@@ -157,6 +157,18 @@ fn other_tools_read_as_one_line_never_json() {
         ),
         "▶ c1 create_task depends_on=T1,T2 role=engineer title=\"Build the store\""
     );
+    // A long string is cut once, inside its quotes; an empty list reads as one.
+    let long = "word ".repeat(40);
+    assert_eq!(
+        one(
+            "create_task",
+            json!({"depends_on": [], "description": long})
+        ),
+        format!(
+            "▶ c1 create_task depends_on=[] description=\"{}…\"",
+            &long[..80]
+        )
+    );
     assert_eq!(one("finish_run", json!(null)), "▶ c1 finish_run");
     assert_eq!(
         one("odd", json!({"n": 3, "o": {"a": 1}})),
