@@ -163,8 +163,7 @@ pub fn supervise(req: &LlmRequest) -> Turn {
         ],
     );
     Turn::think(format!(
-        "{heard}{lead} {running} of {} streams are working. Nothing to change.",
-        ctx.plan.len()
+        "{heard}{lead} {running} of {want} streams are working. Nothing to change."
     ))
 }
 
