@@ -98,8 +98,10 @@ fn piece(text: &str, style: Style) -> Span<'static> {
     Span::styled(sanitize::line(text).into_owned(), style)
 }
 
-/// The styled pieces of one line of Markdown text, drawn over `base` at `width` columns.
-pub fn spans(text: &str, base: Style, width: usize, theme: &Theme) -> Vec<Span<'static>> {
+/// The styled pieces of one line of Markdown text, drawn over `base` at `width` columns, and
+/// how many of the first pieces are its lead (indent, quote bars, a list item's mark), which
+/// rows the line wraps onto are indented by.
+pub fn spans(text: &str, base: Style, width: usize, theme: &Theme) -> (Vec<Span<'static>>, usize) {
     let trimmed = text.trim_start_matches([' ', '\t']);
     let indent = text.len() - trimmed.len();
     let mut out: Vec<Span<'static>> = Vec::new();
@@ -108,7 +110,21 @@ pub fn spans(text: &str, base: Style, width: usize, theme: &Theme) -> Vec<Span<'
     let mut link: Option<(String, String)> = None;
     let opts = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let top = |stack: &Vec<Style>| stack.last().copied().unwrap_or(base);
+    // Set as the first piece of content comes: what came before it is the lead.
+    let mut lead: Option<usize> = None;
     for ev in Parser::new_ext(trimmed, opts) {
+        if matches!(
+            ev,
+            Event::Text(_)
+                | Event::Code(_)
+                | Event::Html(_)
+                | Event::InlineHtml(_)
+                | Event::Rule
+                | Event::Start(Tag::Image { .. })
+        ) && lead.is_none()
+        {
+            lead = Some(out.len());
+        }
         match ev {
             Event::Start(tag) => {
                 let st = top(&stack);
@@ -176,7 +192,9 @@ pub fn spans(text: &str, base: Style, width: usize, theme: &Theme) -> Vec<Span<'
                     shown.push_str(&t);
                 }
                 if out.is_empty() && indent > 0 && list.is_none() {
+                    // An indented paragraph: its indent is its lead.
                     out.push(Span::raw(" ".repeat(indent.min(width / 2))));
+                    lead = Some(1);
                 }
                 out.push(piece(&t, top(&stack)));
             }
@@ -197,7 +215,8 @@ pub fn spans(text: &str, base: Style, width: usize, theme: &Theme) -> Vec<Span<'
             _ => {}
         }
     }
-    out
+    let lead = lead.unwrap_or(out.len());
+    (out, lead)
 }
 
 #[cfg(test)]

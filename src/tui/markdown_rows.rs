@@ -85,18 +85,21 @@ fn marked(spans: Vec<Span<'static>>, hit: bool) -> Vec<Span<'static>> {
 }
 
 /// The pieces of line `i`, or `None` for a line of code (drawn by [`code_rows`]).
+/// A line's pieces come with how many of the first ones are its lead (see [`hanging`]).
+type Pieced = (Vec<Span<'static>>, usize);
+
 fn pieces(
     t: &Transcript,
     i: usize,
     o: &Opts,
-) -> (Option<Vec<Span<'static>>>, Option<Arc<markdown::CodeBlock>>) {
+) -> (Option<Pieced>, Option<Arc<markdown::CodeBlock>>) {
     let Some(line) = t.get(i) else {
-        return (Some(Vec::new()), None);
+        return (Some((Vec::new(), 0)), None);
     };
     let theme = o.theme;
     let st = style(line.kind, theme);
     if o.mode.raw {
-        return (Some(vec![piece(&line.text, st)]), None);
+        return (Some((vec![piece(&line.text, st)], 0)), None);
     }
     let code = |ctx: &Ctx| (None, ctx.block().cloned());
     match line.kind {
@@ -104,24 +107,63 @@ fn pieces(
             Role::Text => (Some(markdown::spans(&line.text, st, o.width, theme)), None),
             Role::Open(info) => {
                 let lang = info.split_whitespace().next().unwrap_or("");
-                (Some(vec![piece(&format!("┌ {lang}"), theme.dim)]), None)
+                (
+                    Some((vec![piece(&format!("┌ {lang}"), theme.dim)], 0)),
+                    None,
+                )
             }
-            Role::Close => (Some(vec![piece("└", theme.dim)]), None),
+            Role::Close => (Some((vec![piece("└", theme.dim)], 0)), None),
             Role::Code => code(&line.ctx),
         },
         LineKind::Code => code(&line.ctx),
         _ if line.show.folded && !line.show.unfolded => (
-            Some(vec![
-                piece(&line.text, theme.dim),
-                piece(&format!(" ({} unfolds)", o.unfold_key), theme.dim),
-            ]),
+            Some((
+                vec![
+                    piece(&line.text, theme.dim),
+                    piece(&format!(" ({} unfolds)", o.unfold_key), theme.dim),
+                ],
+                0,
+            )),
             None,
         ),
-        _ => (Some(vec![piece(&line.text, st)]), None),
+        _ => {
+            let (lead, rest) = line.text.split_at(lead_len(&line.text));
+            if lead.is_empty() {
+                (Some((vec![piece(rest, st)], 0)), None)
+            } else {
+                (Some((vec![piece(lead, st), piece(rest, st)], 1)), None)
+            }
+        }
     }
 }
 
-/// The pieces of a line of code, plain (`None` highlighter) or coloured.
+/// Where a tool entry's line starts its text, for rows it wraps onto to hang there: after a
+/// call's mark and id (`▶ c3 `, `◀ FAILED c3 `), or after the indent and line number of an output line
+/// (`       4 `).
+fn lead_len(text: &str) -> usize {
+    let marked = ["◀ FAILED ", "▶ ", "◀ "];
+    if let Some(rest) = marked.iter().find_map(|m| text.strip_prefix(m)) {
+        return match rest.find(' ') {
+            Some(at) => text.len() - rest.len() + at + 1,
+            None => 0,
+        };
+    }
+    let spaces = text.len() - text.trim_start_matches(' ').len();
+    if spaces == 0 {
+        return 0;
+    }
+    let digits = text[spaces..].len()
+        - text[spaces..]
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .len();
+    match text[spaces + digits..].starts_with(' ') {
+        true if digits > 0 => spaces + digits + 1,
+        _ => spaces,
+    }
+}
+
+/// The pieces of a line of code, plain (`None` highlighter) or coloured; the first is the
+/// gutter.
 fn code_spans(text: &str, pieces: Option<&Pieces>, theme: &Theme) -> Vec<Span<'static>> {
     let text = code_text(text);
     let mut out = vec![Span::styled(GUTTER, theme.dim)];
@@ -137,6 +179,35 @@ fn code_spans(text: &str, pieces: Option<&Pieces>, theme: &Theme) -> Vec<Span<'s
         _ => out.push(piece(&text, theme.code)),
     }
     out
+}
+
+/// A line's rows at `width`, its first `lead` pieces (indent, bars, a list item's mark, a code
+/// gutter) before the first row and as wide a space before the others, so a list item hangs,
+/// and a quote or a line of code keeps its bar on every row. A lead wider than a third of the
+/// width is not repeated.
+fn hanging(mut spans: Vec<Span<'static>>, lead: usize, width: usize) -> Vec<Line<'static>> {
+    let lead = lead.min(spans.len());
+    let lead_width: usize = spans[..lead].iter().map(Span::width).sum();
+    if lead_width == 0 || lead_width * 3 > width {
+        return wrap_spans(spans, width);
+    }
+    let body = spans.split_off(lead);
+    let again: Vec<Span<'static>> = spans
+        .iter()
+        .map(|s| match &*s.content {
+            GUTTER => s.clone(),
+            _ => Span::raw(" ".repeat(s.width())),
+        })
+        .collect();
+    let mut first = Some(spans);
+    wrap_spans(body, width - lead_width)
+        .into_iter()
+        .map(|row| {
+            let mut out = first.take().unwrap_or_else(|| again.clone());
+            out.extend(row.spans);
+            Line::from(out)
+        })
+        .collect()
 }
 
 /// Colours the code lines of one frame, top down, from the lines and parser states kept by
@@ -217,10 +288,10 @@ pub fn rows(t: &Transcript, o: &Opts) -> Vec<Line<'static>> {
             .as_ref()
             .is_some_and(|n| line.text.to_lowercase().contains(n));
         let (spans, block) = pieces(t, i, o);
-        let rows = spans.map(|s| wrap_spans(marked(s, hit), o.width));
+        let rows = spans.map(|(s, lead)| hanging(marked(s, hit), lead, o.width));
         filled += match &rows {
             Some(r) => r.len(),
-            None => wrap_spans(code_spans(&line.text, None, o.theme), o.width).len(),
+            None => hanging(code_spans(&line.text, None, o.theme), 1, o.width).len(),
         };
         taken.push(Taken {
             index: i,
@@ -250,7 +321,7 @@ pub fn rows(t: &Transcript, o: &Opts) -> Vec<Line<'static>> {
                 code_spans(text, pieces.as_ref(), o.theme)
             }
         };
-        out.extend(wrap_spans(marked(spans, k.hit), o.width));
+        out.extend(hanging(marked(spans, k.hit), 1, o.width));
     }
     colours.finish();
     // The top line may take more rows than are left: its first rows go.

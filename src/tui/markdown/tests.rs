@@ -9,6 +9,11 @@ fn theme(name: &str) -> Theme {
     themes.list[i].clone()
 }
 
+/// A line's pieces, without where its lead ends.
+fn spans(text: &str, base: Style, width: usize, theme: &Theme) -> Vec<Span<'static>> {
+    super::spans(text, base, width, theme).0
+}
+
 fn text(spans: &[Span]) -> String {
     spans.iter().map(|s| &*s.content).collect()
 }

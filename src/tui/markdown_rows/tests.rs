@@ -27,6 +27,81 @@ fn texts(rows: &[Line]) -> Vec<String> {
 }
 
 #[test]
+fn wrapped_rows_hang_under_a_list_mark_and_keep_a_quote_or_code_bar() {
+    highlight::load();
+    let t = theme("dark");
+    let mut tr = Transcript::default();
+    tr.delta(
+        LineKind::Text,
+        "- one two three four five\n> six seven eight nine\n```py\nx = call(alpha, beta)\n```\nten eleven twelve thirteen",
+    );
+    let rows = rows(&tr, &opts(&t, 16, 20, Mode::default()));
+    assert_eq!(
+        texts(&rows),
+        [
+            "• one two three ",
+            "  four five",
+            "│ six seven ",
+            "│ eight nine",
+            "┌ py",
+            "│ x = ",
+            "│ call(alpha, ",
+            "│ beta)",
+            "└",
+            "ten eleven ",
+            "twelve thirteen",
+        ]
+    );
+    // The raw text wraps as it is, with nothing added.
+    let raw = Mode {
+        raw: true,
+        unfolded: false,
+    };
+    assert_eq!(
+        texts(&super::rows(&tr, &opts(&t, 16, 2, raw)))[0],
+        "ten eleven "
+    );
+    // A lead wider than a third of the pane is not repeated.
+    let mut deep = Transcript::default();
+    deep.delta(LineKind::Text, "            - deep item text");
+    let rows = super::rows(&deep, &opts(&t, 16, 5, Mode::default()));
+    assert!(
+        rows.len() > 1 && !texts(&rows)[1].starts_with(' '),
+        "{:?}",
+        texts(&rows)
+    );
+}
+
+#[test]
+fn a_tool_entry_hangs_after_its_call_id_and_an_output_line_after_its_number() {
+    assert_eq!(lead_len("▶ c3 create_task role=x"), "▶ c3 ".len());
+    assert_eq!(lead_len("◀ c3 created T3"), "◀ c3 ".len());
+    assert_eq!(lead_len("◀ FAILED c3 error: x"), "◀ FAILED c3 ".len());
+    assert_eq!(lead_len("       4 # Halved"), 9);
+    assert_eq!(lead_len("  swarm/a.py:8: def"), 2);
+    assert_eq!(lead_len("   "), 3);
+    assert_eq!(lead_len("42 apples"), 0);
+    assert_eq!(lead_len("▶"), 0);
+    let t = theme("dark");
+    let mut tr = Transcript::default();
+    tr.push_lines(crate::tui::tool_view::call(
+        "c3",
+        "create_task",
+        &serde_json::json!({"role": "engineer", "title": "The read-through cache"}),
+    ));
+    let rows = rows(&tr, &opts(&t, 24, 10, Mode::default()));
+    assert_eq!(
+        texts(&rows),
+        [
+            "▶ c3 create_task ",
+            "     role=engineer ",
+            "     title=\"The ",
+            "     read-through cache\"",
+        ]
+    );
+}
+
+#[test]
 fn markdown_renders_and_raw_shows_the_source() {
     highlight::load();
     let t = theme("dark");
