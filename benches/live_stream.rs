@@ -9,7 +9,9 @@
 //!
 //! `cargo bench --bench live_stream`. `LIVE_BIN=path` measures another build of the binary
 //! (an older commit); `LIVE_SLOW_FLUSH_MS=0` leaves out the slow-store cases (an older build
-//! has no such knob); `LIVE_SIZES=120x40` measures one size.
+//! has no such knob); `LIVE_SIZES=120x40` measures one size. `LIVE_JOIN=1` measures instead a
+//! second control room that attaches (`attach last --read-only`) 3 s into the answer, while it
+//! streams: its figures count from when it is on screen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/answer.rs"]
@@ -32,6 +34,8 @@ struct Case {
     rows: u16,
     foreground: bool,
     slow_flush_ms: u64,
+    /// Measure a control room that attaches while the answer streams.
+    join: bool,
 }
 
 struct Figures {
@@ -78,6 +82,18 @@ fn main() {
             eprintln!("LIVE_SIZES: {size:?} is not COLSxROWS");
             continue;
         };
+        if std::env::var_os("LIVE_JOIN").is_some() {
+            let case = Case {
+                cols,
+                rows,
+                foreground: false,
+                slow_flush_ms: 0,
+                join: true,
+            };
+            let f = measure(&bin, &case, text.clone());
+            row(&case, &f, chars);
+            continue;
+        }
         let flushes: &[u64] = if slow > 0 { &[0, slow] } else { &[0] };
         for &slow_flush_ms in flushes {
             for foreground in [true, false] {
@@ -86,6 +102,7 @@ fn main() {
                     rows,
                     foreground,
                     slow_flush_ms,
+                    join: false,
                 };
                 let f = measure(&bin, &case, text.clone());
                 row(&case, &f, chars);
@@ -107,10 +124,10 @@ fn row(case: &Case, f: &Figures, chars: usize) {
         "| {}x{} | {} | {} | {:.1} KB ({:.1} KB/s) | {:.2} B | {:.1} | {:.1} % | {} | {:.1} / {:.1} / {:.1} ms{missing} |",
         case.cols,
         case.rows,
-        if case.foreground {
-            "in-process"
-        } else {
-            "attached"
+        match (case.foreground, case.join) {
+            (true, _) => "in-process",
+            (false, false) => "attached",
+            (false, true) => "attached mid-stream",
         },
         if case.slow_flush_ms > 0 {
             format!("+{} ms", case.slow_flush_ms)
@@ -178,6 +195,28 @@ fn measure(bin: &std::path::Path, case: &Case, text: Arc<String>) -> Figures {
         .then(|| pty::server_pid(dir.path()))
         .flatten()
         .map(|s| s as u32);
+    // A second control room that attaches while the answer streams is the one measured.
+    let mut first_room = None;
+    let mut joined_at = None;
+    if case.join {
+        while first_elapsed(&server) < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let joiner = pty::Pty::spawn_bin(
+            bin,
+            dir.path(),
+            &["attach", "last", "--read-only"],
+            &env,
+            case.cols,
+            case.rows,
+        );
+        joiner.wait_for("the second control room", Duration::from_secs(30), |s| {
+            s.contains("supervisor")
+        });
+        joined_at = Some(Instant::now());
+        first_room = Some(std::mem::replace(&mut p, joiner));
+    }
+    let pid = p.child.process_id().unwrap_or(pid);
     let (b0, f0) = (
         p.bytes.load(Ordering::Relaxed),
         p.frames.load(Ordering::Relaxed),
@@ -218,16 +257,24 @@ fn measure(bin: &std::path::Path, case: &Case, text: Arc<String>) -> Figures {
     );
     let (c1, s1) = (proc::cpu_ticks(pid), server_pid.map(proc::cpu_ticks));
     let first = server.span.lock().unwrap().0.unwrap_or(end);
+    let first = joined_at.unwrap_or(first);
     let secs = end.duration_since(first).as_secs_f64();
     let sent = server.sent.lock().unwrap().clone();
+    // Joined: only the markers sent once the second control room was on screen.
+    let counted = |s: &Option<Instant>| s.is_some_and(|s| joined_at.is_none_or(|j| s > j));
     let latency: Vec<Duration> = sent
         .iter()
         .zip(&seen)
+        .filter(|(s, _)| counted(s))
         .filter_map(|(s, v)| Some(v.as_ref()?.saturating_duration_since((*s)?)))
         .collect();
-    let missing = markers - latency.len();
+    let missing = sent.iter().filter(|s| counted(s)).count() - latency.len();
     p.send("q");
     p.wait_exit(Duration::from_secs(5));
+    if let Some(mut room) = first_room {
+        room.send("q");
+        room.wait_exit(Duration::from_secs(5));
+    }
     Figures {
         bytes: b1 - b0,
         secs,

@@ -9,9 +9,10 @@
 //! The supervisor's first request waits until the harness says go (its control room is on
 //! screen and attached) and gets a `list_files` call; the second gets the answer, [`PAUSE`]
 //! later, in deltas of about [`DELTA_BYTES`] (split on characters) at [`BYTES_PER_SEC`], then a
-//! `finish_run` call; every later request gets `finish_run` at once. (A viewer shows a
-//! request's text live only when it saw the request start, so the answer is not the first
-//! request, which may start before a control room attaches to its server.) The server records
+//! `finish_run` call; every later request gets `finish_run` at once. (The answer is not the
+//! first request, which may start before a control room attaches to its server: the usual
+//! cases measure a viewer that sees the answer from its start; `LIVE_JOIN` measures one that
+//! attaches while it streams.) The server records
 //! when the delta that completes each marker was written to the socket.
 
 #![allow(dead_code)]

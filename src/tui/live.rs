@@ -4,10 +4,14 @@
 //! are on screen and how many are recorded. A recorded piece shows only the bytes not shown
 //! yet, so text is never shown twice, whatever arrived first.
 //!
-//! Invariants: live text is shown only for a request whose live header this view saw (else a
-//! piece could be missing in between, and the request is shown from its records alone), and
-//! only when it continues exactly where the screen stands (`offset == shown`, or overlaps
-//! it). The recorded copy always wins in the end: a request's screen text is the recorded text.
+//! Invariants: live text is shown only for the request the view knows the start of (its live
+//! header, or its recorded `llm_request_started`, so that offsets count from the same byte),
+//! and only when it continues exactly where the screen stands (`offset <= shown < end`). A
+//! piece past that (one went missing, or the view attached after it and its records have not
+//! come yet) is not shown; the records fill the gap, and live text goes on once a piece meets
+//! the screen again. So a control room that attaches while an agent's request streams shows it
+//! live from the first piece that meets what its backlog recorded. The recorded copy always
+//! wins in the end: a request's screen text is the recorded text.
 
 use super::app::App;
 use super::transcript::LineKind;
@@ -26,8 +30,9 @@ pub struct Cursor {
     recorded: u64,
     /// The live header was shown and its recorded copy has not come yet.
     header_live: bool,
-    /// Live text may be shown for this request.
-    live: bool,
+    /// The view saw where this request starts (its live header or its recorded start), so its
+    /// bytes count from the same byte as live pieces' offsets.
+    started: bool,
 }
 
 fn line_kind(kind: DeltaKind) -> LineKind {
@@ -67,7 +72,7 @@ impl View {
                         task: task.clone(),
                         step: *step,
                         header_live: true,
-                        live: true,
+                        started: true,
                         ..Cursor::default()
                     },
                 );
@@ -83,16 +88,12 @@ impl View {
                 let Some(c) = self.cursors.get_mut(agent) else {
                     return;
                 };
-                if !c.live || c.task != *task || c.step != *step {
+                if !c.started || c.task != *task || c.step != *step {
                     return;
                 }
                 let end = offset + text.len() as u64;
-                if *offset > c.shown {
-                    // A piece went missing: the records will show this request.
-                    c.live = false;
-                    return;
-                }
-                if end <= c.shown {
+                // Past the screen: a gap the records fill. Behind it: shown already.
+                if *offset > c.shown || end <= c.shown {
                     return;
                 }
                 let from = (c.shown - offset) as usize;
@@ -124,6 +125,7 @@ impl View {
             Cursor {
                 task: task.clone(),
                 step,
+                started: true,
                 ..Cursor::default()
             },
         );
@@ -293,7 +295,85 @@ mod tests {
         assert_eq!(screen(&v).last().unwrap(), "one two three");
     }
 
+    #[test]
+    fn a_viewer_that_attached_mid_request_shows_it_live_from_where_its_records_end() {
+        let mut v = View::default();
+        let mut log = Log(0);
+        // The backlog: the request's start and its first recorded bytes.
+        v.ingest(&log.started(1));
+        v.ingest(&log.delta("Hello "));
+        // A piece that overlaps what is recorded shows its new bytes at once.
+        v.live(&text_live(1, 3, "lo wor"));
+        assert_eq!(screen(&v), ["── step 1 · m ──", "Hello wor"]);
+        v.live(&text_live(1, 9, "ld"));
+        assert_eq!(screen(&v), ["── step 1 · m ──", "Hello world"]);
+        // Its records then add nothing.
+        v.ingest(&log.delta("Hello world"[6..].into()));
+        assert_eq!(screen(&v), ["── step 1 · m ──", "Hello world"]);
+        // A piece past the screen waits for the records; live text goes on after them.
+        v.live(&text_live(1, 14, "!!"));
+        assert_eq!(screen(&v), ["── step 1 · m ──", "Hello world"]);
+        v.ingest(&log.delta(", x"));
+        v.live(&text_live(1, 14, "!!"));
+        assert_eq!(screen(&v), ["── step 1 · m ──", "Hello world, x!!"]);
+        // A request whose start the view never saw is never shown live: its offsets count
+        // from a byte the view cannot place.
+        let mut w = View::default();
+        w.ingest(&log.delta("tail of a request"));
+        w.live(&text_live(1, 0, "tail of a request and more"));
+        assert_eq!(screen(&w), ["tail of a request"]);
+    }
+
     proptest! {
+        /// A viewer that attaches at any point of a request (its backlog recorded up to any
+        /// point at or behind the live text) ends with the text exactly once.
+        #[test]
+        fn a_viewer_joining_mid_request_shows_every_byte_once(
+            text in "[a-z \\n]{0,200}",
+            live_cuts in proptest::collection::vec(0usize..200, 0..12),
+            record_cuts in proptest::collection::vec(0usize..200, 0..6),
+            joined in 0usize..14,
+            behind in 0usize..6,
+        ) {
+            let pieces = |cuts: &[usize]| {
+                let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).collect();
+                cuts.push(0);
+                cuts.push(text.len());
+                cuts.sort_unstable();
+                cuts.dedup();
+                cuts.windows(2).map(|w| (w[0], text[w[0]..w[1]].to_owned())).collect::<Vec<_>>()
+            };
+            let (live, records) = (pieces(&live_cuts), pieces(&record_cuts));
+            let joined = joined.min(live.len());
+            // Where the live text stood when the viewer attached.
+            let at = live.get(joined).map_or(text.len(), |p| p.0);
+            let mut v = View::default();
+            let mut log = Log(0);
+            v.ingest(&log.started(1));
+            // The backlog holds the records up to the live point, `behind` fewer at most.
+            let upto = records.iter().take_while(|r| r.0 + r.1.len() <= at).count();
+            let mut next_record = upto.saturating_sub(behind);
+            for (_, piece) in &records[..next_record] {
+                v.ingest(&log.delta(piece));
+            }
+            for (offset, piece) in &live[joined..] {
+                v.live(&text_live(1, *offset as u64, piece));
+                let live_end = offset + piece.len();
+                while next_record < records.len()
+                    && records[next_record].0 + records[next_record].1.len() <= live_end
+                {
+                    v.ingest(&log.delta(&records[next_record].1));
+                    next_record += 1;
+                }
+            }
+            for (_, piece) in &records[next_record..] {
+                v.ingest(&log.delta(piece));
+            }
+            let shown = screen(&v)[1..].join("\n");
+            prop_assert_eq!(shown, text.clone());
+        }
+
+
         /// However the text is cut into live pieces and records, and however far the records
         /// lag behind the live text, the screen ends with the text exactly once.
         #[test]
