@@ -324,6 +324,18 @@ mod tests {
         assert_eq!(screen(&w), ["tail of a request"]);
     }
 
+    /// `text` cut at `cuts` (each taken modulo its length), as (offset, piece).
+    fn pieces(text: &str, cuts: &[usize]) -> Vec<(usize, String)> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).collect();
+        cuts.push(0);
+        cuts.push(text.len());
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts.windows(2)
+            .map(|w| (w[0], text[w[0]..w[1]].to_owned()))
+            .collect()
+    }
+
     proptest! {
         /// A viewer that attaches at any point of a request (its backlog recorded up to any
         /// point at or behind the live text) ends with the text exactly once.
@@ -335,15 +347,7 @@ mod tests {
             joined in 0usize..14,
             behind in 0usize..6,
         ) {
-            let pieces = |cuts: &[usize]| {
-                let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).collect();
-                cuts.push(0);
-                cuts.push(text.len());
-                cuts.sort_unstable();
-                cuts.dedup();
-                cuts.windows(2).map(|w| (w[0], text[w[0]..w[1]].to_owned())).collect::<Vec<_>>()
-            };
-            let (live, records) = (pieces(&live_cuts), pieces(&record_cuts));
+            let (live, records) = (pieces(&text, &live_cuts), pieces(&text, &record_cuts));
             let joined = joined.min(live.len());
             // Where the live text stood when the viewer attached.
             let at = live.get(joined).map_or(text.len(), |p| p.0);
@@ -383,15 +387,7 @@ mod tests {
             record_cuts in proptest::collection::vec(0usize..200, 0..6),
             lag in 0usize..20,
         ) {
-            let pieces = |cuts: &[usize]| {
-                let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).collect();
-                cuts.push(0);
-                cuts.push(text.len());
-                cuts.sort_unstable();
-                cuts.dedup();
-                cuts.windows(2).map(|w| (w[0], text[w[0]..w[1]].to_owned())).collect::<Vec<_>>()
-            };
-            let (live, records) = (pieces(&live_cuts), pieces(&record_cuts));
+            let (live, records) = (pieces(&text, &live_cuts), pieces(&text, &record_cuts));
             let mut v = View::default();
             let mut log = Log(0);
             v.live(&step_live(1));
