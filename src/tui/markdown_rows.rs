@@ -84,10 +84,10 @@ fn marked(spans: Vec<Span<'static>>, hit: bool) -> Vec<Span<'static>> {
         .collect()
 }
 
-/// The pieces of line `i`, or `None` for a line of code (drawn by [`code_rows`]).
-/// A line's pieces come with how many of the first ones are its lead (see [`hanging`]).
+/// A line's pieces, with how many of the first ones are its lead (see [`hanging`]).
 type Pieced = (Vec<Span<'static>>, usize);
 
+/// The pieces of line `i`, or `None` for a line of code (coloured in [`rows`]).
 fn pieces(
     t: &Transcript,
     i: usize,
@@ -138,8 +138,8 @@ fn pieces(
 }
 
 /// Where a tool entry's line starts its text, for rows it wraps onto to hang there: after a
-/// call's mark and id (`▶ c3 `, `◀ FAILED c3 `), or after the indent and line number of an output line
-/// (`       4 `).
+/// call's mark and id (`▶ c3 `, `◀ FAILED c3 `), or after the indent and line number of an
+/// output line (`       4 `).
 fn lead_len(text: &str) -> usize {
     let marked = ["◀ FAILED ", "▶ ", "◀ "];
     if let Some(rest) = marked.iter().find_map(|m| text.strip_prefix(m)) {
