@@ -154,6 +154,15 @@ pub fn supervise(req: &LlmRequest) -> Turn {
         return turn;
     }
     let running = ctx.plan.iter().filter(|t| t.status.is_active()).count();
+    let starting = ctx
+        .plan
+        .iter()
+        .filter(|t| matches!(t.status, TaskStatus::Pending | TaskStatus::Ready))
+        .count();
+    let starting = match starting {
+        0 => String::new(),
+        n => format!(", {n} about to start"),
+    };
     let lead = pick(
         &mut rng,
         &[
@@ -163,7 +172,7 @@ pub fn supervise(req: &LlmRequest) -> Turn {
         ],
     );
     Turn::think(format!(
-        "{heard}{lead} {running} of {want} streams are working. Nothing to change."
+        "{heard}{lead} {running} of {want} streams are working{starting}. Nothing to change."
     ))
 }
 
@@ -300,6 +309,25 @@ mod tests {
         plan.push(next);
         let turn = supervise(&request("supervisor", None, plan));
         assert!(turn.calls.is_empty(), "{:?}", turn.calls);
+    }
+
+    #[test]
+    fn the_supervisors_status_counts_its_places_and_the_streams_about_to_start() {
+        let mut plan: Vec<TaskBrief> = (1..=5).map(|k| brief(k, TaskStatus::Running)).collect();
+        plan[3].status = TaskStatus::Ready;
+        plan[4].status = TaskStatus::Pending;
+        // A replaced stream is in the plan too, and is not one of the places.
+        let mut old = brief(1, TaskStatus::Cancelled);
+        old.id = TaskId::numbered(6);
+        plan.push(old);
+        let turn = supervise(&request("supervisor", None, plan));
+        assert!(turn.calls.is_empty(), "{:?}", turn.calls);
+        assert!(
+            turn.reasoning
+                .contains("3 of 5 streams are working, 2 about to start."),
+            "{}",
+            turn.reasoning
+        );
     }
 
     #[test]
