@@ -98,6 +98,9 @@ fn piece(text: &str, style: Style) -> Span<'static> {
     Span::styled(sanitize::line(text).into_owned(), style)
 }
 
+/// A quote's bar, which a code line's gutter is too: rows a line wraps onto repeat it.
+pub const BAR: &str = "│ ";
+
 /// The styled pieces of one line of Markdown text, drawn over `base` at `width` columns, and
 /// how many of the first pieces are its lead (indent, quote bars, a list item's mark), which
 /// rows the line wraps onto are indented by.
@@ -138,7 +141,7 @@ pub fn spans(text: &str, base: Style, width: usize, theme: &Theme) -> (Vec<Span<
                         }
                     }
                     Tag::BlockQuote(_) => {
-                        out.push(piece("│ ", theme.dim));
+                        out.push(Span::styled(BAR, theme.dim));
                         if theme.mono { st } else { st.patch(theme.dim) }
                     }
                     Tag::List(first) => {

@@ -60,7 +60,7 @@ fn code_text(text: &str) -> String {
     text.replace('\t', "    ")
 }
 
-const GUTTER: &str = "│ ";
+const GUTTER: &str = markdown::BAR;
 
 /// A line taken for the screen: its index, and its rows unless it is code still to colour.
 struct Taken {
@@ -126,39 +126,12 @@ fn pieces(
             )),
             None,
         ),
-        _ => {
-            let (lead, rest) = line.text.split_at(lead_len(&line.text));
-            if lead.is_empty() {
-                (Some((vec![piece(rest, st)], 0)), None)
-            } else {
+        _ => match line.text.split_at_checked(usize::from(line.lead)) {
+            Some((lead, rest)) if !lead.is_empty() => {
                 (Some((vec![piece(lead, st), piece(rest, st)], 1)), None)
             }
-        }
-    }
-}
-
-/// Where a tool entry's line starts its text, for rows it wraps onto to hang there: after a
-/// call's mark and id (`▶ c3 `, `◀ FAILED c3 `), or after the indent and line number of an
-/// output line (`       4 `).
-fn lead_len(text: &str) -> usize {
-    let marked = ["◀ FAILED ", "▶ ", "◀ "];
-    if let Some(rest) = marked.iter().find_map(|m| text.strip_prefix(m)) {
-        return match rest.find(' ') {
-            Some(at) => text.len() - rest.len() + at + 1,
-            None => 0,
-        };
-    }
-    let spaces = text.len() - text.trim_start_matches(' ').len();
-    if spaces == 0 {
-        return 0;
-    }
-    let digits = text[spaces..].len()
-        - text[spaces..]
-            .trim_start_matches(|c: char| c.is_ascii_digit())
-            .len();
-    match text[spaces + digits..].starts_with(' ') {
-        true if digits > 0 => spaces + digits + 1,
-        _ => spaces,
+            _ => (Some((vec![piece(&line.text, st)], 0)), None),
+        },
     }
 }
 

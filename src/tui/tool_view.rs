@@ -110,10 +110,14 @@ pub fn call(call: &str, tool: &str, args: &Value) -> Vec<Line> {
         format!("▶ {call} {tool} {}", one_line(&args.to_string(), 240)),
     )
     .show(Show::RAW);
+    // Every rendered header starts `▶ {call} `; its wrapped rows hang after it.
+    let lead = "▶ ".len() + call.len() + 1;
     let header = |text: String| {
         vec![
             raw.clone(),
-            Line::new(LineKind::ToolCall, text).show(Show::RENDERED),
+            Line::new(LineKind::ToolCall, text)
+                .show(Show::RENDERED)
+                .lead(lead),
         ]
     };
     let rendered = |l: Line| {
@@ -245,7 +249,7 @@ fn diff(old: &str, new: &str) -> (Vec<Line>, usize, usize) {
             similar::ChangeTag::Equal => (LineKind::Context, ' '),
         };
         if lines.len() < MAX_BODY {
-            lines.push(Line::new(kind, format!("{sign} {text}")));
+            lines.push(Line::new(kind, format!("{sign} {text}")).lead(2));
         }
     }
     (lines, added, removed)
@@ -259,15 +263,30 @@ pub fn finished(call: &str, tool: Option<&str>, ok: bool, output: &str) -> Vec<L
         (LineKind::ToolErr, "◀ FAILED")
     };
     let (first, rest) = output.split_once('\n').unwrap_or((output, ""));
-    let mut out = vec![Line::new(kind, format!("{mark} {call} {first}"))];
+    let lead = mark.len() + call.len() + 2;
+    let mut out = vec![Line::new(kind, format!("{mark} {call} {first}")).lead(lead)];
     let tail = tool == Some("run_command");
     let (lines, total) = body_lines(rest, tail);
     let body = lines
         .into_iter()
-        .map(|l| Line::new(LineKind::Output, format!("  {l}")))
+        .map(|l| Line::new(LineKind::Output, format!("  {l}")).lead(2 + numbered(l)))
         .collect();
     out.extend(fold(body, total, tail));
     out
+}
+
+/// Where an output line's text starts after its indent and, for a line that starts with a
+/// number as the file tools print them (`     4 text`), that number: the rows it wraps onto
+/// hang there.
+fn numbered(line: &str) -> usize {
+    let spaces = line.len() - line.trim_start_matches(' ').len();
+    let rest = &line[spaces..];
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits > 0 && rest[digits..].starts_with(' ') {
+        spaces + digits + 1
+    } else {
+        spaces
+    }
 }
 
 #[cfg(test)]

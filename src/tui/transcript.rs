@@ -150,6 +150,10 @@ pub struct Line {
     pub text: String,
     pub show: Show,
     pub ctx: Ctx,
+    /// Bytes at the start of `text` that rows it wraps onto hang under (a tool entry's mark
+    /// and call id, an output line's number), set by who made the line; 0 for none. Markdown
+    /// text finds its own lead as it is drawn.
+    pub lead: u16,
 }
 
 impl Line {
@@ -159,7 +163,15 @@ impl Line {
             text: text.into(),
             show: Show::ALWAYS,
             ctx: Ctx::Plain,
+            lead: 0,
         }
+    }
+
+    /// Rows the line wraps onto hang under its first `bytes` (none if that is not a
+    /// character boundary of its text).
+    pub fn lead(mut self, bytes: usize) -> Self {
+        self.lead = u16::try_from(bytes).unwrap_or(0);
+        self
     }
 
     pub fn show(mut self, show: Show) -> Self {

@@ -196,3 +196,35 @@ fn a_newline_in_a_path_or_command_forges_no_line() {
     assert_eq!(texts, ["▶ c2 $ echo a", "echo b"]);
     assert_eq!(cmd[2].kind, LineKind::Code);
 }
+
+#[test]
+fn wrapped_rows_of_an_entry_hang_after_its_mark_and_call_id_or_its_number() {
+    fn lead(l: &Line) -> &str {
+        &l.text[..usize::from(l.lead)]
+    }
+    let header = call("c3", "create_task", &json!({"role": "qa"}));
+    let rendered: Vec<&Line> = header.iter().filter(|l| FOLDED.shows(l)).collect();
+    assert_eq!(lead(rendered[0]), "▶ c3 ");
+    let ok = finished(
+        "c3",
+        None,
+        true,
+        "created T3\n     4 # Halved\n  a.py:8: def\n42 apples\nplain",
+    );
+    let leads: Vec<&str> = ok.iter().map(lead).collect();
+    assert_eq!(leads, ["◀ c3 ", "       4 ", "    ", "  42 ", "  "]);
+    let failed = finished("c12", None, false, "error: x");
+    assert_eq!(lead(&failed[0]), "◀ FAILED c12 ");
+    // An edit's diff lines hang after their sign.
+    let edit = call(
+        "c4",
+        "edit_file",
+        &json!({"path": "a.py", "old": "x = 1", "new": "x = 2"}),
+    );
+    assert!(
+        edit.iter()
+            .filter(|l| l.kind == LineKind::Added)
+            .all(|l| lead(l) == "+ "),
+        "{edit:?}"
+    );
+}
